@@ -1,0 +1,170 @@
+// The inventory schema: the single source of truth for the inventory's shape. The TypeScript types
+// below and inventories/schema.json (`kubesmith inventory schema`) are both derived from it.
+// Rules that span several fields (unique names, CIDR overlaps, VIP placement …) live in rules.ts.
+import { z } from "zod";
+
+export const API_VERSION = "kubesmith.io/v1alpha1";
+
+const ipv4 = z.ipv4({ error: "must be an IPv4 address like 198.18.0.10" });
+const cidr4 = z.cidrv4({ error: "must be an IPv4 CIDR like 10.244.0.0/16" });
+const port = z.number().int().min(1).max(65535);
+/** Go-style duration as used across the Kubernetes ecosystem: 30s, 5m, 1m30s, 500ms. */
+const duration = z
+  .string()
+  .regex(/^(\d+(ms|s|m|h))+$/, { error: "must be a duration like 30s, 5m or 1m30s" });
+/** A DNS-1123 label: what kubeadm and the API accept as a node name. */
+const nodeName = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {
+    error: "must be lower-case letters, digits and '-', starting and ending with a letter or digit",
+  })
+  .max(63);
+/**
+ * A secret: must come from the environment through ${VAR} substitution, never written inline.
+ * The loader marks every string that came from ${…} and rules.ts refuses literal secrets.
+ */
+const secret = z.string().min(1).meta({
+  description: "A secret. Write it as ${ENV_VAR}; the value is read from the environment, never from the file.",
+});
+
+export const HostKeyPolicy = z.enum(["strict", "accept-new", "off"]).meta({
+  description:
+    "strict: the host key must already be in the known_hosts file; accept-new: trust on first use and record it (default); off: no check (warns loudly). A changed key is always refused.",
+});
+
+const sshAuthFields = {
+  user: z.string().min(1).optional().meta({ description: "Login user (default root)." }),
+  port: port.optional().meta({ description: "SSH port (default 22)." }),
+  identityFile: z.string().min(1).optional().meta({ description: "Path to a private key; ~ is expanded." }),
+  passphrase: secret.optional().meta({ description: "Passphrase of identityFile, as ${ENV_VAR}." }),
+  agent: z
+    .union([z.boolean(), z.string().min(1)])
+    .optional()
+    .meta({ description: "Use the SSH agent: true for $SSH_AUTH_SOCK, or a socket path." }),
+  password: secret.optional().meta({ description: "Login password, as ${ENV_VAR}." }),
+};
+
+export const BastionSchema = z
+  .strictObject({
+    address: z.string().min(1).meta({ description: "Jump host address (IP or DNS name)." }),
+    ...sshAuthFields,
+  })
+  .meta({ description: "A jump host; the target's own host key is still verified through it." });
+
+export const SshDefaultsSchema = z
+  .strictObject({
+    ...sshAuthFields,
+    bastion: BastionSchema.optional(),
+    hostKeyPolicy: HostKeyPolicy.optional(),
+    knownHostsFile: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({ description: "known_hosts file to verify against (default ~/.kubesmith/known_hosts)." }),
+    connectTimeout: duration.optional().meta({ description: "Per connection attempt (default 10s)." }),
+    commandTimeout: duration.optional().meta({ description: "Per remote command (default 10m)." }),
+    keepaliveInterval: duration.optional().meta({ description: "SSH keepalive interval (default 15s)." }),
+    connectRetries: z.number().int().min(0).max(20).optional().meta({
+      description: "Retries of a failed connection, with backoff (default 3). Auth and host-key failures are never retried.",
+    }),
+  })
+  .meta({ description: "SSH settings for every host; a host's own ssh: block overrides them." });
+
+export const SudoSchema = z.union([
+  z.boolean().meta({ description: "true: passwordless sudo for a non-root user; false: none (login as root)." }),
+  z.strictObject({ password: secret.meta({ description: "sudo password, as ${ENV_VAR}; fed on stdin." }) }),
+]);
+
+export const Role = z.enum(["control-plane", "worker", "frontend"]);
+
+export const TaintSchema = z.strictObject({
+  key: z.string().min(1),
+  value: z.string().optional(),
+  effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"]),
+});
+
+const labelKey = z
+  .string()
+  .regex(/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, {
+    error: "must be a Kubernetes label key like example.com/tier",
+  });
+const labelValue = z
+  .string()
+  .max(63)
+  .regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/, { error: "must be a Kubernetes label value" });
+
+export const HostSchema = z.strictObject({
+  name: nodeName.meta({ description: "Node name; becomes the host's Kubernetes node name." }),
+  address: z.string().min(1).meta({ description: "IPv4 address kubesmith connects to and the node advertises." }),
+  internalAddress: ipv4.optional().meta({ description: "Address used inside the cluster, when it differs from address." }),
+  port: port.optional(),
+  user: z.string().min(1).optional(),
+  ssh: SshDefaultsSchema.omit({ hostKeyPolicy: true, knownHostsFile: true }).optional(),
+  sudo: SudoSchema.optional().meta({ description: "How to become root; default: true when user is not root." }),
+  roles: z.array(Role).min(1, { error: "needs at least one role" }).meta({
+    description: "control-plane, worker, frontend. A frontend node is a worker labelled role=frontend.",
+  }),
+  labels: z.record(labelKey, labelValue).optional(),
+  taints: z.array(TaintSchema).optional(),
+});
+
+export const ControlPlaneEndpointSchema = z.union([
+  z
+    .strictObject({
+      vip: ipv4.meta({ description: "Virtual IP held by keepalived on the control planes." }),
+      interface: z.string().min(1).meta({ description: "Interface that carries the VIP, e.g. eth0." }),
+      port: port.optional(),
+    })
+    .meta({ description: "A keepalived virtual IP on the control-plane hosts." }),
+  z
+    .strictObject({
+      loadBalancer: z.string().min(1).meta({ description: "An external load balancer, host or host:port." }),
+      port: port.optional(),
+    })
+    .meta({ description: "An external load balancer in front of the API servers." }),
+]);
+
+export const AddonSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  values: z.record(z.string(), z.unknown()).optional().meta({ description: "Overrides of the bundle's values.yaml." }),
+});
+
+export const ClusterSchema = z.strictObject({
+  name: nodeName.meta({ description: "Cluster name; used for the kubeconfig context and state directory." }),
+  kubernetesVersion: z
+    .string()
+    .regex(/^1\.\d{2}(\.\d+)?$/, { error: "must be a Kubernetes minor like 1.33 (or a patch like 1.33.2)" }),
+  podCIDR: cidr4.default("10.244.0.0/16"),
+  serviceCIDR: cidr4.default("10.96.0.0/12"),
+  controlPlaneEndpoint: ControlPlaneEndpointSchema.optional().meta({
+    description: "Required with more than one control plane; otherwise the first control plane's address is used.",
+  }),
+  edgeVIP: z
+    .strictObject({ vip: ipv4, interface: z.string().min(1) })
+    .optional()
+    .meta({ description: "Virtual IP on the frontend nodes (keepalived-edge add-on)." }),
+});
+
+export const InventorySchema = z
+  .strictObject({
+    apiVersion: z.literal(API_VERSION).optional(),
+    kind: z.literal("Cluster").optional(),
+    cluster: ClusterSchema,
+    ssh: SshDefaultsSchema.optional(),
+    hosts: z.array(HostSchema).min(1, { error: "needs at least one host" }),
+    addons: z.record(z.string(), AddonSchema).optional(),
+  })
+  .meta({ title: "kubesmith inventory", description: "One cluster: its settings, hosts and add-ons." });
+
+export type Inventory = z.infer<typeof InventorySchema>;
+export type HostSpec = z.infer<typeof HostSchema>;
+export type SshDefaults = z.infer<typeof SshDefaultsSchema>;
+export type Bastion = z.infer<typeof BastionSchema>;
+export type RoleName = z.infer<typeof Role>;
+
+/** Add-ons that need frontend nodes to land on. */
+export const EDGE_ADDONS = ["traefik", "keepalived-edge"] as const;
+
+export function inventoryJsonSchema(): unknown {
+  return z.toJSONSchema(InventorySchema, { io: "input", target: "draft-2020-12" });
+}

@@ -117,9 +117,12 @@ export class TimeoutError extends HostError {
   readonly exitCode = ExitCode.Timeout;
 }
 
-/** Preflight checks failed on one or more hosts. */
+/** Preflight checks failed on one or more hosts: one line per failed check, each naming its host. */
 export class PreflightError extends KubesmithError {
   readonly exitCode = ExitCode.Preflight;
+  override oneLine(): string {
+    return this.message;
+  }
 }
 
 /** The lab could not be built or torn down (not root, not Linux, missing tools). */

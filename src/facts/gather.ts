@@ -1,0 +1,102 @@
+// Host facts: one POSIX shell script run per host, printing key=value lines, and a pure parser.
+// Keeping the script and the parser pure lets tests check both without a host.
+
+export interface HostFacts {
+  hostname: string;
+  osId: string;
+  osVersion: string;
+  osPretty: string;
+  arch: string;
+  kernel: string;
+  cpus: number;
+  memoryMiB: number;
+  swapMiB: number;
+  /** Active swap devices/files from /proc/swaps. */
+  swapActive: number;
+  productUuid: string;
+  macs: string[];
+  /** What kubeadm left on the host: none, worker (kubelet.conf), control-plane (apiserver manifest). */
+  kubeadmState: "none" | "worker" | "control-plane";
+  kubeletVersion: string;
+  kubeadmVersion: string;
+  containerRuntime: string;
+  packageManager: "apt" | "dnf" | "yum" | "unknown";
+  tools: Record<string, boolean>;
+  /** Host clock, seconds since the epoch. */
+  epoch: number;
+}
+
+export const PROBED_TOOLS = ["conntrack", "socat", "ip", "iptables", "curl"] as const;
+
+/** The facts script. Read-only: it changes nothing on the host. */
+export function factsScript(): string {
+  return [
+    "set +e",
+    "export LC_ALL=C",
+    'kv() { printf "%s=%s\\n" "$1" "$2"; }',
+    'kv hostname "$(hostname 2>/dev/null || uname -n)"',
+    "if [ -r /etc/os-release ]; then . /etc/os-release; fi",
+    'kv os_id "${ID:-unknown}"',
+    'kv os_version "${VERSION_ID:-unknown}"',
+    'kv os_pretty "${PRETTY_NAME:-unknown}"',
+    'kv arch "$(uname -m)"',
+    'kv kernel "$(uname -r)"',
+    'kv cpus "$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc)"',
+    "kv mem_kib \"$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)\"",
+    "kv swap_kib \"$(awk '/^SwapTotal:/ {print $2}' /proc/meminfo)\"",
+    "kv swap_active \"$(awk 'NR>1' /proc/swaps 2>/dev/null | wc -l)\"",
+    "uuid=$(cat /sys/class/dmi/id/product_uuid 2>/dev/null || cat /etc/machine-id 2>/dev/null)",
+    'kv product_uuid "$uuid"',
+    "macs=''",
+    "for d in /sys/class/net/*; do n=${d##*/}; [ \"$n\" = lo ] && continue; [ -e \"$d/device\" ] || [ -e \"$d/phys_port_id\" ] || case $n in eth*|en*|wl*) ;; *) continue;; esac; m=$(cat \"$d/address\" 2>/dev/null); [ -n \"$m\" ] && macs=\"$macs $m\"; done",
+    'kv macs "$macs"',
+    "if [ -f /etc/kubernetes/manifests/kube-apiserver.yaml ]; then kv kubeadm_state control-plane; elif [ -f /etc/kubernetes/kubelet.conf ]; then kv kubeadm_state worker; else kv kubeadm_state none; fi",
+    'kv kubelet_version "$(kubelet --version 2>/dev/null | awk \'{print $2}\')"',
+    'kv kubeadm_version "$(kubeadm version -o short 2>/dev/null)"',
+    "rt=''; for t in containerd crio dockerd; do command -v $t >/dev/null 2>&1 && { rt=$t; break; }; done",
+    'kv container_runtime "$rt"',
+    "pm=unknown; if command -v apt-get >/dev/null 2>&1; then pm=apt; elif command -v dnf >/dev/null 2>&1; then pm=dnf; elif command -v yum >/dev/null 2>&1; then pm=yum; fi",
+    'kv package_manager "$pm"',
+    `for t in ${PROBED_TOOLS.join(" ")}; do if command -v $t >/dev/null 2>&1; then kv "tool_$t" 1; else kv "tool_$t" 0; fi; done`,
+    'kv epoch "$(date +%s)"',
+    "exit 0",
+  ].join("\n");
+}
+
+export function parseFacts(stdout: string): HostFacts {
+  const kv = new Map<string, string>();
+  for (const line of stdout.split("\n")) {
+    const i = line.indexOf("=");
+    if (i > 0) kv.set(line.slice(0, i), line.slice(i + 1).trim());
+  }
+  const s = (k: string, d = "") => kv.get(k) ?? d;
+  const n = (k: string) => {
+    const v = Number.parseInt(s(k, "0"), 10);
+    return Number.isFinite(v) ? v : 0;
+  };
+  const pm = s("package_manager", "unknown");
+  const state = s("kubeadm_state", "none");
+  const tools: Record<string, boolean> = {};
+  for (const t of PROBED_TOOLS) tools[t] = s(`tool_${t}`) === "1";
+  return {
+    hostname: s("hostname"),
+    osId: s("os_id", "unknown"),
+    osVersion: s("os_version", "unknown"),
+    osPretty: s("os_pretty", "unknown"),
+    arch: s("arch"),
+    kernel: s("kernel"),
+    cpus: n("cpus"),
+    memoryMiB: Math.floor(n("mem_kib") / 1024),
+    swapMiB: Math.floor(n("swap_kib") / 1024),
+    swapActive: n("swap_active"),
+    productUuid: s("product_uuid").toLowerCase(),
+    macs: s("macs").split(/\s+/).filter(Boolean).map((m) => m.toLowerCase()),
+    kubeadmState: state === "control-plane" || state === "worker" ? state : "none",
+    kubeletVersion: s("kubelet_version"),
+    kubeadmVersion: s("kubeadm_version"),
+    containerRuntime: s("container_runtime"),
+    packageManager: pm === "apt" || pm === "dnf" || pm === "yum" ? pm : "unknown",
+    tools,
+    epoch: n("epoch"),
+  };
+}

@@ -1,0 +1,90 @@
+// Preflight checks: pure functions over gathered facts. `check` prints them; `up` will refuse to start on
+// any "fail". Thresholds follow kubeadm's own preflight (2 CPUs and 1700 MiB on control planes).
+import type { HostFacts } from "../facts/gather.js";
+import type { RoleName } from "../inventory/schema.js";
+
+export type Severity = "fail" | "warn";
+
+export interface Finding {
+  host: string;
+  check: string;
+  severity: Severity;
+  message: string;
+}
+
+export interface HostUnderCheck {
+  name: string;
+  roles: RoleName[];
+  facts: HostFacts;
+}
+
+/** OS id -> supported major versions. */
+export const SUPPORTED_OS: Record<string, string[]> = {
+  debian: ["11", "12", "13"],
+  ubuntu: ["20.04", "22.04", "24.04"],
+  rocky: ["8", "9"],
+  almalinux: ["8", "9"],
+  rhel: ["8", "9"],
+  centos: ["9"],
+};
+
+export const MIN_CONTROL_PLANE_CPUS = 2;
+export const MIN_CONTROL_PLANE_MEMORY_MIB = 1700;
+export const MAX_CLOCK_SKEW_S = 30;
+
+function osSupported(f: HostFacts): boolean {
+  const versions = SUPPORTED_OS[f.osId];
+  if (!versions) return false;
+  return versions.some((v) => f.osVersion === v || f.osVersion.startsWith(`${v}.`));
+}
+
+export function checkHost(h: HostUnderCheck, localEpoch: number): Finding[] {
+  const out: Finding[] = [];
+  const f = h.facts;
+  const add = (check: string, severity: Severity, message: string) => out.push({ host: h.name, check, severity, message });
+  if (!osSupported(f)) {
+    const list = Object.entries(SUPPORTED_OS)
+      .map(([id, vs]) => `${id} ${vs.join("/")}`)
+      .join(", ");
+    add("os", "fail", `unsupported OS ${f.osPretty} (${f.osId} ${f.osVersion}); supported: ${list}`);
+  }
+  if (f.arch !== "x86_64" && f.arch !== "aarch64") add("arch", "fail", `unsupported architecture ${f.arch}; use x86_64 or aarch64`);
+  if (h.roles.includes("control-plane")) {
+    if (f.cpus < MIN_CONTROL_PLANE_CPUS)
+      add("cpu", "fail", `${f.cpus} CPU(s); a control plane needs at least ${MIN_CONTROL_PLANE_CPUS}`);
+    if (f.memoryMiB < MIN_CONTROL_PLANE_MEMORY_MIB)
+      add("memory", "fail", `${f.memoryMiB} MiB memory; a control plane needs at least ${MIN_CONTROL_PLANE_MEMORY_MIB} MiB`);
+  }
+  if (f.swapActive > 0) add("swap", "warn", `swap is on (${f.swapMiB} MiB); 'up' turns it off for good`);
+  if (f.packageManager === "unknown") add("packages", "fail", "no apt-get, dnf or yum found; kubesmith cannot install packages here");
+  if (f.epoch > 0 && Math.abs(f.epoch - localEpoch) > MAX_CLOCK_SKEW_S)
+    add("clock", "warn", `clock differs from this machine by ${Math.abs(f.epoch - localEpoch)} s; certificates may be rejected — run NTP (chrony/timesyncd)`);
+  if (f.hostname && f.hostname !== h.name)
+    add("hostname", "warn", `hostname is '${f.hostname}' but the inventory names it '${h.name}'; the node will be registered as '${h.name}'`);
+  return out;
+}
+
+/** Checks across hosts: hostnames, product_uuid and MAC addresses must be unique (kubeadm requirement). */
+export function checkAcross(hosts: HostUnderCheck[]): Finding[] {
+  const out: Finding[] = [];
+  const dupes = (key: string, pick: (h: HostUnderCheck) => string[], what: string) => {
+    const seen = new Map<string, string>();
+    for (const h of hosts) {
+      for (const v of pick(h)) {
+        if (!v) continue;
+        const first = seen.get(v);
+        if (first !== undefined && first !== h.name) {
+          out.push({ host: h.name, check: key, severity: "fail", message: `${what} ${v} is the same as on ${first}; clone leftovers? give each machine its own` });
+        } else seen.set(v, h.name);
+      }
+    }
+  };
+  dupes("hostname", (h) => [h.facts.hostname], "hostname");
+  dupes("product_uuid", (h) => [h.facts.productUuid], "product_uuid");
+  dupes("mac", (h) => h.facts.macs, "MAC address");
+  return out;
+}
+
+export function runPreflight(hosts: HostUnderCheck[], localEpoch = Math.floor(Date.now() / 1000)): Finding[] {
+  return [...hosts.flatMap((h) => checkHost(h, localEpoch)), ...checkAcross(hosts)];
+}

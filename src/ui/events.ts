@@ -1,0 +1,43 @@
+// Logs are data: every run produces one stream of these events. The terminal, --output json, the run
+// journal and (later) the HTML report are all fed from it. Field names are stable; see docs/events.md.
+
+export type RunEvent =
+  | { kind: "run-start"; command: string; cluster: string; dryRun: boolean; runDir: string }
+  | { kind: "phase-start"; phase: string; hosts?: string[] }
+  | { kind: "phase-end"; phase: string; ok: boolean; durationMs: number; error?: string }
+  | { kind: "phase-skip"; phase: string; reason: string }
+  | { kind: "host-step"; phase: string; host: string; status: "start" | "done" | "failed" | "skipped"; durationMs?: number; detail?: string }
+  | { kind: "change"; phase: string; host: string; what: string; dryRun: boolean }
+  | { kind: "command"; host: string; label?: string; command: string; code: number | null; durationMs: number }
+  | { kind: "warning"; host?: string; message: string }
+  | { kind: "error"; host?: string; message: string; exitCode: number }
+  | { kind: "run-end"; ok: boolean; durationMs: number; changes: number };
+
+export type Stamped<E extends RunEvent = RunEvent> = E & { at: string };
+
+export interface Reporter {
+  emit(e: RunEvent): void;
+  close?(): Promise<void>;
+}
+
+/** Sends each event to every reporter given. */
+export class FanOut implements Reporter {
+  constructor(private readonly reporters: Reporter[]) {}
+  emit(e: RunEvent): void {
+    for (const r of this.reporters) r.emit(e);
+  }
+  async close(): Promise<void> {
+    for (const r of this.reporters) await r.close?.();
+  }
+}
+
+/** Keeps every event; for tests and for the summary at the end of a run. */
+export class MemoryReporter implements Reporter {
+  readonly events: Stamped[] = [];
+  emit(e: RunEvent): void {
+    this.events.push({ ...e, at: new Date().toISOString() });
+  }
+  of<K extends RunEvent["kind"]>(kind: K): Stamped<Extract<RunEvent, { kind: K }>>[] {
+    return this.events.filter((e) => e.kind === kind) as Stamped<Extract<RunEvent, { kind: K }>>[];
+  }
+}

@@ -1,0 +1,69 @@
+import { execFileSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { factsScript, parseFacts } from "../../src/facts/gather.js";
+
+describe("facts", () => {
+  it("parses the key=value output", () => {
+    const f = parseFacts(
+      [
+        "hostname=cp1",
+        "os_id=debian",
+        "os_version=12",
+        "os_pretty=Debian GNU/Linux 12 (bookworm)",
+        "arch=x86_64",
+        "kernel=6.1.0-18-amd64",
+        "cpus=4",
+        "mem_kib=8123456",
+        "swap_kib=2097148",
+        "swap_active=1",
+        "product_uuid=ABCD-1234",
+        "macs= 02:00:00:00:00:01 02:00:00:00:00:02",
+        "kubeadm_state=worker",
+        "kubelet_version=v1.33.2",
+        "kubeadm_version=v1.33.2",
+        "container_runtime=containerd",
+        "package_manager=apt",
+        "tool_conntrack=1",
+        "tool_socat=0",
+        "epoch=1700000000",
+      ].join("\n"),
+    );
+    expect(f).toMatchObject({
+      hostname: "cp1",
+      osId: "debian",
+      osVersion: "12",
+      cpus: 4,
+      memoryMiB: 7933,
+      swapMiB: 2047,
+      swapActive: 1,
+      productUuid: "abcd-1234",
+      macs: ["02:00:00:00:00:01", "02:00:00:00:00:02"],
+      kubeadmState: "worker",
+      kubeletVersion: "v1.33.2",
+      containerRuntime: "containerd",
+      packageManager: "apt",
+      epoch: 1700000000,
+    });
+    expect(f.tools.conntrack).toBe(true);
+    expect(f.tools.socat).toBe(false);
+  });
+
+  it("treats unknown values conservatively", () => {
+    const f = parseFacts("kubeadm_state=weird\npackage_manager=pacman\ncpus=x\n");
+    expect(f.kubeadmState).toBe("none");
+    expect(f.packageManager).toBe("unknown");
+    expect(f.cpus).toBe(0);
+  });
+
+  it("the script runs under dash and reports this machine's facts", () => {
+    const out = execFileSync("/bin/sh", ["-c", factsScript()], { encoding: "utf8" });
+    const f = parseFacts(out);
+    const osRelease = execFileSync("/bin/sh", ["-c", ". /etc/os-release; echo $ID"], { encoding: "utf8" }).trim();
+    expect(f.osId).toBe(osRelease);
+    expect(f.arch).toBe(execFileSync("uname", ["-m"], { encoding: "utf8" }).trim());
+    expect(f.cpus).toBeGreaterThan(0);
+    expect(f.memoryMiB).toBeGreaterThan(100);
+    expect(Math.abs(f.epoch - Date.now() / 1000)).toBeLessThan(60);
+    expect(["apt", "dnf", "yum", "unknown"]).toContain(f.packageManager);
+  });
+});

@@ -1,0 +1,88 @@
+import { describe, expect, it } from "vitest";
+import { AuthError, CommandError, MultiHostError } from "../../src/errors.js";
+import { change, forHosts, runPhases, type Phase, type PhaseContext } from "../../src/phases/run.js";
+import { MemoryReporter } from "../../src/ui/events.js";
+
+function ctx(dryRun = false): PhaseContext & { reporter: MemoryReporter; done: string[] } {
+  return { dryRun, reporter: new MemoryReporter(), concurrency: 4, phase: "", changes: [], done: [] };
+}
+type C = ReturnType<typeof ctx>;
+
+const hosts = [{ name: "a" }, { name: "b" }, { name: "c" }];
+
+describe("phase runner", () => {
+  it("runs phases in order, skips with a reason, and the gate records every change", async () => {
+    const c = ctx();
+    const phases: Phase<C>[] = [
+      { title: "one", run: async (x) => change(x, "a", "write file", async () => void x.done.push("one:a")) },
+      { title: "two", shouldRun: () => "already done", run: async (x) => void x.done.push("two") },
+      {
+        title: "three",
+        run: async (x) => forHosts(x, hosts, async (h) => change(x, h.name, "install", async () => void x.done.push(`three:${h.name}`))),
+      },
+    ];
+    const r = await runPhases(phases, c);
+    expect(r.ran).toEqual(["one", "three"]);
+    expect(r.skipped).toEqual(["two"]);
+    expect(c.done.sort()).toEqual(["one:a", "three:a", "three:b", "three:c"]);
+    expect(c.changes.map((x) => `${x.phase}/${x.host}/${x.what}`).sort()).toEqual([
+      "one/a/write file",
+      "three/a/install",
+      "three/b/install",
+      "three/c/install",
+    ]);
+    expect(c.reporter.of("phase-skip")).toMatchObject([{ phase: "two", reason: "already done" }]);
+    expect(c.reporter.of("run-end")[0]).toMatchObject({ ok: true, changes: 4 });
+  });
+
+  it("dry-run records the same changes and does none of them", async () => {
+    const c = ctx(true);
+    await runPhases([{ title: "p", run: async (x) => forHosts(x, hosts, (h) => change(x, h.name, "reset", async () => void x.done.push(h.name))) }], c);
+    expect(c.done).toEqual([]);
+    expect(c.changes).toHaveLength(3);
+    expect(c.reporter.of("change").every((e) => e.dryRun)).toBe(true);
+  });
+
+  it("forHosts lets every host finish and reports all failures, each naming its host", async () => {
+    const c = ctx();
+    const err = await forHosts(c, hosts, async (h) => {
+      if (h.name === "b") throw new CommandError("b", "kubeadm join", 1, "boom");
+      if (h.name === "c") throw new AuthError("c", "denied");
+      c.done.push(h.name);
+    }).catch((e) => e);
+    expect(err).toBeInstanceOf(MultiHostError);
+    expect((err as MultiHostError).oneLine()).toMatch(/^b: .*boom\nc: denied$/);
+    expect(c.done).toEqual(["a"]);
+    const failed = c.reporter.of("host-step").filter((e) => e.status === "failed").map((e) => e.host).sort();
+    expect(failed).toEqual(["b", "c"]);
+  });
+
+  it("forHosts respects the concurrency bound", async () => {
+    const c = ctx();
+    let running = 0;
+    let peak = 0;
+    const many = Array.from({ length: 12 }, (_, i) => ({ name: `h${i}` }));
+    await forHosts(c, many, async () => {
+      running++;
+      peak = Math.max(peak, running);
+      await new Promise((r) => setTimeout(r, 5));
+      running--;
+    }, { concurrency: 3 });
+    expect(peak).toBe(3);
+  });
+
+  it("a failure cleans up the phases that ran, in reverse, and rethrows", async () => {
+    const c = ctx();
+    const phases: Phase<C>[] = [
+      { title: "a", run: async () => {}, cleanUp: async (x) => void x.done.push("clean a") },
+      { title: "b", run: async () => {}, cleanUp: async () => { throw new Error("cleanup broke"); } },
+      { title: "c", run: async () => { throw new CommandError("h1", "x", 2, ""); }, cleanUp: async (x) => void x.done.push("clean c") },
+      { title: "d", run: async (x) => void x.done.push("d ran") },
+    ];
+    await expect(runPhases(phases, c)).rejects.toBeInstanceOf(CommandError);
+    expect(c.done).toEqual(["clean c", "clean a"]);
+    expect(c.reporter.of("warning")[0]?.message).toMatch(/clean-up of 'b' failed: cleanup broke/);
+    expect(c.reporter.of("phase-end").find((e) => e.phase === "c")).toMatchObject({ ok: false });
+    expect(c.reporter.of("run-end")[0]).toMatchObject({ ok: false });
+  });
+});

@@ -1,0 +1,72 @@
+import { describe, expect, it } from "vitest";
+import type { HostFacts } from "../../src/facts/gather.js";
+import { checkAcross, checkHost, runPreflight, type HostUnderCheck } from "../../src/preflight/checks.js";
+
+const base: HostFacts = {
+  hostname: "cp1",
+  osId: "debian",
+  osVersion: "12",
+  osPretty: "Debian GNU/Linux 12",
+  arch: "x86_64",
+  kernel: "6.1.0",
+  cpus: 2,
+  memoryMiB: 2048,
+  swapMiB: 0,
+  swapActive: 0,
+  productUuid: "u1",
+  macs: ["02:00:00:00:00:01"],
+  kubeadmState: "none",
+  kubeletVersion: "",
+  kubeadmVersion: "",
+  containerRuntime: "",
+  packageManager: "apt",
+  tools: {},
+  epoch: 1000,
+};
+const host = (name: string, over: Partial<HostFacts> = {}, roles: HostUnderCheck["roles"] = ["control-plane"]): HostUnderCheck => ({
+  name,
+  roles,
+  facts: { ...base, hostname: name, ...over },
+});
+
+describe("preflight", () => {
+  it("passes a healthy control plane", () => {
+    expect(checkHost(host("cp1"), 1000)).toEqual([]);
+  });
+
+  it("fails small control planes but not small workers", () => {
+    const small = { cpus: 1, memoryMiB: 1024 };
+    const cp = checkHost(host("cp1", small), 1000);
+    expect(cp.map((f) => f.check).sort()).toEqual(["cpu", "memory"]);
+    expect(cp.every((f) => f.severity === "fail")).toBe(true);
+    expect(cp.find((f) => f.check === "memory")?.message).toMatch(/1024 MiB.*at least 1700 MiB/);
+    expect(checkHost(host("w1", small, ["worker"]), 1000)).toEqual([]);
+  });
+
+  it("refuses unsupported OS and architectures", () => {
+    const f = checkHost(host("cp1", { osId: "arch", osVersion: "rolling", osPretty: "Arch Linux", arch: "riscv64" }), 1000);
+    expect(f.find((x) => x.check === "os")?.message).toMatch(/unsupported OS Arch Linux.*supported: debian/);
+    expect(f.find((x) => x.check === "arch")?.severity).toBe("fail");
+    expect(checkHost(host("cp1", { osId: "ubuntu", osVersion: "24.04" }), 1000)).toEqual([]);
+    expect(checkHost(host("cp1", { osId: "rocky", osVersion: "9.4" }), 1000)).toEqual([]);
+    expect(checkHost(host("cp1", { osId: "ubuntu", osVersion: "18.04" }), 1000)[0]?.check).toBe("os");
+  });
+
+  it("warns about swap, clock skew and a hostname that differs from the inventory", () => {
+    const f = checkHost(host("cp1", { swapActive: 1, swapMiB: 512, epoch: 1100, hostname: "debian" }), 1000);
+    expect(f.map((x) => [x.check, x.severity])).toEqual([
+      ["swap", "warn"],
+      ["clock", "warn"],
+      ["hostname", "warn"],
+    ]);
+  });
+
+  it("finds duplicate hostnames, product_uuids and MACs across hosts", () => {
+    const hosts = [host("a"), host("b", { hostname: "a", productUuid: "u1", macs: ["02:00:00:00:00:09", "02:00:00:00:00:01"] })];
+    const f = checkAcross(hosts);
+    expect(f.map((x) => x.check).sort()).toEqual(["hostname", "mac", "product_uuid"]);
+    expect(f.every((x) => x.host === "b" && x.severity === "fail")).toBe(true);
+    expect(f.find((x) => x.check === "mac")?.message).toContain("02:00:00:00:00:01 is the same as on a");
+    expect(runPreflight([host("a"), host("b", { productUuid: "u2", macs: ["02:00:00:00:00:02"] })], 1000)).toEqual([]);
+  });
+});

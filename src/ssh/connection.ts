@@ -1,0 +1,763 @@
+// SshRunner: the ssh2 implementation of Runner. One SSH connection per host, reused for the whole run;
+// every command is an exec channel on it. Host keys are verified against known_hosts (knownhosts.ts),
+// also for a target reached through a bastion.
+import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import net from "node:net";
+import { posix } from "node:path";
+import pLimit from "p-limit";
+import { Client, utils } from "ssh2";
+import type { AnyAuthMethod, ClientChannel, ConnectConfig, ParsedKey, SFTPWrapper } from "ssh2";
+import {
+  AuthError,
+  CommandError,
+  ExitCode,
+  HostError,
+  HostKeyError,
+  KubesmithError,
+  TimeoutError,
+  UnreachableError,
+} from "../errors.js";
+import { knownKeyTypes, verifyHostKey } from "./knownhosts.js";
+import { HostLog } from "./log.js";
+import { quote } from "./quote.js";
+import type { CommandLogEntry, ExecOptions, ExecResult, Runner, SshTarget, UploadOptions } from "./types.js";
+
+/** A file transfer (SFTP) failed: permission denied, no such directory … */
+export class TransferError extends HostError {
+  readonly exitCode = ExitCode.Command;
+}
+
+export interface SshRunnerOptions {
+  /** Per-host command log (file and/or callback). Default: none. */
+  log?: HostLog;
+  /** Shorthand when no log is given: per-host log file directory and callback. */
+  logDir?: string;
+  onCommand?: (e: CommandLogEntry) => void;
+  /** Warnings meant for the user (host key checking off …). */
+  onWarning?: (host: string, msg: string) => void;
+  /** Hosts already warned about under hostKeyPolicy off (shared by a pool so the warning shows once). */
+  warnedHosts?: Set<string>;
+  /** First retry delay; doubled each retry, with jitter. Default 500 ms. */
+  retryBaseMs?: number;
+  /** Upper bound of one retry delay. Default 8 s. */
+  retryMaxMs?: number;
+  /** Concurrent exec channels on the connection (OpenSSH's MaxSessions is 10). Default 8. */
+  maxChannels?: number;
+  /** Supplies a connected client for target.bastion (a pool shares one per bastion). */
+  bastion?: (bastion: SshTarget) => Promise<Client>;
+  /** Called before each connection attempt (1-based); for progress and tests. */
+  onConnectAttempt?: (attempt: number) => void;
+}
+
+interface RawResult {
+  stdout: Buffer;
+  stderr: Buffer;
+  code: number | null;
+  signal?: string;
+  durationMs: number;
+}
+
+type SudoMode = "none" | "nopasswd" | "password";
+
+const SERVER_HOST_KEY_ALGOS = [
+  "ssh-ed25519",
+  "ecdsa-sha2-nistp256",
+  "ecdsa-sha2-nistp384",
+  "ecdsa-sha2-nistp521",
+  "rsa-sha2-512",
+  "rsa-sha2-256",
+  "ssh-rsa",
+];
+
+/** Host key algorithms with the types already known for the host first (as OpenSSH orders them). */
+function hostKeyAlgorithms(knownTypes: string[]): string[] {
+  const first: string[] = [];
+  for (const t of knownTypes) {
+    if (t === "ssh-rsa") first.push("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa");
+    else if (SERVER_HOST_KEY_ALGOS.includes(t)) first.push(t);
+  }
+  return [...new Set([...first, ...SERVER_HOST_KEY_ALGOS])];
+}
+
+export function formatMs(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms < 60_000) return `${+(ms / 1000).toFixed(1)}s`;
+  return `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+interface SshErr extends Error {
+  level?: string;
+  code?: string | number;
+}
+
+/** The target's secrets, redacted from every log entry and error. */
+export function targetSecrets(t: SshTarget): string[] {
+  const s = [t.auth.password, t.auth.passphrase, t.sudo.password];
+  if (t.bastion) s.push(...targetSecrets(t.bastion));
+  return s.filter((x): x is string => typeof x === "string" && x.length > 0);
+}
+
+export class SshRunner implements Runner {
+  readonly host: string;
+  readonly target: SshTarget;
+  private readonly opts: SshRunnerOptions;
+  private readonly log: HostLog;
+  private readonly channels: ReturnType<typeof pLimit>;
+  private client?: Client;
+  private connecting?: Promise<Client>;
+  private sftpP?: Promise<SFTPWrapper>;
+  private sudoP?: Promise<SudoMode>;
+  private ownBastion?: SshRunner;
+  private closed = false;
+
+  constructor(target: SshTarget, opts: SshRunnerOptions = {}) {
+    this.host = target.name;
+    this.target = target;
+    this.opts = opts;
+    this.log =
+      opts.log ??
+      new HostLog({
+        host: target.name,
+        secrets: targetSecrets(target),
+        ...(opts.logDir ? { logDir: opts.logDir } : {}),
+        ...(opts.onCommand ? { onCommand: opts.onCommand } : {}),
+      });
+    this.channels = pLimit(Math.max(1, opts.maxChannels ?? 8));
+  }
+
+  /** True while a connection is up. */
+  get connected(): boolean {
+    return this.client !== undefined;
+  }
+
+  /** Connect (once; concurrent callers share the pending attempt). Retries network errors only. */
+  connect(): Promise<Client> {
+    if (this.client) return Promise.resolve(this.client);
+    if (this.closed) return Promise.reject(new UnreachableError(this.host, "connection already closed"));
+    if (!this.connecting) {
+      this.connecting = this.connectWithRetries().then(
+        (c) => {
+          this.connecting = undefined;
+          return c;
+        },
+        (e: unknown) => {
+          this.connecting = undefined;
+          throw e;
+        },
+      );
+    }
+    return this.connecting;
+  }
+
+  private async connectWithRetries(): Promise<Client> {
+    const t = this.target;
+    const base = this.opts.retryBaseMs ?? 500;
+    const max = this.opts.retryMaxMs ?? 8000;
+    const attempts = Math.max(0, t.connectRetries) + 1;
+    for (let attempt = 1; ; attempt++) {
+      this.opts.onConnectAttempt?.(attempt);
+      try {
+        const c = await this.connectOnce();
+        if (this.closed) {
+          c.end();
+          throw new UnreachableError(this.host, "connection closed while connecting");
+        }
+        return c;
+      } catch (e) {
+        if (!(e instanceof UnreachableError) || attempt >= attempts || this.closed) {
+          if (e instanceof UnreachableError && attempts > 1) {
+            throw new UnreachableError(this.host, `${stripHost(this.host, e.message)} (after ${attempt} attempts)`, {
+              ...(e.hint ? { hint: e.hint } : {}),
+              cause: e,
+            });
+          }
+          throw e;
+        }
+        const delay = Math.min(max, base * 2 ** (attempt - 1));
+        await sleep(delay / 2 + Math.random() * (delay / 2));
+      }
+    }
+  }
+
+  private async bastionClient(b: SshTarget): Promise<Client> {
+    if (this.opts.bastion) return this.opts.bastion(b);
+    if (!this.ownBastion) {
+      const { bastion: _ignored, ...rest } = this.opts;
+      this.ownBastion = new SshRunner(b, { ...rest, log: this.log });
+    }
+    return this.ownBastion.connect();
+  }
+
+  private async authMethods(): Promise<{ methods: AnyAuthMethod[]; tried: string[] }> {
+    const t = this.target;
+    const methods: AnyAuthMethod[] = [];
+    const tried: string[] = [];
+    if (t.auth.privateKeyPath) {
+      const path = t.auth.privateKeyPath;
+      let data: Buffer;
+      try {
+        data = await readFile(path);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        throw new AuthError(
+          this.host,
+          code === "ENOENT" ? `identity file ${path} does not exist` : `cannot read identity file ${path}: ${(e as Error).message}`,
+          { hint: "fix identityFile in the inventory" },
+        );
+      }
+      const parsed = utils.parseKey(data, t.auth.passphrase);
+      if (parsed instanceof Error) {
+        const encrypted = /passphrase|decrypt|encrypted/i.test(parsed.message);
+        throw new AuthError(
+          this.host,
+          encrypted
+            ? `cannot decrypt identity file ${path}: ${t.auth.passphrase ? "wrong passphrase" : "it needs a passphrase"}`
+            : `cannot parse identity file ${path}: ${parsed.message}`,
+          { hint: encrypted ? "set ssh.passphrase to ${ENV_VAR} holding the key's passphrase" : "use an OpenSSH or PEM private key" },
+        );
+      }
+      const key = (Array.isArray(parsed) ? parsed[0] : parsed) as ParsedKey;
+      methods.push({ type: "publickey", username: t.user, key });
+      tried.push(`key ${path}`);
+    }
+    if (t.auth.agent) {
+      methods.push({ type: "agent", username: t.user, agent: t.auth.agent });
+      tried.push(`agent ${t.auth.agent}`);
+    }
+    if (t.auth.password !== undefined) {
+      methods.push({ type: "password", username: t.user, password: t.auth.password });
+      tried.push("password");
+    }
+    if (methods.length === 0) {
+      throw new AuthError(this.host, "no authentication method configured", {
+        hint: "set ssh.identityFile, ssh.agent or ssh.password in the inventory",
+      });
+    }
+    return { methods, tried };
+  }
+
+  private async connectOnce(): Promise<Client> {
+    const t = this.target;
+    const { methods, tried } = await this.authMethods();
+    const knownTypes = await knownKeyTypes(t.knownHostsFile, t.address, t.port).catch(() => []);
+    const via = t.bastion ? ` via bastion ${t.bastion.address}` : "";
+    const endpoint = `${t.address}:${t.port}${via}`;
+
+    let sock: net.Socket | ClientChannel;
+    let tcpConnected = false;
+    if (t.bastion) {
+      const b = await this.bastionClient(t.bastion);
+      sock = await new Promise<ClientChannel>((resolve, reject) => {
+        b.forwardOut("127.0.0.1", 0, t.address, t.port, (err, stream) => {
+          if (err) {
+            reject(
+              new UnreachableError(this.host, `bastion ${t.bastion?.address} cannot open a connection to ${t.address}:${t.port}: ${err.message}`, {
+                hint: "check the address and that the bastion may forward TCP (AllowTcpForwarding)",
+              }),
+            );
+          } else resolve(stream);
+        });
+      });
+      tcpConnected = true;
+    } else {
+      const s = net.connect({ host: t.address, port: t.port, noDelay: true });
+      s.once("connect", () => {
+        tcpConnected = true;
+      });
+      sock = s;
+    }
+
+    const client = new Client();
+    let hostKeyError: unknown;
+    const notes: string[] = [];
+    return new Promise<Client>((resolve, reject) => {
+      let settled = false;
+      const fail = (e: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(guard);
+        client.removeAllListeners("ready");
+        client.on("error", () => undefined);
+        client.end();
+        if ("destroy" in sock && typeof sock.destroy === "function") sock.destroy();
+        reject(e);
+      };
+      // ssh2's readyTimeout covers TCP connect + handshake + auth; this guard catches anything left.
+      const guard = setTimeout(
+        () => fail(new UnreachableError(this.host, `no SSH session with ${endpoint} within ${formatMs(t.connectTimeoutMs)}`)),
+        t.connectTimeoutMs + 2000,
+      );
+      client.on("error", (err: SshErr) => {
+        if (settled) return;
+        if (err.level === "agent" || (err.level === "client-authentication" && !/All configured authentication/.test(err.message))) {
+          notes.push(err.message); // ssh2 goes on with the next method
+          return;
+        }
+        if (hostKeyError) return fail(hostKeyError);
+        fail(this.mapConnectError(err, endpoint, tcpConnected, tried, notes));
+      });
+      client.on("close", () => {
+        if (!settled) fail(hostKeyError ?? new UnreachableError(this.host, `connection to ${endpoint} closed during the SSH handshake`));
+      });
+      client.on("ready", () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(guard);
+        this.adopt(client);
+        resolve(client);
+      });
+      const cfg: ConnectConfig = {
+        sock: sock as ConnectConfig["sock"],
+        username: t.user,
+        readyTimeout: t.connectTimeoutMs,
+        keepaliveInterval: t.keepaliveIntervalMs,
+        keepaliveCountMax: 3,
+        authHandler: methods,
+        algorithms: { serverHostKey: hostKeyAlgorithms(knownTypes) as NonNullable<ConnectConfig["algorithms"]>["serverHostKey"] },
+        hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
+          verifyHostKey({
+            name: this.host,
+            host: t.address,
+            port: t.port,
+            key,
+            policy: t.hostKeyPolicy,
+            knownHostsFile: t.knownHostsFile,
+            ...(this.opts.onWarning ? { onWarning: this.opts.onWarning } : {}),
+            ...(this.opts.warnedHosts ? { warned: this.opts.warnedHosts } : {}),
+          }).then(
+            () => verify(true),
+            (e: unknown) => {
+              hostKeyError =
+                e instanceof KubesmithError ? e : new HostKeyError(this.host, `cannot verify the host key: ${(e as Error).message}`);
+              verify(false);
+            },
+          );
+        },
+      };
+      try {
+        client.connect(cfg);
+      } catch (e) {
+        fail(new AuthError(this.host, `cannot start SSH: ${(e as Error).message}`));
+      }
+    });
+  }
+
+  private mapConnectError(err: SshErr, endpoint: string, tcpConnected: boolean, tried: string[], notes: string[]): KubesmithError {
+    const t = this.target;
+    if (err.level === "client-authentication") {
+      return new AuthError(this.host, `authentication as ${t.user} on ${endpoint} failed (tried ${tried.join(", ")})`, {
+        hint:
+          `check the user, that the key is in ~${t.user}/.ssh/authorized_keys, and the password` +
+          (notes.length ? `; ${notes.join("; ")}` : ""),
+      });
+    }
+    const hint = { hint: "check the address and port, and that sshd is running and reachable" };
+    switch (err.code) {
+      case "ECONNREFUSED":
+        return new UnreachableError(this.host, `connection refused by ${endpoint}`, hint);
+      case "EHOSTUNREACH":
+      case "ENETUNREACH":
+        return new UnreachableError(this.host, `no route to ${endpoint}`, hint);
+      case "ETIMEDOUT":
+        return new UnreachableError(this.host, `connection to ${endpoint} timed out`, hint);
+      case "ENOTFOUND":
+      case "EAI_AGAIN":
+        return new UnreachableError(this.host, `cannot resolve ${t.address}`, { hint: "check the address in the inventory" });
+      case "ECONNRESET":
+        return new UnreachableError(this.host, `connection reset by ${endpoint} during the SSH handshake`, hint);
+    }
+    if (err.level === "client-timeout") {
+      return new UnreachableError(
+        this.host,
+        tcpConnected
+          ? `${endpoint} accepted the TCP connection but completed no SSH handshake within ${formatMs(t.connectTimeoutMs)}`
+          : `TCP connection to ${endpoint} timed out after ${formatMs(t.connectTimeoutMs)}`,
+        hint,
+      );
+    }
+    return new UnreachableError(this.host, `SSH handshake with ${endpoint} failed: ${err.message}`, hint);
+  }
+
+  /** Watch an established connection: when it drops, the next command reconnects. */
+  private adopt(client: Client): void {
+    this.client = client;
+    const drop = () => {
+      if (this.client === client) {
+        this.client = undefined;
+        this.sftpP = undefined;
+      }
+    };
+    client.on("error", (err: SshErr) => {
+      if (err.message) this.opts.onWarning?.(this.host, `SSH connection lost: ${err.message}`);
+      drop();
+    });
+    client.on("close", drop);
+    client.on("end", drop);
+  }
+
+  // ---------------------------------------------------------------- exec
+
+  /**
+   * Run a command on an exec channel; collects raw output; handles the timeout. Listeners are attached
+   * inside ssh2's exec callback, synchronously: the exit status can arrive in the same packet batch as
+   * the channel confirmation, and an 'exit' event emitted before we listen would be lost.
+   */
+  private runRaw(command: string, stdin: Buffer | undefined, timeoutMs: number, label: string): Promise<RawResult> {
+    return this.channels(async () => {
+      const client = await this.connect();
+      const start = performance.now();
+      return new Promise<RawResult>((resolve, reject) => {
+        client.exec(command, (openErr, stream) => {
+          if (openErr) {
+            reject(new UnreachableError(this.host, `cannot open an SSH channel: ${openErr.message}`));
+            return;
+          }
+          const out: Buffer[] = [];
+          const err: Buffer[] = [];
+          let code: number | null = null;
+          let signal: string | undefined;
+          let done = false;
+          const timer =
+            timeoutMs > 0
+              ? setTimeout(() => {
+                  if (done) return;
+                  done = true;
+                  sendSignal(stream, "KILL");
+                  stream.close();
+                  reject(
+                    new TimeoutError(this.host, `'${label}' did not finish within ${formatMs(timeoutMs)}; it was stopped`, {
+                      hint: "raise ssh.commandTimeout, or look at the host's log",
+                    }),
+                  );
+                }, timeoutMs)
+              : undefined;
+          stream.on("data", (d: Buffer) => out.push(d));
+          stream.stderr.on("data", (d: Buffer) => err.push(d));
+          stream.on("exit", (c: number | null, sig?: string) => {
+            if (typeof c === "number") code = c;
+            else if (sig) signal = sig;
+          });
+          stream.on("close", () => {
+            if (timer) clearTimeout(timer);
+            if (done) return;
+            done = true;
+            if (code === null && signal === undefined && !this.client) {
+              reject(new UnreachableError(this.host, `connection lost while running '${label}'`));
+              return;
+            }
+            const r: RawResult = { stdout: Buffer.concat(out), stderr: Buffer.concat(err), code, durationMs: performance.now() - start };
+            if (signal) r.signal = signal;
+            resolve(r);
+          });
+          stream.on("error", () => undefined);
+          if (stdin !== undefined && stdin.length > 0) stream.end(stdin);
+          else stream.end();
+        });
+      });
+    });
+  }
+
+  /** How sudo works on this host: decided once per runner by `sudo -k -n true`. */
+  private sudoMode(): Promise<SudoMode> {
+    const t = this.target;
+    if (t.user === "root" || !t.sudo.enabled) return Promise.resolve("none");
+    if (!this.sudoP) {
+      this.sudoP = (async () => {
+        const r = await this.runRaw("sudo -k -n true", undefined, t.commandTimeoutMs, "sudo -n true");
+        if (r.code === 0) return "nopasswd";
+        if (r.code === 127) throw new AuthError(this.host, `sudo is not installed, and ${t.user} is not root`, { hint: "install sudo or log in as root" });
+        if (t.sudo.password !== undefined) return "password";
+        const why = r.stderr.toString("utf8").trim().split("\n").pop() ?? "";
+        throw new AuthError(this.host, `sudo needs a password for ${t.user}${why ? ` (${why})` : ""}`, {
+          hint: "allow passwordless sudo, or set sudo: { password: ${ENV_VAR} } in the inventory",
+        });
+      })();
+      this.sudoP.catch(() => {
+        this.sudoP = undefined;
+      });
+    }
+    return this.sudoP;
+  }
+
+  /** Wrap a command for sudo; the password, if any, goes first on stdin. */
+  private async wrap(command: string, opts: ExecOptions): Promise<{ command: string; stdin?: Buffer; mode: SudoMode }> {
+    const input = opts.stdin === undefined ? undefined : Buffer.isBuffer(opts.stdin) ? opts.stdin : Buffer.from(opts.stdin);
+    const mode = opts.sudo ? await this.sudoMode() : "none";
+    if (mode === "none") return input ? { command, stdin: input, mode } : { command, mode };
+    if (mode === "nopasswd") {
+      const w = { command: `sudo -n -- sh -c ${quote(command)}`, mode };
+      return input ? { ...w, stdin: input } : w;
+    }
+    const pw = Buffer.from(`${this.target.sudo.password ?? ""}\n`);
+    return {
+      command: `sudo -S -k -p '' -- sh -c ${quote(command)}`,
+      stdin: input ? Buffer.concat([pw, input]) : pw,
+      mode,
+    };
+  }
+
+  private async execRaw(command: string, opts: ExecOptions = {}): Promise<RawResult & { label: string }> {
+    const label = opts.label ?? command;
+    const startedAt = new Date();
+    const t0 = performance.now();
+    const secrets = opts.secrets ?? [];
+    let r: RawResult;
+    try {
+      const w = await this.wrap(command, opts);
+      r = await this.runRaw(w.command, w.stdin, opts.timeoutMs ?? this.target.commandTimeoutMs, label);
+      if (w.mode === "password" && r.code !== 0) {
+        const e = r.stderr.toString("utf8");
+        if (/incorrect password attempt|Sorry, try again/i.test(e) && r.code === 1) {
+          throw new AuthError(this.host, `sudo rejected the password for ${this.target.user}`, {
+            hint: "check sudo.password (its environment variable) in the inventory",
+          });
+        }
+      }
+    } catch (e) {
+      this.log.record({
+        startedAt,
+        durationMs: performance.now() - t0,
+        ...(opts.label !== undefined ? { label: opts.label } : {}),
+        command,
+        code: null,
+        error: e instanceof KubesmithError ? e.oneLine() : String(e),
+        secrets,
+      });
+      throw e;
+    }
+    this.log.record({
+      startedAt,
+      durationMs: r.durationMs,
+      ...(opts.label !== undefined ? { label: opts.label } : {}),
+      command,
+      code: r.code,
+      stdout: r.stdout.toString("utf8"),
+      stderr: r.stderr.toString("utf8"),
+      ...(r.signal ? { error: `killed by signal ${r.signal}` } : {}),
+      secrets,
+    });
+    if (r.code !== 0 && !opts.allowFailure) {
+      throw new CommandError(
+        this.host,
+        this.log.redact(command, secrets),
+        r.code,
+        this.log.redact(r.stderr.toString("utf8"), secrets),
+        opts.label !== undefined ? `'${this.log.redact(opts.label, secrets)}'` : undefined,
+      );
+    }
+    return { ...r, label };
+  }
+
+  async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    const r = await this.execRaw(command, opts);
+    return {
+      stdout: r.stdout.toString("utf8"),
+      stderr: r.stderr.toString("utf8"),
+      code: r.code,
+      durationMs: Math.round(r.durationMs * 10) / 10,
+    };
+  }
+
+  // ---------------------------------------------------------------- files
+
+  private sftp(): Promise<SFTPWrapper> {
+    if (!this.sftpP) {
+      this.sftpP = this.channels(async () => {
+        const client = await this.connect();
+        return new Promise<SFTPWrapper>((resolve, reject) => {
+          client.sftp((err, s) => {
+            if (err) reject(new TransferError(this.host, `cannot start SFTP: ${err.message}`, { hint: "enable the sftp subsystem in sshd_config" }));
+            else {
+              s.on("close", () => {
+                this.sftpP = undefined;
+              });
+              resolve(s);
+            }
+          });
+        });
+      });
+      this.sftpP.catch(() => {
+        this.sftpP = undefined;
+      });
+    }
+    return this.sftpP;
+  }
+
+  private transferError(what: string, e: unknown): KubesmithError {
+    if (e instanceof KubesmithError) return e;
+    return new TransferError(this.host, `${what}: ${(e as Error).message}`);
+  }
+
+  private async logged<T>(command: string, label: string, fn: () => Promise<T>): Promise<T> {
+    const startedAt = new Date();
+    const t0 = performance.now();
+    try {
+      const v = await fn();
+      this.log.record({ startedAt, durationMs: performance.now() - t0, label, command, code: 0 });
+      return v;
+    } catch (e) {
+      this.log.record({
+        startedAt,
+        durationMs: performance.now() - t0,
+        label,
+        command,
+        code: null,
+        error: e instanceof KubesmithError ? e.oneLine() : String(e),
+      });
+      throw e;
+    }
+  }
+
+  async upload(remotePath: string, content: string | Buffer, opts: UploadOptions = {}): Promise<void> {
+    const data = Buffer.isBuffer(content) ? content : Buffer.from(content);
+    const mode = opts.mode ?? 0o644;
+    const modeStr = mode.toString(8).padStart(4, "0");
+    const dir = posix.dirname(remotePath);
+    const base = posix.basename(remotePath);
+    const rand = randomBytes(6).toString("hex");
+    const tmp = posix.join(dir, `.${base}.kubesmith-${rand}`);
+    const viaSudo = opts.sudo === true && (await this.sudoMode()) !== "none";
+    const desc = `upload ${remotePath} (${data.length} bytes, mode ${modeStr}${opts.owner ? `, owner ${opts.owner}` : ""}${viaSudo ? ", sudo" : ""})`;
+
+    await this.logged(desc, `upload ${remotePath}`, async () => {
+      const sftp = await this.sftp();
+      if (viaSudo) {
+        // Private temp file in /tmp, then root installs it next to the target and renames it into place.
+        const stage = `/tmp/.kubesmith-${rand}`;
+        await this.sftpWrite(sftp, stage, data, 0o600).catch((e) => {
+          throw this.transferError(`cannot write ${stage}`, e);
+        });
+        const [user, group] = (opts.owner ?? "").split(":");
+        const own = [user ? `-o ${quote(user)}` : "", group ? `-g ${quote(group)}` : ""].filter(Boolean).join(" ");
+        const script =
+          `install -m ${modeStr}${own ? ` ${own}` : ""} ${quote(stage)} ${quote(tmp)} && mv -f ${quote(tmp)} ${quote(remotePath)}` +
+          ` || { rc=$?; rm -f ${quote(tmp)}; exit $rc; }`;
+        try {
+          await this.execRaw(script, { sudo: true, label: `install ${remotePath}` });
+        } finally {
+          await this.sftpCall<void>((cb) => sftp.unlink(stage, cb)).catch(() => undefined);
+        }
+        return;
+      }
+      try {
+        await this.sftpWrite(sftp, tmp, data, mode);
+        if (opts.owner) {
+          await this.execRaw(`chown ${quote(opts.owner)} ${quote(tmp)}`, { sudo: true, label: `chown ${remotePath}` });
+        }
+        await this.sftpRename(sftp, tmp, remotePath);
+      } catch (e) {
+        await this.sftpCall<void>((cb) => sftp.unlink(tmp, cb)).catch(() => undefined);
+        throw this.transferError(`cannot upload ${remotePath}`, e);
+      }
+    });
+  }
+
+  private sftpCall<T>(fn: (cb: (err: Error | null | undefined, v?: T) => void) => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      fn((err, v) => (err ? reject(err) : resolve(v as T)));
+    });
+  }
+
+  private async sftpWrite(sftp: SFTPWrapper, path: string, data: Buffer, mode: number): Promise<void> {
+    const handle = await this.sftpCall<Buffer>((cb) => sftp.open(path, "w", { mode }, cb));
+    try {
+      let off = 0;
+      const chunk = 32 * 1024;
+      do {
+        const n = Math.min(chunk, data.length - off);
+        await this.sftpCall<void>((cb) => sftp.write(handle, data, off, n, off, cb));
+        off += n;
+      } while (off < data.length);
+      // The server's umask applied at open; set the exact mode before the file gets its real name.
+      await this.sftpCall<void>((cb) => sftp.fchmod(handle, mode, cb));
+    } finally {
+      await this.sftpCall<void>((cb) => sftp.close(handle, cb));
+    }
+  }
+
+  /** Rename over an existing file: atomic posix-rename@openssh.com when offered, else rename (after unlink). */
+  private async sftpRename(sftp: SFTPWrapper, from: string, to: string): Promise<void> {
+    let posixRename = true;
+    try {
+      await this.sftpCall<void>((cb) => sftp.ext_openssh_rename(from, to, cb));
+      return;
+    } catch (e) {
+      if (!/does not support/.test((e as Error).message)) throw e;
+      posixRename = false;
+    }
+    if (!posixRename) {
+      try {
+        await this.sftpCall<void>((cb) => sftp.rename(from, to, cb));
+      } catch {
+        // Plain SFTP rename refuses to overwrite: remove the old file, then rename.
+        await this.sftpCall<void>((cb) => sftp.unlink(to, cb)).catch(() => undefined);
+        await this.sftpCall<void>((cb) => sftp.rename(from, to, cb));
+      }
+    }
+  }
+
+  async download(remotePath: string, opts: { sudo?: boolean } = {}): Promise<Buffer> {
+    if (opts.sudo && (await this.sudoMode()) !== "none") {
+      const r = await this.execRaw(`cat -- ${quote(remotePath)}`, { sudo: true, label: `download ${remotePath}` });
+      return r.stdout;
+    }
+    return this.logged(`download ${remotePath}`, `download ${remotePath}`, async () => {
+      const sftp = await this.sftp();
+      try {
+        return await this.sftpCall<Buffer>((cb) => sftp.readFile(remotePath, cb));
+      } catch (e) {
+        throw this.transferError(`cannot download ${remotePath}`, e);
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const c = this.client ?? (await this.connecting?.catch(() => undefined));
+    this.client = undefined;
+    this.sftpP = undefined;
+    if (c) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          c.destroy();
+          resolve();
+        }, 1000);
+        c.once("close", () => {
+          clearTimeout(t);
+          resolve();
+        });
+        c.end();
+      });
+    }
+    if (this.ownBastion) await this.ownBastion.close();
+  }
+}
+
+/**
+ * Send a signal on an exec channel. ssh2's Channel.signal() refuses once our side sent EOF (we always
+ * close stdin right away so commands see end of input), yet a signal request is still valid then
+ * (RFC 4254 only forbids data after EOF), so this goes to the protocol layer of ssh2 1.x directly.
+ */
+function sendSignal(stream: ClientChannel, name: string): void {
+  const ch = stream as unknown as {
+    outgoing?: { id: number; state: string };
+    _client?: { _protocol?: { signal(id: number, sig: string): void } };
+  };
+  try {
+    const state = ch.outgoing?.state;
+    if (ch.outgoing && (state === "open" || state === "eof")) ch._client?._protocol?.signal(ch.outgoing.id, name);
+    else stream.signal(name);
+  } catch {
+    // not every server takes signals; closing the channel is what counts
+  }
+}
+
+function stripHost(host: string, msg: string): string {
+  return msg.startsWith(`${host}: `) ? msg.slice(host.length + 2) : msg;
+}

@@ -1,0 +1,108 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import type { Inventory } from "../../src/inventory/schema.js";
+import { parseDuration, targetsFromInventory } from "../../src/ssh/targets.js";
+
+const inv = (over: Partial<Inventory>): Inventory =>
+  ({
+    cluster: { name: "c", kubernetesVersion: "1.33", podCIDR: "10.244.0.0/16", serviceCIDR: "10.96.0.0/12" },
+    hosts: [{ name: "n1", address: "198.18.0.2", roles: ["control-plane"] }],
+    ...over,
+  }) as Inventory;
+
+describe("parseDuration", () => {
+  it("parses Go-style durations", () => {
+    expect(parseDuration("30s")).toBe(30_000);
+    expect(parseDuration("5m")).toBe(300_000);
+    expect(parseDuration("1m30s")).toBe(90_000);
+    expect(parseDuration("500ms")).toBe(500);
+    expect(parseDuration("1h2m3s4ms")).toBe(3_723_004);
+    expect(() => parseDuration("10")).toThrow(/duration/);
+    expect(() => parseDuration("5 min")).toThrow(/duration/);
+  });
+});
+
+describe("targetsFromInventory", () => {
+  const env = { SSH_AUTH_SOCK: "/run/agent.sock" };
+
+  it("fills the defaults", () => {
+    const [t] = targetsFromInventory(inv({}), { env, baseDir: "/inv" });
+    expect(t).toEqual({
+      name: "n1",
+      address: "198.18.0.2",
+      port: 22,
+      user: "root",
+      auth: { agent: "/run/agent.sock" },
+      sudo: { enabled: false },
+      hostKeyPolicy: "accept-new",
+      knownHostsFile: join(homedir(), ".kubesmith", "known_hosts"),
+      connectTimeoutMs: 10_000,
+      commandTimeoutMs: 600_000,
+      keepaliveIntervalMs: 15_000,
+      connectRetries: 3,
+    });
+  });
+
+  it("merges ssh defaults with each host's own settings; resolves paths against the inventory's directory", () => {
+    const targets = targetsFromInventory(
+      inv({
+        ssh: {
+          user: "admin",
+          identityFile: "keys/id_ed25519",
+          passphrase: "pp",
+          knownHostsFile: "state/known_hosts",
+          hostKeyPolicy: "strict",
+          connectTimeout: "3s",
+          commandTimeout: "1m30s",
+          connectRetries: 1,
+          bastion: { address: "198.18.0.1", user: "jump" },
+        },
+        hosts: [
+          { name: "a", address: "198.18.0.2", roles: ["worker"] },
+          {
+            name: "b",
+            address: "198.18.0.3",
+            port: 2222,
+            user: "root",
+            roles: ["worker"],
+            ssh: { identityFile: "~/other", commandTimeout: "5s" },
+          },
+          { name: "c", address: "198.18.0.4", roles: ["worker"], sudo: { password: "sudo-pw" }, ssh: { agent: true } },
+        ],
+      }),
+      { baseDir: "/inv", env },
+    );
+    const [a, b, c] = targets;
+    expect(a).toMatchObject({
+      user: "admin",
+      port: 22,
+      auth: { privateKeyPath: "/inv/keys/id_ed25519", passphrase: "pp" },
+      sudo: { enabled: true },
+      hostKeyPolicy: "strict",
+      knownHostsFile: "/inv/state/known_hosts",
+      connectTimeoutMs: 3000,
+      commandTimeoutMs: 90_000,
+      connectRetries: 1,
+    });
+    expect(a?.bastion).toMatchObject({ name: "bastion 198.18.0.1", address: "198.18.0.1", port: 22, user: "jump", hostKeyPolicy: "strict" });
+    expect(b).toMatchObject({ user: "root", port: 2222, sudo: { enabled: false }, commandTimeoutMs: 5000 });
+    expect(b?.auth.privateKeyPath).toBe(join(homedir(), "other"));
+    expect(c?.sudo).toEqual({ enabled: true, password: "sudo-pw" });
+    expect(c?.auth).toMatchObject({ agent: "/run/agent.sock", privateKeyPath: "/inv/keys/id_ed25519" });
+  });
+
+  it("command-line overrides win", () => {
+    const [t] = targetsFromInventory(inv({ ssh: { hostKeyPolicy: "strict" } }), {
+      env,
+      hostKeyPolicy: "off",
+      knownHostsFile: "/tmp/kh",
+    });
+    expect(t).toMatchObject({ hostKeyPolicy: "off", knownHostsFile: "/tmp/kh" });
+  });
+
+  it("password only: no agent or key added", () => {
+    const [t] = targetsFromInventory(inv({ ssh: { password: "pw" } }), { env });
+    expect(t?.auth).toEqual({ password: "pw" });
+  });
+});

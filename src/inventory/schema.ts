@@ -108,11 +108,17 @@ export const HostSchema = z.strictObject({
   taints: z.array(TaintSchema).optional(),
 });
 
+/** Prefix length of the network a VIP lives in; rules.ts requires the VIP in that network of every carrier. */
+const vipPrefix = z.number().int().min(8).max(30).optional().meta({
+  description: "Prefix length of the hosts' network that holds the VIP, e.g. 16 on a /16 LAN (default 24).",
+});
+
 export const ControlPlaneEndpointSchema = z.union([
   z
     .strictObject({
       vip: ipv4.meta({ description: "Virtual IP held by keepalived on the control planes." }),
       interface: z.string().min(1).meta({ description: "Interface that carries the VIP, e.g. eth0." }),
+      prefix: vipPrefix,
       port: port.optional(),
     })
     .meta({ description: "A keepalived virtual IP on the control-plane hosts." }),
@@ -140,7 +146,7 @@ export const ClusterSchema = z.strictObject({
     description: "Required with more than one control plane; otherwise the first control plane's address is used.",
   }),
   edgeVIP: z
-    .strictObject({ vip: ipv4, interface: z.string().min(1) })
+    .strictObject({ vip: ipv4, interface: z.string().min(1), prefix: vipPrefix })
     .optional()
     .meta({ description: "Virtual IP on the frontend nodes (keepalived-edge add-on)." }),
 });

@@ -1,0 +1,50 @@
+// `kubesmith inventory validate|schema`. Thin: errors are thrown (typed) and printed by the CLI main.
+import type { Command } from "commander";
+import { formatIssue } from "../errors.js";
+import { hostsByRole, inventoryJsonSchema, type Inventory, loadInventory } from "../inventory/index.js";
+
+export const DEFAULT_INVENTORY = "inventory.yaml";
+
+/** The inventory to use: the -i flag, else $KUBESMITH_INVENTORY, else ./inventory.yaml (as given, not absolutised). */
+export function resolveInventoryPath(opt?: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (opt) return opt;
+  const fromEnv = env.KUBESMITH_INVENTORY;
+  return fromEnv ? fromEnv : `./${DEFAULT_INVENTORY}`;
+}
+
+function count(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** "4 hosts: 1 control plane, 2 workers, 1 frontend" — each host counted once, by its first role of
+ *  control-plane > frontend > worker. */
+export function summarizeInventory(inv: Inventory): string {
+  const cps = hostsByRole(inv, "control-plane");
+  const fronts = hostsByRole(inv, "frontend").filter((h) => !cps.includes(h));
+  const workers = hostsByRole(inv, "worker").filter((h) => !cps.includes(h) && !fronts.includes(h));
+  const parts = [count(cps.length, "control plane"), count(workers.length, "worker")];
+  if (fronts.length > 0) parts.push(count(fronts.length, "frontend"));
+  return `${count(inv.hosts.length, "host")}: ${parts.join(", ")}`;
+}
+
+export function registerInventoryCommands(program: Command): void {
+  const inventory = program.command("inventory").description("Check an inventory file or print its JSON schema");
+
+  inventory
+    .command("validate")
+    .description("Validate an inventory: schema, ${VAR} secrets and cross-field rules; every problem with file:line:column")
+    .option("-i, --inventory <file>", "inventory file (default: $KUBESMITH_INVENTORY, else ./inventory.yaml)")
+    .action(async (opts: { inventory?: string }) => {
+      const file = resolveInventoryPath(opts.inventory);
+      const loaded = await loadInventory(file);
+      for (const w of loaded.warnings) process.stderr.write(`warning: ${formatIssue(w)}\n`);
+      process.stdout.write(`inventory OK: ${file} (${summarizeInventory(loaded.inventory)})\n`);
+    });
+
+  inventory
+    .command("schema")
+    .description("Print the inventory's JSON schema (for editor completion; see inventories/schema.json)")
+    .action(() => {
+      process.stdout.write(`${JSON.stringify(inventoryJsonSchema(), null, 2)}\n`);
+    });
+}

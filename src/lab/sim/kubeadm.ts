@@ -1,0 +1,575 @@
+// kubeadm, played: init, join, reset, token, init phase upload-certs, version, config images.
+// Files under /etc/kubernetes are real (a real CA made with openssl, real client certificates);
+// the cluster-wide facts (CA, tokens, certificate key, members) live in the lab's shared cluster
+// directory so a join on one host can check a token made on another.
+import { execFileSync } from "node:child_process";
+import { X509Certificate, createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import path from "node:path";
+import { parseAllDocuments } from "yaml";
+import { k8sVersion, sysctlValue } from "./system.js";
+import { unitState } from "./systemctl.js";
+import { SimExit, fail, flag, parseArgs, readJson, writeFile, writeJson, type Sim } from "./util.js";
+
+const K = "/etc/kubernetes";
+const PKI = `${K}/pki`;
+const MANIFESTS = ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"];
+const TOKEN_RE = /^([a-z0-9]{6})\.([a-z0-9]{16})$/;
+
+interface ClusterInfo {
+  id: string;
+  endpoint: string; // host:port
+  controlPlaneEndpoint?: string;
+  version: string;
+  initHost: string;
+  caHash: string;
+  podCIDR?: string;
+  serviceCIDR: string;
+  createdAt: string;
+}
+interface TokenRec {
+  id: string;
+  secret: string;
+  expires: string;
+  createdOn: string;
+}
+interface NodeRec {
+  host: string;
+  address: string;
+  controlPlane: boolean;
+  joinedAt: string;
+}
+
+const clusterFile = (sim: Sim) => path.join(sim.clusterDir, "cluster.json");
+const loadCluster = (sim: Sim) => readJson<ClusterInfo | undefined>(clusterFile(sim), undefined);
+const nodesDir = (sim: Sim) => path.join(sim.clusterDir, "nodes");
+const tokensDir = (sim: Sim) => path.join(sim.clusterDir, "tokens");
+
+export function caHashOf(pem: string): string {
+  const der = new X509Certificate(pem).publicKey.export({ type: "spki", format: "der" });
+  return `sha256:${createHash("sha256").update(der).digest("hex")}`;
+}
+
+function openssl(args: string[], input?: string): string {
+  return execFileSync("openssl", args, { input, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
+}
+
+function randomToken(): string {
+  const chars = "abcdefghijklmnopqrstuvwxyz0123456789";
+  const pick = (n: number) => Array.from(randomBytes(n), (b) => chars[b % chars.length]).join("");
+  return `${pick(6)}.${pick(16)}`;
+}
+
+function members(sim: Sim): NodeRec[] {
+  try {
+    return readdirSync(nodesDir(sim)).map((f) => readJson<NodeRec>(path.join(nodesDir(sim), f), undefined as unknown as NodeRec)).filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+function saveToken(sim: Sim, token: string, ttlSeconds = 86400): void {
+  const [id, secret] = token.split(".") as [string, string];
+  const rec: TokenRec = { id, secret, expires: new Date(Date.now() + ttlSeconds * 1000).toISOString(), createdOn: sim.host };
+  writeJson(path.join(tokensDir(sim), `${id}.json`), rec, 0o600);
+}
+
+function parseTtl(s: string | undefined): number {
+  if (!s) return 86400;
+  let total = 0;
+  for (const m of s.matchAll(/(\d+)(h|m|s)/g)) total += Number(m[1]) * (m[2] === "h" ? 3600 : m[2] === "m" ? 60 : 1);
+  return total === 0 ? 10 * 365 * 86400 : total; // ttl 0 = never expires
+}
+
+function kubeconfig(server: string, caPem: string, user: string, certPem: string, keyPem: string, cluster = "kubernetes"): string {
+  const b64 = (s: string) => Buffer.from(s).toString("base64");
+  return `apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: ${b64(caPem)}
+    server: https://${server}
+  name: ${cluster}
+contexts:
+- context:
+    cluster: ${cluster}
+    user: ${user}
+  name: ${user}@${cluster}
+current-context: ${user}@${cluster}
+kind: Config
+preferences: {}
+users:
+- name: ${user}
+  user:
+    client-certificate-data: ${b64(certPem)}
+    client-key-data: ${b64(keyPem)}
+`;
+}
+
+/** A real client certificate signed by the cluster CA (EC P-256: quick). */
+function clientCert(cn: string, org: string | undefined): { cert: string; key: string } {
+  const tmp = path.join("/tmp", `kubesim-${process.pid}-${randomBytes(4).toString("hex")}`);
+  mkdirSync(tmp, { recursive: true, mode: 0o700 });
+  try {
+    const key = path.join(tmp, "k.pem");
+    const csr = path.join(tmp, "c.csr");
+    openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", csr, "-subj", `/CN=${cn}${org ? `/O=${org}` : ""}`]);
+    const cert = openssl(["x509", "-req", "-in", csr, "-CA", `${PKI}/ca.crt`, "-CAkey", `${PKI}/ca.key`, "-CAcreateserial", "-days", "365", "-sha256"]);
+    rmSync(`${PKI}/ca.srl`, { force: true });
+    return { cert, key: readFileSync(key, "utf8") };
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+function writeKubeconfig(file: string, server: string, cn: string, org?: string): void {
+  const { cert, key } = clientCert(cn, org);
+  writeFile(file, kubeconfig(server, readFileSync(`${PKI}/ca.crt`, "utf8"), cn, cert, key), 0o600);
+}
+
+function staticPod(name: string, version: string, address: string, sim: Sim): string {
+  const image = name === "etcd" ? "registry.k8s.io/etcd:3.5.21-0" : `registry.k8s.io/${name}:${version}`;
+  return `apiVersion: v1
+kind: Pod
+metadata:
+  labels:
+    component: ${name}
+    tier: control-plane
+  name: ${name}
+  namespace: kube-system
+  annotations:
+    kubesmith.io/simulated-on: ${sim.host}
+spec:
+  hostNetwork: true
+  containers:
+  - name: ${name}
+    image: ${image}
+    command:
+    - ${name}
+    - --advertise-address=${address}
+`;
+}
+
+function hostAddress(sim: Sim, flags: Map<string, string[]>, cfg: ConfigFile): string {
+  return flag(flags, "apiserver-advertise-address") ?? cfg.advertiseAddress ?? sim.address();
+}
+
+interface ConfigFile {
+  controlPlaneEndpoint?: string;
+  kubernetesVersion?: string;
+  podSubnet?: string;
+  serviceSubnet?: string;
+  advertiseAddress?: string;
+  certificateKey?: string;
+  apiServerEndpoint?: string;
+  token?: string;
+  caCertHashes?: string[];
+  unsafeSkipCAVerification?: boolean;
+  controlPlane?: boolean;
+  ignorePreflightErrors?: string[];
+}
+
+function readConfig(file: string | undefined): ConfigFile {
+  if (!file) return {};
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    fail(1, `unable to read config from "${file}" : open ${file}: no such file or directory`);
+  }
+  const out: ConfigFile = {};
+  for (const doc of parseAllDocuments(text)) {
+    const d = doc.toJS() as Record<string, any> | null;
+    if (!d) continue;
+    if (d.kind === "ClusterConfiguration") {
+      out.controlPlaneEndpoint = d.controlPlaneEndpoint;
+      out.kubernetesVersion = d.kubernetesVersion;
+      out.podSubnet = d.networking?.podSubnet;
+      out.serviceSubnet = d.networking?.serviceSubnet;
+    } else if (d.kind === "InitConfiguration") {
+      out.advertiseAddress = d.localAPIEndpoint?.advertiseAddress;
+      out.certificateKey = d.certificateKey;
+      out.ignorePreflightErrors = d.nodeRegistration?.ignorePreflightErrors;
+      const t = d.bootstrapTokens?.[0]?.token;
+      if (typeof t === "string") out.token = t;
+    } else if (d.kind === "JoinConfiguration") {
+      const bt = d.discovery?.bootstrapToken ?? {};
+      out.apiServerEndpoint = bt.apiServerEndpoint;
+      out.token = bt.token ?? d.discovery?.tlsBootstrapToken;
+      out.caCertHashes = bt.caCertHashes;
+      out.unsafeSkipCAVerification = bt.unsafeSkipCAVerification;
+      out.ignorePreflightErrors = d.nodeRegistration?.ignorePreflightErrors;
+      if (d.controlPlane) {
+        out.controlPlane = true;
+        out.certificateKey = d.controlPlane.certificateKey;
+        out.advertiseAddress = d.controlPlane.localAPIEndpoint?.advertiseAddress;
+      }
+    }
+  }
+  return out;
+}
+
+/** Run preflight checks; errors not ignored fail like kubeadm does. */
+function preflight(sim: Sim, errors: [string, string][], ignore: string[]): void {
+  sim.out("[preflight] Running pre-flight checks\n");
+  const ign = ignore.flatMap((s) => s.split(",")).map((s) => s.trim().toLowerCase());
+  const fatal = ign.includes("all") ? [] : errors.filter(([name]) => !ign.includes(name.toLowerCase()));
+  for (const [name, msg] of errors) if (!fatal.some(([n]) => n === name)) sim.err(`\t[WARNING ${name}]: ${msg}\n`);
+  if (fatal.length) {
+    throw new SimExit(
+      1,
+      `error execution phase preflight: [preflight] Some fatal errors occurred:\n${fatal.map(([n, m]) => `\t[ERROR ${n}]: ${m}\n`).join("")}[preflight] If you know what you are doing, you can make a check non-fatal with \`--ignore-preflight-errors=...\`\nTo see the stack trace of this error execute with --v=5 or higher\n`,
+    );
+  }
+}
+
+function commonChecks(sim: Sim): [string, string][] {
+  const errs: [string, string][] = [];
+  if (!sim.isRoot) errs.push(["IsPrivilegedUser", "user is not running as root"]);
+  if (!unitState(sim, "containerd").active) {
+    errs.push(["CRI", "container runtime is not running: output: time=\"now\" level=fatal msg=\"validate service connection: validate CRI v1 runtime API for endpoint \\\"unix:///var/run/containerd/containerd.sock\\\": rpc error: code = Unavailable desc = connection error\""]);
+  }
+  if (sysctlValue("net.ipv4.ip_forward") !== "1") {
+    errs.push(["FileContent--proc-sys-net-ipv4-ip_forward", "/proc/sys/net/ipv4/ip_forward contents are not set to 1"]);
+  }
+  return errs;
+}
+
+function fileAvail(errs: [string, string][], file: string): void {
+  if (existsSync(file)) errs.push([`FileAvailable-${file.replace(/\//g, "-")}`, `${file} already exists`]);
+}
+
+function dirNotEmpty(dir: string): boolean {
+  try {
+    return readdirSync(dir).length > 0;
+  } catch {
+    return false;
+  }
+}
+
+function joinCommand(endpoint: string, token: string, hash: string, certKey?: string): string {
+  return `kubeadm join ${endpoint} --token ${token} --discovery-token-ca-cert-hash ${hash}${certKey ? ` --control-plane --certificate-key ${certKey}` : ""}`;
+}
+
+function withPort(ep: string): string {
+  return /:\d+$/.test(ep) ? ep : `${ep}:6443`;
+}
+
+function init(sim: Sim, args: string[]): number {
+  const { flags } = parseArgs(args, ["upload-certs", "skip-token-print", "skip-certificate-key-print", "dry-run"]);
+  const cfg = readConfig(flag(flags, "config"));
+  const version = flag(flags, "kubernetes-version") ?? cfg.kubernetesVersion ?? k8sVersion("kubeadm");
+  sim.out(`[init] Using Kubernetes version: ${version.startsWith("v") ? version : `v${version}`}\n`);
+  const address = hostAddress(sim, flags, cfg);
+  const errs = commonChecks(sim);
+  const cp = existsSync(`${K}/manifests/kube-apiserver.yaml`);
+  if (cp) errs.push(["Port-6443", "Port 6443 is in use"], ["Port-10259", "Port 10259 is in use"], ["Port-10257", "Port 10257 is in use"]);
+  for (const m of MANIFESTS) fileAvail(errs, `${K}/manifests/${m}.yaml`);
+  if (existsSync(`${K}/kubelet.conf`)) errs.push(["Port-10250", "Port 10250 is in use"]);
+  if (cp) errs.push(["Port-2379", "Port 2379 is in use"], ["Port-2380", "Port 2380 is in use"]);
+  if (dirNotEmpty("/var/lib/etcd")) errs.push(["DirAvailable--var-lib-etcd", "/var/lib/etcd is not empty"]);
+  preflight(sim, errs, [...(flags.get("ignore-preflight-errors") ?? []), ...(cfg.ignorePreflightErrors ?? [])]);
+
+  const cpe = flag(flags, "control-plane-endpoint") ?? cfg.controlPlaneEndpoint;
+  const endpoint = withPort(cpe ?? address);
+  // certificates: a real CA unless one was provided (external CA / pre-shared pki)
+  mkdirSync(PKI, { recursive: true });
+  if (!existsSync(`${PKI}/ca.crt`) || !existsSync(`${PKI}/ca.key`)) {
+    sim.out('[certs] Generating "ca" certificate and key\n');
+    openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", `${PKI}/ca.key`, "-out", `${PKI}/ca.crt`, "-days", "3650", "-subj", "/CN=kubernetes",
+      "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign"]);
+  }
+  if (!existsSync(`${PKI}/sa.key`)) {
+    sim.out('[certs] Generating "sa" key and public key\n');
+    openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", `${PKI}/sa.key`]);
+    writeFile(`${PKI}/sa.pub`, openssl(["pkey", "-in", `${PKI}/sa.key`, "-pubout"]));
+  }
+  const caPem = readFileSync(`${PKI}/ca.crt`, "utf8");
+  const hash = caHashOf(caPem);
+  sim.out("[kubeconfig] Using kubeconfig folder \"/etc/kubernetes\"\n");
+  writeKubeconfig(`${K}/admin.conf`, endpoint, "kubernetes-admin", "kubeadm:cluster-admins");
+  writeKubeconfig(`${K}/super-admin.conf`, endpoint, "kubernetes-super-admin", "system:masters");
+  writeKubeconfig(`${K}/kubelet.conf`, endpoint, `system:node:${sim.host}`, "system:nodes");
+  writeKubeconfig(`${K}/controller-manager.conf`, endpoint, "system:kube-controller-manager");
+  writeKubeconfig(`${K}/scheduler.conf`, endpoint, "system:kube-scheduler");
+  for (const m of MANIFESTS) writeFile(`${K}/manifests/${m}.yaml`, staticPod(m, version, address, sim));
+  writeFile("/var/lib/etcd/member/snap/db", "");
+  writeFile("/var/lib/kubelet/config.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncgroupDriver: systemd\n");
+
+  // the cluster, seen by every lab host
+  rmSync(sim.clusterDir, { recursive: true, force: true });
+  mkdirSync(sim.clusterDir, { recursive: true, mode: 0o755 });
+  const pki = path.join(sim.clusterDir, "pki");
+  for (const f of ["ca.crt", "ca.key", "sa.key", "sa.pub"]) writeFile(path.join(pki, f), readFileSync(`${PKI}/${f}`), 0o600);
+  const info: ClusterInfo = {
+    id: randomBytes(8).toString("hex"),
+    endpoint,
+    ...(cpe ? { controlPlaneEndpoint: withPort(cpe) } : {}),
+    version,
+    initHost: sim.host,
+    caHash: hash,
+    ...(flag(flags, "pod-network-cidr") ?? cfg.podSubnet ? { podCIDR: flag(flags, "pod-network-cidr") ?? cfg.podSubnet } : {}),
+    serviceCIDR: flag(flags, "service-cidr") ?? cfg.serviceSubnet ?? "10.96.0.0/12",
+    createdAt: new Date().toISOString(),
+  };
+  writeJson(clusterFile(sim), info);
+  writeJson(path.join(nodesDir(sim), `${sim.host}.json`), { host: sim.host, address, controlPlane: true, joinedAt: info.createdAt } satisfies NodeRec);
+  const token = flag(flags, "token") ?? cfg.token ?? randomToken();
+  if (!TOKEN_RE.test(token)) fail(1, `the bootstrap token "${token}" was not of the form "\\A([a-z0-9]{6})\\.([a-z0-9]{16})\\z"`);
+  saveToken(sim, token, parseTtl(flag(flags, "token-ttl")));
+  let certKey: string | undefined;
+  if (flags.has("upload-certs")) {
+    certKey = flag(flags, "certificate-key") ?? cfg.certificateKey ?? randomBytes(32).toString("hex");
+    storeCertKey(sim, certKey);
+    sim.out(`[upload-certs] Storing the certificates in Secret "kubeadm-certs" in the "kube-system" Namespace\n[upload-certs] Using certificate key:\n${certKey}\n`);
+  }
+  sim.out(`[bootstrap-token] Using token: ${token}\n[addons] Applied essential addon: CoreDNS\n[addons] Applied essential addon: kube-proxy\n\n`);
+  sim.out(`Your Kubernetes control-plane has initialized successfully!
+
+To start using your cluster, you need to run the following as a regular user:
+
+  mkdir -p $HOME/.kube
+  sudo cp -i /etc/kubernetes/admin.conf $HOME/.kube/config
+  sudo chown $(id -u):$(id -g) $HOME/.kube/config
+
+You should now deploy a pod network to the cluster.
+`);
+  if (cpe) {
+    sim.out(`\nYou can now join any number of control-plane nodes running the following command on each as root:\n\n  ${joinCommand(endpoint, token, hash, certKey ?? "<key>").replace(/ --/g, " \\\n\t--")}\n`);
+  }
+  sim.out(`\nThen you can join any number of worker nodes by running the following on each as root:\n\n${joinCommand(endpoint, token, hash).replace(/ --/g, " \\\n\t--")}\n`);
+  return 0;
+}
+
+function storeCertKey(sim: Sim, key: string): void {
+  if (!/^[0-9a-f]{64}$/.test(key)) fail(1, "error execution phase upload-certs: error uploading certs: invalid certificate key: must be 32 bytes hex encoded");
+  writeJson(path.join(sim.clusterDir, "certkey.json"), { key, expires: new Date(Date.now() + 2 * 3600_000).toISOString() }, 0o600);
+}
+
+function requireAdmin(sim: Sim): ClusterInfo {
+  if (!existsSync(`${K}/admin.conf`)) {
+    fail(1, `failed to load admin kubeconfig: open ${K}/admin.conf: no such file or directory\nTo see the stack trace of this error execute with --v=5 or higher`);
+  }
+  const c = loadCluster(sim);
+  if (!c) fail(1, `failed to create API client: Get "https://${sim.address()}:6443/api": dial tcp ${sim.address()}:6443: connect: connection refused`);
+  return c;
+}
+
+function uploadCerts(sim: Sim, args: string[]): number {
+  const { flags } = parseArgs(args, ["upload-certs", "skip-certificate-key-print"]);
+  if (!sim.isRoot) fail(1, "error execution phase upload-certs: user is not running as root");
+  requireAdmin(sim);
+  if (!flags.has("upload-certs")) {
+    sim.out("[upload-certs] Skipping phase. Please see --upload-certs\n");
+    return 0;
+  }
+  const key = flag(flags, "certificate-key") ?? randomBytes(32).toString("hex");
+  storeCertKey(sim, key);
+  sim.out(`[upload-certs] Storing the certificates in Secret "kubeadm-certs" in the "kube-system" Namespace\n[upload-certs] Using certificate key:\n${key}\n`);
+  return 0;
+}
+
+function token(sim: Sim, args: string[]): number {
+  const { flags, pos } = parseArgs(args, ["print-join-command"]);
+  const sub = pos[0] ?? "list";
+  if (!sim.isRoot) fail(1, `failed to load admin kubeconfig: open ${K}/admin.conf: permission denied`);
+  const c = requireAdmin(sim);
+  if (sub === "create") {
+    const t = pos[1] ?? randomToken();
+    if (!TOKEN_RE.test(t)) fail(1, `token [${t}] was not of form [^([a-z0-9]{6})\\.([a-z0-9]{16})$]`);
+    saveToken(sim, t, parseTtl(flag(flags, "ttl")));
+    if (flags.has("print-join-command")) {
+      const ck = flag(flags, "certificate-key");
+      sim.out(`${joinCommand(c.endpoint, t, c.caHash, ck)} \n`);
+    } else sim.out(`${t}\n`);
+    return 0;
+  }
+  if (sub === "list") {
+    sim.out("TOKEN                     TTL         EXPIRES                USAGES                   DESCRIPTION   EXTRA GROUPS\n");
+    let files: string[] = [];
+    try {
+      files = readdirSync(tokensDir(sim));
+    } catch {
+      /* none */
+    }
+    for (const f of files) {
+      const t = readJson<TokenRec | undefined>(path.join(tokensDir(sim), f), undefined);
+      if (t && Date.parse(t.expires) > Date.now()) sim.out(`${t.id}.${t.secret}   23h         ${t.expires}   authentication,signing   <none>        system:bootstrappers:kubeadm:default-node-token\n`);
+    }
+    return 0;
+  }
+  if (sub === "delete") {
+    for (const t of pos.slice(1)) {
+      const id = t.split(".")[0]!;
+      rmSync(path.join(tokensDir(sim), `${id}.json`), { force: true });
+      sim.out(`bootstrap token "${id}" deleted\n`);
+    }
+    return 0;
+  }
+  if (sub === "generate") {
+    sim.out(`${randomToken()}\n`);
+    return 0;
+  }
+  fail(1, `unknown command "${sub}" for "kubeadm token"`);
+}
+
+function join(sim: Sim, args: string[]): number {
+  const { flags, pos } = parseArgs(args, ["control-plane", "discovery-token-unsafe-skip-ca-verification", "dry-run"]);
+  const cfg = readConfig(flag(flags, "config"));
+  const endpoint = pos[0] ?? cfg.apiServerEndpoint;
+  const tok = flag(flags, "token", "discovery-token") ?? cfg.token;
+  const hashes = [...(flags.get("discovery-token-ca-cert-hash") ?? []), ...(cfg.caCertHashes ?? [])];
+  const skipCa = flags.has("discovery-token-unsafe-skip-ca-verification") || cfg.unsafeSkipCAVerification === true;
+  const controlPlane = flags.has("control-plane") || cfg.controlPlane === true;
+  const certKey = flag(flags, "certificate-key") ?? cfg.certificateKey;
+  if (!endpoint) fail(1, "discovery.bootstrapToken.apiServerEndpoint: Invalid value: \"\": the API server endpoint is required");
+  if (!tok) fail(1, "discovery.bootstrapToken.token: Invalid value: \"\": the bootstrap token is invalid\ndiscovery.tlsBootstrapToken: Invalid value: \"\": the bootstrap token is invalid");
+  const m = TOKEN_RE.exec(tok);
+  if (!m) fail(1, `discovery.bootstrapToken.token: Invalid value: "${tok}": the bootstrap token is invalid`);
+  if (hashes.length === 0 && !skipCa) {
+    fail(1, 'discovery.bootstrapToken: Invalid value: "": using token-based discovery without caCertHashes can be unsafe. Set unsafeSkipCAVerification as true in your kubeadm config file or pass --discovery-token-unsafe-skip-ca-verification flag to continue');
+  }
+  const errs = commonChecks(sim);
+  fileAvail(errs, `${K}/kubelet.conf`);
+  if (existsSync(`${K}/kubelet.conf`)) errs.push(["Port-10250", "Port 10250 is in use"]);
+  fileAvail(errs, `${PKI}/ca.crt`);
+  if (controlPlane) {
+    for (const mf of MANIFESTS) fileAvail(errs, `${K}/manifests/${mf}.yaml`);
+    if (dirNotEmpty("/var/lib/etcd")) errs.push(["DirAvailable--var-lib-etcd", "/var/lib/etcd is not empty"]);
+  }
+  preflight(sim, errs, [...(flags.get("ignore-preflight-errors") ?? []), ...(cfg.ignorePreflightErrors ?? [])]);
+
+  const ep = withPort(endpoint);
+  const c = loadCluster(sim);
+  const cps = members(sim).filter((n) => n.controlPlane).map((n) => `${n.address}:6443`);
+  const reachable = c !== undefined && (ep === c.endpoint || ep === c.controlPlaneEndpoint || cps.includes(ep));
+  if (!reachable) {
+    fail(1, `error execution phase preflight: couldn't validate the identity of the API Server: Get "https://${ep}/api/v1/namespaces/kube-public/configmaps/cluster-info?timeout=10s": dial tcp ${ep}: connect: connection refused\nTo see the stack trace of this error execute with --v=5 or higher`);
+  }
+  const rec = readJson<TokenRec | undefined>(path.join(tokensDir(sim), `${m[1]}.json`), undefined);
+  if (!rec || rec.secret !== m[2] || Date.parse(rec.expires) < Date.now()) {
+    fail(1, `error execution phase preflight: couldn't validate the identity of the API Server: could not find a JWS signature in the cluster-info ConfigMap for token ID "${m[1]}"\nTo see the stack trace of this error execute with --v=5 or higher`);
+  }
+  if (!skipCa && !hashes.includes(c.caHash)) {
+    fail(1, `error execution phase preflight: couldn't validate the identity of the API Server: cluster CA found in cluster-info ConfigMap is invalid: none of the public keys "${c.caHash}" are pinned\nTo see the stack trace of this error execute with --v=5 or higher`);
+  }
+  const address = hostAddress(sim, flags, cfg);
+  const clusterPki = path.join(sim.clusterDir, "pki");
+  mkdirSync(PKI, { recursive: true });
+  if (controlPlane) {
+    if (!c.controlPlaneEndpoint) {
+      fail(1, "error execution phase preflight: \nOne or more conditions for hosting a new control plane instance is not satisfied.\n\nunable to add a new control plane instance to a cluster that doesn't have a stable controlPlaneEndpoint address\n\nPlease ensure that:\n* The cluster has a stable controlPlaneEndpoint address.\n* The certificates that must be shared among control plane instances are provided.");
+    }
+    if (!certKey) {
+      fail(1, `error execution phase preflight: \nOne or more conditions for hosting a new control plane instance is not satisfied.\n\n[failure loading certificate for CA: couldn't load the certificate file ${PKI}/ca.crt: open ${PKI}/ca.crt: no such file or directory]\n\nPlease ensure that:\n* The cluster has a stable controlPlaneEndpoint address.\n* The certificates that must be shared among control plane instances are provided.`);
+    }
+    const stored = readJson<{ key: string; expires: string } | undefined>(path.join(sim.clusterDir, "certkey.json"), undefined);
+    if (!stored || Date.parse(stored.expires) < Date.now()) {
+      fail(1, 'error execution phase control-plane-prepare/download-certs: error downloading certs: error downloading the secret: Secret "kubeadm-certs" was not found in the "kube-system" Namespace. This Secret might have expired. Please, run `kubeadm init phase upload-certs --upload-certs` on a control plane to generate a new one');
+    }
+    if (stored.key !== certKey.toLowerCase()) {
+      fail(1, "error execution phase control-plane-prepare/download-certs: error downloading certs: error decoding secret data with provided key: cipher: message authentication failed");
+    }
+    sim.out("[download-certs] Downloading the certificates in Secret \"kubeadm-certs\" in the \"kube-system\" Namespace\n");
+    for (const f of ["ca.crt", "ca.key", "sa.key", "sa.pub"]) writeFile(`${PKI}/${f}`, readFileSync(path.join(clusterPki, f)), 0o600);
+    writeKubeconfig(`${K}/admin.conf`, c.endpoint, "kubernetes-admin", "kubeadm:cluster-admins");
+    writeKubeconfig(`${K}/controller-manager.conf`, c.endpoint, "system:kube-controller-manager");
+    writeKubeconfig(`${K}/scheduler.conf`, c.endpoint, "system:kube-scheduler");
+    for (const mf of MANIFESTS) writeFile(`${K}/manifests/${mf}.yaml`, staticPod(mf, c.version, address, sim));
+    writeFile("/var/lib/etcd/member/snap/db", "");
+  }
+  // the kubelet's kubeconfig needs the CA key to sign its client cert; use the shared one, then keep only ca.crt on workers
+  writeFile(`${PKI}/ca.crt`, readFileSync(path.join(clusterPki, "ca.crt")), 0o644);
+  const hadKey = existsSync(`${PKI}/ca.key`);
+  if (!hadKey) writeFile(`${PKI}/ca.key`, readFileSync(path.join(clusterPki, "ca.key")), 0o600);
+  writeKubeconfig(`${K}/kubelet.conf`, c.endpoint, `system:node:${sim.host}`, "system:nodes");
+  if (!hadKey) rmSync(`${PKI}/ca.key`, { force: true });
+  writeFile("/var/lib/kubelet/config.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncgroupDriver: systemd\n");
+  writeJson(path.join(nodesDir(sim), `${sim.host}.json`), { host: sim.host, address, controlPlane, joinedAt: new Date().toISOString() } satisfies NodeRec);
+  sim.out(
+    controlPlane
+      ? "\nThis node has joined the cluster and a new control plane instance was created:\n\n* Certificate signing request was sent to apiserver and approval was received.\n* The Kubelet was informed of the new secure connection details.\n* Control plane label and taint were applied to the new node.\n* The Kubernetes control plane instances scaled up.\n* A new etcd member was added to the local/stacked etcd cluster.\n"
+      : "\nThis node has joined the cluster:\n* Certificate signing request was sent to apiserver and a response was received.\n* The Kubelet was informed of the new secure connection details.\n\nRun 'kubectl get nodes' on the control-plane to see this node join the cluster.\n",
+  );
+  return 0;
+}
+
+function reset(sim: Sim, args: string[]): number {
+  const force = args.includes("-f") || args.includes("--force");
+  if (!sim.isRoot) fail(1, "error execution phase preflight: user is not running as root");
+  sim.out("[reset] Reading configuration from the cluster...\n");
+  if (!force) {
+    sim.out("[reset] Are you sure you want to proceed? [y/N]: ");
+    const answer = sim.stdin().split("\n")[0]?.trim().toLowerCase();
+    if (answer !== "y" && answer !== "yes") {
+      fail(1, "error execution phase preflight: won't proceed; the user didn't answer (Y|n) in order to continue\nTo see the stack trace of this error execute with --v=5 or higher");
+    }
+  }
+  sim.out("[preflight] Running pre-flight checks\n[reset] Stopping the kubelet service\n");
+  rmSync(path.join(nodesDir(sim), `${sim.host}.json`), { force: true });
+  for (const p of ["/var/lib/etcd", "/var/lib/kubelet", PKI, `${K}/manifests`, `${K}/tmp`]) {
+    try {
+      if (statSync(p).isDirectory()) {
+        for (const e of readdirSync(p)) rmSync(path.join(p, e), { recursive: true, force: true });
+      }
+    } catch {
+      /* absent */
+    }
+  }
+  for (const f of ["admin.conf", "super-admin.conf", "kubelet.conf", "bootstrap-kubelet.conf", "controller-manager.conf", "scheduler.conf"]) rmSync(`${K}/${f}`, { force: true });
+  sim.out(
+    `[reset] Deleted contents of: [${K}/manifests /var/lib/kubelet ${PKI}]\n[reset] Deleting files: [${K}/admin.conf ${K}/super-admin.conf ${K}/kubelet.conf ${K}/bootstrap-kubelet.conf ${K}/controller-manager.conf ${K}/scheduler.conf]\n\nThe reset process does not clean CNI configuration. To do so, you must remove /etc/cni/net.d\n\nThe reset process does not reset or clean up iptables rules or IPVS tables.\n`,
+  );
+  return 0;
+}
+
+function images(version: string): string[] {
+  return [
+    `registry.k8s.io/kube-apiserver:${version}`,
+    `registry.k8s.io/kube-controller-manager:${version}`,
+    `registry.k8s.io/kube-scheduler:${version}`,
+    `registry.k8s.io/kube-proxy:${version}`,
+    "registry.k8s.io/coredns/coredns:v1.12.0",
+    "registry.k8s.io/pause:3.10",
+    "registry.k8s.io/etcd:3.5.21-0",
+  ];
+}
+
+export function kubeadm(sim: Sim, argv: string[]): number {
+  const args = argv.filter((a) => !/^--v=\d+$/.test(a) && !/^-v\d*$/.test(a));
+  const [cmd, ...rest] = args;
+  switch (cmd) {
+    case "version": {
+      const v = k8sVersion("kubeadm");
+      const o = flag(parseArgs(rest).flags, "o", "output");
+      if (o === "short") sim.out(`${v}\n`);
+      else if (o === "json") sim.out(`${JSON.stringify({ clientVersion: { major: "1", minor: v.split(".")[1], gitVersion: v, platform: "linux/amd64" } }, null, 2)}\n`);
+      else sim.out(`kubeadm version: &version.Info{Major:"1", Minor:"${v.split(".")[1]}", GitVersion:"${v}", GoVersion:"go1.24.4", Compiler:"gc", Platform:"linux/amd64"}\n`);
+      return 0;
+    }
+    case "config": {
+      if (rest[0] === "images" && (rest[1] === "list" || rest[1] === "pull")) {
+        const v = flag(parseArgs(rest.slice(2)).flags, "kubernetes-version") ?? k8sVersion("kubeadm");
+        for (const img of images(v.startsWith("v") ? v : `v${v}`)) sim.out(rest[1] === "list" ? `${img}\n` : `[config/images] Pulled ${img}\n`);
+        return 0;
+      }
+      fail(1, `kubeadm config ${rest.join(" ")}: not simulated (images list|pull only)`);
+    }
+    case "init":
+      if (rest[0] === "phase") {
+        if (rest[1] === "upload-certs") return uploadCerts(sim, rest.slice(2));
+        fail(1, `kubeadm init phase ${rest[1] ?? ""}: not simulated (upload-certs only)`);
+      }
+      return init(sim, rest);
+    case "join":
+      return join(sim, rest);
+    case "reset":
+      return reset(sim, rest);
+    case "token":
+      return token(sim, rest);
+    case undefined:
+      sim.out("Usage:\n  kubeadm [command]\n\nAvailable Commands (simulated): init, join, reset, token, version, config images\n");
+      return 0;
+    default:
+      fail(1, `unknown command "${cmd}" for "kubeadm"\nRun 'kubeadm --help' for usage.`);
+  }
+}

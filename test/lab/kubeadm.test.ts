@@ -1,0 +1,117 @@
+// The node simulator over real SSH: kubeadm init / join with real tokens and CA hashes, faults.
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { setLabFaults } from "../../src/lab/lab.js";
+import { labSkip, requireRoot, ssh, startLab, type StartedLab } from "../helpers/lab.js";
+
+const PREP =
+  "apt-get install -y containerd kubeadm kubelet kubectl >/dev/null && systemctl enable --now containerd kubelet 2>/dev/null && sysctl -qw net.ipv4.ip_forward=1";
+
+describe.skipIf(labSkip)("node simulator: kubeadm", () => {
+  let lab: StartedLab;
+  let joinCmd = "";
+  beforeAll(async () => {
+    requireRoot();
+    lab = await startLab({ name: "lt-kadm", layout: "2cp,2w" });
+    const prep = await Promise.all(lab.state.hosts.map((h) => ssh(lab.state, h.name, PREP)));
+    for (const r of prep) expect(r.code, r.stderr).toBe(0);
+  });
+  afterAll(async () => {
+    await lab?.down();
+  });
+
+  it("refuses init before the host is prepared, with kubeadm's preflight errors", async () => {
+    // lab-4 is untouched after a reset of its simulated state
+    const r = await ssh(lab.state, "lab-4", "systemctl stop containerd && kubeadm init");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("[ERROR CRI]: container runtime is not running");
+    await ssh(lab.state, "lab-4", "systemctl start containerd");
+  });
+
+  it("init writes a real CA and prints a join command whose hash is the CA's SPKI sha256", async () => {
+    const vip = lab.state.vips.controlPlane!;
+    const r = await ssh(lab.state, "lab-1", `kubeadm init --control-plane-endpoint ${vip}:6443 --upload-certs --pod-network-cidr 10.244.0.0/16`);
+    expect(r.code, r.stderr).toBe(0);
+    const print = await ssh(lab.state, "lab-1", "kubeadm token create --print-join-command");
+    joinCmd = print.stdout.trim();
+    expect(joinCmd).toMatch(new RegExp(`^kubeadm join ${vip.replace(/\./g, "\\.")}:6443 --token [a-z0-9]{6}\\.[a-z0-9]{16} --discovery-token-ca-cert-hash sha256:[0-9a-f]{64}$`));
+    // compute the hash ourselves from the CA file with openssl
+    const ca = await ssh(lab.state, "lab-1", "openssl x509 -in /etc/kubernetes/pki/ca.crt -noout -pubkey | openssl pkey -pubin -outform der | sha256sum");
+    expect(joinCmd).toContain(`sha256:${ca.stdout.split(" ")[0]}`);
+    const subj = await ssh(lab.state, "lab-1", "openssl x509 -in /etc/kubernetes/pki/ca.crt -noout -subject; ls /etc/kubernetes/manifests");
+    expect(subj.stdout).toContain("CN = kubernetes");
+    expect(subj.stdout).toContain("kube-apiserver.yaml");
+  });
+
+  it("a second init is refused with kubeadm's preflight text", async () => {
+    const r = await ssh(lab.state, "lab-1", "kubeadm init");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("[ERROR Port-6443]: Port 6443 is in use");
+    expect(r.stderr).toContain("[ERROR FileAvailable--etc-kubernetes-manifests-kube-apiserver.yaml]: /etc/kubernetes/manifests/kube-apiserver.yaml already exists");
+  });
+
+  it("a worker joins with the printed command; a wrong token or CA hash fails like kubeadm", async () => {
+    const badToken = joinCmd.replace(/--token \S+/, "--token abcdef.0123456789abcdef");
+    const r1 = await ssh(lab.state, "lab-3", badToken);
+    expect(r1.code).toBe(1);
+    expect(r1.stderr).toContain('could not find a JWS signature in the cluster-info ConfigMap for token ID "abcdef"');
+    const badHash = joinCmd.replace(/sha256:\S+/, `sha256:${"0".repeat(64)}`);
+    const r2 = await ssh(lab.state, "lab-3", badHash);
+    expect(r2.code).toBe(1);
+    expect(r2.stderr).toMatch(/none of the public keys "sha256:[0-9a-f]{64}" are pinned/);
+    const ok = await ssh(lab.state, "lab-3", `${joinCmd} && test -f /etc/kubernetes/kubelet.conf && ! test -e /etc/kubernetes/pki/ca.key`);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain("This node has joined the cluster");
+    const again = await ssh(lab.state, "lab-3", joinCmd);
+    expect(again.stderr).toContain("[ERROR FileAvailable--etc-kubernetes-kubelet.conf]");
+  });
+
+  it("a control plane joins with a certificate key from upload-certs, not with a wrong one", async () => {
+    const up = await ssh(lab.state, "lab-1", "kubeadm init phase upload-certs --upload-certs");
+    const key = up.stdout.trim().split("\n").pop()!;
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
+    const wrong = await ssh(lab.state, "lab-2", `${joinCmd} --control-plane --certificate-key ${"1".repeat(64)}`);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain("message authentication failed");
+    const ok = await ssh(lab.state, "lab-2", `${joinCmd} --control-plane --certificate-key ${key} && ls /etc/kubernetes/manifests | wc -l`);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout.trim().split("\n").pop()).toBe("4");
+    const caOn1 = await ssh(lab.state, "lab-1", "cat /etc/kubernetes/pki/ca.crt");
+    const caOn2 = await ssh(lab.state, "lab-2", "cat /etc/kubernetes/pki/ca.crt");
+    expect(caOn2.stdout).toBe(caOn1.stdout);
+  });
+
+  it("a fault makes kubeadm join exit with the configured code, and every command is logged", async () => {
+    setLabFaults(lab.state.name, [{ host: "lab-4", command: "kubeadm join", fail: "simulated join failure", exitCode: 42 }]);
+    const r = await ssh(lab.state, "lab-4", joinCmd);
+    expect(r.code).toBe(42);
+    expect(r.stderr).toContain("simulated join failure");
+    setLabFaults(lab.state.name, []);
+    const ok = await ssh(lab.state, "lab-4", joinCmd);
+    expect(ok.code, ok.stderr).toBe(0);
+    const log = readFileSync(path.join(lab.state.hosts[3]!.dir, "commands.log"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { host: string; argv: string[]; exitCode: number });
+    const joins = log.filter((e) => e.argv[0] === "kubeadm" && e.argv[1] === "join");
+    expect(joins.map((e) => e.exitCode)).toEqual([42, 0]);
+    expect(joins.every((e) => e.host === "lab-4")).toBe(true);
+  });
+
+  it("reset removes the node's kubeadm state; without -f and no answer it refuses", async () => {
+    const no = await ssh(lab.state, "lab-4", "kubeadm reset");
+    expect(no.code).toBe(1);
+    expect(no.stderr).toContain("won't proceed");
+    const yes = await ssh(lab.state, "lab-4", "kubeadm reset -f && ls /etc/kubernetes/kubelet.conf");
+    expect(yes.code).not.toBe(0);
+    expect(yes.stderr).toContain("No such file");
+  });
+
+  it("packages: held versions are kept by apt-get, dpkg-query reports them", async () => {
+    const r = await ssh(lab.state, "lab-3", "apt-mark hold kubeadm && apt-get install -y kubeadm=1.33.9-1.1; echo rc=$?; dpkg-query -W -f='${Version}' kubeadm");
+    expect(r.stderr).toContain("Held packages were changed");
+    expect(r.stdout).toContain("rc=100");
+    expect(r.stdout.trim().split("\n").pop()).toBe("1.33.2-1.1");
+  });
+});

@@ -1,0 +1,43 @@
+// Pure parts of the lab: role layouts, fault rules and matching (no root needed).
+import { describe, expect, it } from "vitest";
+import { LabError } from "../../src/errors.js";
+import { matchFault, parseFaults } from "../../src/lab/faults.js";
+import { layoutRoles } from "../../src/lab/layout.js";
+import { subnetFor } from "../../src/lab/lab.js";
+
+describe("lab layout", () => {
+  it("defaults: first host control plane, last a frontend worker from 3 hosts", () => {
+    expect(layoutRoles(1)).toEqual([["control-plane"]]);
+    expect(layoutRoles(2)).toEqual([["control-plane"], ["worker"]]);
+    expect(layoutRoles(4)).toEqual([["control-plane"], ["worker"], ["worker"], ["worker", "frontend"]]);
+  });
+  it("counts like 3cp,3w,2fe", () => {
+    const r = layoutRoles(8, "3cp,3w,2fe");
+    expect(r.filter((x) => x.includes("control-plane"))).toHaveLength(3);
+    expect(r.slice(6)).toEqual([["worker", "frontend"], ["worker", "frontend"]]);
+    expect(() => layoutRoles(5, "3cp,3w")).toThrow(LabError);
+    expect(() => layoutRoles(2, "2w")).toThrow(/no control plane/);
+    expect(() => layoutRoles(2, "2x")).toThrow(/not a count and a role/);
+  });
+  it("derives a stable subnet from the name", () => {
+    expect(subnetFor("kubesmith")).toBe(subnetFor("kubesmith"));
+    expect(subnetFor("a")).not.toBe(subnetFor("b"));
+    expect(subnetFor("kubesmith")).toBeGreaterThanOrEqual(0);
+    expect(subnetFor("kubesmith")).toBeLessThan(256);
+  });
+});
+
+describe("lab faults", () => {
+  it("parses YAML and matches by host and command prefix", () => {
+    const faults = parseFaults("- host: lab-3\n  command: kubeadm join\n  exitCode: 3\n- command: apt-get\n  delayMs: 10\n");
+    expect(matchFault(faults, "lab-3", ["kubeadm", "join", "x:6443"])?.exitCode).toBe(3);
+    expect(matchFault(faults, "lab-2", ["kubeadm", "join"])).toBeUndefined();
+    expect(matchFault(faults, "lab-2", ["apt-get", "update"])?.delayMs).toBe(10);
+    expect(matchFault(faults, "lab-3", ["kubeadm", "init"])).toBeUndefined();
+  });
+  it("rejects bad entries with the field named", () => {
+    expect(() => parseFaults("- command: x\n  exitCode: 300\n", "f.yaml")).toThrow(/f.yaml: faults\[0\].exitCode/);
+    expect(() => parseFaults("- host: a\n", "f.yaml")).toThrow(/faults\[0\].command/);
+    expect(() => parseFaults("- command: x\n  typo: 1\n", "f.yaml")).toThrow(/unknown field 'typo'/);
+  });
+});

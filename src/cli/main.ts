@@ -54,8 +54,8 @@ export function report(err: unknown, io: CliIo, debug: boolean): number {
     if (err.exitCode === 0 || err.code === "commander.helpDisplayed" || err.code === "commander.version") {
       return ExitCode.Ok;
     }
-    const msg = err.message.replace(/^error:\s*/i, "");
-    io.stderr(`kubesmith: ${msg.trim()} (see 'kubesmith --help')\n`);
+    const msg = err.message.replace(/^error:\s*/i, "").replace(/\s*\n\s*/g, " ").trim();
+    io.stderr(`kubesmith: ${msg} (see 'kubesmith --help')\n`);
     return ExitCode.Usage;
   }
   if (err instanceof KubesmithError) {

@@ -6,8 +6,9 @@ import { readFile } from "node:fs/promises";
 import net from "node:net";
 import { posix } from "node:path";
 import pLimit from "p-limit";
-import { Client, utils } from "ssh2";
+import ssh2 from "ssh2";
 import type { AnyAuthMethod, ClientChannel, ConnectConfig, ParsedKey, SFTPWrapper } from "ssh2";
+
 import {
   AuthError,
   CommandError,
@@ -22,6 +23,10 @@ import { knownKeyTypes, verifyHostKey } from "./knownhosts.js";
 import { HostLog } from "./log.js";
 import { quote } from "./quote.js";
 import type { CommandLogEntry, ExecOptions, ExecResult, Runner, SshTarget, UploadOptions } from "./types.js";
+
+// ssh2 is CommonJS: Node gives ESM importers only its default export.
+const { Client, utils } = ssh2;
+type Client = InstanceType<typeof Client>;
 
 /** A file transfer (SFTP) failed: permission denied, no such directory … */
 export class TransferError extends HostError {

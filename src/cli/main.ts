@@ -23,7 +23,7 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .showSuggestionAfterError(true)
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => {} })
     .exitOverride();
-  registerCommands(program);
+  registerCommands(program, io);
   // Subcommands inherit the output/exit handling so every parse error comes back to us.
   const propagate = (cmd: Command) => {
     for (const sub of cmd.commands) {

@@ -2,6 +2,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { Command, Option } from "commander";
+import type { CliIo } from "../cli/main.js";
 import {
   ExitCode,
   KubesmithError,
@@ -134,7 +135,7 @@ export function renderReport(reports: HostReport[]): string {
   return s;
 }
 
-export function registerCheckCommand(program: Command): void {
+export function registerCheckCommand(program: Command, io: CliIo): void {
   program
     .command("check")
     .description("connect to every host, gather facts (OS, CPU, memory, swap, kernel, kubeadm state) and run preflight checks")
@@ -144,6 +145,6 @@ export function registerCheckCommand(program: Command): void {
     .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"))
     .option("--state-dir <dir>", "where run logs are written", ".kubesmith")
     .action(async (opts: CheckOptions) => {
-      await runCheck(opts, (s) => process.stdout.write(s), (s) => process.stderr.write(`${s}\n`));
+      await runCheck(opts, io.stdout, (s) => io.stderr(`${s}\n`));
     });
 }

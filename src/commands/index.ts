@@ -1,12 +1,13 @@
 // Every subcommand registers itself here. Later commands (up, down, rebuild, plan, status, addons, init)
 // slot in as one more register function each.
 import type { Command } from "commander";
+import type { CliIo } from "../cli/main.js";
 import { registerCheckCommand } from "./check.js";
 import { registerInventoryCommands } from "./inventory.js";
 import { registerLabCommands } from "./lab.js";
 
-export function registerCommands(program: Command): void {
-  registerCheckCommand(program);
+export function registerCommands(program: Command, io: CliIo): void {
+  registerCheckCommand(program, io);
   registerInventoryCommands(program);
   registerLabCommands(program);
 }

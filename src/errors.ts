@@ -14,6 +14,8 @@ export const ExitCode = {
   Timeout: 8,
   Preflight: 9,
   Lab: 10,
+  Api: 11,
+  Locked: 12,
   Aborted: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
@@ -128,6 +130,21 @@ export class PreflightError extends KubesmithError {
 /** The lab could not be built or torn down (not root, not Linux, missing tools). */
 export class LabError extends KubesmithError {
   readonly exitCode = ExitCode.Lab;
+}
+
+/** A request to the cluster's API failed or the cluster did not reach the wanted state in time. */
+export class ApiError extends KubesmithError {
+  readonly exitCode = ExitCode.Api;
+  readonly status?: number;
+  constructor(message: string, opts?: { hint?: string; cause?: unknown; status?: number }) {
+    super(message, opts);
+    if (opts?.status !== undefined) this.status = opts.status;
+  }
+}
+
+/** Another run holds the cluster lock. */
+export class LockedError extends KubesmithError {
+  readonly exitCode = ExitCode.Locked;
 }
 
 /** The user said no, pressed Ctrl-C, or a confirmation was needed with no terminal. */

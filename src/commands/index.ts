@@ -3,10 +3,12 @@
 import type { Command } from "commander";
 import type { CliIo } from "../cli/main.js";
 import { registerCheckCommand } from "./check.js";
+import { registerClusterCommands } from "./cluster.js";
 import { registerInventoryCommands } from "./inventory.js";
 import { registerLabCommands } from "./lab.js";
 
 export function registerCommands(program: Command, io: CliIo): void {
+  registerClusterCommands(program, io);
   registerCheckCommand(program, io);
   registerInventoryCommands(program);
   registerLabCommands(program);

@@ -135,6 +135,14 @@ export const AddonSchema = z.strictObject({
   values: z.record(z.string(), z.unknown()).optional().meta({ description: "Overrides of the bundle's values.yaml." }),
 });
 
+export const OfflineSchema = z
+  .strictObject({
+    aptRepo: z.url().optional().meta({ description: "Mirror of the pkgs.k8s.io Debian repository (trusted without a key: your own network only)." }),
+    rpmRepo: z.url().optional().meta({ description: "Mirror (baseurl) of the pkgs.k8s.io RPM repository, also carrying containerd.io." }),
+    imageRepository: z.string().min(1).optional().meta({ description: "Registry to pull control-plane images from." }),
+  })
+  .meta({ description: "Install without the internet: packages and images from mirrors on your network." });
+
 export const ClusterSchema = z.strictObject({
   name: nodeName.meta({ description: "Cluster name; used for the kubeconfig context and state directory." }),
   kubernetesVersion: z
@@ -159,6 +167,7 @@ export const InventorySchema = z
     ssh: SshDefaultsSchema.optional(),
     hosts: z.array(HostSchema).min(1, { error: "needs at least one host" }),
     addons: z.record(z.string(), AddonSchema).optional(),
+    offline: OfflineSchema.optional(),
   })
   .meta({ title: "kubesmith inventory", description: "One cluster: its settings, hosts and add-ons." });
 

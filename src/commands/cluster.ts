@@ -1,0 +1,153 @@
+// `up`, `plan`, `down`, `rebuild`: flags → context → phase list → runPhases, with the cluster lock around
+// every run that changes something.
+import { Command, Option } from "commander";
+import type { CliIo } from "../cli/main.js";
+import { acquireLock, ourLock, releaseLock } from "../cluster/lock.js";
+import { nodeReady } from "../kube/client.js";
+import { closeContext, openContext, type ClusterContext, type ClusterOptions } from "../phases/context.js";
+import { connectApi, cni, labelsAndTaints, writeKubeconfig } from "../phases/api.js";
+import { controlPlaneEndpoint, joinControlPlanes, joinWorkers, kubeadmInit } from "../phases/controlplane.js";
+import { drainNodes, resetHosts } from "../phases/down.js";
+import { gatherFacts, preflight, prepareHosts } from "../phases/hosts.js";
+import { runPhases, type Phase } from "../phases/run.js";
+import { confirm } from "../ui/confirm.js";
+import { JsonReporter, PlainReporter } from "../ui/reporters.js";
+import { table } from "../ui/table.js";
+import { parseConcurrency } from "./check.js";
+import { resolveInventoryPath } from "./inventory.js";
+import { UsageError } from "../errors.js";
+
+export const UP_PHASES: Phase<ClusterContext>[] = [
+  gatherFacts,
+  preflight,
+  prepareHosts,
+  controlPlaneEndpoint,
+  kubeadmInit,
+  joinControlPlanes,
+  joinWorkers,
+  connectApi,
+  cni,
+  labelsAndTaints,
+  writeKubeconfig,
+];
+
+export const DOWN_PHASES: Phase<ClusterContext>[] = [gatherFacts, drainNodes, resetHosts];
+
+interface Flags {
+  inventory?: string;
+  concurrency: string;
+  hostKeyPolicy?: "strict" | "accept-new" | "off";
+  stateDir: string;
+  dryRun?: boolean;
+  yes?: boolean;
+  forceUnlock?: boolean;
+  mergeKubeconfig?: boolean;
+  output: "plain" | "json";
+  waitTimeout: string;
+}
+
+function options(f: Flags, dryRun: boolean): ClusterOptions {
+  const wait = /^(\d+)(s|m)$/.exec(f.waitTimeout);
+  if (!wait) throw new UsageError(`--wait-timeout must be like 90s or 5m (got '${f.waitTimeout}')`);
+  return {
+    inventory: resolveInventoryPath(f.inventory),
+    dryRun,
+    concurrency: parseConcurrency(f.concurrency),
+    stateDir: f.stateDir,
+    ...(f.hostKeyPolicy ? { hostKeyPolicy: f.hostKeyPolicy } : {}),
+    ...(f.forceUnlock ? { forceUnlock: true } : {}),
+    ...(f.mergeKubeconfig ? { mergeKubeconfig: true } : {}),
+    ...(f.yes ? { yes: true } : {}),
+    waitTimeoutMs: Number(wait[1]) * (wait[2] === "m" ? 60_000 : 1000),
+  };
+}
+
+/** Runs one command's phases with the lock held (not in dry run) and the context closed afterwards. */
+export async function runCluster(
+  command: string,
+  phases: Phase<ClusterContext>[],
+  opts: ClusterOptions,
+  io: CliIo,
+  output: "plain" | "json",
+  after?: (ctx: ClusterContext) => Promise<void>,
+): Promise<ClusterContext> {
+  const reporter = output === "json" ? new JsonReporter(io.stdout) : new PlainReporter(io.stdout);
+  const ctx = await openContext(command, opts, [reporter]);
+  const me = ourLock(command);
+  let locked = false;
+  try {
+    if (!opts.dryRun) {
+      const first = await ctx.runner(ctx.model.first.name);
+      await acquireLock(first, me, { ...(opts.forceUnlock ? { force: true } : {}), warn: (m) => ctx.reporter.emit({ kind: "warning", host: ctx.model.first.name, message: m }) });
+      locked = true;
+    }
+    await runPhases(phases, ctx);
+    if (after && output === "plain") await after(ctx);
+    return ctx;
+  } finally {
+    if (locked) await releaseLock(await ctx.runner(ctx.model.first.name), me).catch(() => {});
+    await closeContext(ctx);
+    if (output === "plain") io.stdout(`logs: ${ctx.runDir}\n`);
+  }
+}
+
+async function summary(ctx: ClusterContext, io: CliIo): Promise<void> {
+  if (ctx.dryRun) {
+    io.stdout(ctx.changes.length ? `\n${ctx.changes.length} change(s) planned; nothing was changed.\n` : "\nNothing to do: the cluster matches the inventory.\n");
+    return;
+  }
+  if (!ctx.kube) return;
+  const nodes = await ctx.kube.list("v1", "Node").catch(() => []);
+  const rows = nodes.map((n) => {
+    const labels = n.metadata.labels ?? {};
+    const roles = Object.keys(labels).filter((k) => k.startsWith("node-role.kubernetes.io/")).map((k) => k.split("/")[1]).join(",");
+    const info = (n.status as { nodeInfo?: { kubeletVersion?: string } } | undefined)?.nodeInfo;
+    return [n.metadata.name, roles || "-", nodeReady(n) ? "Ready" : "NotReady", info?.kubeletVersion ?? "-"];
+  });
+  io.stdout(`\n${table(["NODE", "ROLES", "STATUS", "VERSION"], rows)}kubeconfig: kubeconfig/${ctx.model.name}.yaml\n`);
+}
+
+function common(cmd: Command): Command {
+  return cmd
+    .option("-i, --inventory <file>", "inventory file (default $KUBESMITH_INVENTORY or ./inventory.yaml)")
+    .option("-c, --concurrency <n>", "hosts worked on at once", "64")
+    .addOption(new Option("--host-key-policy <policy>", "override the inventory's host key policy").choices(["strict", "accept-new", "off"]))
+    .option("--state-dir <dir>", "run journals, logs and cluster secrets", ".kubesmith")
+    .addOption(new Option("-o, --output <format>", "progress output").choices(["plain", "json"]).default("plain"))
+    .option("--force-unlock", "take over a cluster lock held by another run (only when that run is dead)")
+    .option("--wait-timeout <duration>", "how long to wait for nodes to be Ready", "5m");
+}
+
+export function registerClusterCommands(program: Command, io: CliIo): void {
+  common(program.command("up").description("create or converge the cluster: prepare hosts, kubeadm init/join, Calico, labels"))
+    .option("--dry-run", "print what would change and change nothing (same as 'plan')")
+    .option("--merge-kubeconfig", "also add the cluster as a context to ~/.kube/config")
+    .action(async (f: Flags) => {
+      await runCluster("up", UP_PHASES, options(f, !!f.dryRun), io, f.output, (ctx) => summary(ctx, io));
+    });
+
+  common(program.command("plan").description("show what 'up' would change on each host; changes nothing"))
+    .action(async (f: Flags) => {
+      await runCluster("up", UP_PHASES, options(f, true), io, f.output, (ctx) => summary(ctx, io));
+    });
+
+  common(program.command("down").description("drain and delete the nodes, reset every host (kubeadm reset, CNI, iptables, keepalived)"))
+    .option("--dry-run", "print what would change and change nothing")
+    .option("-y, --yes", "do not ask for confirmation (needed without a terminal)")
+    .action(async (f: Flags) => {
+      const opts = options(f, !!f.dryRun);
+      if (!opts.dryRun) await confirm(`Tear down the cluster in ${opts.inventory} and reset its hosts?`, { ...(f.yes ? { yes: true } : {}), flag: "--yes" });
+      await runCluster("down", DOWN_PHASES, opts, io, f.output);
+    });
+
+  common(program.command("rebuild").description("'down' then 'up' as one command"))
+    .option("--dry-run", "print what would change and change nothing")
+    .option("-y, --yes", "do not ask for confirmation (needed without a terminal)")
+    .option("--merge-kubeconfig", "also add the cluster as a context to ~/.kube/config")
+    .action(async (f: Flags) => {
+      const opts = options(f, !!f.dryRun);
+      if (!opts.dryRun) await confirm(`Rebuild the cluster in ${opts.inventory} (everything on it is lost)?`, { ...(f.yes ? { yes: true } : {}), flag: "--yes" });
+      await runCluster("down", DOWN_PHASES, opts, io, f.output);
+      await runCluster("up", UP_PHASES, opts, io, f.output, (ctx) => summary(ctx, io));
+    });
+}

@@ -1,0 +1,201 @@
+// Cluster phases of `up` that go through the Kubernetes API: connect with the admin kubeconfig, the CNI
+// (Calico), node labels and taints, and writing the kubeconfig for the user.
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { parse, stringify } from "yaml";
+import { loadCalicoManifest, renderCalico, type CalicoManifestSource } from "../addons/calico.js";
+import { ApiError } from "../errors.js";
+import { KubeClient, nodeReady, type KubeObject } from "../kube/client.js";
+import type { ClusterHost } from "../cluster/model.js";
+import type { ClusterContext } from "./context.js";
+import { change, type Phase } from "./run.js";
+
+/** Label keys kubesmith sets from the inventory; recorded on the node so removed ones are taken off later. */
+export const MANAGED_LABELS_ANNOTATION = "kubesmith.io/managed-labels";
+export const MANAGED_TAINTS_ANNOTATION = "kubesmith.io/managed-taints";
+
+function notYet(ctx: ClusterContext): string | true {
+  if (ctx.kube) return true;
+  return ctx.dryRun ? "the cluster does not exist yet (dry run)" : "no API connection";
+}
+
+export const connectApi: Phase<ClusterContext> = {
+  title: "connect to the Kubernetes API",
+  shouldRun(ctx) {
+    return ctx.joined.has(ctx.model.first.name) || (ctx.dryRun ? "the cluster does not exist yet (dry run)" : true);
+  },
+  async run(ctx) {
+    const runner = await ctx.runner(ctx.model.first.name);
+    ctx.adminConf = (await runner.download("/etc/kubernetes/admin.conf", { sudo: true })).toString("utf8");
+    ctx.kube = await KubeClient.fromKubeconfig(ctx.adminConf);
+    await ctx.kube.request("GET", "/version");
+  },
+};
+
+export const cni: Phase<ClusterContext> = {
+  title: "Calico CNI, then wait for every node to be Ready",
+  shouldRun: notYet,
+  async run(ctx) {
+    const kube = ctx.kube!;
+    const values = ctx.model.inventory.addons?.calico?.values as { manifest?: CalicoManifestSource } | undefined;
+    const manifest = await loadCalicoManifest(values?.manifest);
+    const objects = renderCalico({ podCIDR: ctx.model.inventory.cluster.podCIDR, ...(manifest ? { manifest } : {}) });
+    // Apply only what differs (server-side dry run would be the general answer; the bundle layer brings it).
+    const missing: KubeObject[] = [];
+    for (const o of objects) {
+      const live = await kube.get(o.apiVersion, o.kind, o.metadata.name, o.metadata.namespace);
+      if (!live || live.metadata.labels?.["kubesmith.io/revision"] !== o.metadata.labels?.["kubesmith.io/revision"]) missing.push(o);
+    }
+    if (missing.length) {
+      await change(ctx, ctx.model.first.name, `apply Calico (${missing.length} object(s), pod CIDR ${ctx.model.inventory.cluster.podCIDR})`, async () => {
+        for (const o of missing) await kube.apply(o);
+      });
+    }
+    if (!ctx.dryRun) await waitNodesReady(ctx, ctx.model.hosts.map((h) => h.name), ctx.options.waitTimeoutMs ?? 300_000);
+  },
+};
+
+export async function waitNodesReady(ctx: ClusterContext, names: string[], timeoutMs: number): Promise<void> {
+  const kube = ctx.kube!;
+  const t0 = Date.now();
+  for (;;) {
+    const nodes = await kube.list("v1", "Node");
+    const notReady = names.filter((n) => {
+      const node = nodes.find((x) => x.metadata.name === n);
+      return !node || !nodeReady(node);
+    });
+    if (notReady.length === 0) return;
+    if (Date.now() - t0 > timeoutMs) {
+      throw new ApiError(`nodes not Ready after ${Math.round(timeoutMs / 1000)} s: ${notReady.join(", ")}`, {
+        hint: "check the kubelet and the CNI pods on those hosts (kubesmith logs --host NAME)",
+      });
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+interface Taint {
+  key: string;
+  value?: string;
+  effect: string;
+}
+
+/** Labels and taints kubesmith wants on a node, from its roles and the inventory. */
+export function desiredLabels(h: ClusterHost): Record<string, string> {
+  const l: Record<string, string> = { ...(h.spec.labels ?? {}) };
+  if (h.isControlPlane) l["node-role.kubernetes.io/control-plane"] = "";
+  if (h.isWorker) l["node-role.kubernetes.io/worker"] = "";
+  if (h.isFrontend) {
+    l["node-role.kubernetes.io/frontend"] = "";
+    l.role = "frontend";
+  }
+  return l;
+}
+
+/**
+ * The merge patch that brings a node's labels and taints to what the inventory says, touching only the
+ * keys kubesmith manages (recorded in annotations); undefined when nothing differs.
+ */
+export function nodePatch(node: KubeObject, h: ClusterHost): Record<string, unknown> | undefined {
+  const want = desiredLabels(h);
+  const ann = node.metadata.annotations ?? {};
+  const prevKeys = (ann[MANAGED_LABELS_ANNOTATION] ?? "").split(",").filter(Boolean);
+  const have = node.metadata.labels ?? {};
+  const labels: Record<string, string | null> = {};
+  for (const [k, v] of Object.entries(want)) if (have[k] !== v) labels[k] = v;
+  for (const k of prevKeys) if (!(k in want) && k in have) labels[k] = null;
+  const keys = Object.keys(want).sort().join(",");
+
+  const wantTaints: Taint[] = (h.spec.taints ?? []).map((t) => ({ key: t.key, effect: t.effect, ...(t.value !== undefined ? { value: t.value } : {}) }));
+  const prevTaints = (ann[MANAGED_TAINTS_ANNOTATION] ?? "").split(",").filter(Boolean);
+  const liveTaints = ((node.spec as { taints?: Taint[] } | undefined)?.taints ?? []);
+  const id = (t: Taint) => `${t.key}:${t.effect}`;
+  const kept = liveTaints.filter((t) => !prevTaints.includes(id(t)) && !wantTaints.some((w) => id(w) === id(t)));
+  const nextTaints = [...kept, ...wantTaints];
+  const taintKeys = wantTaints.map(id).sort().join(",");
+  const norm = (ts: Taint[]) => JSON.stringify(ts.map((t) => [t.key, t.value ?? "", t.effect]).sort());
+  const taintsDiffer = norm(nextTaints) !== norm(liveTaints);
+
+  const annDiffer = (ann[MANAGED_LABELS_ANNOTATION] ?? "") !== keys || (ann[MANAGED_TAINTS_ANNOTATION] ?? "") !== taintKeys;
+  if (!Object.keys(labels).length && !taintsDiffer && !annDiffer) return undefined;
+  return {
+    metadata: {
+      ...(Object.keys(labels).length ? { labels } : {}),
+      annotations: { [MANAGED_LABELS_ANNOTATION]: keys, [MANAGED_TAINTS_ANNOTATION]: taintKeys },
+    },
+    ...(taintsDiffer ? { spec: { taints: nextTaints } } : {}),
+  };
+}
+
+export const labelsAndTaints: Phase<ClusterContext> = {
+  title: "node labels and taints",
+  shouldRun: notYet,
+  async run(ctx) {
+    const kube = ctx.kube!;
+    for (const h of ctx.model.hosts) {
+      const node = await kube.get("v1", "Node", h.name);
+      if (!node) {
+        if (ctx.dryRun) continue;
+        throw new ApiError(`${h.name}: no Node object in the cluster`, { hint: "its kubelet has not registered; check the host" });
+      }
+      const patch = nodePatch(node, h);
+      if (!patch) continue;
+      const labels = Object.entries((patch.metadata as { labels?: Record<string, string | null> }).labels ?? {})
+        .map(([k, v]) => (v === null ? `-${k}` : v ? `${k}=${v}` : k))
+        .join(" ");
+      await change(ctx, h.name, `set node ${labels ? `labels ${labels}` : "taints"}`.trim(), async () => {
+        await kube.mergePatch("v1", "Node", h.name, patch);
+      });
+    }
+  },
+};
+
+/** kubeconfig/<cluster>.yaml (0600); optionally merged into ~/.kube/config as a context. */
+export const writeKubeconfig: Phase<ClusterContext> = {
+  title: "kubeconfig",
+  shouldRun(ctx) {
+    return ctx.adminConf !== undefined || notYet(ctx);
+  },
+  async run(ctx) {
+    const dir = resolve("kubeconfig");
+    const file = join(dir, `${ctx.model.name}.yaml`);
+    const current = existsSync(file) ? readFileSync(file, "utf8") : "";
+    if (current !== ctx.adminConf) {
+      await change(ctx, "local", `write ${file}`, async () => {
+        mkdirSync(dir, { recursive: true, mode: 0o700 });
+        writeFileSync(file, ctx.adminConf!, { mode: 0o600 });
+        chmodSync(file, 0o600);
+      });
+    }
+    if (ctx.options.mergeKubeconfig) {
+      const target = join(homedir(), ".kube", "config");
+      await change(ctx, "local", `merge context ${ctx.model.name} into ${target}`, async () => mergeKubeconfig(ctx.adminConf!, ctx.model.name, target));
+    }
+  },
+};
+
+interface Kubeconfig {
+  apiVersion?: string;
+  kind?: string;
+  clusters?: { name: string; cluster: unknown }[];
+  users?: { name: string; user: unknown }[];
+  contexts?: { name: string; context: { cluster: string; user: string } }[];
+  "current-context"?: string;
+}
+
+/** Adds (or replaces) cluster, user and context named after the cluster; keeps everything else. */
+export function mergeKubeconfig(adminConf: string, name: string, target: string): void {
+  const src = parse(adminConf) as Kubeconfig;
+  const dst: Kubeconfig = existsSync(target) ? ((parse(readFileSync(target, "utf8")) as Kubeconfig) ?? {}) : {};
+  const user = `${name}-admin`;
+  const put = <T extends { name: string }>(list: T[] | undefined, item: T) => [...(list ?? []).filter((x) => x.name !== item.name), item];
+  dst.apiVersion = "v1";
+  dst.kind = "Config";
+  dst.clusters = put(dst.clusters, { name, cluster: src.clusters?.[0]?.cluster });
+  dst.users = put(dst.users, { name: user, user: src.users?.[0]?.user });
+  dst.contexts = put(dst.contexts, { name, context: { cluster: name, user } });
+  dst["current-context"] ??= name;
+  mkdirSync(join(target, ".."), { recursive: true, mode: 0o700 });
+  writeFileSync(target, stringify(dst), { mode: 0o600 });
+}

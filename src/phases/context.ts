@@ -1,0 +1,104 @@
+// Building and tearing down what every cluster command needs: the loaded inventory, the SSH pool, the run
+// directory with its journal and per-host logs, and the reporters.
+import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { buildModel, type ClusterModel } from "../cluster/model.js";
+import type { HostFacts } from "../facts/gather.js";
+import { loadInventory } from "../inventory/load.js";
+import type { KubeClient } from "../kube/client.js";
+import { SshPool } from "../ssh/pool.js";
+import { targetsFromInventory } from "../ssh/targets.js";
+import type { HostKeyPolicy, Runner } from "../ssh/types.js";
+import { FanOut, MemoryReporter, type Reporter } from "../ui/events.js";
+import { JournalReporter } from "../ui/reporters.js";
+import type { PhaseContext, PlannedChange } from "./run.js";
+
+export interface JoinSecrets {
+  token: string;
+  caCertHash: string;
+  certificateKey?: string;
+}
+
+export interface ClusterContext extends PhaseContext {
+  readonly command: string;
+  readonly model: ClusterModel;
+  readonly pool: SshPool;
+  readonly runDir: string;
+  readonly stateDir: string;
+  readonly memory: MemoryReporter;
+  readonly facts: Map<string, HostFacts>;
+  readonly options: ClusterOptions;
+  runner(host: string): Promise<Runner>;
+  /** In memory only; never logged. */
+  join?: JoinSecrets;
+  /** admin.conf of the cluster, once it exists. */
+  adminConf?: string;
+  kube?: KubeClient;
+  /** Hosts kubeadm already set up when the run started. */
+  joined: Set<string>;
+}
+
+export interface ClusterOptions {
+  inventory: string;
+  dryRun: boolean;
+  concurrency: number;
+  stateDir: string;
+  hostKeyPolicy?: HostKeyPolicy;
+  forceUnlock?: boolean;
+  /** Merge the kubeconfig into ~/.kube/config as a context. */
+  mergeKubeconfig?: boolean;
+  yes?: boolean;
+  waitTimeoutMs?: number;
+}
+
+export async function openContext(command: string, opts: ClusterOptions, reporters: Reporter[]): Promise<ClusterContext> {
+  const loaded = await loadInventory(opts.inventory);
+  const targets = targetsFromInventory(loaded.inventory, {
+    baseDir: dirname(loaded.file),
+    ...(opts.hostKeyPolicy ? { hostKeyPolicy: opts.hostKeyPolicy } : {}),
+  });
+  const model = buildModel(loaded, targets);
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const runDir = join(opts.stateDir, model.name, "runs", `${stamp}-${opts.dryRun ? "plan" : command}`);
+  mkdirSync(join(runDir, "hosts"), { recursive: true, mode: 0o700 });
+  const memory = new MemoryReporter();
+  const reporter = new FanOut([memory, new JournalReporter(join(runDir, "events.jsonl")), ...reporters]);
+  for (const w of loaded.warnings) reporter.emit({ kind: "warning", message: `${w.path ? `${w.path}: ` : ""}${w.message}` });
+  const pool = new SshPool({
+    concurrency: opts.concurrency,
+    logDir: join(runDir, "hosts"),
+    onWarning: (host, message) => reporter.emit({ kind: "warning", host, message }),
+    onCommand: (e) =>
+      reporter.emit({ kind: "command", host: e.host, ...(e.label ? { label: e.label } : {}), command: e.command, code: e.code, durationMs: e.durationMs }),
+  });
+  const changes: PlannedChange[] = [];
+  const ctx: ClusterContext = {
+    command,
+    dryRun: opts.dryRun,
+    reporter,
+    concurrency: opts.concurrency,
+    phase: "",
+    changes,
+    model,
+    pool,
+    runDir,
+    stateDir: opts.stateDir,
+    memory,
+    facts: new Map(),
+    options: opts,
+    joined: new Set(),
+    runner: (host: string) => {
+      const h = model.hosts.find((x) => x.name === host);
+      if (!h) throw new Error(`unknown host ${host}`);
+      return pool.connect(h.target);
+    },
+  };
+  reporter.emit({ kind: "run-start", command, cluster: model.name, dryRun: opts.dryRun, runDir });
+  return ctx;
+}
+
+export async function closeContext(ctx: ClusterContext): Promise<void> {
+  ctx.kube?.close();
+  await ctx.pool.closeAll();
+  await (ctx.reporter as FanOut).close();
+}

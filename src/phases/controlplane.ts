@@ -1,0 +1,212 @@
+// Control-plane phases of `up`: the keepalived VIP, kubeadm init on the first control plane, control-plane
+// joins one at a time (etcd quorum), worker joins in parallel. Tokens and certificate keys live only in
+// memory and in 0600 files that are removed right after use; they never reach argv or a log.
+import { X509Certificate, createHash, randomBytes, randomInt } from "node:crypto";
+import { stringify } from "yaml";
+import { CommandError } from "../errors.js";
+import { endpointString, type ClusterHost } from "../cluster/model.js";
+import { loadClusterSecrets } from "../cluster/secrets.js";
+import { APISERVER_CHECK_SCRIPT, keepalivedSteps } from "../scripts/keepalived.js";
+import { KUBEADM_API, joinGuardProbe, kubeadmInitCommand, kubeadmInitConfig, kubeadmJoinCommand, kubeadmJoinConfig } from "../scripts/kubeadm.js";
+import { quote } from "../ssh/quote.js";
+import type { Runner } from "../ssh/types.js";
+import type { ClusterContext, JoinSecrets } from "./context.js";
+import { change, forHosts, type Phase } from "./run.js";
+import { runSteps } from "./steps.js";
+
+const WORK_DIR = "/var/lib/kubesmith";
+const ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789";
+
+export function randomToken(): string {
+  const pick = (n: number) => Array.from({ length: n }, () => ALNUM[randomInt(ALNUM.length)]).join("");
+  return `${pick(6)}.${pick(16)}`;
+}
+
+/** sha256 of the CA's SubjectPublicKeyInfo (DER): kubeadm's --discovery-token-ca-cert-hash. */
+export function caCertHash(caPem: string): string {
+  const spki = new X509Certificate(caPem).publicKey.export({ type: "spki", format: "der" });
+  return `sha256:${createHash("sha256").update(spki).digest("hex")}`;
+}
+
+/** VRRP router id 1-255 from the cluster name, stable across runs. */
+export function routerIdFor(cluster: string): number {
+  return (createHash("sha256").update(cluster).digest()[0]! % 250) + 1;
+}
+
+function taintsOf(h: ClusterHost) {
+  return h.spec.taints?.map((t) => ({ key: t.key, effect: t.effect, ...(t.value !== undefined ? { value: t.value } : {}) }));
+}
+
+async function isJoined(runner: Runner, kind: "worker" | "control-plane"): Promise<boolean> {
+  const r = await runner.exec(joinGuardProbe(kind), { sudo: true, allowFailure: true, label: "already joined?" });
+  return r.code === 0;
+}
+
+/** Upload a secret config, run a kubeadm command with it, always remove the file afterwards. */
+async function withSecretFile(runner: Runner, name: string, content: string, fn: (path: string) => Promise<void>, secrets: string[]) {
+  const path = `${WORK_DIR}/${name}`;
+  await runner.exec(`mkdir -p ${quote(WORK_DIR)} && chmod 700 ${quote(WORK_DIR)}`, { sudo: true, label: "work dir" });
+  await runner.upload(path, content, { mode: 0o600, sudo: true });
+  try {
+    await fn(path);
+  } finally {
+    await runner.exec(`rm -f ${quote(path)}`, { sudo: true, allowFailure: true, label: `remove ${name}`, secrets });
+  }
+}
+
+export const controlPlaneEndpoint: Phase<ClusterContext> = {
+  title: "control-plane endpoint (keepalived VIP)",
+  shouldRun(ctx) {
+    return ctx.model.endpoint.kind === "vip" || `endpoint is ${ctx.model.endpoint.kind === "first" ? "the first control plane" : "an external load balancer"}`;
+  },
+  async run(ctx) {
+    const cpe = ctx.model.inventory.cluster.controlPlaneEndpoint;
+    if (!cpe || !("vip" in cpe)) return;
+    const secrets = loadClusterSecrets(ctx.stateDir, ctx.model.name, { create: !ctx.dryRun });
+    const cps = ctx.model.controlPlanes;
+    await forHosts(ctx, cps, async (h) => {
+      const i = cps.indexOf(h);
+      const steps = keepalivedSteps({
+        packageManager: ctx.facts.get(h.name)!.packageManager as "apt" | "dnf" | "yum",
+        vip: cpe.vip,
+        interface: cpe.interface,
+        routerId: routerIdFor(ctx.model.name),
+        // The first control plane holds the VIP while it is healthy; the spread stays below the check weight.
+        priority: 150 - Math.min(i, 20) * 2,
+        peers: cps.filter((x) => x !== h).map((x) => x.nodeIP),
+        self: h.nodeIP,
+        authPass: secrets.vrrpPass,
+        healthCheck: APISERVER_CHECK_SCRIPT,
+        ...(cpe.port ? { apiserverPort: cpe.port } : {}),
+      });
+      const n = await runSteps(ctx, h.name, await ctx.runner(h.name), steps);
+      return n ? undefined : "already in place";
+    });
+  },
+};
+
+/** The kubeadm version installed on a host, e.g. v1.33.5 (falls back to the inventory's version). */
+async function installedVersion(ctx: ClusterContext, h: ClusterHost): Promise<string> {
+  const r = await (await ctx.runner(h.name)).exec("kubeadm version -o short", { allowFailure: true, label: "kubeadm version" });
+  const v = r.stdout.trim().replace(/^v/, "");
+  return r.code === 0 && /^\d+\.\d+\.\d+$/.test(v) ? v : ctx.model.inventory.cluster.kubernetesVersion;
+}
+
+export const kubeadmInit: Phase<ClusterContext> = {
+  title: "kubeadm init on the first control plane",
+  shouldRun(ctx) {
+    return !ctx.joined.has(ctx.model.first.name) || `${ctx.model.first.name} is already initialised`;
+  },
+  async run(ctx) {
+    const h = ctx.model.first;
+    const inv = ctx.model.inventory;
+    const ep = ctx.model.endpoint;
+    const token = randomToken();
+    const certificateKey = randomBytes(32).toString("hex");
+    await change(ctx, h.name, `kubeadm init (endpoint ${endpointString(ep)}, pods ${inv.cluster.podCIDR}, services ${inv.cluster.serviceCIDR})`, async () => {
+      const runner = await ctx.runner(h.name);
+      const config = kubeadmInitConfig({
+        nodeName: h.name,
+        nodeIP: h.nodeIP,
+        kubernetesVersion: await installedVersion(ctx, h),
+        advertiseAddress: h.nodeIP,
+        controlPlaneEndpoint: endpointString(ep),
+        podSubnet: inv.cluster.podCIDR,
+        serviceSubnet: inv.cluster.serviceCIDR,
+        certSANs: [ep.host, ...ctx.model.controlPlanes.flatMap((c) => [c.address, c.nodeIP, c.name])],
+        clusterName: inv.cluster.name,
+        bootstrapToken: token,
+        certificateKey,
+        ...(taintsOf(h) ? { taints: taintsOf(h)! } : {}),
+        ...(inv.offline?.imageRepository ? { imageRepository: inv.offline.imageRepository } : {}),
+      });
+      const secrets = [token, certificateKey];
+      await withSecretFile(runner, "kubeadm-init.yaml", config, async (path) => {
+        await runner.exec(kubeadmInitCommand(path), { sudo: true, label: "kubeadm init", secrets });
+      }, secrets);
+      const ca = (await runner.download("/etc/kubernetes/pki/ca.crt", { sudo: true })).toString("utf8");
+      ctx.join = { token, certificateKey, caCertHash: caCertHash(ca) };
+      ctx.joined.add(h.name);
+    });
+  },
+};
+
+/** A token (and, for control-plane joins, a fresh certificate key) when the cluster already existed. */
+async function ensureJoinSecrets(ctx: ClusterContext, controlPlane: boolean): Promise<JoinSecrets> {
+  const first = ctx.model.first;
+  if (ctx.join && (!controlPlane || ctx.join.certificateKey)) return ctx.join;
+  const runner = await ctx.runner(first.name);
+  if (!ctx.join) {
+    const r = await runner.exec("kubeadm token create --ttl 1h0m0s", { sudo: true, label: "create a join token" });
+    const token = r.stdout.trim().split("\n").pop()!.trim();
+    const ca = (await runner.download("/etc/kubernetes/pki/ca.crt", { sudo: true })).toString("utf8");
+    ctx.join = { token, caCertHash: caCertHash(ca) };
+  }
+  if (controlPlane && !ctx.join.certificateKey) {
+    const key = randomBytes(32).toString("hex");
+    // The key goes in a 0600 config file, not on kubeadm's command line (argv shows in ps).
+    const config = stringify({ apiVersion: KUBEADM_API, kind: "InitConfiguration", certificateKey: key });
+    await withSecretFile(runner, "kubeadm-upload-certs.yaml", config, async (path) => {
+      await runner.exec(`kubeadm init phase upload-certs --upload-certs --config ${quote(path)}`, {
+        sudo: true,
+        secrets: [key],
+        label: "upload control-plane certificates",
+      });
+    }, [key]);
+    ctx.join.certificateKey = key;
+  }
+  return ctx.join;
+}
+
+async function joinHost(ctx: ClusterContext, h: ClusterHost, kind: "worker" | "control-plane"): Promise<string | undefined> {
+  const runner = await ctx.runner(h.name);
+  if (await isJoined(runner, kind)) return "already joined";
+  await change(ctx, h.name, `kubeadm join as ${kind === "worker" ? "a worker" : "a control plane"} via ${endpointString(ctx.model.endpoint)}`, async () => {
+    const s = await ensureJoinSecrets(ctx, kind === "control-plane");
+    const config = kubeadmJoinConfig({
+      kind,
+      nodeName: h.name,
+      nodeIP: h.nodeIP,
+      apiServerEndpoint: endpointString(ctx.model.endpoint),
+      token: s.token,
+      caCertHashes: [s.caCertHash],
+      ...(kind === "control-plane" ? { advertiseAddress: h.nodeIP, certificateKey: s.certificateKey! } : {}),
+      ...(taintsOf(h) ? { taints: taintsOf(h)! } : {}),
+    });
+    const secrets = [s.token, ...(s.certificateKey ? [s.certificateKey] : [])];
+    await withSecretFile(runner, "kubeadm-join.yaml", config, async (path) => {
+      try {
+        await runner.exec(kubeadmJoinCommand(path), { sudo: true, label: `kubeadm join (${kind})`, secrets });
+      } catch (err) {
+        if (kind !== "control-plane" || !(err instanceof CommandError)) throw err;
+        // A half-joined control plane would break etcd quorum on the next member: reset it and retry once.
+        ctx.reporter.emit({ kind: "warning", host: h.name, message: `control-plane join failed (${err.oneLine()}); resetting and retrying once` });
+        await runner.exec("kubeadm reset -f", { sudo: true, label: "kubeadm reset after a failed join" });
+        await runner.exec(kubeadmJoinCommand(path), { sudo: true, label: `kubeadm join (${kind}, retry)`, secrets });
+      }
+    }, secrets);
+    ctx.joined.add(h.name);
+  });
+  return undefined;
+}
+
+export const joinControlPlanes: Phase<ClusterContext> = {
+  title: "join the other control planes, one at a time",
+  shouldRun(ctx) {
+    return ctx.model.controlPlanes.length > 1 || "one control plane";
+  },
+  async run(ctx) {
+    // One at a time: each new etcd member must be in before the next one joins.
+    await forHosts(ctx, ctx.model.controlPlanes.slice(1), (h) => joinHost(ctx, h, "control-plane"), { concurrency: 1 });
+  },
+};
+
+export const joinWorkers: Phase<ClusterContext> = {
+  title: "join the workers",
+  shouldRun(ctx) {
+    return ctx.model.workers.length > 0 || "no workers";
+  },
+  async run(ctx) {
+    await forHosts(ctx, ctx.model.workers, (h) => joinHost(ctx, h, "worker"));
+  },
+};

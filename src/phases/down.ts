@@ -1,0 +1,55 @@
+// `down`: drain and delete the nodes (workers first), then reset every host to how it was before `up`:
+// kubeadm reset, CNI leftovers, iptables/ipvs rules, etcd data, the control-plane keepalived.
+import { ApiError } from "../errors.js";
+import { resetSteps } from "../scripts/reset.js";
+import { KubeClient } from "../kube/client.js";
+import type { ClusterContext } from "./context.js";
+import { change, forHosts, type Phase } from "./run.js";
+import { runSteps } from "./steps.js";
+
+export const drainNodes: Phase<ClusterContext> = {
+  title: "drain and delete nodes (workers first)",
+  shouldRun(ctx) {
+    return ctx.joined.has(ctx.model.first.name) || `${ctx.model.first.name} has no cluster`;
+  },
+  async run(ctx) {
+    const runner = await ctx.runner(ctx.model.first.name);
+    ctx.adminConf = (await runner.download("/etc/kubernetes/admin.conf", { sudo: true })).toString("utf8");
+    let kube: KubeClient;
+    try {
+      kube = await KubeClient.fromKubeconfig(ctx.adminConf, { timeoutMs: 10_000 });
+      ctx.kube = kube;
+      await kube.request("GET", "/version");
+    } catch (err) {
+      // A cluster whose API is gone can still be reset host by host.
+      ctx.reporter.emit({ kind: "warning", message: `the API does not answer (${err instanceof ApiError ? err.message : String(err)}); skipping drain` });
+      return;
+    }
+    const order = [...ctx.model.workers, ...[...ctx.model.controlPlanes].reverse()];
+    for (const h of order) {
+      const node = await kube.get("v1", "Node", h.name);
+      if (!node) continue;
+      await change(ctx, h.name, `cordon, evict pods and delete node ${h.name}`, async () => {
+        await kube.mergePatch("v1", "Node", h.name, { spec: { unschedulable: true } });
+        const pods = await kube.request<{ items: { metadata: { name: string; namespace: string } }[] }>(
+          "GET",
+          `/api/v1/pods?fieldSelector=${encodeURIComponent(`spec.nodeName=${h.name}`)}`,
+        );
+        for (const p of pods?.items ?? []) await kube.delete("v1", "Pod", p.metadata.name, p.metadata.namespace);
+        await kube.delete("v1", "Node", h.name);
+      });
+    }
+  },
+};
+
+export const resetHosts: Phase<ClusterContext> = {
+  title: "reset hosts (kubeadm reset, CNI, iptables, etcd, keepalived)",
+  async run(ctx) {
+    const vip = ctx.model.endpoint.kind === "vip";
+    await forHosts(ctx, ctx.model.hosts, async (h) => {
+      const steps = resetSteps({ keepalived: vip && h.isControlPlane });
+      const n = await runSteps(ctx, h.name, await ctx.runner(h.name), steps);
+      return n ? undefined : "already clean";
+    });
+  },
+};

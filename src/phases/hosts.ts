@@ -1,0 +1,54 @@
+// Host phases of `up`: connect and gather facts, preflight, prepare the OS.
+import { PreflightError } from "../errors.js";
+import { factsScript, parseFacts } from "../facts/gather.js";
+import { runPreflight } from "../preflight/checks.js";
+import { prepareOsSteps } from "../scripts/os.js";
+import type { ClusterContext } from "./context.js";
+import { forHosts, type Phase } from "./run.js";
+import { runSteps } from "./steps.js";
+
+export const gatherFacts: Phase<ClusterContext> = {
+  title: "connect and gather facts",
+  async run(ctx) {
+    await forHosts(ctx, ctx.model.hosts, async (h) => {
+      const runner = await ctx.runner(h.name);
+      const r = await runner.exec(factsScript(), { sudo: true, label: "gather facts" });
+      const f = parseFacts(r.stdout);
+      ctx.facts.set(h.name, f);
+      if (f.kubeadmState !== "none") ctx.joined.add(h.name);
+      return `${f.osPretty}, ${f.cpus} CPU, ${f.memoryMiB} MiB${f.kubeadmState !== "none" ? `, already set up (${f.kubeadmState})` : ""}`;
+    });
+  },
+};
+
+export const preflight: Phase<ClusterContext> = {
+  title: "preflight checks",
+  async run(ctx) {
+    const findings = runPreflight(
+      ctx.model.hosts.map((h) => ({ name: h.name, roles: h.spec.roles, facts: ctx.facts.get(h.name)! })),
+    );
+    for (const f of findings.filter((x) => x.severity === "warn")) {
+      ctx.reporter.emit({ kind: "warning", host: f.host, message: `${f.check}: ${f.message}` });
+    }
+    const failed = findings.filter((x) => x.severity === "fail");
+    if (failed.length) throw new PreflightError(failed.map((f) => `${f.host}: ${f.check}: ${f.message}`).join("\n"));
+  },
+};
+
+export const prepareHosts: Phase<ClusterContext> = {
+  title: "prepare hosts (containerd, kernel, swap, Kubernetes packages)",
+  async run(ctx) {
+    const inv = ctx.model.inventory;
+    await forHosts(ctx, ctx.model.hosts, async (h) => {
+      const pm = ctx.facts.get(h.name)!.packageManager;
+      if (pm === "unknown") throw new PreflightError(`${h.name}: no supported package manager`);
+      const steps = prepareOsSteps({
+        packageManager: pm,
+        kubernetesVersion: inv.cluster.kubernetesVersion,
+        ...(inv.offline ? { offline: inv.offline } : {}),
+      });
+      const n = await runSteps(ctx, h.name, await ctx.runner(h.name), steps);
+      return n ? `${n} step(s) ${ctx.dryRun ? "to do" : "done"}` : "already prepared";
+    });
+  },
+};

@@ -1,0 +1,56 @@
+// Reporters: plain lines for people (no colour, no spinners: works in CI logs), one JSON object per line
+// for scripts, and the journal file every run writes. The tty renderer comes with the operator issue.
+import { appendFileSync } from "node:fs";
+import type { Reporter, RunEvent } from "./events.js";
+
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+
+export class PlainReporter implements Reporter {
+  constructor(private readonly write: (s: string) => void) {}
+  emit(e: RunEvent): void {
+    switch (e.kind) {
+      case "run-start":
+        this.write(`${e.dryRun ? "plan" : e.command} ${e.cluster}${e.dryRun ? " (dry run: nothing is changed)" : ""}\n`);
+        break;
+      case "phase-start":
+        this.write(`==> ${e.phase}\n`);
+        break;
+      case "phase-end":
+        this.write(e.ok ? `    done in ${secs(e.durationMs)}\n` : `    FAILED after ${secs(e.durationMs)}\n`);
+        break;
+      case "phase-skip":
+        this.write(`--- ${e.phase}: skipped (${e.reason})\n`);
+        break;
+      case "host-step":
+        if (e.status === "failed") this.write(`    ${e.host}: FAILED ${e.detail ?? ""}\n`);
+        else if (e.status === "done" && e.detail) this.write(`    ${e.host}: ${e.detail}\n`);
+        break;
+      case "change":
+        this.write(`    ${e.host}: ${e.dryRun ? "would " : ""}${e.what}\n`);
+        break;
+      case "warning":
+        this.write(`    warning: ${e.host ? `${e.host}: ` : ""}${e.message}\n`);
+        break;
+      case "run-end":
+        this.write(`${e.ok ? "finished" : "failed"} in ${secs(e.durationMs)}, ${e.changes} change(s)\n`);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+export class JsonReporter implements Reporter {
+  constructor(private readonly write: (s: string) => void) {}
+  emit(e: RunEvent): void {
+    this.write(`${JSON.stringify({ at: new Date().toISOString(), ...e })}\n`);
+  }
+}
+
+/** events.jsonl in the run directory: every event, commands included. */
+export class JournalReporter implements Reporter {
+  constructor(private readonly file: string) {}
+  emit(e: RunEvent): void {
+    appendFileSync(this.file, `${JSON.stringify({ at: new Date().toISOString(), ...e })}\n`, { mode: 0o600 });
+  }
+}

@@ -15,9 +15,9 @@ import { change, type Phase } from "./run.js";
 export const MANAGED_LABELS_ANNOTATION = "kubesmith.io/managed-labels";
 export const MANAGED_TAINTS_ANNOTATION = "kubesmith.io/managed-taints";
 
-function notYet(ctx: ClusterContext): string | true {
-  if (ctx.kube) return true;
-  return ctx.dryRun ? "the cluster does not exist yet (dry run)" : "no API connection";
+/** Without an API connection only a dry run goes on (to list what it would do); a real run cannot. */
+function needsApi(ctx: ClusterContext): string | true {
+  return ctx.kube || ctx.dryRun ? true : "no API connection";
 }
 
 export const connectApi: Phase<ClusterContext> = {
@@ -35,13 +35,17 @@ export const connectApi: Phase<ClusterContext> = {
 
 export const cni: Phase<ClusterContext> = {
   title: "Calico CNI, then wait for every node to be Ready",
-  shouldRun: notYet,
+  shouldRun: needsApi,
   async run(ctx) {
-    const kube = ctx.kube!;
+    const kube = ctx.kube;
     const values = ctx.model.inventory.addons?.calico?.values as { manifest?: CalicoManifestSource } | undefined;
     const manifest = await loadCalicoManifest(values?.manifest);
     const objects = renderCalico({ podCIDR: ctx.model.inventory.cluster.podCIDR, ...(manifest ? { manifest } : {}) });
     // Apply only what differs (server-side dry run would be the general answer; the bundle layer brings it).
+    if (!kube) {
+      await change(ctx, ctx.model.first.name, `apply Calico (${objects.length} object(s), pod CIDR ${ctx.model.inventory.cluster.podCIDR})`, async () => {});
+      return;
+    }
     const missing: KubeObject[] = [];
     for (const o of objects) {
       const live = await kube.get(o.apiVersion, o.kind, o.metadata.name, o.metadata.namespace);
@@ -130,10 +134,15 @@ export function nodePatch(node: KubeObject, h: ClusterHost): Record<string, unkn
 
 export const labelsAndTaints: Phase<ClusterContext> = {
   title: "node labels and taints",
-  shouldRun: notYet,
+  shouldRun: needsApi,
   async run(ctx) {
-    const kube = ctx.kube!;
+    const kube = ctx.kube;
     for (const h of ctx.model.hosts) {
+      if (!kube) {
+        const labels = Object.entries(desiredLabels(h)).map(([k, v]) => (v ? `${k}=${v}` : k));
+        await change(ctx, h.name, `set node labels ${labels.join(" ")}`, async () => {});
+        continue;
+      }
       const node = await kube.get("v1", "Node", h.name);
       if (!node) {
         if (ctx.dryRun) continue;
@@ -154,21 +163,19 @@ export const labelsAndTaints: Phase<ClusterContext> = {
 /** kubeconfig/<cluster>.yaml (0600); optionally merged into ~/.kube/config as a context. */
 export const writeKubeconfig: Phase<ClusterContext> = {
   title: "kubeconfig",
-  shouldRun(ctx) {
-    return ctx.adminConf !== undefined || notYet(ctx);
-  },
+  shouldRun: (ctx) => (ctx.adminConf !== undefined || ctx.dryRun ? true : "no admin kubeconfig"),
   async run(ctx) {
     const dir = resolve("kubeconfig");
     const file = join(dir, `${ctx.model.name}.yaml`);
     const current = existsSync(file) ? readFileSync(file, "utf8") : "";
-    if (current !== ctx.adminConf) {
+    if (ctx.adminConf === undefined || current !== ctx.adminConf) {
       await change(ctx, "local", `write ${file}`, async () => {
         mkdirSync(dir, { recursive: true, mode: 0o700 });
         writeFileSync(file, ctx.adminConf!, { mode: 0o600 });
         chmodSync(file, 0o600);
       });
     }
-    if (ctx.options.mergeKubeconfig) {
+    if (ctx.options.mergeKubeconfig && ctx.adminConf !== undefined) {
       const target = join(homedir(), ".kube", "config");
       await change(ctx, "local", `merge context ${ctx.model.name} into ${target}`, async () => mergeKubeconfig(ctx.adminConf!, ctx.model.name, target));
     }

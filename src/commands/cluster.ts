@@ -44,6 +44,7 @@ interface Flags {
   mergeKubeconfig?: boolean;
   output: "plain" | "json";
   waitTimeout: string;
+  apiTunnel?: boolean;
 }
 
 function options(f: Flags, dryRun: boolean): ClusterOptions {
@@ -58,6 +59,7 @@ function options(f: Flags, dryRun: boolean): ClusterOptions {
     ...(f.forceUnlock ? { forceUnlock: true } : {}),
     ...(f.mergeKubeconfig ? { mergeKubeconfig: true } : {}),
     ...(f.yes ? { yes: true } : {}),
+    ...(f.apiTunnel ? { apiTunnel: true } : {}),
     waitTimeoutMs: Number(wait[1]) * (wait[2] === "m" ? 60_000 : 1000),
   };
 }
@@ -115,7 +117,8 @@ function common(cmd: Command): Command {
     .option("--state-dir <dir>", "run journals, logs and cluster secrets", ".kubesmith")
     .addOption(new Option("-o, --output <format>", "progress output").choices(["plain", "json"]).default("plain"))
     .option("--force-unlock", "take over a cluster lock held by another run (only when that run is dead)")
-    .option("--wait-timeout <duration>", "how long to wait for nodes to be Ready", "5m");
+    .option("--wait-timeout <duration>", "how long to wait for nodes to be Ready", "5m")
+    .option("--api-tunnel", "reach the Kubernetes API through an SSH tunnel via the first control plane (default: only when it is not routable)");
 }
 
 export function registerClusterCommands(program: Command, io: CliIo): void {

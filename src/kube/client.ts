@@ -3,6 +3,8 @@
 // a kubeconfig. Raw JSON on purpose: KubernetesObjectApi.patch drops every field it has no model for
 // (CRD objects lose their spec), and apply must send exactly what the bundle rendered.
 import https from "node:https";
+import type { Duplex } from "node:stream";
+import tls from "node:tls";
 import { KubeConfig } from "@kubernetes/client-node";
 import { ApiError } from "../errors.js";
 
@@ -35,7 +37,10 @@ export class KubeClient {
   ) {}
 
   /** From kubeconfig text; `server` overrides the cluster address (e.g. the first control plane, or a tunnel). */
-  static async fromKubeconfig(text: string, opts: { server?: string; timeoutMs?: number } = {}): Promise<KubeClient> {
+  static async fromKubeconfig(
+    text: string,
+    opts: { server?: string; timeoutMs?: number; tunnel?: (host: string, port: number) => Promise<Duplex> } = {},
+  ): Promise<KubeClient> {
     const kc = new KubeConfig();
     try {
       kc.loadFromString(text);
@@ -44,18 +49,36 @@ export class KubeClient {
     }
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new ApiError("the kubeconfig has no current cluster");
-    const tls: https.RequestOptions = {};
-    await kc.applyToHTTPSOptions(tls);
+    const tlsOpts: https.RequestOptions = {};
+    await kc.applyToHTTPSOptions(tlsOpts);
     const agent = new https.Agent({
       keepAlive: true,
       maxSockets: 16,
-      ...(tls.ca ? { ca: tls.ca } : {}),
-      ...(tls.cert ? { cert: tls.cert } : {}),
-      ...(tls.key ? { key: tls.key } : {}),
+      ...(tlsOpts.ca ? { ca: tlsOpts.ca } : {}),
+      ...(tlsOpts.cert ? { cert: tlsOpts.cert } : {}),
+      ...(tlsOpts.key ? { key: tlsOpts.key } : {}),
       // The API certificate names the control-plane endpoint; we may reach it by another address.
       ...(opts.server ? { servername: new URL(cluster.server).hostname } : {}),
       rejectUnauthorized: !cluster.skipTLSVerify,
     });
+    if (opts.tunnel) {
+      // Every connection goes through the tunnel (an SSH direct-tcpip channel); TLS runs end to end over it.
+      const tunnel = opts.tunnel;
+      const serverUrl = new URL(opts.server ?? cluster.server);
+      (agent as unknown as { createConnection: unknown }).createConnection = (
+        o: tls.ConnectionOptions,
+        cb: (err: Error | null, s?: tls.TLSSocket) => void,
+      ) => {
+        tunnel(serverUrl.hostname, Number(serverUrl.port || 443)).then(
+          (stream) => {
+            const sock = tls.connect({ ...o, socket: stream, servername: o.servername ?? serverUrl.hostname });
+            sock.once("secureConnect", () => cb(null, sock));
+            sock.once("error", (e: Error) => cb(e));
+          },
+          (e: Error) => cb(e),
+        );
+      };
+    }
     return new KubeClient((opts.server ?? cluster.server).replace(/\/$/, ""), agent, opts.timeoutMs ?? 30_000);
   }
 

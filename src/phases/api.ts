@@ -28,10 +28,31 @@ export const connectApi: Phase<ClusterContext> = {
   async run(ctx) {
     const runner = await ctx.runner(ctx.model.first.name);
     ctx.adminConf = (await runner.download("/etc/kubernetes/admin.conf", { sudo: true })).toString("utf8");
-    ctx.kube = await KubeClient.fromKubeconfig(ctx.adminConf);
-    await ctx.kube.request("GET", "/version");
+    ctx.kube = await connectKube(ctx, ctx.adminConf);
   },
 };
+
+/**
+ * The API directly when it is routable from here, else through an SSH tunnel via the first control plane
+ * (bastion networks). --api-tunnel forces the tunnel.
+ */
+export async function connectKube(ctx: ClusterContext, adminConf: string): Promise<KubeClient> {
+  if (!ctx.options.apiTunnel) {
+    const direct = await KubeClient.fromKubeconfig(adminConf, { timeoutMs: 5_000 });
+    try {
+      await direct.request("GET", "/version");
+      direct.close();
+      return await KubeClient.fromKubeconfig(adminConf);
+    } catch (err) {
+      direct.close();
+      ctx.reporter.emit({ kind: "warning", message: `the API is not reachable directly (${(err as Error).message}); going through an SSH tunnel via ${ctx.model.first.name}` });
+    }
+  }
+  const runner = await ctx.pool.connect(ctx.model.first.target);
+  const kube = await KubeClient.fromKubeconfig(adminConf, { tunnel: (host, port) => runner.forward(host, port) });
+  await kube.request("GET", "/version");
+  return kube;
+}
 
 export const cni: Phase<ClusterContext> = {
   title: "Calico CNI, then wait for every node to be Ready",

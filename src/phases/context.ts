@@ -49,6 +49,8 @@ export interface ClusterOptions {
   mergeKubeconfig?: boolean;
   yes?: boolean;
   waitTimeoutMs?: number;
+  /** Reach the API through an SSH tunnel via the first control plane even when it is routable. */
+  apiTunnel?: boolean;
 }
 
 export async function openContext(command: string, opts: ClusterOptions, reporters: Reporter[]): Promise<ClusterContext> {

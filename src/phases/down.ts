@@ -2,7 +2,8 @@
 // kubeadm reset, CNI leftovers, iptables/ipvs rules, etcd data, the control-plane keepalived.
 import { ApiError } from "../errors.js";
 import { resetSteps } from "../scripts/reset.js";
-import { KubeClient } from "../kube/client.js";
+import type { KubeClient } from "../kube/client.js";
+import { connectKube } from "./api.js";
 import type { ClusterContext } from "./context.js";
 import { change, forHosts, type Phase } from "./run.js";
 import { runSteps } from "./steps.js";
@@ -17,9 +18,8 @@ export const drainNodes: Phase<ClusterContext> = {
     ctx.adminConf = (await runner.download("/etc/kubernetes/admin.conf", { sudo: true })).toString("utf8");
     let kube: KubeClient;
     try {
-      kube = await KubeClient.fromKubeconfig(ctx.adminConf, { timeoutMs: 10_000 });
+      kube = await connectKube(ctx, ctx.adminConf);
       ctx.kube = kube;
-      await kube.request("GET", "/version");
     } catch (err) {
       // A cluster whose API is gone can still be reset host by host.
       ctx.reporter.emit({ kind: "warning", message: `the API does not answer (${err instanceof ApiError ? err.message : String(err)}); skipping drain` });

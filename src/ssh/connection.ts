@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import net from "node:net";
 import { posix } from "node:path";
+import type { Duplex } from "node:stream";
 import pLimit from "p-limit";
 import ssh2 from "ssh2";
 import type { AnyAuthMethod, ClientChannel, ConnectConfig, ParsedKey, SFTPWrapper } from "ssh2";
@@ -139,6 +140,20 @@ export class SshRunner implements Runner {
   /** True while a connection is up. */
   get connected(): boolean {
     return this.client !== undefined;
+  }
+
+  /**
+   * A TCP stream to host:port opened from this host (SSH direct-tcpip), e.g. to reach an API server that
+   * is not routable from here.
+   */
+  async forward(host: string, port: number): Promise<Duplex> {
+    const client = await this.connect();
+    return new Promise((resolve, reject) => {
+      client.forwardOut("127.0.0.1", 0, host, port, (err, stream) => {
+        if (err) reject(new UnreachableError(this.host, `cannot open a tunnel to ${host}:${port}: ${err.message}`, { cause: err }));
+        else resolve(stream);
+      });
+    });
   }
 
   /** Connect (once; concurrent callers share the pending attempt). Retries network errors only. */

@@ -1,0 +1,156 @@
+// Cluster bootstrap end to end against the lab: 3 control planes behind a keepalived VIP, 3 workers and 2
+// frontend nodes. up → every node Ready and labelled; a second up changes nothing; plan changes nothing;
+// a fault in one worker's join; down; rebuild. Run with the built CLI, as a user would.
+import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { setLabFaults } from "../../src/lab/lab.js";
+import { KubeClient, nodeReady } from "../../src/kube/client.js";
+import { packageRoot } from "../../src/util/pkg.js";
+import { labSkip, ssh, startLab, type StartedLab } from "../helpers/lab.js";
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+let work = "";
+function kubesmith(args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(packageRoot(), "dist", "cli.js"), ...args], { cwd: work, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CI: "true" } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+interface Event {
+  kind: string;
+  host?: string;
+  what?: string;
+  ok?: boolean;
+  changes?: number;
+  phase?: string;
+  status?: string;
+}
+const events = (r: Run): Event[] => r.stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Event);
+const changesOf = (r: Run) => events(r).filter((e) => e.kind === "change");
+
+/** Every file in a host's overlay upper dirs with size and mtime, except the simulator's own log. */
+function snapshot(lab: StartedLab): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (p.includes("/var/log/kubesim") || p.includes("/log/kubesim")) continue;
+      if (e.isDirectory()) walk(p);
+      else {
+        const st = statSync(p, { throwIfNoEntry: false });
+        out.set(p, st ? `${st.size}:${st.mtimeMs}` : "gone");
+      }
+    }
+  };
+  for (const h of lab.state.hosts) walk(join(h.dir, "upper"));
+  return out;
+}
+
+describe.skipIf(labSkip)("up / plan / down / rebuild on a lab of 3 control planes, 3 workers, 2 frontend", () => {
+  let lab: StartedLab;
+  let inv: string;
+  const args = () => ["-i", inv, "--state-dir", join(work, "state"), "-o", "json"];
+
+  beforeAll(async () => {
+    lab = await startLab({ name: "e2eup", layout: "3cp,3w,2fe" });
+    inv = lab.inventoryPath;
+    work = mkdtempSync(join(tmpdir(), "kubesmith-up-"));
+  }, 120_000);
+  afterAll(async () => {
+    await lab?.down();
+  });
+
+  it("plan lists changes for every host and changes nothing", async () => {
+    const before = snapshot(lab);
+    const r = await kubesmith(["plan", ...args()]);
+    expect(r.code, r.stderr).toBe(0);
+    const hostsWithChanges = new Set(changesOf(r).map((e) => e.host));
+    for (const h of lab.state.hosts) expect(hostsWithChanges.has(h.name), h.name).toBe(true);
+    expect(changesOf(r).some((e) => /kubeadm init/.test(e.what ?? ""))).toBe(true);
+    expect(snapshot(lab)).toEqual(before);
+  }, 120_000);
+
+  it("up: every node Ready, frontend labels set, the VIP answers", async () => {
+    const r = await kubesmith(["up", ...args()]);
+    expect(r.code, r.stderr + r.stdout.slice(-3000)).toBe(0);
+    const kc = readFileSync(join(work, "kubeconfig", `${lab.state.name}.yaml`), "utf8");
+    expect(statSync(join(work, "kubeconfig", `${lab.state.name}.yaml`)).mode & 0o777).toBe(0o600);
+    const kube = await KubeClient.fromKubeconfig(kc);
+    try {
+      expect(kc).toContain(`server: https://${lab.state.vips.controlPlane}:6443`);
+      const nodes = await kube.list("v1", "Node");
+      expect(nodes.map((n) => n.metadata.name).sort()).toEqual(lab.state.hosts.map((h) => h.name).sort());
+      for (const n of nodes) expect(nodeReady(n), n.metadata.name).toBe(true);
+      for (const h of lab.state.hosts) {
+        const n = nodes.find((x) => x.metadata.name === h.name)!;
+        const isFe = h.roles.includes("frontend");
+        expect(n.metadata.labels?.role, h.name).toBe(isFe ? "frontend" : undefined);
+        if (h.roles.includes("control-plane")) expect(n.metadata.labels).toHaveProperty(["node-role.kubernetes.io/control-plane"]);
+      }
+    } finally {
+      kube.close();
+    }
+    // no secret reached the logs
+    const logs = readdirSync(join(work, "state", lab.state.name, "runs"));
+    for (const run of logs) {
+      for (const f of readdirSync(join(work, "state", lab.state.name, "runs", run, "hosts"))) {
+        const text = readFileSync(join(work, "state", lab.state.name, "runs", run, "hosts", f), "utf8");
+        expect(text).not.toMatch(/token: [a-z0-9]{6}\.[a-z0-9]{16}/);
+        expect(text).not.toMatch(/certificateKey: [a-f0-9]{64}/);
+      }
+    }
+  }, 300_000);
+
+  it("a second up changes nothing", async () => {
+    const r = await kubesmith(["up", ...args()]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(changesOf(r).map((e) => `${e.host}: ${e.what}`)).toEqual([]);
+  }, 180_000);
+
+  it("a failed worker join: the others finish, the run names host and step; the next up does only what was missing", async () => {
+    const r0 = await kubesmith(["down", "--yes", ...args()]);
+    expect(r0.code, r0.stderr).toBe(0);
+    const victim = lab.state.hosts.find((h) => h.roles.includes("worker") && !h.roles.includes("frontend"))!;
+    setLabFaults(lab.state.name, [{ host: victim.name, command: "kubeadm join", exitCode: 1, fail: "simulated join failure" }]);
+    const r1 = await kubesmith(["up", ...args()]);
+    setLabFaults(lab.state.name, []);
+    expect(r1.code).not.toBe(0);
+    expect(r1.stderr).toMatch(new RegExp(`^kubesmith: ${victim.name}: .*kubeadm join.*simulated join failure`, "m"));
+    const joined = events(r1).filter((e) => e.kind === "host-step" && e.phase === "join the workers" && e.status === "done").map((e) => e.host);
+    expect(joined.length).toBe(lab.state.hosts.filter((h) => !h.roles.includes("control-plane")).length - 1);
+    const r2 = await kubesmith(["up", ...args()]);
+    expect(r2.code, r2.stderr).toBe(0);
+    const joins = changesOf(r2).filter((e) => /kubeadm join/.test(e.what ?? ""));
+    expect(joins.map((e) => e.host)).toEqual([victim.name]);
+    expect(changesOf(r2).some((e) => /kubeadm init/.test(e.what ?? ""))).toBe(false);
+  }, 400_000);
+
+  it("down leaves no cluster state on the hosts; rebuild brings it back", async () => {
+    const r = await kubesmith(["down", "--yes", ...args()]);
+    expect(r.code, r.stderr).toBe(0);
+    for (const h of lab.state.hosts) {
+      const s = await ssh(lab.state, h.name, "find /etc/kubernetes /var/lib/etcd /etc/cni/net.d -type f 2>/dev/null; systemctl is-active keepalived");
+      expect(s.stdout.trim(), h.name).toMatch(/^(inactive|unknown)?$/);
+    }
+    const noTty = await kubesmith(["down", ...args()]);
+    expect(noTty.code).toBe(130);
+    expect(noTty.stderr).toMatch(/--yes/);
+    const rb = await kubesmith(["rebuild", "--yes", ...args()]);
+    expect(rb.code, rb.stderr).toBe(0);
+    expect(events(rb).filter((e) => e.kind === "run-end").map((e) => e.ok)).toEqual([true, true]);
+  }, 400_000);
+});

@@ -531,6 +531,8 @@ export const SIM_TOOLS = [
   "modprobe",
   "sysctl",
   "swapoff",
+  "curl",
+  "gpg",
 ] as const;
 
 function writeShims(state: LabState, mnt: SimMounts): void {

@@ -1,34 +1,17 @@
 // Cluster bootstrap end to end against the lab: 3 control planes behind a keepalived VIP, 3 workers and 2
 // frontend nodes. up → every node Ready and labelled; a second up changes nothing; plan changes nothing;
 // a fault in one worker's join; down; rebuild. Run with the built CLI, as a user would.
-import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setLabFaults } from "../../src/lab/lab.js";
 import { KubeClient, nodeReady } from "../../src/kube/client.js";
-import { packageRoot } from "../../src/util/pkg.js";
+import { kubesmith as runCli, type RunResult as Run } from "../helpers/cli.js";
 import { labSkip, ssh, startLab, type StartedLab } from "../helpers/lab.js";
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 let work = "";
-function kubesmith(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(packageRoot(), "dist", "cli.js"), ...args], { cwd: work, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CI: "true" } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const kubesmith = (args: string[]): Promise<Run> => runCli(args, { cwd: work, env: { CI: "true" } });
 
 interface Event {
   kind: string;

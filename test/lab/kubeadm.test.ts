@@ -6,6 +6,7 @@ import { setLabFaults } from "../../src/lab/lab.js";
 import { labSkip, requireRoot, ssh, startLab, type StartedLab } from "../helpers/lab.js";
 
 const PREP =
+  "echo 'deb [trusted=yes] https://pkgs.k8s.io/core:/stable:/v1.33/deb/ /' > /etc/apt/sources.list.d/kubernetes.list && apt-get update -q >/dev/null && " +
   "apt-get install -y containerd kubeadm kubelet kubectl >/dev/null && systemctl enable --now containerd kubelet 2>/dev/null && sysctl -qw net.ipv4.ip_forward=1";
 
 describe.skipIf(labSkip)("node simulator: kubeadm", () => {
@@ -109,7 +110,7 @@ describe.skipIf(labSkip)("node simulator: kubeadm", () => {
   });
 
   it("packages: held versions are kept by apt-get, dpkg-query reports them", async () => {
-    const r = await ssh(lab.state, "lab-3", "apt-mark hold kubeadm && apt-get install -y kubeadm=1.33.9-1.1; echo rc=$?; dpkg-query -W -f='${Version}' kubeadm");
+    const r = await ssh(lab.state, "lab-3", "apt-mark hold kubeadm && apt-get install -y kubeadm=1.33.1-1.1; echo rc=$?; dpkg-query -W -f='${Version}' kubeadm");
     expect(r.stderr).toContain("Held packages were changed");
     expect(r.stdout).toContain("rc=100");
     expect(r.stdout.trim().split("\n").pop()).toBe("1.33.2-1.1");

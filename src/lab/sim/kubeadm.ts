@@ -8,7 +8,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } fr
 import path from "node:path";
 import { parseAllDocuments } from "yaml";
 import { k8sVersion, sysctlValue } from "./system.js";
-import { unitState } from "./systemctl.js";
+import { criDisabled } from "./containerd.js";
+import { stopSimulatedUnit, unitState } from "./systemctl.js";
 import { SimExit, fail, flag, parseArgs, readJson, writeFile, writeJson, type Sim } from "./util.js";
 
 const K = "/etc/kubernetes";
@@ -225,7 +226,8 @@ function preflight(sim: Sim, errors: [string, string][], ignore: string[]): void
 function commonChecks(sim: Sim): [string, string][] {
   const errs: [string, string][] = [];
   if (!sim.isRoot) errs.push(["IsPrivilegedUser", "user is not running as root"]);
-  if (!unitState(sim, "containerd").active) {
+  // Docker's packaged config.toml turns the CRI plugin off: containerd runs, but kubeadm finds no runtime.
+  if (!unitState(sim, "containerd").active || criDisabled()) {
     errs.push(["CRI", "container runtime is not running: output: time=\"now\" level=fatal msg=\"validate service connection: validate CRI v1 runtime API for endpoint \\\"unix:///var/run/containerd/containerd.sock\\\": rpc error: code = Unavailable desc = connection error\""]);
   }
   if (sysctlValue("net.ipv4.ip_forward") !== "1") {
@@ -505,6 +507,7 @@ function reset(sim: Sim, args: string[]): number {
     }
   }
   sim.out("[preflight] Running pre-flight checks\n[reset] Stopping the kubelet service\n");
+  stopSimulatedUnit("kubelet");
   rmSync(path.join(nodesDir(sim), `${sim.host}.json`), { force: true });
   for (const p of ["/var/lib/etcd", "/var/lib/kubelet", PKI, `${K}/manifests`, `${K}/tmp`]) {
     try {

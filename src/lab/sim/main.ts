@@ -3,33 +3,55 @@
 // Every command is recorded to <lab>/hosts/<host>/commands.log (read by tests) and to the host's
 // own /var/log/kubesim/commands.log; faults from the lab's faults file apply before the tool runs.
 import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
+import nodeModule from "node:module";
 import path from "node:path";
-import { matchFault, readFaultsFile } from "../faults.js";
-import type { SimConfig } from "../types.js";
-import { kubeadm } from "./kubeadm.js";
-import { aptGet, aptMark, dnf, dpkg, dpkgQuery, rpm } from "./packages.js";
-import { kubectl, kubelet, modprobe, swapoff, sysctl } from "./system.js";
-import { systemctl } from "./systemctl.js";
+import type { LabFault, SimConfig } from "../types.js";
 import { SimExit, labState, readJson, readOs, type Sim } from "./util.js";
+
+// Every simulated command is a fresh Node process: load only the tool that runs (the YAML parser and
+// kubeadm's certificate code cost more than the command itself), and on Node 22+ reuse compiled code.
+(nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
 type Tool = (sim: Sim, args: string[]) => number | Promise<number>;
 
-const TOOLS: Record<string, Tool> = {
-  kubeadm,
-  kubelet,
-  kubectl,
-  "apt-get": aptGet,
-  "apt-mark": aptMark,
-  dpkg,
-  "dpkg-query": dpkgQuery,
-  dnf: (sim, a) => dnf(sim, "dnf", a),
-  yum: (sim, a) => dnf(sim, "yum", a),
-  rpm,
-  systemctl,
-  modprobe,
-  sysctl,
-  swapoff,
+const TOOLS: Record<string, () => Promise<Tool>> = {
+  kubeadm: async () => (await import("./kubeadm.js")).kubeadm,
+  kubelet: async () => (await import("./system.js")).kubelet,
+  kubectl: async () => (await import("./system.js")).kubectl,
+  "apt-get": async () => (await import("./packages.js")).aptGet,
+  "apt-mark": async () => (await import("./packages.js")).aptMark,
+  dpkg: async () => (await import("./packages.js")).dpkg,
+  "dpkg-query": async () => (await import("./packages.js")).dpkgQuery,
+  dnf: async () => {
+    const { dnf } = await import("./packages.js");
+    return (sim, a) => dnf(sim, "dnf", a);
+  },
+  yum: async () => {
+    const { dnf } = await import("./packages.js");
+    return (sim, a) => dnf(sim, "yum", a);
+  },
+  rpm: async () => (await import("./packages.js")).rpm,
+  systemctl: async () => (await import("./systemctl.js")).systemctl,
+  modprobe: async () => (await import("./system.js")).modprobe,
+  sysctl: async () => (await import("./system.js")).sysctl,
+  swapoff: async () => (await import("./system.js")).swapoff,
+  curl: async () => (await import("./net.js")).curl,
+  gpg: async () => (await import("./net.js")).gpg,
+  containerd: async () => (await import("./containerd.js")).containerd,
 };
+
+/** The lab's faults; the YAML parser is loaded only when the file holds any. */
+async function loadFaults(file: string): Promise<{ faults: LabFault[]; match: typeof import("../faults.js").matchFault } | undefined> {
+  let text = "";
+  try {
+    text = readFileSync(file, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+  if (text === "" || text === "[]") return undefined;
+  const f = await import("../faults.js");
+  return { faults: f.parseFaults(text, file), match: f.matchFault };
+}
 
 function makeSim(labDir: string): Sim {
   const cfg = readJson<SimConfig | undefined>(path.join(labDir, "sim.json"), undefined);
@@ -91,16 +113,16 @@ async function main(): Promise<number> {
     const labDir = process.env.KUBESIM_LAB_DIR;
     if (!labDir) throw new SimExit(1, "kubesim: KUBESIM_LAB_DIR is not set (run through a lab host's shim)\n");
     sim = makeSim(labDir);
-    const impl = tool ? TOOLS[tool] : undefined;
-    if (!impl) throw new SimExit(127, `kubesim: unknown tool ${tool ?? ""}\n`);
+    const load = tool ? TOOLS[tool] : undefined;
+    if (!load) throw new SimExit(127, `kubesim: unknown tool ${tool ?? ""}\n`);
     // faults, reloaded on every command
-    let faults: ReturnType<typeof readFaultsFile> = [];
+    let fault: LabFault | undefined;
     try {
-      faults = readFaultsFile(sim.cfg.faultsFile);
+      const f = await loadFaults(sim.cfg.faultsFile);
+      fault = f?.match(f.faults, sim.host, argv);
     } catch (e) {
       process.stderr.write(`kubesim: ignoring faults: ${(e as Error).message}\n`);
     }
-    const fault = matchFault(faults, sim.host, argv);
     if (fault?.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
     if (fault?.hang) {
       record(sim, argv, null, t0, { fault: "hang" });
@@ -112,6 +134,7 @@ async function main(): Promise<number> {
       record(sim, argv, code, t0, { fault: fault.fail ?? "exit" });
       return code;
     }
+    const impl = await load();
     const code = await impl(sim, args);
     record(sim, argv, code, t0);
     return code;

@@ -5,6 +5,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statS
 import path from "node:path";
 import { killAndWait, procRef, refAlive } from "../procs.js";
 import type { ProcRef } from "../types.js";
+import { containerdConfigError } from "./containerd.js";
 import { installedVersion } from "./packages.js";
 import { SIM_VAR, fail, readJson, writeJson, type Sim } from "./util.js";
 
@@ -130,6 +131,13 @@ export async function systemctl(sim: Sim, args: string[]): Promise<number> {
           const unit = get(u);
           if (cmd === "stop") unit.active = false;
           else if (cmd !== "try-restart" || unit.active) {
+            // containerd refuses to start on a config.toml it cannot parse
+            const bad = u === "containerd" ? containerdConfigError() : undefined;
+            if (bad) {
+              unit.active = false;
+              save();
+              fail(1, `Job for containerd.service failed because the control process exited with error code.\nSee "systemctl status containerd.service" and "journalctl -xeu containerd.service" for details.\ncontainerd: failed to load TOML from /etc/containerd/config.toml: ${bad}`);
+            }
             unit.active = true;
             unit.since = new Date().toISOString();
           }
@@ -198,6 +206,16 @@ export async function systemctl(sim: Sim, args: string[]): Promise<number> {
     default:
       sim.err(`kubesim: systemctl ${cmd}: not simulated; nothing done\n`);
       return 0;
+  }
+}
+
+/** What `kubeadm reset` does to the kubelet: stop it (a simulated unit). */
+export function stopSimulatedUnit(name: string): void {
+  const db = loadUnits();
+  const unit = db[name];
+  if (unit?.active) {
+    unit.active = false;
+    writeJson(UNITS, db);
   }
 }
 

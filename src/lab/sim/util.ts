@@ -110,3 +110,35 @@ export function flag(flags: Map<string, string[]>, ...names: string[]): string |
   }
   return undefined;
 }
+
+/** Addresses a lab host may really talk to: loopback and the lab range 198.18.0.0/15. */
+export function allowedAddress(ip: string): boolean {
+  if (ip === "::1") return true;
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
+  if (!m) return false;
+  const a = Number(m[1]);
+  const b = Number(m[2]);
+  return a === 127 || (a === 198 && (b === 18 || b === 19));
+}
+
+/** Resolve a name the way a lab host can without DNS: IP literals and /etc/hosts only. */
+export function resolveLocal(name: string): string | undefined {
+  const host = name.replace(/^\[|\]$/g, "");
+  if (/^[\d.]+$/.test(host) || host.includes(":")) return host;
+  let text = "";
+  try {
+    text = readFileSync("/etc/hosts", "utf8");
+  } catch {
+    /* none */
+  }
+  for (const line of text.split("\n")) {
+    const [ip, ...names] = line.replace(/#.*/, "").trim().split(/\s+/);
+    if (ip && names.includes(host)) return ip;
+  }
+  return undefined;
+}
+
+/** Single-quote a word for sh (for the shims the simulator writes). */
+export function shq(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}

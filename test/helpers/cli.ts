@@ -1,0 +1,35 @@
+// Running programs from tests: any command with its output collected, and the built kubesmith CLI.
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { packageRoot } from "../../src/util/pkg.js";
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function run(cmd: string, args: string[], opts: { input?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, {
+      stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
+      env: { ...process.env, ...(opts.env ?? {}) },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    if (opts.input !== undefined) {
+      child.stdin!.on("error", () => {});
+      child.stdin!.end(opts.input);
+    }
+  });
+}
+
+/** The built CLI (dist/cli.js), as a user runs it: no terminal, no stdin. */
+export function kubesmith(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+  return run(process.execPath, [join(packageRoot(), "dist", "cli.js"), ...args], opts);
+}

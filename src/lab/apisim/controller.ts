@@ -1,0 +1,226 @@
+// The simulated control loops, run after every change: they write status the way kubelet and
+// kube-controller-manager would, instantly. Node readiness follows the CNI DaemonSet; workloads
+// report their replicas available; Jobs complete; CRDs become Established.
+//
+// A workload whose pod template carries the annotation `sim.kubesmith.io/ready: "false"` never becomes
+// ready (its rollout stalls), so failed-rollout handling can be exercised.
+
+import { createHash } from "node:crypto";
+import { daemonPodSpec, daemonSetFitsNode, type NodeLike } from "./scheduling.js";
+import type { Store } from "./store.js";
+import type { ResourceDef } from "./resources.js";
+import { arrOf, deepEqual, getIn, isObj, nowTimestamp, objOf, type JsonObject, type KObject } from "./types.js";
+
+export const CNI_LABEL = "kubesmith.io/cni";
+export const SIM_READY_ANNOTATION = "sim.kubesmith.io/ready";
+const CNI_NAMESPACES = new Set(["kube-system", "calico-system"]);
+
+export const NODE_NOT_READY_MESSAGE =
+  "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized";
+
+/** Is this DaemonSet the cluster's CNI (Calico's calico-node, or anything labelled kubesmith.io/cni=true)? */
+export function isCniDaemonSet(ds: KObject): boolean {
+  if (ds.metadata.labels?.[CNI_LABEL] === "true") return true;
+  return ds.metadata.name === "calico-node" && CNI_NAMESPACES.has(ds.metadata.namespace ?? "");
+}
+
+/** False when the workload's pod template is marked never-ready for the simulation. */
+export function templateBecomesReady(workload: KObject): boolean {
+  return getIn(workload, ["spec", "template", "metadata", "annotations", SIM_READY_ANNOTATION]) !== "false";
+}
+
+interface Cond {
+  type: string;
+  status: "True" | "False" | "Unknown";
+  reason: string;
+  message: string;
+}
+
+/** Merge wanted conditions into existing ones, keeping transition times when the status did not change. */
+function conditions(existing: unknown, wanted: Cond[], extra: Record<string, string>): JsonObject[] {
+  const now = nowTimestamp();
+  const old = arrOf(existing).filter(isObj);
+  const out: JsonObject[] = wanted.map((w) => {
+    const prev = old.find((c) => c["type"] === w.type);
+    const same = prev && prev["status"] === w.status && prev["reason"] === w.reason && prev["message"] === w.message;
+    if (same) return prev;
+    const times: Record<string, string> = {};
+    for (const k of Object.keys(extra)) times[k] = now;
+    const transition = prev && prev["status"] === w.status ? String(prev["lastTransitionTime"] ?? now) : now;
+    return { ...w, ...times, lastTransitionTime: transition };
+  });
+  for (const c of old) if (!wanted.some((w) => w.type === c["type"])) out.push(c);
+  return out;
+}
+
+function def(store: Store, group: string, version: string, resource: string): ResourceDef {
+  const d = store.registry.byResource(group, version, resource);
+  if (!d) throw new Error(`built-in resource ${group}/${version}/${resource} missing`);
+  return d;
+}
+
+function setStatus(store: Store, d: ResourceDef, obj: KObject, status: JsonObject, manager: string): void {
+  if (deepEqual(obj["status"], status)) return;
+  store.systemUpdate(d, obj, (o) => (o["status"] = status), manager, "status");
+}
+
+function shortHash(v: unknown): string {
+  return createHash("sha256").update(JSON.stringify(v ?? null)).digest("hex").slice(0, 10);
+}
+
+function nodeIsReady(n: KObject): boolean {
+  return arrOf(objOf(n["status"])["conditions"]).some((c) => objOf(c)["type"] === "Ready" && objOf(c)["status"] === "True");
+}
+
+export function reconcileCrds(store: Store): void {
+  const d = def(store, "apiextensions.k8s.io", "v1", "customresourcedefinitions");
+  for (const crd of store.raw(d)) {
+    const spec = objOf(crd["spec"]);
+    const storage = arrOf(spec["versions"]).find((v) => objOf(v)["storage"] === true) ?? arrOf(spec["versions"])[0];
+    const st = objOf(crd["status"]);
+    const status: JsonObject = {
+      ...st,
+      acceptedNames: spec["names"] ?? {},
+      storedVersions: [...new Set([...arrOf(st["storedVersions"]), objOf(storage)["name"]])].filter((x) => typeof x === "string"),
+      conditions: conditions(
+        st["conditions"],
+        [
+          { type: "NamesAccepted", status: "True", reason: "NoConflicts", message: "no conflicts found" },
+          { type: "Established", status: "True", reason: "InitialNamesAccepted", message: "the initial names have been accepted" },
+        ],
+        {},
+      ),
+    };
+    setStatus(store, d, crd, status, "kube-apiserver");
+  }
+}
+
+export function reconcileNodes(store: Store): void {
+  const nodesDef = def(store, "", "v1", "nodes");
+  const dsDef = def(store, "apps", "v1", "daemonsets");
+  const cnis = store.raw(dsDef).filter((ds) => isCniDaemonSet(ds) && templateBecomesReady(ds));
+  for (const node of store.raw(nodesDef)) {
+    const networkReady = cnis.some((ds) => daemonSetFitsNode(ds, node as NodeLike));
+    const st = objOf(node["status"]);
+    const wanted: Cond[] = [
+      { type: "MemoryPressure", status: "False", reason: "KubeletHasSufficientMemory", message: "kubelet has sufficient memory available" },
+      { type: "DiskPressure", status: "False", reason: "KubeletHasNoDiskPressure", message: "kubelet has no disk pressure" },
+      { type: "PIDPressure", status: "False", reason: "KubeletHasSufficientPID", message: "kubelet has sufficient PID available" },
+      networkReady
+        ? { type: "Ready", status: "True", reason: "KubeletReady", message: "kubelet is posting ready status" }
+        : { type: "Ready", status: "False", reason: "KubeletNotReady", message: NODE_NOT_READY_MESSAGE },
+    ];
+    setStatus(store, nodesDef, node, { ...st, conditions: conditions(st["conditions"], wanted, { lastHeartbeatTime: "" }) }, "kubelet");
+  }
+}
+
+export function reconcileWorkloads(store: Store): void {
+  const nodes = store.raw(def(store, "", "v1", "nodes"));
+  const dsDef = def(store, "apps", "v1", "daemonsets");
+  for (const ds of store.raw(dsDef)) {
+    const fit = nodes.filter((n) => daemonSetFitsNode(ds, n as NodeLike));
+    const hostNet = daemonPodSpec(ds).hostNetwork === true;
+    const ready = templateBecomesReady(ds) ? fit.filter((n) => isCniDaemonSet(ds) || hostNet || nodeIsReady(n)).length : 0;
+    const status: JsonObject = {
+      currentNumberScheduled: fit.length,
+      desiredNumberScheduled: fit.length,
+      numberMisscheduled: 0,
+      numberReady: ready,
+      updatedNumberScheduled: fit.length,
+      numberAvailable: ready,
+      observedGeneration: ds.metadata.generation ?? 1,
+    };
+    if (fit.length - ready > 0) status["numberUnavailable"] = fit.length - ready;
+    setStatus(store, dsDef, ds, status, "kube-controller-manager");
+  }
+
+  const deployDef = def(store, "apps", "v1", "deployments");
+  for (const d of store.raw(deployDef)) {
+    const r = Number(objOf(d["spec"])["replicas"] ?? 1);
+    const ok = templateBecomesReady(d) || r === 0;
+    const rs = `${d.metadata.name}-${shortHash(getIn(d, ["spec", "template"]))}`;
+    const status: JsonObject = { observedGeneration: d.metadata.generation ?? 1 };
+    if (r > 0) Object.assign(status, { replicas: r, updatedReplicas: r });
+    if (ok && r > 0) Object.assign(status, { readyReplicas: r, availableReplicas: r });
+    if (!ok) status["unavailableReplicas"] = r;
+    status["conditions"] = conditions(
+      objOf(d["status"])["conditions"],
+      [
+        ok
+          ? { type: "Available", status: "True", reason: "MinimumReplicasAvailable", message: "Deployment has minimum availability." }
+          : { type: "Available", status: "False", reason: "MinimumReplicasUnavailable", message: "Deployment does not have minimum availability." },
+        ok
+          ? { type: "Progressing", status: "True", reason: "NewReplicaSetAvailable", message: `ReplicaSet "${rs}" has successfully progressed.` }
+          : { type: "Progressing", status: "False", reason: "ProgressDeadlineExceeded", message: `ReplicaSet "${rs}" has timed out progressing.` },
+      ],
+      { lastUpdateTime: "" },
+    );
+    setStatus(store, deployDef, d, status, "kube-controller-manager");
+  }
+
+  const stsDef = def(store, "apps", "v1", "statefulsets");
+  for (const s of store.raw(stsDef)) {
+    const r = Number(objOf(s["spec"])["replicas"] ?? 1);
+    const ok = templateBecomesReady(s);
+    const rev = `${s.metadata.name}-${shortHash(getIn(s, ["spec", "template"]))}`;
+    const status: JsonObject = {
+      observedGeneration: s.metadata.generation ?? 1,
+      replicas: r,
+      currentReplicas: r,
+      updatedReplicas: r,
+      currentRevision: rev,
+      updateRevision: rev,
+      collisionCount: 0,
+      availableReplicas: ok ? r : 0,
+    };
+    if (ok && r > 0) status["readyReplicas"] = r;
+    setStatus(store, stsDef, s, status, "kube-controller-manager");
+  }
+
+  const rsDef = def(store, "apps", "v1", "replicasets");
+  for (const s of store.raw(rsDef)) {
+    const r = Number(objOf(s["spec"])["replicas"] ?? 1);
+    const ok = templateBecomesReady(s);
+    const status: JsonObject = { observedGeneration: s.metadata.generation ?? 1, replicas: r, fullyLabeledReplicas: r };
+    if (ok && r > 0) Object.assign(status, { readyReplicas: r, availableReplicas: r });
+    setStatus(store, rsDef, s, status, "kube-controller-manager");
+  }
+
+  const jobDef = def(store, "batch", "v1", "jobs");
+  for (const j of store.raw(jobDef)) {
+    const st = objOf(j["status"]);
+    if (arrOf(st["conditions"]).some((c) => ["Complete", "Failed"].includes(String(objOf(c)["type"])))) continue;
+    const spec = objOf(j["spec"]);
+    const now = nowTimestamp();
+    const status: JsonObject = templateBecomesReady(j)
+      ? {
+          startTime: now,
+          completionTime: now,
+          succeeded: Number(spec["completions"] ?? 1),
+          ready: 0,
+          terminating: 0,
+          conditions: conditions([], [
+            { type: "SuccessCriteriaMet", status: "True", reason: "CompletionsReached", message: "Reached expected number of succeeded pods" },
+            { type: "Complete", status: "True", reason: "CompletionsReached", message: "Reached expected number of succeeded pods" },
+          ], { lastProbeTime: "" }),
+        }
+      : {
+          startTime: now,
+          failed: Number(spec["backoffLimit"] ?? 6) + 1,
+          ready: 0,
+          terminating: 0,
+          conditions: conditions([], [
+            { type: "FailureTarget", status: "True", reason: "BackoffLimitExceeded", message: "Job has reached the specified backoff limit" },
+            { type: "Failed", status: "True", reason: "BackoffLimitExceeded", message: "Job has reached the specified backoff limit" },
+          ], { lastProbeTime: "" }),
+        };
+    setStatus(store, jobDef, j, status, "kube-controller-manager");
+  }
+}
+
+/** All the control loops, in dependency order. */
+export function reconcileAll(store: Store): void {
+  reconcileCrds(store);
+  reconcileNodes(store);
+  reconcileWorkloads(store);
+}

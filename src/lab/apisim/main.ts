@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+// Run the API simulator in the foreground:
+//   node dist/lab/apisim/main.js --host H --port P --pki DIR [--state FILE] [--version v1.33.4] [--verbose]
+// Prints "listening on https://H:P" once on stdout and nothing after; request logs (--verbose) and errors
+// go to stderr. Stops cleanly on SIGTERM/SIGINT.
+
+import { parseArgs } from "node:util";
+import { KubesmithError } from "../../errors.js";
+import { startApiServer } from "./server.js";
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      host: { type: "string", default: "127.0.0.1" },
+      port: { type: "string", default: "6443" },
+      pki: { type: "string" },
+      state: { type: "string" },
+      version: { type: "string" },
+      "extra-san": { type: "string", multiple: true },
+      verbose: { type: "boolean", default: false },
+    },
+    strict: true,
+  });
+  if (!values.pki) {
+    process.stderr.write("apisim: --pki DIR is required (a directory with ca.crt and ca.key)\n");
+    return 2;
+  }
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    process.stderr.write(`apisim: --port ${values.port} is not a port number\n`);
+    return 2;
+  }
+  const verbose = values.verbose;
+  const server = await startApiServer({
+    host: values.host,
+    port,
+    pkiDir: values.pki,
+    ...(values.state ? { stateFile: values.state } : {}),
+    ...(values.version ? { version: values.version } : {}),
+    ...(values["extra-san"] ? { extraSans: values["extra-san"] } : {}),
+    log: (s) => {
+      if (verbose || !s.startsWith("apisim: ")) process.stderr.write(`${s}\n`);
+    },
+  });
+  process.stdout.write(`listening on ${server.url}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off("SIGTERM", stop);
+      process.off("SIGINT", stop);
+      void server.close().then(resolve);
+    };
+    process.on("SIGTERM", stop);
+    process.on("SIGINT", stop);
+  });
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`apisim: ${e instanceof KubesmithError ? e.oneLine() : ((e as Error).stack ?? String(e))}\n`);
+    process.exit(e instanceof KubesmithError ? e.exitCode : 1);
+  },
+);

@@ -171,7 +171,8 @@ function rpmInstall(pm: PackageManager, pkgs: readonly string[], flags = ""): st
 
 function basePackages(pm: PackageManager, offline: boolean): string[] {
   if (pm === "apt") return offline ? ["ca-certificates", "conntrack", "socat"] : ["ca-certificates", "curl", "gpg", "conntrack", "socat"];
-  return offline ? ["conntrack-tools", "socat"] : ["curl", "conntrack-tools", "socat"];
+  // No curl on RPM systems: the repo files are written directly, and EL9's curl-minimal conflicts with curl.
+  return ["conntrack-tools", "socat"];
 }
 
 function basePackagesStep(pm: PackageManager, offline: boolean): Step {

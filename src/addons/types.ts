@@ -1,0 +1,98 @@
+// The add-on bundle contract (issue 4). A bundle is a directory addons/<name>/ (built in) or under
+// --addons-dir (the user's own), with:
+//   addon.yaml          metadata (AddonManifest below)
+//   values.yaml         default values
+//   values.schema.json  JSON Schema (draft 2020-12) of the values; overrides are checked against it (ajv)
+//   templates/*.yaml    LiquidJS templates, strict (an undefined variable or filter is an error)
+// Rendering is pure: (bundle, values, release, cluster facts) -> objects or host files. Apply is separate.
+import type { KubeObject } from "../kube/client.js";
+
+export type AddonTarget = "cluster" | "hosts";
+
+export interface AddonManifest {
+  name: string;
+  version: string;
+  description: string;
+  /** cluster: objects applied through the API; hosts: files, packages and services over SSH. */
+  target: AddonTarget;
+  /** Default namespace of the release (cluster bundles). */
+  namespace?: string;
+  /** Bundles that must be applied (and ready) first. */
+  dependsOn?: string[];
+  /** Pinned images, by a short key; templates read them as images.<key>. Never a :latest tag. */
+  images?: Record<string, string>;
+  /** Host bundles: which hosts (by inventory role) get it. */
+  hosts?: { role: "control-plane" | "worker" | "frontend" };
+  /** Host bundles: packages installed per package manager, and systemd services enabled and started. */
+  packages?: { apt?: string[]; dnf?: string[] };
+  services?: string[];
+  /** Host bundles: templates rendered to files on each selected host. */
+  files?: { template: string; path: string; mode?: string; secret?: boolean; validate?: string; restart?: string[] }[];
+  /** Shown at the end of `up`: how to reach what this bundle runs (a template string). */
+  access?: string[];
+  /** On by default when the inventory does not mention the bundle. */
+  enabledByDefault?: boolean;
+}
+
+export interface Bundle {
+  dir: string;
+  manifest: AddonManifest;
+  defaults: Record<string, unknown>;
+  schema?: Record<string, unknown>;
+  /** template file name -> source text */
+  templates: Record<string, string>;
+}
+
+export interface Release {
+  /** Release name; default the bundle name. One bundle may be installed as several releases. */
+  name: string;
+  namespace: string;
+}
+
+/** What templates see besides values. */
+export interface RenderContext {
+  values: Record<string, unknown>;
+  release: Release;
+  images: Record<string, string>;
+  cluster: {
+    name: string;
+    podCIDR: string;
+    serviceCIDR: string;
+    edgeVIP?: { vip: string; interface: string; prefix?: number };
+    /** Inventory hosts with roles and addresses (host bundles use these for peers). */
+    hosts: { name: string; address: string; roles: string[] }[];
+  };
+  /** Host bundles: the host being rendered for. */
+  host?: { name: string; address: string; roles: string[]; index: number };
+}
+
+/** Labels every object of a release carries; prune selects on them. */
+export const RELEASE_LABELS = {
+  managedBy: "app.kubernetes.io/managed-by",
+  addon: "kubesmith.io/addon",
+  release: "kubesmith.io/release",
+} as const;
+
+export interface RenderedCluster {
+  bundle: string;
+  release: Release;
+  objects: KubeObject[];
+}
+
+export interface RenderedHostFile {
+  path: string;
+  content: string;
+  mode: number;
+  secret: boolean;
+  validate?: string;
+  restart?: string[];
+}
+
+export interface RenderedHosts {
+  bundle: string;
+  release: Release;
+  /** host name -> files for that host */
+  files: Record<string, RenderedHostFile[]>;
+  packages: { apt: string[]; dnf: string[] };
+  services: string[];
+}

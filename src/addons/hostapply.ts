@@ -1,0 +1,260 @@
+// Host bundles over SSH: the same render → diff → apply → prune cycle as cluster bundles, made of Steps
+// (read-only probe, idempotent apply) run through the change gate:
+//   packages     installed with the host's package manager
+//   files        written atomically (temp file in the same directory, validated, then renamed); secret
+//                files travel on stdin and are written 0600-style under umask 077
+//   restarts     services a changed (or removed) file names are restarted, when they run
+//   prune        files the release wrote before (listed in /var/lib/kubesmith/addons/<release>.json on the
+//                host) that the new render no longer has are removed
+//   services     enabled and started
+// A file's `validate` command runs on the temp file before it replaces the real one; `%s`, `{file}` or
+// the word FILE in it stand for that path (appended when none is present). Any non-zero exit is a
+// failure (keepalived -t exits 5 on warnings too) and its output is shown.
+import { CommandError, UsageError } from "../errors.js";
+import { change, forHosts, type PhaseContext } from "../phases/run.js";
+import { stepNeeded } from "../phases/steps.js";
+import {
+  APPLY_HEADER,
+  SECRET_PREAMBLE,
+  assertAbsolutePath,
+  debInstalledProbe,
+  fileMatchesProbe,
+  fileStep,
+  modeString,
+  probeAll,
+  rpmInstalledProbe,
+  script,
+  type Step,
+} from "../scripts/step.js";
+import { quote, raw, sh } from "../ssh/quote.js";
+import type { Runner } from "../ssh/types.js";
+import { AddonError } from "./errors.js";
+import type { RenderedHostFile, RenderedHosts } from "./types.js";
+
+export type HostPackageManager = "apt" | "dnf" | "yum" | "unknown";
+
+export interface HostTarget {
+  name: string;
+  runner: Runner;
+  packageManager: HostPackageManager;
+}
+
+export const HOST_MANIFEST_DIR = "/var/lib/kubesmith/addons";
+
+/** What the host remembers of a release: the files it wrote and the services each one restarts. */
+export interface HostManifest {
+  bundle: string;
+  release: string;
+  files: { path: string; restart: string[] }[];
+}
+
+/** Exit code of a file step whose validate command rejected the file. */
+export const VALIDATE_FAILED = 65;
+
+export function hostManifestPath(release: string): string {
+  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(release)) throw new UsageError(`release name '${release}' is not a valid DNS-1123 name`);
+  return `${HOST_MANIFEST_DIR}/${release}.json`;
+}
+
+export function hostManifest(rendered: RenderedHosts, host: string): HostManifest {
+  return {
+    bundle: rendered.bundle,
+    release: rendered.release.name,
+    files: (rendered.files[host] ?? []).map((f) => ({ path: f.path, restart: f.restart ?? [] })),
+  };
+}
+
+const SERVICE_RE = /^[A-Za-z0-9@._-]+$/;
+function checkService(s: string): string {
+  if (!SERVICE_RE.test(s)) throw new UsageError(`service name '${s}' is not a valid systemd unit name`);
+  return s;
+}
+
+/** The validate command with the temp file's path put in (quoted). */
+export function validateCommand(template: string, path: string): string {
+  const q = quote(path);
+  if (/%s|\{file\}|\bFILE\b/.test(template)) return template.replace(/%s|\{file\}|\bFILE\b/g, () => q);
+  return `${template} ${q}`;
+}
+
+/** A step keeping one file, validated before it replaces the old one. */
+export function hostFileStep(release: string, f: RenderedHostFile): Step {
+  assertAbsolutePath(f.path, "file path");
+  if (!f.validate) {
+    return fileStep({ id: `file:${f.path}`, what: `${release}: write ${f.path}`, file: { path: f.path, content: f.content, mode: f.mode, secret: f.secret } });
+  }
+  const dir = f.path.replace(/\/[^/]*$/, "") || "/";
+  const tmp = `${f.path}.kubesmith-tmp`;
+  const step: Step = {
+    id: `file:${f.path}`,
+    what: `${release}: write ${f.path} (checked with '${f.validate}')`,
+    probe: script(f.secret ? SECRET_PREAMBLE : undefined, probeAll(fileMatchesProbe({ path: f.path, content: f.content, mode: f.mode, secret: f.secret }))),
+    apply: script(
+      APPLY_HEADER,
+      f.secret ? SECRET_PREAMBLE : undefined,
+      sh`mkdir -p ${dir}`,
+      f.secret ? sh`(umask 077 && printf '%s\\n' "$want" > ${tmp})` : sh`printf '%s' ${f.content} > ${tmp}`,
+      sh`chmod ${modeString(f.mode)} ${tmp}`,
+      `if ! out=$(${validateCommand(f.validate, tmp)} 2>&1); then`,
+      `  printf '%s\\n' "$out" >&2`,
+      sh`  rm -f ${tmp}`,
+      `  exit ${VALIDATE_FAILED}`,
+      "fi",
+      sh`mv -f ${tmp} ${f.path}`,
+    ),
+  };
+  if (f.secret) {
+    step.stdin = f.content;
+    step.secrets = [f.content];
+  }
+  return step;
+}
+
+export function packagesStep(release: string, pm: HostPackageManager, pkgs: { apt: string[]; dnf: string[] }): Step | undefined {
+  const list = pm === "apt" ? pkgs.apt : pkgs.dnf;
+  if (!list.length) return undefined;
+  if (pm === "unknown") throw new UsageError(`${release}: cannot install ${list.join(", ")}: the host's package manager is unknown`);
+  return {
+    id: "packages",
+    what: `${release}: install ${list.join(", ")}`,
+    probe: probeAll(pm === "apt" ? debInstalledProbe(list) : rpmInstalledProbe(list)),
+    apply: script(
+      APPLY_HEADER,
+      pm === "apt"
+        ? script("export DEBIAN_FRONTEND=noninteractive", "apt-get update -q", sh`apt-get install -y -q ${list}`)
+        : sh`${raw(pm)} install -y ${list}`,
+    ),
+  };
+}
+
+export function serviceStep(release: string, service: string): Step {
+  const s = checkService(service);
+  return {
+    id: `service:${s}`,
+    what: `${release}: enable and start ${s}`,
+    probe: probeAll(sh`systemctl is-enabled --quiet ${s}`, sh`systemctl is-active --quiet ${s}`),
+    apply: script(APPLY_HEADER, sh`systemctl enable ${s}`, sh`systemctl start ${s}`),
+  };
+}
+
+export function removeFileStep(release: string, path: string): Step {
+  assertAbsolutePath(path, "file path");
+  return {
+    id: `prune:${path}`,
+    what: `${release}: remove ${path} (no longer rendered)`,
+    probe: sh`[ ! -e ${path} ] && [ ! -L ${path} ]`,
+    apply: script(APPLY_HEADER, sh`rm -f ${path}`),
+  };
+}
+
+export function restartCommand(service: string): string {
+  const s = checkService(service);
+  return sh`if systemctl is-active --quiet ${s}; then systemctl restart ${s}; fi`;
+}
+
+export function parseHostManifest(text: string): HostManifest | undefined {
+  try {
+    const m = JSON.parse(text) as HostManifest;
+    if (!m || !Array.isArray(m.files)) return undefined;
+    return { bundle: String(m.bundle), release: String(m.release), files: m.files.filter((f) => typeof f?.path === "string").map((f) => ({ path: f.path, restart: Array.isArray(f.restart) ? f.restart : [] })) };
+  } catch {
+    return undefined;
+  }
+}
+
+async function readHostManifest(runner: Runner, release: string): Promise<HostManifest | undefined> {
+  const r = await runner.exec(sh`cat ${hostManifestPath(release)}`, { sudo: true, allowFailure: true, label: `read ${release} manifest` });
+  return r.code === 0 ? parseHostManifest(r.stdout) : undefined;
+}
+
+/** Probe, and when it fails apply through the gate and probe again. True when it changed (or would). */
+async function runStep(ctx: PhaseContext, host: string, runner: Runner, release: string, s: Step): Promise<boolean> {
+  if (!(await stepNeeded(runner, s))) return false;
+  await change(ctx, host, s.what, async () => {
+    const io = { ...(s.stdin !== undefined ? { stdin: s.stdin } : {}), ...(s.secrets ? { secrets: s.secrets } : {}) };
+    const r = await runner.exec(s.apply, { sudo: s.sudo ?? true, label: s.id, allowFailure: true, ...io });
+    if (r.code === VALIDATE_FAILED && s.id.startsWith("file:")) {
+      const out = r.stderr.trim().split("\n").filter(Boolean).slice(-8).join(" | ");
+      throw new AddonError(release, `${host}: ${s.id.slice(5)} was rejected by its validate command, left unchanged: ${out || "(no output)"}`, {
+        hint: "fix the bundle's template or values",
+      });
+    }
+    if (r.code !== 0) throw new CommandError(host, s.apply, r.code, r.stderr, `step '${s.id}' (${s.what})`);
+    if (await stepNeeded(runner, s)) throw new CommandError(host, s.probe, 1, "", `step '${s.id}' (${s.what}) ran but its check still fails`);
+  });
+  return true;
+}
+
+/** One host: packages, files, restarts, prune, manifest, services. Returns the number of changes. */
+export async function applyHostReleaseOn(ctx: PhaseContext, rendered: RenderedHosts, t: HostTarget): Promise<number> {
+  const release = rendered.release.name;
+  const files = rendered.files[t.name] ?? [];
+  const old = await readHostManifest(t.runner, release);
+  let changed = 0;
+  const pkg = packagesStep(release, t.packageManager, rendered.packages);
+  if (pkg && (await runStep(ctx, t.name, t.runner, release, pkg))) changed++;
+
+  const restart = new Set<string>();
+  for (const f of files) {
+    if (await runStep(ctx, t.name, t.runner, release, hostFileStep(release, f))) {
+      changed++;
+      for (const s of f.restart ?? []) restart.add(s);
+    }
+  }
+  const keep = new Set(files.map((f) => f.path));
+  for (const o of old?.files ?? []) {
+    if (keep.has(o.path)) continue;
+    if (await runStep(ctx, t.name, t.runner, release, removeFileStep(release, o.path))) {
+      changed++;
+      for (const s of o.restart) restart.add(s);
+    }
+  }
+  for (const s of restart) {
+    await change(ctx, t.name, `${release}: restart ${s} (its configuration changed)`, async () => {
+      await t.runner.exec(restartCommand(s), { sudo: true, label: `restart ${s}` });
+    });
+  }
+  const manifest = fileStep({
+    id: "manifest",
+    what: `${release}: record the release's files in ${hostManifestPath(release)}`,
+    file: { path: hostManifestPath(release), content: `${JSON.stringify(hostManifest(rendered, t.name), null, 2)}\n`, mode: 0o644 },
+  });
+  // Bookkeeping, not counted as a change of the host's configuration.
+  await runStep(ctx, t.name, t.runner, release, manifest);
+  for (const s of rendered.services) {
+    if (await runStep(ctx, t.name, t.runner, release, serviceStep(release, s))) changed++;
+  }
+  return changed;
+}
+
+/** Every host the render has files for (and that is among `targets`), in parallel; per-host errors are collected. */
+export async function applyHostRelease(ctx: PhaseContext, rendered: RenderedHosts, targets: HostTarget[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const selected = targets.filter((t) => rendered.files[t.name] !== undefined);
+  await forHosts(ctx, selected, async (t) => {
+    const n = await applyHostReleaseOn(ctx, rendered, t);
+    out.set(t.name, n);
+    return n ? `${rendered.release.name}: ${n} change(s)` : `${rendered.release.name}: up to date`;
+  });
+  return out;
+}
+
+/** Remove what a host release wrote (files in its manifest, then the manifest). Services are left alone. */
+export async function removeHostRelease(ctx: PhaseContext, release: string, targets: HostTarget[]): Promise<void> {
+  await forHosts(ctx, targets, async (t) => {
+    const old = await readHostManifest(t.runner, release);
+    if (!old) return `${release}: not installed`;
+    const restart = new Set<string>();
+    for (const f of old.files) {
+      if (await runStep(ctx, t.name, t.runner, release, removeFileStep(release, f.path))) for (const s of f.restart) restart.add(s);
+    }
+    for (const s of restart) {
+      await change(ctx, t.name, `${release}: restart ${s} (its configuration was removed)`, async () => {
+        await t.runner.exec(restartCommand(s), { sudo: true, label: `restart ${s}` });
+      });
+    }
+    await runStep(ctx, t.name, t.runner, release, { ...removeFileStep(release, hostManifestPath(release)), what: `${release}: forget the release (${hostManifestPath(release)})` });
+    return `${release}: removed`;
+  });
+}
+

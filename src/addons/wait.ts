@@ -1,0 +1,131 @@
+// Waiting for what was applied: CRDs Established, workloads rolled out, Jobs complete. Status is read
+// the way `kubectl rollout status` reads it; a Deployment reporting ProgressDeadlineExceeded or a Job
+// reporting Failed ends the wait at once instead of at the timeout.
+import type { KubeClient, KubeObject } from "../kube/client.js";
+import { objectId } from "./objects.js";
+
+export const WORKLOAD_KINDS = new Set(["Deployment", "DaemonSet", "StatefulSet", "Job"]);
+
+export function isWorkload(o: KubeObject): boolean {
+  return WORKLOAD_KINDS.has(o.kind) && (o.apiVersion === "apps/v1" || o.apiVersion === "batch/v1");
+}
+
+export type RolloutState = { state: "ready" } | { state: "progressing"; reason: string } | { state: "failed"; reason: string };
+
+interface Cond {
+  type?: string;
+  status?: string;
+  reason?: string;
+  message?: string;
+}
+
+function num(v: unknown, dflt = 0): number {
+  return typeof v === "number" ? v : dflt;
+}
+
+/** The rollout state of one live workload (pure: reads spec, metadata.generation and status). */
+export function rolloutState(o: KubeObject): RolloutState {
+  const spec = (o["spec"] ?? {}) as Record<string, unknown>;
+  const st = (o["status"] ?? {}) as Record<string, unknown>;
+  const conds = (Array.isArray(st["conditions"]) ? st["conditions"] : []) as Cond[];
+  const gen = num(o.metadata["generation"], 1);
+  const observed = num(st["observedGeneration"], 0);
+  if (o.kind === "Job") {
+    if (conds.some((c) => c.type === "Complete" && c.status === "True")) return { state: "ready" };
+    const failed = conds.find((c) => c.type === "Failed" && c.status === "True");
+    if (failed) return { state: "failed", reason: `Job failed: ${failed.reason ?? ""} ${failed.message ?? ""}`.trim() };
+    return { state: "progressing", reason: `${num(st["succeeded"])} of ${num(spec["completions"], 1)} completion(s)` };
+  }
+  if (observed < gen) return { state: "progressing", reason: `waiting for the controller to observe generation ${gen}` };
+  if (o.kind === "Deployment") {
+    const want = num(spec["replicas"], 1);
+    const stalled = conds.find((c) => c.type === "Progressing" && c.reason === "ProgressDeadlineExceeded");
+    if (stalled) return { state: "failed", reason: `ProgressDeadlineExceeded: ${stalled.message ?? "the rollout stalled"}` };
+    const updated = num(st["updatedReplicas"]);
+    const available = num(st["availableReplicas"]);
+    const total = num(st["replicas"]);
+    if (updated < want) return { state: "progressing", reason: `${updated} of ${want} replica(s) updated` };
+    if (total > updated) return { state: "progressing", reason: `${total - updated} old replica(s) pending termination` };
+    if (available < updated) return { state: "progressing", reason: `${available} of ${updated} updated replica(s) available` };
+    return { state: "ready" };
+  }
+  if (o.kind === "DaemonSet") {
+    const desired = num(st["desiredNumberScheduled"]);
+    const updated = num(st["updatedNumberScheduled"]);
+    const available = num(st["numberAvailable"]);
+    if (updated < desired) return { state: "progressing", reason: `${updated} of ${desired} pod(s) updated` };
+    if (available < desired) return { state: "progressing", reason: `${available} of ${desired} updated pod(s) available` };
+    return { state: "ready" };
+  }
+  if (o.kind === "StatefulSet") {
+    const want = num(spec["replicas"], 1);
+    const ready = num(st["readyReplicas"]);
+    const updated = num(st["updatedReplicas"]);
+    const strategy = (spec["updateStrategy"] as { type?: string } | undefined)?.type ?? "RollingUpdate";
+    if (strategy === "RollingUpdate" && updated < want) return { state: "progressing", reason: `${updated} of ${want} pod(s) updated` };
+    if (ready < want) return { state: "progressing", reason: `${ready} of ${want} pod(s) ready` };
+    return { state: "ready" };
+  }
+  return { state: "ready" };
+}
+
+export interface WaitOptions {
+  timeoutMs: number;
+  /** First poll interval; doubles up to maxPollMs. */
+  pollMs?: number;
+  maxPollMs?: number;
+}
+
+export interface WaitFailure {
+  /** Kind/namespace/name */
+  workload: string;
+  reason: string;
+  timedOut: boolean;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits for every workload among `objects`; resolves to the first failure (undefined when all are ready). */
+export async function waitForWorkloads(kube: KubeClient, objects: KubeObject[], opts: WaitOptions): Promise<WaitFailure | undefined> {
+  const pending = new Map(objects.filter(isWorkload).map((o) => [objectId(o), o]));
+  const deadline = Date.now() + opts.timeoutMs;
+  let poll = opts.pollMs ?? 100;
+  const last = new Map<string, string>();
+  for (;;) {
+    for (const [id, o] of [...pending]) {
+      const live = await kube.get(o.apiVersion, o.kind, o.metadata.name, o.metadata.namespace);
+      if (!live) {
+        last.set(id, "not found");
+        continue;
+      }
+      const s = rolloutState(live);
+      if (s.state === "ready") pending.delete(id);
+      else if (s.state === "failed") return { workload: id, reason: s.reason, timedOut: false };
+      else last.set(id, s.reason);
+    }
+    if (pending.size === 0) return undefined;
+    if (Date.now() >= deadline) {
+      const [id] = [...pending.keys()];
+      return { workload: id!, reason: `not rolled out within ${Math.round(opts.timeoutMs / 1000)} s (${last.get(id!) ?? "no status"})`, timedOut: true };
+    }
+    await sleep(Math.min(poll, Math.max(10, deadline - Date.now())));
+    poll = Math.min(poll * 2, opts.maxPollMs ?? 2000);
+  }
+}
+
+/** Waits until every CRD among `crds` has the Established condition; resolves to the ones that did not. */
+export async function waitCrdsEstablished(kube: KubeClient, crds: KubeObject[], timeoutMs: number): Promise<string[]> {
+  const pending = new Set(crds.map((c) => c.metadata.name));
+  const deadline = Date.now() + timeoutMs;
+  let poll = 50;
+  for (;;) {
+    for (const name of [...pending]) {
+      const live = await kube.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name);
+      const conds = (((live?.["status"] as { conditions?: Cond[] } | undefined)?.conditions) ?? []);
+      if (conds.some((c) => c.type === "Established" && c.status === "True")) pending.delete(name);
+    }
+    if (pending.size === 0 || Date.now() >= deadline) return [...pending];
+    await sleep(poll);
+    poll = Math.min(poll * 2, 1000);
+  }
+}

@@ -36,7 +36,7 @@ export const connectApi: Phase<ClusterContext> = {
  * The API directly when it is routable from here, else through an SSH tunnel via the first control plane
  * (bastion networks). --api-tunnel forces the tunnel.
  */
-export async function connectKube(ctx: ClusterContext, adminConf: string): Promise<KubeClient> {
+export async function connectKube(ctx: Pick<ClusterContext, "options" | "reporter" | "pool" | "model">, adminConf: string): Promise<KubeClient> {
   if (!ctx.options.apiTunnel) {
     const direct = await KubeClient.fromKubeconfig(adminConf, { timeoutMs: 5_000 });
     try {

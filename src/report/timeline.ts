@@ -1,0 +1,174 @@
+// The run report's model, built from a run's events.jsonl without I/O: when each phase ran, when each host
+// worked in it, every remote command with its duration and result, warnings, errors and the outcome.
+import type { RunEvent, Stamped } from "../ui/events.js";
+
+export interface Span {
+  /** ms since the start of the run */
+  start: number;
+  end: number;
+}
+
+export interface HostSpan extends Span {
+  host: string;
+  status: "done" | "failed" | "skipped" | "running";
+  detail?: string;
+}
+
+export interface PhaseRow extends Span {
+  phase: string;
+  status: "ok" | "failed" | "skipped" | "running";
+  reason?: string;
+  error?: string;
+  hosts: HostSpan[];
+}
+
+export interface CommandRow extends Span {
+  host: string;
+  label?: string;
+  command: string;
+  code: number | null;
+  durationMs: number;
+  phase?: string;
+}
+
+export interface RunModel {
+  command: string;
+  cluster: string;
+  dryRun: boolean;
+  startedAt?: string;
+  /** ms; the run-end's figure when there is one, else the last event. */
+  durationMs: number;
+  outcome: "ok" | "failed" | "unfinished";
+  changes: number;
+  phases: PhaseRow[];
+  commands: CommandRow[];
+  changeList: { phase: string; host: string; what: string; dryRun: boolean }[];
+  warnings: { host?: string; message: string }[];
+  errors: { host?: string; message: string; exitCode: number }[];
+  hosts: string[];
+}
+
+/** Parses events.jsonl; lines that are not JSON events are ignored (a run cut short may leave half a line). */
+export function parseEvents(text: string): Stamped[] {
+  const out: Stamped[] = [];
+  for (const line of text.split("\n")) {
+    if (!line.trim()) continue;
+    try {
+      const e = JSON.parse(line) as Stamped;
+      if (e && typeof e === "object" && typeof e.kind === "string" && typeof e.at === "string") out.push(e);
+    } catch {
+      /* a torn last line */
+    }
+  }
+  return out;
+}
+
+export function buildRunModel(events: Stamped[]): RunModel {
+  const t = (e: Stamped) => Date.parse(e.at);
+  const first = events[0];
+  const t0 = events.find((e) => e.kind === "run-start") ? t(events.find((e) => e.kind === "run-start")!) : first ? t(first) : 0;
+  const rel = (e: Stamped) => Math.max(0, t(e) - t0);
+  const m: RunModel = {
+    command: "",
+    cluster: "",
+    dryRun: false,
+    durationMs: 0,
+    outcome: "unfinished",
+    changes: 0,
+    phases: [],
+    commands: [],
+    changeList: [],
+    warnings: [],
+    errors: [],
+    hosts: [],
+  };
+  if (first) m.startedAt = new Date(t0).toISOString();
+  const hosts = new Set<string>();
+  const open = new Map<string, PhaseRow>();
+  let current: PhaseRow | undefined;
+  let last = 0;
+  for (const e of events as (RunEvent & { at: string })[]) {
+    const now = rel(e);
+    last = Math.max(last, now);
+    switch (e.kind) {
+      case "run-start":
+        // A file with several runs (rebuild appends down and up) keeps the first command's name.
+        m.command ||= e.dryRun ? "plan" : e.command;
+        m.cluster ||= e.cluster;
+        m.dryRun ||= e.dryRun;
+        break;
+      case "phase-start": {
+        const row: PhaseRow = { phase: e.phase, start: now, end: now, status: "running", hosts: [] };
+        m.phases.push(row);
+        open.set(e.phase, row);
+        current = row;
+        break;
+      }
+      case "phase-end": {
+        const row = open.get(e.phase);
+        if (!row) break;
+        row.end = now;
+        row.start = Math.max(0, Math.min(row.start, now - e.durationMs));
+        row.status = e.ok ? "ok" : "failed";
+        if (e.error) row.error = e.error;
+        open.delete(e.phase);
+        if (current === row) current = undefined;
+        break;
+      }
+      case "phase-skip":
+        m.phases.push({ phase: e.phase, start: now, end: now, status: "skipped", reason: e.reason, hosts: [] });
+        break;
+      case "host-step": {
+        hosts.add(e.host);
+        const row = open.get(e.phase);
+        if (!row) break;
+        if (e.status === "start") {
+          row.hosts.push({ host: e.host, start: now, end: now, status: "running" });
+          break;
+        }
+        let span = [...row.hosts].reverse().find((h) => h.host === e.host && h.status === "running");
+        if (!span) {
+          span = { host: e.host, start: Math.max(0, now - (e.durationMs ?? 0)), end: now, status: "running" };
+          row.hosts.push(span);
+        }
+        span.end = now;
+        span.status = e.status;
+        if (e.detail) span.detail = e.detail;
+        break;
+      }
+      case "command":
+        if (e.host !== "local") hosts.add(e.host);
+        m.commands.push({
+          host: e.host,
+          ...(e.label ? { label: e.label } : {}),
+          command: e.command,
+          code: e.code,
+          durationMs: e.durationMs,
+          start: Math.max(0, now - e.durationMs),
+          end: now,
+          ...(current ? { phase: current.phase } : {}),
+        });
+        break;
+      case "change":
+        m.changeList.push({ phase: e.phase, host: e.host, what: e.what, dryRun: e.dryRun });
+        break;
+      case "warning":
+        m.warnings.push({ ...(e.host ? { host: e.host } : {}), message: e.message });
+        break;
+      case "error":
+        m.errors.push({ ...(e.host ? { host: e.host } : {}), message: e.message, exitCode: e.exitCode });
+        break;
+      case "run-end":
+        m.outcome = e.ok && m.outcome !== "failed" ? "ok" : "failed";
+        m.changes += e.changes;
+        m.durationMs = Math.max(m.durationMs, now, e.durationMs);
+        break;
+      default:
+        break;
+    }
+  }
+  for (const row of open.values()) row.end = last;
+  m.durationMs = Math.max(m.durationMs, last);
+  m.hosts = [...hosts].sort();
+  return m;
+}

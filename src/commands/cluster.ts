@@ -11,7 +11,9 @@ import { drainNodes, resetHosts } from "../phases/down.js";
 import { gatherFacts, preflight, prepareHosts } from "../phases/hosts.js";
 import { runPhases, type Phase } from "../phases/run.js";
 import { confirm } from "../ui/confirm.js";
-import { JsonReporter, PlainReporter } from "../ui/reporters.js";
+import { chooseReporter } from "../ui/select.js";
+import { writeRunReport } from "../report/html.js";
+import { applyAddons } from "../phases/addons.js";
 import { table } from "../ui/table.js";
 import { parseConcurrency } from "./check.js";
 import { resolveInventoryPath } from "./inventory.js";
@@ -28,6 +30,7 @@ export const UP_PHASES: Phase<ClusterContext>[] = [
   connectApi,
   cni,
   labelsAndTaints,
+  applyAddons,
   writeKubeconfig,
 ];
 
@@ -45,6 +48,7 @@ interface Flags {
   output: "plain" | "json";
   waitTimeout: string;
   apiTunnel?: boolean;
+  plain?: boolean;
 }
 
 function options(f: Flags, dryRun: boolean): ClusterOptions {
@@ -72,8 +76,9 @@ export async function runCluster(
   io: CliIo,
   output: "plain" | "json",
   after?: (ctx: ClusterContext) => Promise<void>,
+  plain = false,
 ): Promise<ClusterContext> {
-  const reporter = output === "json" ? new JsonReporter(io.stdout) : new PlainReporter(io.stdout);
+  const { kind, reporter } = chooseReporter({ output, plain, isTTY: !!process.stdout.isTTY, env: process.env, write: io.stdout });
   const ctx = await openContext(command, opts, [reporter]);
   const me = ourLock(command);
   let locked = false;
@@ -84,12 +89,20 @@ export async function runCluster(
       locked = true;
     }
     await runPhases(phases, ctx);
-    if (after && output === "plain") await after(ctx);
+    if (after && kind !== "json") await after(ctx);
     return ctx;
   } finally {
     if (locked) await releaseLock(await ctx.runner(ctx.model.first.name), me).catch(() => {});
     await closeContext(ctx);
-    if (output === "plain") io.stdout(`logs: ${ctx.runDir}\n`);
+    if (kind !== "json") io.stdout(`logs: ${ctx.runDir}\n`);
+    if (!opts.dryRun) {
+      try {
+        const report = writeRunReport(ctx.runDir);
+        if (kind !== "json") io.stdout(`report: ${report}\n`);
+      } catch (err) {
+        io.stderr(`kubesmith: warning: could not write the run report: ${(err as Error).message}\n`);
+      }
+    }
   }
 }
 
@@ -115,7 +128,8 @@ function common(cmd: Command): Command {
     .option("-c, --concurrency <n>", "hosts worked on at once", "64")
     .addOption(new Option("--host-key-policy <policy>", "override the inventory's host key policy").choices(["strict", "accept-new", "off"]))
     .option("--state-dir <dir>", "run journals, logs and cluster secrets", ".kubesmith")
-    .addOption(new Option("-o, --output <format>", "progress output").choices(["plain", "json"]).default("plain"))
+    .addOption(new Option("-o, --output <format>", "progress output: text (a live view on a terminal) or one JSON event per line").choices(["plain", "json"]).default("plain"))
+    .option("--plain", "plain line output: no spinners or colour (also when not a terminal or CI is set)")
     .option("--force-unlock", "take over a cluster lock held by another run (only when that run is dead)")
     .option("--wait-timeout <duration>", "how long to wait for nodes to be Ready", "5m")
     .option("--api-tunnel", "reach the Kubernetes API through an SSH tunnel via the first control plane (default: only when it is not routable)");
@@ -126,12 +140,12 @@ export function registerClusterCommands(program: Command, io: CliIo): void {
     .option("--dry-run", "print what would change and change nothing (same as 'plan')")
     .option("--merge-kubeconfig", "also add the cluster as a context to ~/.kube/config")
     .action(async (f: Flags) => {
-      await runCluster("up", UP_PHASES, options(f, !!f.dryRun), io, f.output, (ctx) => summary(ctx, io));
+      await runCluster("up", UP_PHASES, options(f, !!f.dryRun), io, f.output, (ctx) => summary(ctx, io), !!f.plain);
     });
 
   common(program.command("plan").description("show what 'up' would change on each host; changes nothing"))
     .action(async (f: Flags) => {
-      await runCluster("up", UP_PHASES, options(f, true), io, f.output, (ctx) => summary(ctx, io));
+      await runCluster("up", UP_PHASES, options(f, true), io, f.output, (ctx) => summary(ctx, io), !!f.plain);
     });
 
   common(program.command("down").description("drain and delete the nodes, reset every host (kubeadm reset, CNI, iptables, keepalived)"))
@@ -140,7 +154,7 @@ export function registerClusterCommands(program: Command, io: CliIo): void {
     .action(async (f: Flags) => {
       const opts = options(f, !!f.dryRun);
       if (!opts.dryRun) await confirm(`Tear down the cluster in ${opts.inventory} and reset its hosts?`, { ...(f.yes ? { yes: true } : {}), flag: "--yes" });
-      await runCluster("down", DOWN_PHASES, opts, io, f.output);
+      await runCluster("down", DOWN_PHASES, opts, io, f.output, undefined, !!f.plain);
     });
 
   common(program.command("rebuild").description("'down' then 'up' as one command"))
@@ -150,7 +164,7 @@ export function registerClusterCommands(program: Command, io: CliIo): void {
     .action(async (f: Flags) => {
       const opts = options(f, !!f.dryRun);
       if (!opts.dryRun) await confirm(`Rebuild the cluster in ${opts.inventory} (everything on it is lost)?`, { ...(f.yes ? { yes: true } : {}), flag: "--yes" });
-      await runCluster("down", DOWN_PHASES, opts, io, f.output);
-      await runCluster("up", UP_PHASES, opts, io, f.output, (ctx) => summary(ctx, io));
+      await runCluster("down", DOWN_PHASES, opts, io, f.output, undefined, !!f.plain);
+      await runCluster("up", UP_PHASES, opts, io, f.output, (ctx) => summary(ctx, io), !!f.plain);
     });
 }

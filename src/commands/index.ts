@@ -4,6 +4,10 @@ import type { Command } from "commander";
 import type { CliIo } from "../cli/main.js";
 import { registerCheckCommand } from "./check.js";
 import { registerClusterCommands } from "./cluster.js";
+import { registerCompletionCommand } from "./completion.js";
+import { registerKubeconfigCommand } from "./kubeconfig.js";
+import { registerLogsCommand } from "./logs.js";
+import { registerStatusCommand } from "./status.js";
 import { registerInventoryCommands } from "./inventory.js";
 import { registerLabCommands } from "./lab.js";
 
@@ -12,4 +16,8 @@ export function registerCommands(program: Command, io: CliIo): void {
   registerCheckCommand(program, io);
   registerInventoryCommands(program);
   registerLabCommands(program);
+  registerStatusCommand(program, io);
+  registerLogsCommand(program, io);
+  registerKubeconfigCommand(program, io);
+  registerCompletionCommand(program, io);
 }

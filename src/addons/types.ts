@@ -32,6 +32,9 @@ export interface AddonManifest {
   access?: string[];
   /** On by default when the inventory does not mention the bundle. */
   enabledByDefault?: boolean;
+  /** Kinds of custom resources this bundle renders that are cluster-scoped (no metadata.namespace is
+   *  defaulted for them); CRDs rendered by the bundle itself are read for their scope too. */
+  clusterScopedKinds?: string[];
 }
 
 export interface Bundle {

@@ -1,0 +1,60 @@
+// From an inventory to what the renderer needs: which bundles are on, each release's default name and
+// namespace, and the cluster facts templates see.
+import { InventoryError } from "../errors.js";
+import type { Inventory } from "../inventory/schema.js";
+import { closest } from "../inventory/zod-issues.js";
+import type { Bundle, Release, RenderContext } from "./types.js";
+
+/** Inventory names handled outside the bundle catalog (the CNI is applied by the bootstrap phases). */
+export const NON_CATALOG_ADDONS: ReadonlySet<string> = new Set(["calico"]);
+
+/** One release per bundle by default: named after the bundle, in its namespace. */
+export function defaultRelease(bundle: Bundle, over: Partial<Release> = {}): Release {
+  return { name: over.name ?? bundle.manifest.name, namespace: over.namespace ?? bundle.manifest.namespace ?? "default" };
+}
+
+/** The cluster facts of RenderContext, from the inventory. */
+export function clusterFacts(inv: Inventory): RenderContext["cluster"] {
+  const facts: RenderContext["cluster"] = {
+    name: inv.cluster.name,
+    podCIDR: inv.cluster.podCIDR,
+    serviceCIDR: inv.cluster.serviceCIDR,
+    hosts: inv.hosts.map((h) => ({ name: h.name, address: h.internalAddress ?? h.address, roles: [...h.roles] })),
+  };
+  const e = inv.cluster.edgeVIP;
+  if (e) facts.edgeVIP = e.prefix !== undefined ? { vip: e.vip, interface: e.interface, prefix: e.prefix } : { vip: e.vip, interface: e.interface };
+  return facts;
+}
+
+export function renderContextFor(inv: Inventory, bundle: Bundle, values: Record<string, unknown>, release: Release = defaultRelease(bundle)): RenderContext {
+  return { values, release, images: { ...(bundle.manifest.images ?? {}) }, cluster: clusterFacts(inv) };
+}
+
+/** Is a bundle on for this inventory? Listed: its `enabled` (default true); not listed: enabledByDefault. */
+export function isEnabled(bundle: Bundle, inv: Inventory): boolean {
+  const entry = inv.addons?.[bundle.manifest.name];
+  return entry ? entry.enabled !== false : bundle.manifest.enabledByDefault === true;
+}
+
+/** Names in the inventory's addons section that no bundle has: an inventory error, with a guess. */
+export function checkAddonNames(catalog: Map<string, Bundle>, inv: Inventory, where: string): void {
+  const known = [...catalog.keys()];
+  const issues = Object.keys(inv.addons ?? {})
+    .filter((n) => !catalog.has(n) && !NON_CATALOG_ADDONS.has(n))
+    .map((n) => {
+      const guess = closest(n, known);
+      return {
+        file: where,
+        path: `addons.${n}`,
+        message: "no add-on bundle by this name",
+        hint: `${guess ? `did you mean ${guess}? ` : ""}bundles: ${known.join(", ") || "none"} (kubesmith addons list)`,
+      };
+    });
+  if (issues.length) throw new InventoryError(issues);
+}
+
+/** The enabled bundles of the catalog, by name. */
+export function enabledBundles(catalog: Map<string, Bundle>, inv: Inventory, where: string): Bundle[] {
+  checkAddonNames(catalog, inv, where);
+  return [...catalog.values()].filter((b) => isEnabled(b, inv));
+}

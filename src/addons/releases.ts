@@ -1,13 +1,16 @@
-// The one seam between the add-on renderer (catalog, values, render, order — written alongside) and the
-// apply half: the enabled bundles of the inventory, rendered into releases, in dependency levels.
-//
-// INTEGRATION NOTE: the renderer modules were not in the tree when this was written. They are loaded
-// by name at run time (loadEngine) so that the tree typechecks either way; once catalog.ts, values.ts,
-// render.ts and order.ts exist, replace loadEngine's dynamic imports by static ones and adjust
-// renderAddonLevels to their real signatures (it assumes the ones in AddonEngine below).
+// The one seam between the add-on renderer (catalog, values, render, order) and the apply half: the enabled
+// bundles of the inventory, their values resolved (generated secrets filled in) and checked before anything
+// is rendered or applied, rendered into releases, in dependency levels.
+import { addonSecret } from "../cluster/secrets.js";
 import { UsageError } from "../errors.js";
 import type { ClusterContext } from "../phases/context.js";
+import { loadCatalog } from "./catalog.js";
+import { checkAddonNames, defaultRelease, isEnabled, NON_CATALOG_ADDONS, renderContextFor } from "./context.js";
+import { generatedValues, getPath, setPath } from "./generated.js";
+import { orderBundleLevels } from "./order.js";
+import { renderCluster, renderHosts } from "./render.js";
 import type { Bundle, RenderContext, RenderedCluster, RenderedHosts } from "./types.js";
+import { resolveValues } from "./values.js";
 
 export type RenderedRelease = { target: "cluster"; rendered: RenderedCluster } | { target: "hosts"; rendered: RenderedHosts };
 
@@ -22,76 +25,80 @@ export interface AddonSelection {
   includeDisabled?: boolean;
 }
 
-/** The renderer's functions, as the apply half expects them. */
+/** The renderer's functions; tests may swap in their own (setAddonEngine). */
 export interface AddonEngine {
-  loadCatalog(opts: { addonsDir?: string }): Promise<Bundle[] | Map<string, Bundle>>;
-  resolveValues(bundle: Bundle, overrides: Record<string, unknown> | undefined): Record<string, unknown> | Promise<Record<string, unknown>>;
-  renderCluster(bundle: Bundle, rc: RenderContext): RenderedCluster | Promise<RenderedCluster>;
-  renderHosts(bundle: Bundle, rc: RenderContext): RenderedHosts | Promise<RenderedHosts>;
-  orderBundles(bundles: Bundle[]): Bundle[][];
+  loadCatalog(opts: { addonsDir?: string }): Promise<Map<string, Bundle>>;
+  resolveValues(bundle: Bundle, overrides: unknown, where: string): Record<string, unknown>;
+  renderCluster(bundle: Bundle, rc: RenderContext): RenderedCluster;
+  renderHosts(bundle: Bundle, rc: RenderContext): RenderedHosts;
+  orderBundleLevels(bundles: Bundle[]): Bundle[][];
 }
 
-let engine: AddonEngine | undefined;
+const realEngine: AddonEngine = {
+  loadCatalog: (opts) => loadCatalog(opts),
+  resolveValues: (b, o, where) => resolveValues(b, o, where),
+  renderCluster: (b, rc) => renderCluster(b, rc),
+  renderHosts: (b, rc) => renderHosts(b, rc),
+  orderBundleLevels: (bs) => orderBundleLevels(bs),
+};
 
-/** Tests and the lead may set the engine explicitly. */
+let engine: AddonEngine = realEngine;
+
 export function setAddonEngine(e: AddonEngine | undefined): void {
-  engine = e;
+  engine = e ?? realEngine;
 }
 
-async function loadEngine(): Promise<AddonEngine> {
-  if (engine) return engine;
-  const load = async (m: string): Promise<Record<string, unknown>> => {
-    try {
-      return (await import(new URL(`./${m}.js`, import.meta.url).href)) as Record<string, unknown>;
-    } catch (err) {
-      throw new UsageError(`the add-on renderer (src/addons/${m}.ts) is not available: ${(err as Error).message}`);
-    }
-  };
-  const [catalog, values, render, order] = await Promise.all([load("catalog"), load("values"), load("render"), load("order")]);
-  engine = { ...catalog, ...values, ...render, ...order } as unknown as AddonEngine;
-  return engine;
+/** Secrets generated for the bundles in this run (shown once at the end of `up`). */
+export interface GeneratedSecret {
+  bundle: string;
+  path: string;
+  value: string;
 }
 
-function enabled(ctx: ClusterContext, b: Bundle): boolean {
-  const entry = ctx.model.inventory.addons?.[b.manifest.name];
-  return entry ? entry.enabled !== false : b.manifest.enabledByDefault === true;
+/**
+ * The inventory's overrides for a bundle, with every writeOnly required value that is neither given nor
+ * defaulted filled from the cluster's stored secrets (generated the first time).
+ */
+export function overridesWithSecrets(ctx: ClusterContext, b: Bundle, fresh: GeneratedSecret[]): Record<string, unknown> {
+  const name = b.manifest.name;
+  const overrides = { ...((ctx.model.inventory.addons?.[name]?.values as Record<string, unknown> | undefined) ?? {}) };
+  for (const g of generatedValues(b)) {
+    if (getPath(overrides, g.path) !== undefined || getPath(b.defaults, g.path) !== undefined) continue;
+    const s = addonSecret(ctx.stateDir, ctx.model.name, name, g.path, g.length, { create: !ctx.dryRun });
+    setPath(overrides, g.path, s.value);
+    if (s.generated) fresh.push({ bundle: name, path: g.path, value: s.value });
+  }
+  return overrides;
 }
 
 /** Render the selection into releases, level by level (dependencies first). Pure with respect to the cluster. */
-export async function loadAddonReleases(ctx: ClusterContext, sel: AddonSelection = {}): Promise<RenderedRelease[][]> {
-  const e = await loadEngine();
-  const cat = await e.loadCatalog(sel.addonsDir ? { addonsDir: sel.addonsDir } : {});
-  const all = cat instanceof Map ? [...cat.values()] : cat;
+export async function loadAddonReleases(
+  ctx: ClusterContext,
+  sel: AddonSelection = {},
+  fresh: GeneratedSecret[] = [],
+): Promise<RenderedRelease[][]> {
+  const catalog = await engine.loadCatalog(sel.addonsDir ? { addonsDir: sel.addonsDir } : {});
+  const inv = ctx.model.inventory;
+  const where = ctx.model.loaded.file;
+  checkAddonNames(catalog, inv, where);
   for (const name of sel.only ?? []) {
-    if (!all.some((b) => b.manifest.name === name)) throw new UsageError(`no add-on bundle named '${name}' (see 'kubesmith addons list')`);
+    if (!catalog.has(name)) throw new UsageError(`no add-on bundle named '${name}' (see 'kubesmith addons list')`);
   }
   // Calico is applied by the CNI phase of `up`, before nodes can be Ready.
-  const chosen = all.filter((b) => b.manifest.name !== "calico" && (sel.only ? sel.only.includes(b.manifest.name) : true) && (sel.includeDisabled || enabled(ctx, b)));
-  const inv = ctx.model.inventory;
-  const cluster: RenderContext["cluster"] = {
-    name: inv.cluster.name,
-    podCIDR: inv.cluster.podCIDR,
-    serviceCIDR: inv.cluster.serviceCIDR,
-    ...(inv.cluster.edgeVIP ? { edgeVIP: inv.cluster.edgeVIP as NonNullable<RenderContext["cluster"]["edgeVIP"]> } : {}),
-    hosts: ctx.model.hosts.map((h) => ({ name: h.name, address: h.nodeIP, roles: [...h.spec.roles] })),
-  };
+  const chosen = [...catalog.values()].filter(
+    (b) => !NON_CATALOG_ADDONS.has(b.manifest.name) && (sel.only ? sel.only.includes(b.manifest.name) : true) && (sel.includeDisabled || isEnabled(b, inv)),
+  );
   // Every value is resolved (and checked) before anything is rendered or applied.
   const values = new Map<string, Record<string, unknown>>();
-  for (const b of chosen) values.set(b.manifest.name, await e.resolveValues(b, inv.addons?.[b.manifest.name]?.values));
+  for (const b of chosen) values.set(b.manifest.name, engine.resolveValues(b, overridesWithSecrets(ctx, b, fresh), where));
   const levels: RenderedRelease[][] = [];
-  for (const level of e.orderBundles(chosen)) {
+  for (const level of engine.orderBundleLevels(chosen)) {
     const out: RenderedRelease[] = [];
     for (const b of level) {
-      const name = b.manifest.name;
-      const rc: RenderContext = {
-        values: values.get(name) ?? {},
-        release: { name, namespace: b.manifest.namespace ?? "default" },
-        images: b.manifest.images ?? {},
-        cluster,
-      };
+      const rc = renderContextFor(inv, b, values.get(b.manifest.name) ?? {}, defaultRelease(b));
       if (sel.release && rc.release.name !== sel.release) continue;
-      if (b.manifest.target === "hosts") out.push({ target: "hosts", rendered: await e.renderHosts(b, rc) });
-      else out.push({ target: "cluster", rendered: await e.renderCluster(b, rc) });
+      if (b.manifest.target === "hosts") out.push({ target: "hosts", rendered: engine.renderHosts(b, rc) });
+      else out.push({ target: "cluster", rendered: engine.renderCluster(b, rc) });
     }
     if (out.length) levels.push(out);
   }

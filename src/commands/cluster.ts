@@ -13,13 +13,14 @@ import { runPhases, type Phase } from "../phases/run.js";
 import { confirm } from "../ui/confirm.js";
 import { chooseReporter } from "../ui/select.js";
 import { writeRunReport } from "../report/html.js";
-import { applyAddons } from "../phases/addons.js";
+import { applyAddons, renderAddons } from "../phases/addons.js";
 import { table } from "../ui/table.js";
 import { parseConcurrency } from "./check.js";
 import { resolveInventoryPath } from "./inventory.js";
 import { UsageError } from "../errors.js";
 
 export const UP_PHASES: Phase<ClusterContext>[] = [
+  renderAddons,
   gatherFacts,
   preflight,
   prepareHosts,

@@ -2,6 +2,8 @@
 // slot in as one more register function each.
 import type { Command } from "commander";
 import type { CliIo } from "../cli/main.js";
+import { addonsGroup, registerAddonsCommands } from "./addons.js";
+import { registerAddonsApplyCommands } from "./addons-apply.js";
 import { registerCheckCommand } from "./check.js";
 import { registerClusterCommands } from "./cluster.js";
 import { registerCompletionCommand } from "./completion.js";
@@ -16,6 +18,8 @@ export function registerCommands(program: Command, io: CliIo): void {
   registerCheckCommand(program, io);
   registerInventoryCommands(program);
   registerLabCommands(program);
+  registerAddonsCommands(program, io);
+  registerAddonsApplyCommands(addonsGroup(program), io);
   registerStatusCommand(program, io);
   registerLogsCommand(program, io);
   registerKubeconfigCommand(program, io);

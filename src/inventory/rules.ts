@@ -284,6 +284,18 @@ export function checkRules(inv: Inventory, src: SourceLookup): RuleResult {
       );
     }
   }
+  // Both keepalived setups own /etc/keepalived/keepalived.conf: one host cannot run both.
+  if (cluster.controlPlaneEndpoint && "vip" in cluster.controlPlaneEndpoint && inv.addons?.["keepalived-edge"]?.enabled) {
+    inv.hosts.forEach((h, i) => {
+      if (h.roles.includes("control-plane") && h.roles.includes("frontend")) {
+        error(
+          ["hosts", i, "roles"],
+          `host ${h.name} is a control plane behind the keepalived VIP and a frontend holding the edge VIP; one keepalived cannot do both`,
+          "make the frontend role another host's, or use an external load balancer for the control plane",
+        );
+      }
+    });
+  }
   if (cluster.edgeVIP && !inv.addons?.["keepalived-edge"]?.enabled) {
     warn(
       ["cluster", "edgeVIP"],

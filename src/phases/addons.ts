@@ -79,14 +79,27 @@ export async function applyLevels(ctx: ClusterContext, levels: RenderedRelease[]
   return summary;
 }
 
-/** The phase, for a selection of bundles (default: every enabled one). */
+/**
+ * `up` runs this first, before any host is touched: every enabled bundle's values are checked (a bad
+ * override fails here, naming bundle and key) and rendered; the add-ons phase applies what it rendered.
+ */
+export const renderAddons: Phase<ClusterContext> = {
+  title: "add-ons: check values and render",
+  async run(ctx) {
+    ctx.generatedSecrets ??= [];
+    ctx.addonLevels = await loadAddonReleases(ctx, {}, ctx.generatedSecrets);
+  },
+};
+
+/** The phase, for a selection of bundles (default: every enabled one, as renderAddons rendered them). */
 export function addonsPhase(selection: AddonSelection = {}): Phase<ClusterContext> {
   let levels: RenderedRelease[][] = [];
+  const everything = Object.keys(selection).length === 0;
   return {
     title: "add-ons: apply the enabled bundles",
     async prepare(ctx) {
-      // Values are checked and everything is rendered before anything touches the cluster.
-      levels = await loadAddonReleases(ctx, selection);
+      ctx.generatedSecrets ??= [];
+      levels = everything && ctx.addonLevels ? ctx.addonLevels : await loadAddonReleases(ctx, selection, ctx.generatedSecrets);
     },
     shouldRun() {
       return levels.some((l) => l.length) || "no add-on bundle is enabled";

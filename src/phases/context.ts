@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { buildModel, type ClusterModel } from "../cluster/model.js";
 import type { HostFacts } from "../facts/gather.js";
 import { loadInventory } from "../inventory/load.js";
+import type { GeneratedSecret, RenderedRelease } from "../addons/releases.js";
 import type { KubeClient } from "../kube/client.js";
 import { SshPool } from "../ssh/pool.js";
 import { targetsFromInventory } from "../ssh/targets.js";
@@ -36,6 +37,10 @@ export interface ClusterContext extends PhaseContext {
   kube?: KubeClient;
   /** Hosts kubeadm already set up when the run started. */
   joined: Set<string>;
+  /** Add-on releases rendered (and their values checked) at the start of the run. */
+  addonLevels?: RenderedRelease[][];
+  /** Add-on secrets generated in this run: shown once at the end. */
+  generatedSecrets?: GeneratedSecret[];
 }
 
 export interface ClusterOptions {

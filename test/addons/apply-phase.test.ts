@@ -1,6 +1,8 @@
 // The add-ons phase with a hand-built renderer (setAddonEngine) against the API simulator: dependency
 // levels in order, a dry run that only records, a real run, and a second run with nothing to do.
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setAddonEngine, type AddonEngine } from "../../src/addons/releases.js";
 import type { Bundle, RenderContext, RenderedCluster } from "../../src/addons/types.js";
@@ -21,8 +23,8 @@ const bundle = (name: string, namespace: string, dependsOn: string[] = [], enabl
 const BUNDLES = [bundle("app", "base", ["base"]), bundle("base", "base"), bundle("off", "off", [], false)];
 
 const engine: AddonEngine = {
-  loadCatalog: async () => BUNDLES,
-  resolveValues: (_b, o) => ({ replicas: 1, ...(o ?? {}) }),
+  loadCatalog: async () => new Map(BUNDLES.map((b) => [b.manifest.name, b])),
+  resolveValues: (_b, o) => ({ replicas: 1, ...((o as Record<string, unknown> | undefined) ?? {}) }),
   renderCluster: (b, rc: RenderContext): RenderedCluster => ({
     bundle: b.manifest.name,
     release: rc.release,
@@ -35,7 +37,7 @@ const engine: AddonEngine = {
     throw new Error("no host bundles here");
   },
   // Naive topological levels.
-  orderBundles: (bs) => {
+  orderBundleLevels: (bs) => {
     const done = new Set<string>();
     const levels: Bundle[][] = [];
     let left = [...bs];
@@ -49,6 +51,8 @@ const engine: AddonEngine = {
     return levels;
   },
 };
+
+const stateDir = mkdtempSync(join(tmpdir(), "addons-phase-"));
 
 describe("addonsPhase", () => {
   let sim: Sim;
@@ -73,8 +77,14 @@ describe("addonsPhase", () => {
       changes: [],
       kube,
       facts: new Map(),
-      options: { inventory: "x", dryRun, concurrency: 4, stateDir: "/tmp", waitTimeoutMs: 5000 },
-      model: { inventory: { cluster: { name: "demo", podCIDR: "10.244.0.0/16", serviceCIDR: "10.96.0.0/12" }, addons: {} }, hosts: [] },
+      options: { inventory: "x", dryRun, concurrency: 4, stateDir, waitTimeoutMs: 5000 },
+      stateDir,
+      model: {
+        name: "demo",
+        loaded: { file: "inventory.yaml" },
+        inventory: { cluster: { name: "demo", podCIDR: "10.244.0.0/16", serviceCIDR: "10.96.0.0/12" }, hosts: [], addons: {} },
+        hosts: [],
+      },
     }) as unknown as ClusterContext;
 
   it("dry run records, the real run applies dependencies first, the second run has nothing to do", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { formatIssue } from "../../src/errors.js";
-import { hostsByRole } from "../../src/inventory/index.js";
+import { hostsByRole, parseInventory } from "../../src/inventory/index.js";
 import { at, inventory, issuesOf, load, onlyIssue } from "./helpers.js";
 
 const cp = (name: string, ip: string, extra = "") => `  - { name: ${name}, address: ${ip}, roles: [control-plane]${extra} }`;
@@ -326,5 +326,25 @@ describe("ssh and sudo", () => {
     expect(onlyIssue(issues, "hosts[1].ssh.user").message).toBe('conflicts with hosts[1].user ("a")');
     expect(onlyIssue(issues, "hosts[1].ssh.port").message).toBe("conflicts with hosts[1].port (22)");
     expect(load(inventory({ hosts: cp("cp1", "192.168.1.10", ", sudo: false") })).inventory.hosts[0]?.sudo).toBe(false);
+  });
+});
+
+describe("keepalived on one host", () => {
+  it("refuses a control plane behind the VIP that is also an edge frontend", () => {
+    const text = [
+      "cluster:",
+      "  name: c",
+      '  kubernetesVersion: "1.33"',
+      "  controlPlaneEndpoint: { vip: 198.18.0.2, interface: eth0 }",
+      "  edgeVIP: { vip: 198.18.0.3, interface: eth0 }",
+      "hosts:",
+      "  - { name: cp1, address: 198.18.0.11, roles: [control-plane, frontend] }",
+      "  - { name: cp2, address: 198.18.0.12, roles: [control-plane] }",
+      "  - { name: cp3, address: 198.18.0.13, roles: [control-plane] }",
+      "addons:",
+      "  keepalived-edge: { enabled: true }",
+      "",
+    ].join("\n");
+    expect(() => parseInventory(text, "inv.yaml", {})).toThrow(/hosts\[0\]\.roles: host cp1 is a control plane behind the keepalived VIP and a frontend/);
   });
 });

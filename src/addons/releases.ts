@@ -8,7 +8,7 @@ import { loadCatalog } from "./catalog.js";
 import { checkAddonNames, defaultRelease, isEnabled, NON_CATALOG_ADDONS, renderContextFor } from "./context.js";
 import { generatedValues, getPath, setPath } from "./generated.js";
 import { orderBundleLevels } from "./order.js";
-import { renderCluster, renderHosts } from "./render.js";
+import { renderAccess, renderCluster, renderHosts } from "./render.js";
 import type { Bundle, RenderContext, RenderedCluster, RenderedHosts } from "./types.js";
 import { resolveValues } from "./values.js";
 
@@ -76,6 +76,7 @@ export async function loadAddonReleases(
   ctx: ClusterContext,
   sel: AddonSelection = {},
   fresh: GeneratedSecret[] = [],
+  access: string[] = [],
 ): Promise<RenderedRelease[][]> {
   const catalog = await engine.loadCatalog(sel.addonsDir ? { addonsDir: sel.addonsDir } : {});
   const inv = ctx.model.inventory;
@@ -97,6 +98,7 @@ export async function loadAddonReleases(
     for (const b of level) {
       const rc = renderContextFor(inv, b, values.get(b.manifest.name) ?? {}, defaultRelease(b));
       if (sel.release && rc.release.name !== sel.release) continue;
+      access.push(...renderAccess(b, rc));
       if (b.manifest.target === "hosts") out.push({ target: "hosts", rendered: engine.renderHosts(b, rc) });
       else out.push({ target: "cluster", rendered: engine.renderCluster(b, rc) });
     }

@@ -3,6 +3,8 @@
 import { Command, Option } from "commander";
 import type { CliIo } from "../cli/main.js";
 import { acquireLock, ourLock, releaseLock } from "../cluster/lock.js";
+import { readClusterSecrets, secretsFile } from "../cluster/secrets.js";
+import { loadInventory } from "../inventory/load.js";
 import { nodeReady } from "../kube/client.js";
 import { closeContext, openContext, type ClusterContext, type ClusterOptions } from "../phases/context.js";
 import { connectApi, cni, labelsAndTaints, writeKubeconfig } from "../phases/api.js";
@@ -121,6 +123,13 @@ async function summary(ctx: ClusterContext, io: CliIo): Promise<void> {
     return [n.metadata.name, roles || "-", nodeReady(n) ? "Ready" : "NotReady", info?.kubeletVersion ?? "-"];
   });
   io.stdout(`\n${table(["NODE", "ROLES", "STATUS", "VERSION"], rows)}kubeconfig: kubeconfig/${ctx.model.name}.yaml\n`);
+  const edge = ctx.model.inventory.cluster.edgeVIP;
+  if (edge && ctx.model.inventory.addons?.["keepalived-edge"]?.enabled) io.stdout(`edge VIP: ${edge.vip} (keepalived on the frontend nodes)\n`);
+  if (ctx.addonAccess?.length) io.stdout(`\n${ctx.addonAccess.map((a) => `  ${a}`).join("\n")}\n`);
+  if (ctx.generatedSecrets?.length) {
+    io.stdout(`\nGenerated now and shown only this once (kept in ${secretsFile(ctx.stateDir, ctx.model.name)}, 0600; 'kubesmith secrets -i ${ctx.options.inventory}' prints them again):\n`);
+    for (const s of ctx.generatedSecrets) io.stdout(`  ${s.bundle} ${s.path}: ${s.value}\n`);
+  }
 }
 
 function common(cmd: Command): Command {
@@ -137,6 +146,20 @@ function common(cmd: Command): Command {
 }
 
 export function registerClusterCommands(program: Command, io: CliIo): void {
+  program
+    .command("secrets")
+    .description("print the secrets kubesmith generated for the cluster (add-on passwords, VRRP password)")
+    .option("-i, --inventory <file>", "inventory file (default $KUBESMITH_INVENTORY or ./inventory.yaml)")
+    .option("--state-dir <dir>", "run journals, logs and cluster secrets", ".kubesmith")
+    .action(async (f: { inventory?: string; stateDir: string }) => {
+      const { inventory } = await loadInventory(resolveInventoryPath(f.inventory));
+      const s = readClusterSecrets(f.stateDir, inventory.cluster.name);
+      if (!s) throw new UsageError(`no secrets stored for cluster ${inventory.cluster.name} in ${f.stateDir}`, { hint: "run 'kubesmith up' first, from the same directory" });
+      const rows = [["control-plane keepalived", "authPass", s.vrrpPass]];
+      for (const [bundle, values] of Object.entries(s.addons ?? {})) for (const [k, v] of Object.entries(values)) rows.push([bundle, k, v]);
+      io.stdout(table(["FOR", "VALUE", "SECRET"], rows));
+    });
+
   common(program.command("up").description("create or converge the cluster: prepare hosts, kubeadm init/join, Calico, labels"))
     .option("--dry-run", "print what would change and change nothing (same as 'plan')")
     .option("--merge-kubeconfig", "also add the cluster as a context to ~/.kube/config")

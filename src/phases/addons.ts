@@ -87,7 +87,8 @@ export const renderAddons: Phase<ClusterContext> = {
   title: "add-ons: check values and render",
   async run(ctx) {
     ctx.generatedSecrets ??= [];
-    ctx.addonLevels = await loadAddonReleases(ctx, {}, ctx.generatedSecrets);
+    ctx.addonAccess = [];
+    ctx.addonLevels = await loadAddonReleases(ctx, {}, ctx.generatedSecrets, ctx.addonAccess);
   },
 };
 

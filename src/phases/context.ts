@@ -41,6 +41,8 @@ export interface ClusterContext extends PhaseContext {
   addonLevels?: RenderedRelease[][];
   /** Add-on secrets generated in this run: shown once at the end. */
   generatedSecrets?: GeneratedSecret[];
+  /** How to reach what the add-ons run (rendered from each bundle's access lines). */
+  addonAccess?: string[];
 }
 
 export interface ClusterOptions {

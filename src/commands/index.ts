@@ -7,6 +7,7 @@ import { registerAddonsApplyCommands } from "./addons-apply.js";
 import { registerCheckCommand } from "./check.js";
 import { registerClusterCommands } from "./cluster.js";
 import { registerCompletionCommand } from "./completion.js";
+import { registerInitCommand } from "./init.js";
 import { registerKubeconfigCommand } from "./kubeconfig.js";
 import { registerLogsCommand } from "./logs.js";
 import { registerStatusCommand } from "./status.js";
@@ -14,6 +15,7 @@ import { registerInventoryCommands } from "./inventory.js";
 import { registerLabCommands } from "./lab.js";
 
 export function registerCommands(program: Command, io: CliIo): void {
+  registerInitCommand(program, io);
   registerClusterCommands(program, io);
   registerCheckCommand(program, io);
   registerInventoryCommands(program);

@@ -20,7 +20,7 @@ import {
   TimeoutError,
   UnreachableError,
 } from "../errors.js";
-import { knownKeyTypes, verifyHostKey } from "./knownhosts.js";
+import { knownKeyTypes, verifyHostKey, type VerifyRequest } from "./knownhosts.js";
 import { HostLog } from "./log.js";
 import { quote } from "./quote.js";
 import type { CommandLogEntry, ExecOptions, ExecResult, Runner, SshTarget, UploadOptions } from "./types.js";
@@ -54,6 +54,9 @@ export interface SshRunnerOptions {
   bastion?: (bastion: SshTarget) => Promise<Client>;
   /** Called before each connection attempt (1-based); for progress and tests. */
   onConnectAttempt?: (attempt: number) => void;
+  /** Replaces the known_hosts check (default verifyHostKey); a rejection refuses the key before any
+   *  credential is sent. The wizard uses it to show an unknown key to a person first. */
+  verifyHostKey?: (req: VerifyRequest) => Promise<unknown>;
 }
 
 interface RawResult {
@@ -341,7 +344,7 @@ export class SshRunner implements Runner {
         authHandler: methods,
         algorithms: { serverHostKey: hostKeyAlgorithms(knownTypes) as NonNullable<ConnectConfig["algorithms"]>["serverHostKey"] },
         hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
-          verifyHostKey({
+          (this.opts.verifyHostKey ?? verifyHostKey)({
             name: this.host,
             host: t.address,
             port: t.port,

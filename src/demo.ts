@@ -1,15 +1,21 @@
-// `sudo npm run demo`: the main job against the built-in lab. Builds a lab of simulated hosts, runs
-// `kubesmith check` against it (until `up` exists), and removes the lab again, also on failure or Ctrl-C.
-// `npm run demo -- --keep` leaves the lab up for exploring (`kubesmith lab down --name demo` removes it).
+// `sudo npm run demo`: the main job against the built-in lab. Builds a lab of simulated hosts (real sshd,
+// real keepalived, a node simulator and a Kubernetes API simulator), shows the plan, runs `kubesmith up`,
+// shows the cluster, and removes the lab again, also on failure or Ctrl-C.
+// `npm run demo -- --keep` leaves the lab and the cluster up (`kubesmith lab down --name demo` removes them).
 import { join } from "node:path";
-import { main } from "./cli/main.js";
+import { main, report } from "./cli/main.js";
 import { labDown, labUp } from "./lab/lab.js";
-import { report } from "./cli/main.js";
 
 const NAME = "demo";
 const keep = process.argv.includes("--keep");
 const inventory = join("inventories", "lab.yaml");
-const io = { stdout: (s: string) => process.stdout.write(s), stderr: (s: string) => process.stderr.write(s) };
+const io = { stdout: (s: string) => void process.stdout.write(s), stderr: (s: string) => void process.stderr.write(s) };
+
+async function step(title: string, argv: string[]): Promise<void> {
+  process.stdout.write(`\n== kubesmith ${argv.join(" ")}    (${title})\n`);
+  const code = await main(argv, io);
+  if (code !== 0) throw Object.assign(new Error(`kubesmith ${argv[0]} exited with ${code}`), { exitCode: code });
+}
 
 async function demo(): Promise<number> {
   let up = false;
@@ -22,19 +28,23 @@ async function demo(): Promise<number> {
   };
   process.once("SIGINT", () => void cleanup().finally(() => process.exit(130)));
   try {
-    process.stdout.write(`== building a lab of 5 simulated hosts (kubesmith lab up --name ${NAME} --layout 1cp,3w,1fe)\n`);
+    process.stdout.write(`== building a lab of 4 simulated hosts (kubesmith lab up --name ${NAME} --layout 1cp,2w,1fe)\n`);
     const t0 = performance.now();
     up = true;
-    const state = await labUp({ name: NAME, layout: "1cp,3w,1fe", inventoryOut: inventory });
-    process.stdout.write(`   ${state.hosts.length} hosts up in ${((performance.now() - t0) / 1000).toFixed(2)} s; inventory: ${inventory}\n\n`);
-    process.stdout.write(`== kubesmith check -i ${inventory}\n`);
+    const state = await labUp({ name: NAME, layout: "1cp,2w,1fe", inventoryOut: inventory });
+    process.stdout.write(`   ${state.hosts.length} hosts up in ${((performance.now() - t0) / 1000).toFixed(2)} s; inventory: ${inventory}\n`);
+    await step("facts and preflight", ["check", "-i", inventory]);
+    await step("what up would change; changes nothing", ["plan", "-i", inventory, "--plain"]);
     const t1 = performance.now();
-    const code = await main(["check", "-i", inventory], io);
-    process.stdout.write(`\n   check finished in ${((performance.now() - t1) / 1000).toFixed(2)} s with exit code ${code}\n`);
-    if (keep) process.stdout.write(`\nThe lab is still up. Try: kubesmith lab status --name ${NAME}; remove it with: kubesmith lab down --name ${NAME}\n`);
-    return code;
+    await step("the cluster", ["up", "-i", inventory]);
+    process.stdout.write(`   up took ${((performance.now() - t1) / 1000).toFixed(1)} s\n`);
+    await step("a second up converges: nothing to change", ["up", "-i", inventory, "--plain"]);
+    await step("the cluster now", ["status", "-i", inventory]);
+    if (keep) process.stdout.write(`\nThe lab is still up. Try: kubesmith status -i ${inventory}; remove it with: kubesmith lab down --name ${NAME}\n`);
+    return 0;
   } catch (err) {
-    return report(err, io, process.argv.includes("--debug"));
+    const code = (err as { exitCode?: number }).exitCode;
+    return code ?? report(err, io, process.argv.includes("--debug"));
   } finally {
     await cleanup();
   }

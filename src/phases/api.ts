@@ -174,7 +174,8 @@ export const labelsAndTaints: Phase<ClusterContext> = {
       const labels = Object.entries((patch.metadata as { labels?: Record<string, string | null> }).labels ?? {})
         .map(([k, v]) => (v === null ? `-${k}` : v ? `${k}=${v}` : k))
         .join(" ");
-      await change(ctx, h.name, `set node ${labels ? `labels ${labels}` : "taints"}`.trim(), async () => {
+      const what = labels ? `set node labels ${labels}` : patch.spec ? "set node taints" : "record which labels and taints kubesmith manages";
+      await change(ctx, h.name, what, async () => {
         await kube.mergePatch("v1", "Node", h.name, patch);
       });
     }

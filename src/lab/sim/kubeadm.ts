@@ -1,7 +1,9 @@
 // kubeadm, played: init, join, reset, token, init phase upload-certs, version, config images.
 // Files under /etc/kubernetes are real (a real CA made with openssl, real client certificates);
 // the cluster-wide facts (CA, tokens, certificate key, members) live in the lab's shared cluster
-// directory so a join on one host can check a token made on another.
+// directory so a join on one host can check a token made on another. The control plane is real enough
+// to talk to: init starts the Kubernetes API simulator on this host (apiserver.ts), init and join register
+// their Node through it, a control-plane join passes its port 6443 through to it, reset stops them.
 import { execFileSync } from "node:child_process";
 import { X509Certificate, createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
@@ -11,6 +13,7 @@ import { k8sVersion, sysctlValue } from "./system.js";
 import { criDisabled } from "./containerd.js";
 import { stopSimulatedUnit, unitState } from "./systemctl.js";
 import { SimExit, fail, flag, parseArgs, readJson, writeFile, writeJson, type Sim } from "./util.js";
+import { nodeSpec, probe, registerWithKubelet, splitHostPort, startDaemon, stopHostControlPlane, withClusterLock, type ApiLocation } from "./apiserver.js";
 
 const K = "/etc/kubernetes";
 const PKI = `${K}/pki`;
@@ -27,6 +30,8 @@ interface ClusterInfo {
   podCIDR?: string;
   serviceCIDR: string;
   createdAt: string;
+  /** The API simulator started by init (on the init host, all addresses, this port). */
+  api?: ApiLocation;
 }
 interface TokenRec {
   id: string;
@@ -59,14 +64,6 @@ function randomToken(): string {
   const chars = "abcdefghijklmnopqrstuvwxyz0123456789";
   const pick = (n: number) => Array.from(randomBytes(n), (b) => chars[b % chars.length]).join("");
   return `${pick(6)}.${pick(16)}`;
-}
-
-function members(sim: Sim): NodeRec[] {
-  try {
-    return readdirSync(nodesDir(sim)).map((f) => readJson<NodeRec>(path.join(nodesDir(sim), f), undefined as unknown as NodeRec)).filter(Boolean);
-  } catch {
-    return [];
-  }
 }
 
 function saveToken(sim: Sim, token: string, ttlSeconds = 86400): void {
@@ -154,8 +151,16 @@ function hostAddress(sim: Sim, flags: Map<string, string[]>, cfg: ConfigFile): s
   return flag(flags, "apiserver-advertise-address") ?? cfg.advertiseAddress ?? sim.address();
 }
 
+type Taint = { key: string; value?: string; effect: string };
+
 interface ConfigFile {
   controlPlaneEndpoint?: string;
+  certSANs?: string[];
+  bindPort?: number;
+  nodeName?: string;
+  nodeIP?: string;
+  /** undefined: kubeadm's default; [] = no taints at all. */
+  taints?: Taint[];
   kubernetesVersion?: string;
   podSubnet?: string;
   serviceSubnet?: string;
@@ -178,11 +183,21 @@ function readConfig(file: string | undefined): ConfigFile {
     fail(1, `unable to read config from "${file}" : open ${file}: no such file or directory`);
   }
   const out: ConfigFile = {};
+  const registration = (nr: Record<string, any> | undefined) => {
+    if (!nr) return;
+    if (typeof nr.name === "string") out.nodeName = nr.name;
+    if (Array.isArray(nr.taints)) out.taints = nr.taints.map((t: Taint) => ({ key: t.key, effect: t.effect, ...(t.value !== undefined ? { value: t.value } : {}) }));
+    // v1beta4: a list of {name, value}; v1beta3: a map
+    const extra = nr.kubeletExtraArgs;
+    const ip = Array.isArray(extra) ? extra.find((a: { name?: string }) => a?.name === "node-ip")?.value : extra?.["node-ip"];
+    if (typeof ip === "string") out.nodeIP = ip;
+  };
   for (const doc of parseAllDocuments(text)) {
     const d = doc.toJS() as Record<string, any> | null;
     if (!d) continue;
     if (d.kind === "ClusterConfiguration") {
       out.controlPlaneEndpoint = d.controlPlaneEndpoint;
+      if (Array.isArray(d.apiServer?.certSANs)) out.certSANs = d.apiServer.certSANs.map(String);
       out.kubernetesVersion = d.kubernetesVersion;
       out.podSubnet = d.networking?.podSubnet;
       out.serviceSubnet = d.networking?.serviceSubnet;
@@ -190,6 +205,8 @@ function readConfig(file: string | undefined): ConfigFile {
       out.advertiseAddress = d.localAPIEndpoint?.advertiseAddress;
       out.certificateKey = d.certificateKey;
       out.ignorePreflightErrors = d.nodeRegistration?.ignorePreflightErrors;
+      registration(d.nodeRegistration);
+      if (d.localAPIEndpoint?.bindPort !== undefined) out.bindPort = Number(d.localAPIEndpoint.bindPort);
       const t = d.bootstrapTokens?.[0]?.token;
       if (typeof t === "string") out.token = t;
     } else if (d.kind === "JoinConfiguration") {
@@ -199,10 +216,12 @@ function readConfig(file: string | undefined): ConfigFile {
       out.caCertHashes = bt.caCertHashes;
       out.unsafeSkipCAVerification = bt.unsafeSkipCAVerification;
       out.ignorePreflightErrors = d.nodeRegistration?.ignorePreflightErrors;
+      registration(d.nodeRegistration);
       if (d.controlPlane) {
         out.controlPlane = true;
         out.certificateKey = d.controlPlane.certificateKey;
         out.advertiseAddress = d.controlPlane.localAPIEndpoint?.advertiseAddress;
+        if (d.controlPlane.localAPIEndpoint?.bindPort !== undefined) out.bindPort = Number(d.controlPlane.localAPIEndpoint.bindPort);
       }
     }
   }
@@ -256,7 +275,29 @@ function withPort(ep: string): string {
   return /:\d+$/.test(ep) ? ep : `${ep}:6443`;
 }
 
-function init(sim: Sim, args: string[]): number {
+/** What kubeadm says when the API server did not come up (wait-control-plane), with the simulator's reason. */
+function apiNotHealthy(address: string, port: number, seconds: string, why: string): never {
+  const url = `https://${address}:${port}/livez`;
+  fail(
+    1,
+    `[control-plane-check] kube-apiserver is not healthy after ${seconds}s\n\nA control plane component may have crashed or exited when started by the container runtime.\n(lab: ${why})\n\nerror execution phase wait-control-plane: failed while waiting for the control plane to start: kube-apiserver check failed at ${url}: Get "${url}?timeout=10s": dial tcp ${address}:${port}: connect: connection refused\nTo see the stack trace of this error execute with --v=5 or higher`,
+  );
+}
+
+function bindPortOf(flags: Map<string, string[]>, cfg: ConfigFile): number {
+  const raw = flag(flags, "apiserver-bind-port") ?? cfg.bindPort ?? 6443;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) fail(1, `localAPIEndpoint.bindPort: Invalid value: ${JSON.stringify(String(raw))}: must be a valid port number between 1 and 65535, inclusive`);
+  return port;
+}
+
+function markControlPlane(sim: Sim, nodeName: string, taints: Taint[] | undefined): void {
+  const t = taints ?? [{ key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" }];
+  sim.out(`[mark-control-plane] Marking the node ${nodeName} as control-plane by adding the labels: [node-role.kubernetes.io/control-plane node.kubernetes.io/exclude-from-external-load-balancers]\n`);
+  if (t.length) sim.out(`[mark-control-plane] Marking the node ${nodeName} as control-plane by adding the taints [${t.map((x) => `${x.key}${x.value ? `=${x.value}` : ""}:${x.effect}`).join(" ")}]\n`);
+}
+
+async function init(sim: Sim, args: string[]): Promise<number> {
   const { flags } = parseArgs(args, ["upload-certs", "skip-token-print", "skip-certificate-key-print", "dry-run"]);
   const cfg = readConfig(flag(flags, "config"));
   const version = flag(flags, "kubernetes-version") ?? cfg.kubernetesVersion ?? k8sVersion("kubeadm");
@@ -272,7 +313,9 @@ function init(sim: Sim, args: string[]): number {
   preflight(sim, errs, [...(flags.get("ignore-preflight-errors") ?? []), ...(cfg.ignorePreflightErrors ?? [])]);
 
   const cpe = flag(flags, "control-plane-endpoint") ?? cfg.controlPlaneEndpoint;
-  const endpoint = withPort(cpe ?? address);
+  const bindPort = bindPortOf(flags, cfg);
+  const endpoint = cpe ? withPort(cpe) : `${address}:${bindPort}`;
+  const nodeName = flag(flags, "node-name") ?? cfg.nodeName ?? sim.host;
   // certificates: a real CA unless one was provided (external CA / pre-shared pki)
   mkdirSync(PKI, { recursive: true });
   if (!existsSync(`${PKI}/ca.crt`) || !existsSync(`${PKI}/ca.key`)) {
@@ -290,42 +333,82 @@ function init(sim: Sim, args: string[]): number {
   sim.out("[kubeconfig] Using kubeconfig folder \"/etc/kubernetes\"\n");
   writeKubeconfig(`${K}/admin.conf`, endpoint, "kubernetes-admin", "kubeadm:cluster-admins");
   writeKubeconfig(`${K}/super-admin.conf`, endpoint, "kubernetes-super-admin", "system:masters");
-  writeKubeconfig(`${K}/kubelet.conf`, endpoint, `system:node:${sim.host}`, "system:nodes");
+  writeKubeconfig(`${K}/kubelet.conf`, endpoint, `system:node:${nodeName}`, "system:nodes");
   writeKubeconfig(`${K}/controller-manager.conf`, endpoint, "system:kube-controller-manager");
   writeKubeconfig(`${K}/scheduler.conf`, endpoint, "system:kube-scheduler");
   for (const m of MANIFESTS) writeFile(`${K}/manifests/${m}.yaml`, staticPod(m, version, address, sim));
   writeFile("/var/lib/etcd/member/snap/db", "");
   writeFile("/var/lib/kubelet/config.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncgroupDriver: systemd\n");
 
-  // the cluster, seen by every lab host
-  rmSync(sim.clusterDir, { recursive: true, force: true });
-  mkdirSync(sim.clusterDir, { recursive: true, mode: 0o755 });
-  const pki = path.join(sim.clusterDir, "pki");
-  for (const f of ["ca.crt", "ca.key", "sa.key", "sa.pub"]) writeFile(path.join(pki, f), readFileSync(`${PKI}/${f}`), 0o600);
-  const info: ClusterInfo = {
-    id: randomBytes(8).toString("hex"),
-    endpoint,
-    ...(cpe ? { controlPlaneEndpoint: withPort(cpe) } : {}),
-    version,
-    initHost: sim.host,
-    caHash: hash,
-    ...(flag(flags, "pod-network-cidr") ?? cfg.podSubnet ? { podCIDR: flag(flags, "pod-network-cidr") ?? cfg.podSubnet } : {}),
-    serviceCIDR: flag(flags, "service-cidr") ?? cfg.serviceSubnet ?? "10.96.0.0/12",
-    createdAt: new Date().toISOString(),
-  };
-  writeJson(clusterFile(sim), info);
-  writeJson(path.join(nodesDir(sim), `${sim.host}.json`), { host: sim.host, address, controlPlane: true, joinedAt: info.createdAt } satisfies NodeRec);
-  const token = flag(flags, "token") ?? cfg.token ?? randomToken();
-  if (!TOKEN_RE.test(token)) fail(1, `the bootstrap token "${token}" was not of the form "\\A([a-z0-9]{6})\\.([a-z0-9]{16})\\z"`);
-  saveToken(sim, token, parseTtl(flag(flags, "token-ttl")));
-  let certKey: string | undefined;
-  if (flags.has("upload-certs")) {
-    certKey = flag(flags, "certificate-key") ?? cfg.certificateKey ?? randomBytes(32).toString("hex");
-    storeCertKey(sim, certKey);
-    sim.out(`[upload-certs] Storing the certificates in Secret "kubeadm-certs" in the "kube-system" Namespace\n[upload-certs] Using certificate key:\n${certKey}\n`);
-  }
-  sim.out(`[bootstrap-token] Using token: ${token}\n[addons] Applied essential addon: CoreDNS\n[addons] Applied essential addon: kube-proxy\n\n`);
-  sim.out(`Your Kubernetes control-plane has initialized successfully!
+  // the cluster, seen by every lab host (one init at a time: each replaces the shared directory)
+  return withClusterLock(sim, async () => {
+    // an API server this host still runs (init again without reset) belongs to the cluster being replaced
+    await stopHostControlPlane(sim);
+    rmSync(sim.clusterDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+    mkdirSync(sim.clusterDir, { recursive: true, mode: 0o755 });
+    const pki = path.join(sim.clusterDir, "pki");
+    for (const f of ["ca.crt", "ca.key", "sa.key", "sa.pub"]) writeFile(path.join(pki, f), readFileSync(`${PKI}/${f}`), 0o600);
+    const info: ClusterInfo = {
+      id: randomBytes(8).toString("hex"),
+      endpoint,
+      ...(cpe ? { controlPlaneEndpoint: withPort(cpe) } : {}),
+      version,
+      initHost: sim.host,
+      caHash: hash,
+      ...(flag(flags, "pod-network-cidr") ?? cfg.podSubnet ? { podCIDR: flag(flags, "pod-network-cidr") ?? cfg.podSubnet } : {}),
+      serviceCIDR: flag(flags, "service-cidr") ?? cfg.serviceSubnet ?? "10.96.0.0/12",
+      createdAt: new Date().toISOString(),
+    };
+    writeJson(clusterFile(sim), info);
+    writeJson(path.join(nodesDir(sim), `${sim.host}.json`), { host: sim.host, address, controlPlane: true, joinedAt: info.createdAt } satisfies NodeRec);
+
+    // the control plane: the API simulator, for real, on every address of this host (as kube-apiserver
+    // binds 0.0.0.0), its serving certificate signed by the CA above, its state in the lab's cluster dir
+    const stateFile = path.join(sim.clusterDir, "apiserver.json");
+    const cpeHost = cpe ? splitHostPort(withPort(cpe)).host : undefined;
+    const extraSans = [
+      ...(cfg.certSANs ?? []),
+      ...(flags.get("apiserver-cert-extra-sans") ?? []).flatMap((v) => v.split(",")),
+      ...(cpeHost ? [cpeHost] : []),
+      address,
+      nodeName,
+      "127.0.0.1",
+    ].map((x) => x.trim()).filter(Boolean);
+    const apiVersion = /^v?\d+\.\d+\.\d+$/.test(version) ? (version.startsWith("v") ? version : `v${version}`) : k8sVersion("kubeadm");
+    sim.out(`[control-plane-check] Waiting for healthy control plane components. This can take up to 4m0s\n[control-plane-check] Checking kube-apiserver at https://${address}:${bindPort}/livez\n`);
+    const t1 = Date.now();
+    const secs = () => ((Date.now() - t1) / 1000).toFixed(3);
+    try {
+      await startDaemon(
+        sim,
+        "apiserver",
+        ["--host", "0.0.0.0", "--port", String(bindPort), "--pki", PKI, "--state", stateFile, "--version", apiVersion, ...[...new Set(extraSans)].flatMap((x) => ["--extra-san", x])],
+        { stateFile },
+      );
+    } catch (e) {
+      apiNotHealthy(address, bindPort, secs(), (e as Error).message);
+    }
+    sim.out(`[control-plane-check] kube-apiserver is healthy after ${secs()}s\n`);
+    info.api = { host: sim.host, address, port: bindPort, url: `https://${address}:${bindPort}` };
+    writeJson(clusterFile(sim), info);
+    // the kubelet registers the node (kubelet.conf, straight to the local API server), kubeadm marks it
+    try {
+      await registerWithKubelet(`${K}/kubelet.conf`, info.api.url, nodeSpec({ name: nodeName, address: cfg.nodeIP ?? address, controlPlane: true, ...(cfg.taints ? { taints: cfg.taints } : {}) }));
+    } catch (e) {
+      fail(1, `error execution phase mark-control-plane: error applying control-plane label and taints to node "${nodeName}": ${(e as Error).message}\nTo see the stack trace of this error execute with --v=5 or higher`);
+    }
+    markControlPlane(sim, nodeName, cfg.taints);
+    const token = flag(flags, "token") ?? cfg.token ?? randomToken();
+    if (!TOKEN_RE.test(token)) fail(1, `the bootstrap token "${token}" was not of the form "\\A([a-z0-9]{6})\\.([a-z0-9]{16})\\z"`);
+    saveToken(sim, token, parseTtl(flag(flags, "token-ttl")));
+    let certKey: string | undefined;
+    if (flags.has("upload-certs")) {
+      certKey = flag(flags, "certificate-key") ?? cfg.certificateKey ?? randomBytes(32).toString("hex");
+      storeCertKey(sim, certKey);
+      sim.out(`[upload-certs] Storing the certificates in Secret "kubeadm-certs" in the "kube-system" Namespace\n[upload-certs] Using certificate key:\n${certKey}\n`);
+    }
+    sim.out(`[bootstrap-token] Using token: ${token}\n[addons] Applied essential addon: CoreDNS\n[addons] Applied essential addon: kube-proxy\n\n`);
+    sim.out(`Your Kubernetes control-plane has initialized successfully!
 
 To start using your cluster, you need to run the following as a regular user:
 
@@ -335,11 +418,12 @@ To start using your cluster, you need to run the following as a regular user:
 
 You should now deploy a pod network to the cluster.
 `);
-  if (cpe) {
-    sim.out(`\nYou can now join any number of control-plane nodes running the following command on each as root:\n\n  ${joinCommand(endpoint, token, hash, certKey ?? "<key>").replace(/ --/g, " \\\n\t--")}\n`);
-  }
-  sim.out(`\nThen you can join any number of worker nodes by running the following on each as root:\n\n${joinCommand(endpoint, token, hash).replace(/ --/g, " \\\n\t--")}\n`);
-  return 0;
+    if (cpe) {
+      sim.out(`\nYou can now join any number of control-plane nodes running the following command on each as root:\n\n  ${joinCommand(endpoint, token, hash, certKey ?? "<key>").replace(/ --/g, " \\\n\t--")}\n`);
+    }
+    sim.out(`\nThen you can join any number of worker nodes by running the following on each as root:\n\n${joinCommand(endpoint, token, hash).replace(/ --/g, " \\\n\t--")}\n`);
+    return 0;
+  });
 }
 
 function storeCertKey(sim: Sim, key: string): void {
@@ -414,7 +498,7 @@ function token(sim: Sim, args: string[]): number {
   fail(1, `unknown command "${sub}" for "kubeadm token"`);
 }
 
-function join(sim: Sim, args: string[]): number {
+async function join(sim: Sim, args: string[]): Promise<number> {
   const { flags, pos } = parseArgs(args, ["control-plane", "discovery-token-unsafe-skip-ca-verification", "dry-run"]);
   const cfg = readConfig(flag(flags, "config"));
   const endpoint = pos[0] ?? cfg.apiServerEndpoint;
@@ -440,12 +524,23 @@ function join(sim: Sim, args: string[]): number {
   }
   preflight(sim, errs, [...(flags.get("ignore-preflight-errors") ?? []), ...(cfg.ignorePreflightErrors ?? [])]);
 
+  // discovery: reach the API at the endpoint, for real, from this host
   const ep = withPort(endpoint);
   const c = loadCluster(sim);
-  const cps = members(sim).filter((n) => n.controlPlane).map((n) => `${n.address}:6443`);
-  const reachable = c !== undefined && (ep === c.endpoint || ep === c.controlPlaneEndpoint || cps.includes(ep));
-  if (!reachable) {
-    fail(1, `error execution phase preflight: couldn't validate the identity of the API Server: Get "https://${ep}/api/v1/namespaces/kube-public/configmaps/cluster-info?timeout=10s": dial tcp ${ep}: connect: connection refused\nTo see the stack trace of this error execute with --v=5 or higher`);
+  const dialFailed: (why: string) => never = (why) =>
+    fail(1, `error execution phase preflight: couldn't validate the identity of the API Server: Get "https://${ep}/api/v1/namespaces/kube-public/configmaps/cluster-info?timeout=10s": dial tcp ${ep}: connect: ${why}\nTo see the stack trace of this error execute with --v=5 or higher`);
+  if (!c) dialFailed("connection refused");
+  const target = splitHostPort(ep);
+  let server = `https://${ep}`;
+  const reach = await probe(target.host, target.port, 500);
+  if (reach === "refused") dialFailed("connection refused");
+  if (reach !== "ok") {
+    // The cluster's own endpoint that no host answers for (a VIP without keepalived in a lab test): the
+    // lab goes to the API server's address instead, but only while that API server really runs.
+    const own = ep === c.endpoint || ep === c.controlPlaneEndpoint;
+    const direct = own && c.api ? await probe(c.api.address, c.api.port, 5000) : reach;
+    if (direct !== "ok" || !c.api) dialFailed(direct === "refused" ? "connection refused" : reach === "timeout" ? "i/o timeout" : "no route to host");
+    server = c.api.url;
   }
   const rec = readJson<TokenRec | undefined>(path.join(tokensDir(sim), `${m[1]}.json`), undefined);
   if (!rec || rec.secret !== m[2] || Date.parse(rec.expires) < Date.now()) {
@@ -455,6 +550,7 @@ function join(sim: Sim, args: string[]): number {
     fail(1, `error execution phase preflight: couldn't validate the identity of the API Server: cluster CA found in cluster-info ConfigMap is invalid: none of the public keys "${c.caHash}" are pinned\nTo see the stack trace of this error execute with --v=5 or higher`);
   }
   const address = hostAddress(sim, flags, cfg);
+  const nodeName = flag(flags, "node-name") ?? cfg.nodeName ?? sim.host;
   const clusterPki = path.join(sim.clusterDir, "pki");
   mkdirSync(PKI, { recursive: true });
   if (controlPlane) {
@@ -483,10 +579,29 @@ function join(sim: Sim, args: string[]): number {
   writeFile(`${PKI}/ca.crt`, readFileSync(path.join(clusterPki, "ca.crt")), 0o644);
   const hadKey = existsSync(`${PKI}/ca.key`);
   if (!hadKey) writeFile(`${PKI}/ca.key`, readFileSync(path.join(clusterPki, "ca.key")), 0o600);
-  writeKubeconfig(`${K}/kubelet.conf`, c.endpoint, `system:node:${sim.host}`, "system:nodes");
+  writeKubeconfig(`${K}/kubelet.conf`, c.endpoint, `system:node:${nodeName}`, "system:nodes");
   if (!hadKey) rmSync(`${PKI}/ca.key`, { force: true });
   writeFile("/var/lib/kubelet/config.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncgroupDriver: systemd\n");
   writeJson(path.join(nodesDir(sim), `${sim.host}.json`), { host: sim.host, address, controlPlane, joinedAt: new Date().toISOString() } satisfies NodeRec);
+  // kubelet-start: the kubelet registers its Node with its new credentials, through the endpoint
+  sim.out("[kubelet-start] Writing kubelet configuration to file \"/var/lib/kubelet/config.yaml\"\n[kubelet-start] Starting the kubelet\n[kubelet-start] Waiting for the kubelet to perform the TLS Bootstrap\n");
+  try {
+    await registerWithKubelet(`${K}/kubelet.conf`, server, nodeSpec({ name: nodeName, address: cfg.nodeIP ?? address, controlPlane, ...(cfg.taints ? { taints: cfg.taints } : {}) }));
+  } catch (e) {
+    fail(1, `error execution phase kubelet-start: error registering node "${nodeName}" with the API server at ${server}: ${(e as Error).message}\nTo see the stack trace of this error execute with --v=5 or higher`);
+  }
+  if (controlPlane) {
+    // this control plane "serves" the API too: every connection to its port 6443 goes to the first one's
+    const port = bindPortOf(flags, cfg);
+    if (c.api && c.api.host !== sim.host) {
+      try {
+        await startDaemon(sim, "apiproxy", ["--listen", `0.0.0.0:${port}`, "--target", `${c.api.address}:${c.api.port}`], {}, 10_000);
+      } catch (e) {
+        apiNotHealthy(address, port, "10.000", (e as Error).message);
+      }
+    }
+    markControlPlane(sim, nodeName, cfg.taints);
+  }
   sim.out(
     controlPlane
       ? "\nThis node has joined the cluster and a new control plane instance was created:\n\n* Certificate signing request was sent to apiserver and approval was received.\n* The Kubelet was informed of the new secure connection details.\n* Control plane label and taint were applied to the new node.\n* The Kubernetes control plane instances scaled up.\n* A new etcd member was added to the local/stacked etcd cluster.\n"
@@ -495,7 +610,7 @@ function join(sim: Sim, args: string[]): number {
   return 0;
 }
 
-function reset(sim: Sim, args: string[]): number {
+async function reset(sim: Sim, args: string[]): Promise<number> {
   const force = args.includes("-f") || args.includes("--force");
   if (!sim.isRoot) fail(1, "error execution phase preflight: user is not running as root");
   sim.out("[reset] Reading configuration from the cluster...\n");
@@ -508,6 +623,8 @@ function reset(sim: Sim, args: string[]): number {
   }
   sim.out("[preflight] Running pre-flight checks\n[reset] Stopping the kubelet service\n");
   stopSimulatedUnit("kubelet");
+  // the control plane this host runs: the API server (init host; its state goes with it) or the pass-through
+  await stopHostControlPlane(sim);
   rmSync(path.join(nodesDir(sim), `${sim.host}.json`), { force: true });
   for (const p of ["/var/lib/etcd", "/var/lib/kubelet", PKI, `${K}/manifests`, `${K}/tmp`]) {
     try {
@@ -537,7 +654,7 @@ function images(version: string): string[] {
   ];
 }
 
-export function kubeadm(sim: Sim, argv: string[]): number {
+export function kubeadm(sim: Sim, argv: string[]): number | Promise<number> {
   const args = argv.filter((a) => !/^--v=\d+$/.test(a) && !/^-v\d*$/.test(a));
   const [cmd, ...rest] = args;
   switch (cmd) {

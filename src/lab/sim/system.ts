@@ -1,5 +1,7 @@
-// modprobe, sysctl, swapoff, kubelet --version and a minimal kubectl.
-import { readFileSync, readdirSync } from "node:fs";
+// modprobe, sysctl, swapoff, kubelet --version, and kubectl (the real client when installed).
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { constants as osConstants } from "node:os";
 import path from "node:path";
 import { installedVersion, upstream } from "./packages.js";
 import { K8S_DEFAULT_VERSION, SIM_VAR, fail, readJson, writeJson, type Sim } from "./util.js";
@@ -7,6 +9,8 @@ import { K8S_DEFAULT_VERSION, SIM_VAR, fail, readJson, writeJson, type Sim } fro
 const MODULES = path.join(SIM_VAR, "modules.json");
 const SYSCTL = path.join(SIM_VAR, "sysctl.json");
 const SWAP = path.join(SIM_VAR, "swap.json");
+const REAL_KUBECTL = "/usr/bin/kubectl";
+const ADMIN_CONF = "/etc/kubernetes/admin.conf";
 
 export function modprobe(sim: Sim, args: string[]): number {
   const remove = args.includes("-r") || args.includes("--remove");
@@ -150,6 +154,16 @@ export function kubectl(sim: Sim, args: string[]): number {
     } else sim.out(`Client Version: ${v}\nKustomize Version: v5.6.0\n`);
     return 0;
   }
-  // The Kubernetes API simulator (a later issue) plugs in here: kubectl calls that need an API server.
+  // Everything else goes to the real kubectl client when the machine has one: against the API simulator
+  // that the simulated kubeadm init started. As kubeadm tells root to, it reads admin.conf when root has
+  // no kubeconfig of its own.
+  if (existsSync(REAL_KUBECTL)) {
+    const env = { ...process.env };
+    const home = env["HOME"] ?? (sim.isRoot ? "/root" : "");
+    if (!env["KUBECONFIG"] && sim.isRoot && !existsSync(path.join(home, ".kube", "config")) && existsSync(ADMIN_CONF)) env["KUBECONFIG"] = ADMIN_CONF;
+    const r = spawnSync(REAL_KUBECTL, args, { stdio: "inherit", env });
+    if (r.error) fail(1, `kubectl: ${r.error.message}`);
+    return r.status ?? 128 + (r.signal ? (osConstants.signals[r.signal] ?? 0) : 0);
+  }
   fail(1, "The connection to the server localhost:8080 was refused - did you specify the right host or port?");
 }

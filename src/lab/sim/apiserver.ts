@@ -1,0 +1,232 @@
+// The simulated kubeadm's control plane, for real: `kubeadm init` starts the Kubernetes API simulator
+// (dist/lab/apisim/main.js) detached in this host's namespaces, `kubeadm join --control-plane` starts a
+// TCP pass-through to it (apiproxy.js), and both register their Node through the API with the kubelet's
+// own credentials (kubelet.conf). Each process is recorded in <lab>/hosts/<host>/procs/<name>.json, the
+// same way as keepalived: `lab down` kills it by PID (also after a crash) and `kubeadm reset` on this host
+// stops it.
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { credentialsFromKubeconfig, registerNode, type NodeSpecInput } from "../apisim/nodes.js";
+import { kubeconfigYaml } from "../apisim/pki.js";
+import { isAlive, killAndWait, procRef, refAlive } from "../procs.js";
+import type { ProcRef } from "../types.js";
+import { installedVersion, upstream } from "./packages.js";
+import { k8sVersion } from "./system.js";
+import { readJson, writeJson, type Sim } from "./util.js";
+
+/** Where the cluster's API server runs (kept in the lab's cluster.json). */
+export interface ApiLocation {
+  host: string;
+  address: string;
+  port: number;
+  url: string;
+}
+
+export type Daemon = "apiserver" | "apiproxy";
+
+/** The proc record, plus what `kubeadm reset` must clean after the process. */
+interface DaemonRef extends ProcRef {
+  stateFile?: string;
+}
+
+const LOG_DIR = "/var/log/kubesim";
+const here = path.dirname(fileURLToPath(import.meta.url));
+const SCRIPTS: Record<Daemon, string> = {
+  apiserver: path.join(here, "..", "apisim", "main.js"),
+  apiproxy: path.join(here, "apiproxy.js"),
+};
+
+const procFile = (sim: Sim, name: Daemon) => path.join(sim.hostDir, "procs", `${name}.json`);
+
+export function daemonRef(sim: Sim, name: Daemon): DaemonRef | undefined {
+  return readJson<DaemonRef | undefined>(procFile(sim, name), undefined);
+}
+
+export function daemonRunning(sim: Sim, name: Daemon): boolean {
+  const ref = daemonRef(sim, name);
+  return ref !== undefined && refAlive(ref);
+}
+
+/** Stop this host's recorded process (by PID, start time checked) and forget it; returns its record. */
+export async function stopDaemon(sim: Sim, name: Daemon): Promise<DaemonRef | undefined> {
+  const ref = daemonRef(sim, name);
+  if (ref && refAlive(ref)) await killAndWait([{ pid: ref.pid, start: ref.start }], "SIGTERM", 3000);
+  rmSync(procFile(sim, name), { force: true });
+  return ref;
+}
+
+function readFrom(file: string, offset: number): string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, "r");
+    const size = statSync(file).size;
+    if (size <= offset) return "";
+    const buf = Buffer.alloc(size - offset);
+    readSync(fd, buf, 0, buf.length, offset);
+    return buf.toString("utf8");
+  } catch {
+    return "";
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * Start a daemon detached (its own session, output to /var/log/kubesim/<name>.log on this host) and wait
+ * for its "listening on" line. Throws an Error whose message is the reason (last log line) otherwise.
+ */
+export async function startDaemon(sim: Sim, name: Daemon, args: string[], extra: Omit<DaemonRef, keyof ProcRef> = {}, timeoutMs = 15_000): Promise<ProcRef> {
+  await stopDaemon(sim, name);
+  mkdirSync(LOG_DIR, { recursive: true });
+  const log = path.join(LOG_DIR, `${name}.log`);
+  const fd = openSync(log, "a");
+  const offset = statSync(log).size;
+  let pid: number | undefined;
+  try {
+    const child = spawn(process.execPath, [SCRIPTS[name], ...args], { detached: true, stdio: ["ignore", fd, fd] });
+    child.on("error", () => {});
+    child.unref();
+    pid = child.pid;
+  } finally {
+    closeSync(fd);
+  }
+  if (pid === undefined) throw new Error(`cannot start ${process.execPath}`);
+  // recorded at once, so `lab down` finds it even if this command dies while waiting
+  const ref: DaemonRef = { ...procRef(pid, `${name} ${sim.host}`), ...extra };
+  writeJson(procFile(sim, name), ref);
+  const t0 = Date.now();
+  for (;;) {
+    const out = readFrom(log, offset);
+    if (/^listening on /m.test(out)) return ref;
+    const lastLine = () => out.trim().split("\n").filter(Boolean).pop() ?? "no output";
+    if (!refAlive(ref)) {
+      rmSync(procFile(sim, name), { force: true });
+      throw new Error(`${name} exited: ${lastLine()}`);
+    }
+    if (Date.now() - t0 > timeoutMs) {
+      await stopDaemon(sim, name);
+      throw new Error(`${name} did not listen within ${Math.round(timeoutMs / 1000)} s: ${lastLine()}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export type ProbeResult = "ok" | "refused" | "unreachable" | "timeout";
+
+/** One TCP connection attempt from this host. */
+export function probe(host: string, port: number, timeoutMs: number): Promise<ProbeResult> {
+  return new Promise((resolve) => {
+    const s = connect({ host, port });
+    const done = (r: ProbeResult) => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(r);
+    };
+    const timer = setTimeout(() => done("timeout"), timeoutMs);
+    s.once("connect", () => done("ok"));
+    s.once("error", (e: NodeJS.ErrnoException) => done(e.code === "ECONNREFUSED" ? "refused" : "unreachable"));
+  });
+}
+
+export function splitHostPort(ep: string): { host: string; port: number } {
+  const m = /^\[?(.*?)\]?:(\d+)$/.exec(ep);
+  return m ? { host: m[1]!, port: Number(m[2]) } : { host: ep, port: 6443 };
+}
+
+function osImage(): string {
+  try {
+    const m = /^PRETTY_NAME="?([^"\n]+)"?$/m.exec(readFileSync("/etc/os-release", "utf8"));
+    if (m) return m[1]!;
+  } catch {
+    /* none */
+  }
+  return "Linux";
+}
+
+/** What this host's kubelet would report about itself. */
+export function nodeSpec(o: { name: string; address: string; controlPlane: boolean; taints?: NodeSpecInput["taints"] }): NodeSpecInput {
+  const cri = installedVersion("containerd") ?? installedVersion("containerd.io");
+  return {
+    name: o.name,
+    address: o.address,
+    controlPlane: o.controlPlane,
+    kubeletVersion: k8sVersion("kubelet"),
+    ...(o.taints !== undefined ? { taints: o.taints } : {}),
+    osImage: osImage(),
+    kernelVersion: os.release(),
+    ...(cri ? { containerRuntimeVersion: `containerd://${upstream(cri)}` } : {}),
+    architecture: process.arch === "x64" ? "amd64" : process.arch,
+    cpu: String(os.cpus().length),
+    memory: `${Math.floor(os.totalmem() / 1024)}Ki`,
+  };
+}
+
+/**
+ * Register the Node as its kubelet does: with the kubelet's client certificate (kubelet.conf), against
+ * `server` (the endpoint this host reached). Throws the API's or the TLS layer's message.
+ */
+export async function registerWithKubelet(kubeletConf: string, server: string, node: NodeSpecInput): Promise<void> {
+  const creds = credentialsFromKubeconfig(kubeletConf);
+  // /tmp is private to the host; the file holds a client key: 0600, removed at once
+  const tmp = path.join(os.tmpdir(), `kubesim-kubelet-${process.pid}-${randomBytes(4).toString("hex")}.conf`);
+  writeFileSync(tmp, kubeconfigYaml({ clusterName: "kubernetes", server, caPem: creds.ca, user: "kubelet", certPem: creds.cert, keyPem: creds.key }), { mode: 0o600 });
+  try {
+    await registerNode(tmp, node);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+/** kubeadm reset on this host: stop the API server and/or the pass-through; the API's state goes too. */
+export async function stopHostControlPlane(sim: Sim): Promise<Daemon[]> {
+  const stopped: Daemon[] = [];
+  for (const name of ["apiproxy", "apiserver"] as const) {
+    const had = daemonRunning(sim, name);
+    const ref = await stopDaemon(sim, name);
+    if (had) stopped.push(name);
+    if (ref?.stateFile) {
+      rmSync(ref.stateFile, { force: true });
+      rmSync(`${ref.stateFile}.journal`, { force: true });
+    }
+  }
+  return stopped;
+}
+
+/**
+ * One writer of the lab's shared cluster directory at a time: tests run `kubeadm init` on several hosts
+ * of one lab at once, and each init replaces the directory. The lock is a directory holding the owner's
+ * PID; a lock whose owner is gone is taken over.
+ */
+export async function withClusterLock<T>(sim: Sim, fn: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
+  const lock = path.join(sim.labDir, "cluster.lock");
+  const t0 = Date.now();
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(path.join(lock, "owner"), `${process.pid}\n`);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      let owner = 0;
+      try {
+        owner = Number(readFileSync(path.join(lock, "owner"), "utf8").trim());
+      } catch {
+        /* being created or removed */
+      }
+      const stale = owner > 0 ? !isAlive(owner) : Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? 0) > 5000;
+      if (stale) rmSync(lock, { recursive: true, force: true });
+      else if (Date.now() - t0 > timeoutMs) throw new Error(`the lab's cluster directory stays locked by PID ${owner}`);
+      else await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}

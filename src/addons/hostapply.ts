@@ -46,6 +46,8 @@ export interface HostManifest {
   bundle: string;
   release: string;
   files: { path: string; restart: string[] }[];
+  /** Services the release enabled and started; stopped and disabled when it is removed. */
+  services?: string[];
 }
 
 /** Exit code of a file step whose validate command rejected the file. */
@@ -61,6 +63,7 @@ export function hostManifest(rendered: RenderedHosts, host: string): HostManifes
     bundle: rendered.bundle,
     release: rendered.release.name,
     files: (rendered.files[host] ?? []).map((f) => ({ path: f.path, restart: f.restart ?? [] })),
+    services: [...rendered.services],
   };
 }
 
@@ -137,6 +140,16 @@ export function serviceStep(release: string, service: string): Step {
   };
 }
 
+export function stopServiceStep(release: string, service: string): Step {
+  const s = checkService(service);
+  return {
+    id: `service-stop:${s}`,
+    what: `${release}: stop and disable ${s}`,
+    probe: script(sh`! systemctl is-active --quiet ${s} || exit 1`, sh`! systemctl is-enabled --quiet ${s}`),
+    apply: script(APPLY_HEADER, sh`systemctl stop ${s} || true`, sh`systemctl disable ${s} || true`),
+  };
+}
+
 export function removeFileStep(release: string, path: string): Step {
   assertAbsolutePath(path, "file path");
   return {
@@ -156,7 +169,12 @@ export function parseHostManifest(text: string): HostManifest | undefined {
   try {
     const m = JSON.parse(text) as HostManifest;
     if (!m || !Array.isArray(m.files)) return undefined;
-    return { bundle: String(m.bundle), release: String(m.release), files: m.files.filter((f) => typeof f?.path === "string").map((f) => ({ path: f.path, restart: Array.isArray(f.restart) ? f.restart : [] })) };
+    return {
+      bundle: String(m.bundle),
+      release: String(m.release),
+      files: m.files.filter((f) => typeof f?.path === "string").map((f) => ({ path: f.path, restart: Array.isArray(f.restart) ? f.restart : [] })),
+      services: Array.isArray(m.services) ? m.services.filter((x): x is string => typeof x === "string") : [],
+    };
   } catch {
     return undefined;
   }
@@ -239,16 +257,19 @@ export async function applyHostRelease(ctx: PhaseContext, rendered: RenderedHost
   return out;
 }
 
-/** Remove what a host release wrote (files in its manifest, then the manifest). Services are left alone. */
+/** Remove what a host release wrote: stop and disable its services, remove the files in its manifest, then the manifest. */
 export async function removeHostRelease(ctx: PhaseContext, release: string, targets: HostTarget[]): Promise<void> {
   await forHosts(ctx, targets, async (t) => {
     const old = await readHostManifest(t.runner, release);
     if (!old) return `${release}: not installed`;
+    for (const svc of old.services ?? []) await runStep(ctx, t.name, t.runner, release, stopServiceStep(release, svc));
+    const stopped = new Set(old.services ?? []);
     const restart = new Set<string>();
     for (const f of old.files) {
       if (await runStep(ctx, t.name, t.runner, release, removeFileStep(release, f.path))) for (const s of f.restart) restart.add(s);
     }
     for (const s of restart) {
+      if (stopped.has(s)) continue;
       await change(ctx, t.name, `${release}: restart ${s} (its configuration was removed)`, async () => {
         await t.runner.exec(restartCommand(s), { sudo: true, label: `restart ${s}` });
       });
@@ -258,3 +279,12 @@ export async function removeHostRelease(ctx: PhaseContext, release: string, targ
   });
 }
 
+/** Releases a host has a manifest for (what kubesmith installed there, whatever the inventory says now). */
+export async function installedHostReleases(runner: Runner): Promise<string[]> {
+  const r = await runner.exec(sh`ls -1 ${HOST_MANIFEST_DIR} 2>/dev/null || true`, { sudo: true, label: "list host add-on releases" });
+  return r.stdout
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.endsWith(".json"))
+    .map((l) => l.slice(0, -".json".length));
+}

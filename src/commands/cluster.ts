@@ -9,7 +9,7 @@ import { nodeReady } from "../kube/client.js";
 import { closeContext, openContext, type ClusterContext, type ClusterOptions } from "../phases/context.js";
 import { connectApi, cni, labelsAndTaints, writeKubeconfig } from "../phases/api.js";
 import { controlPlaneEndpoint, joinControlPlanes, joinWorkers, kubeadmInit } from "../phases/controlplane.js";
-import { drainNodes, resetHosts } from "../phases/down.js";
+import { drainNodes, removeHostAddons, resetHosts } from "../phases/down.js";
 import { gatherFacts, preflight, prepareHosts } from "../phases/hosts.js";
 import { runPhases, type Phase } from "../phases/run.js";
 import { confirm } from "../ui/confirm.js";
@@ -37,7 +37,7 @@ export const UP_PHASES: Phase<ClusterContext>[] = [
   writeKubeconfig,
 ];
 
-export const DOWN_PHASES: Phase<ClusterContext>[] = [gatherFacts, drainNodes, resetHosts];
+export const DOWN_PHASES: Phase<ClusterContext>[] = [gatherFacts, drainNodes, removeHostAddons, resetHosts];
 
 interface Flags {
   inventory?: string;

@@ -1,6 +1,8 @@
 // `down`: drain and delete the nodes (workers first), then reset every host to how it was before `up`:
 // kubeadm reset, CNI leftovers, iptables/ipvs rules, etcd data, the control-plane keepalived.
+import { installedHostReleases, removeHostRelease } from "../addons/hostapply.js";
 import { ApiError } from "../errors.js";
+import { hostTargets } from "./addons.js";
 import { resetSteps } from "../scripts/reset.js";
 import type { KubeClient } from "../kube/client.js";
 import { connectKube } from "./api.js";
@@ -51,5 +53,19 @@ export const resetHosts: Phase<ClusterContext> = {
       const n = await runSteps(ctx, h.name, await ctx.runner(h.name), steps);
       return n ? undefined : "already clean";
     });
+  },
+};
+
+/** Host add-ons (keepalived-edge …): every release a host has a manifest for is stopped and removed. */
+export const removeHostAddons: Phase<ClusterContext> = {
+  title: "remove host add-ons (e.g. keepalived on the frontend nodes)",
+  async run(ctx) {
+    const byRelease = new Map<string, string[]>();
+    await forHosts(ctx, ctx.model.hosts, async (h) => {
+      const releases = await installedHostReleases(await ctx.runner(h.name));
+      for (const r of releases) byRelease.set(r, [...(byRelease.get(r) ?? []), h.name]);
+      return releases.length ? undefined : "no host add-ons";
+    });
+    for (const [release, hosts] of byRelease) await removeHostRelease(ctx, release, await hostTargets(ctx, hosts));
   },
 };

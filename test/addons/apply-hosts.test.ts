@@ -139,9 +139,12 @@ describe.skipIf(labSkip)("host bundle apply on lab hosts", () => {
     expect((await ssh(lab.state, "lab-1", "systemctl is-active keepalived")).stdout.trim()).toBe("active");
   });
 
-  it("remove deletes the release's files and its manifest", async () => {
+  it("remove stops its services and deletes the release's files and its manifest", async () => {
     const c = ctx();
     await removeHostRelease(c, "demo-edge", targets);
+    expect(c.changes.map((x) => x.what)).toContain("demo-edge: stop and disable keepalived");
+    const svc = await ssh(lab.state, "lab-2", "systemctl is-active keepalived; systemctl is-enabled keepalived");
+    expect(svc.stdout.trim().split("\n")).toEqual(["inactive", "disabled"]);
     const r = await ssh(lab.state, "lab-2", `ls /etc/kubesmith-demo/ 2>/dev/null | wc -l; test -e ${hostManifestPath("demo-edge")}; echo $?; test -e /etc/keepalived/keepalived.conf; echo $?`);
     expect(r.stdout).toBe("0\n1\n1\n");
     const again = ctx();

@@ -1,0 +1,94 @@
+// Add-on bundles end to end on the lab: `up` applies every enabled bundle; each DaemonSet lands on exactly
+// the intended nodes; `addons diff` right after shows nothing; a bad value is refused before any host or
+// API call; the edge VIP moves when its MASTER frontend host dies (real keepalived).
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KubeClient } from "../../src/kube/client.js";
+import { kubesmith as runCli, type RunResult } from "../helpers/cli.js";
+import { labSkip, startLab, waitFor, type StartedLab } from "../helpers/lab.js";
+
+let work = "";
+const kubesmith = (args: string[]): Promise<RunResult> => runCli(args, { cwd: work, env: { CI: "true" } });
+const events = (r: RunResult) => r.stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as { kind: string; phase?: string; ok?: boolean; what?: string });
+
+function vipHolder(lab: StartedLab, vip: string): string[] {
+  return lab.state.hosts
+    .filter((h) => execFileSync("ip", ["-n", h.namespace, "-4", "-o", "addr", "show"], { encoding: "utf8" }).includes(` ${vip}/`))
+    .map((h) => h.name);
+}
+
+describe.skipIf(labSkip)("add-on bundles on a lab of 1 control plane, 2 workers, 2 frontend", () => {
+  let lab: StartedLab;
+  const args = () => ["-i", lab.inventoryPath, "--state-dir", join(work, "state")];
+
+  beforeAll(async () => {
+    lab = await startLab({ name: "e2eaddons", layout: "1cp,2w,2fe" });
+    work = mkdtempSync(join(tmpdir(), "kubesmith-addons-"));
+  }, 120_000);
+  afterAll(async () => {
+    await lab?.down();
+  });
+
+  it("a bad value is refused before any host is touched, naming bundle and key", async () => {
+    const bad = join(work, "bad.yaml");
+    writeFileSync(bad, readFileSync(lab.inventoryPath, "utf8").replace("traefik:\n    enabled: true", "traefik:\n    enabled: true\n    values:\n      mode: bogus"));
+    const r = await kubesmith(["up", "-o", "json", ...args().map((a) => (a === lab.inventoryPath ? bad : a))]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/addons\.traefik\.values\.mode/);
+    expect(events(r).some((e) => e.kind === "phase-start" && e.phase === "connect and gather facts")).toBe(false);
+  }, 60_000);
+
+  it("up applies every enabled bundle; DaemonSets land on exactly the intended nodes; addons diff is empty", async () => {
+    const r = await kubesmith(["up", "-o", "json", ...args()]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(events(r).filter((e) => e.kind === "phase-end" && e.phase === "add-ons: apply the enabled bundles").map((e) => e.ok)).toEqual([true]);
+    const kube = await KubeClient.fromKubeconfig(readFileSync(join(work, "kubeconfig", `${lab.state.name}.yaml`), "utf8"));
+    try {
+      const ds = await kube.list("apps/v1", "DaemonSet");
+      const want: Record<string, number> = { "calico-node": 5, filebeat: 5, "prometheus-node-exporter": 5, traefik: 2 };
+      for (const [name, n] of Object.entries(want)) {
+        const d = ds.find((x) => x.metadata.name === name);
+        expect(d, name).toBeDefined();
+        const st = d!.status as { desiredNumberScheduled: number; numberAvailable: number };
+        expect([name, st.desiredNumberScheduled, st.numberAvailable]).toEqual([name, n, n]);
+      }
+      // Traefik only on the frontend nodes
+      const traefik = ds.find((x) => x.metadata.name === "traefik")!;
+      const sel = (traefik.spec as { template: { spec: { nodeSelector?: Record<string, string> } } }).template.spec.nodeSelector;
+      expect(sel).toEqual({ role: "frontend" });
+      const deployments = await kube.list("apps/v1", "Deployment");
+      for (const name of ["prometheus", "grafana"]) {
+        const d = deployments.find((x) => x.metadata.name === name)!;
+        expect((d.status as { availableReplicas?: number }).availableReplicas, name).toBeGreaterThanOrEqual(1);
+      }
+    } finally {
+      kube.close();
+    }
+    const diff = await kubesmith(["addons", "diff", ...args()]);
+    expect(diff.code, diff.stderr).toBe(0);
+    const lines = diff.stdout.split("\n").filter((l) => /^\s*[+~-] /.test(l));
+    expect(lines).toEqual([]);
+    expect(diff.stdout).toMatch(/no changes/);
+  }, 300_000);
+
+  it("the edge VIP moves to the other frontend when its MASTER host dies", async () => {
+    const vip = lab.state.vips.edge!;
+    const first = await waitFor(() => (vipHolder(lab, vip).length === 1 ? vipHolder(lab, vip) : undefined), 15_000, 100);
+    expect(first, "one frontend holds the edge VIP").toHaveLength(1);
+    const master = lab.state.hosts.find((h) => h.name === first![0])!;
+    const t0 = performance.now();
+    // Host death: its link goes down, its keepalived can no longer announce anything.
+    execFileSync("ip", ["-n", master.namespace, "link", "set", "eth0", "down"]);
+    try {
+      const moved = await waitFor(() => vipHolder(lab, vip).some((h) => h !== master.name), 20_000, 20);
+      const seconds = (performance.now() - t0) / 1000;
+      expect(moved, "the VIP moved").toBe(true);
+      process.stdout.write(`edge VIP failover after host death: ${seconds.toFixed(2)} s\n`);
+    } finally {
+      execFileSync("ip", ["-n", master.namespace, "link", "set", "eth0", "up"]);
+    }
+  }, 60_000);
+});

@@ -10,47 +10,15 @@ import { removeRendered } from "../addons/remove.js";
 import { UsageError } from "../errors.js";
 import { connectApi } from "../phases/api.js";
 import { addonsPhase, API_HOST, hostTargets } from "../phases/addons.js";
-import type { ClusterContext, ClusterOptions } from "../phases/context.js";
+import type { ClusterContext } from "../phases/context.js";
 import { gatherFacts } from "../phases/hosts.js";
 import { change, type Phase } from "../phases/run.js";
 import { confirm } from "../ui/confirm.js";
-import { parseConcurrency } from "./check.js";
-import { runCluster } from "./cluster.js";
-import { resolveInventoryPath } from "./inventory.js";
+import { clusterOptions, runCluster, type ClusterFlags } from "./cluster.js";
 
-interface Flags {
-  inventory?: string;
-  concurrency: string;
-  hostKeyPolicy?: "strict" | "accept-new" | "off";
-  stateDir: string;
-  output: "plain" | "json";
-  waitTimeout: string;
-  apiTunnel?: boolean;
-  forceUnlock?: boolean;
+interface Flags extends ClusterFlags {
   addonsDir?: string;
   release?: string;
-  dryRun?: boolean;
-  yes?: boolean;
-}
-
-export function parseDuration(flag: string, v: string): number {
-  const m = /^(\d+)(ms|s|m)$/.exec(v);
-  if (!m) throw new UsageError(`${flag} must be like 90s or 5m (got '${v}')`);
-  return Number(m[1]) * (m[2] === "m" ? 60_000 : m[2] === "s" ? 1000 : 1);
-}
-
-function clusterOptions(f: Flags, dryRun: boolean): ClusterOptions {
-  return {
-    inventory: resolveInventoryPath(f.inventory),
-    dryRun,
-    concurrency: parseConcurrency(f.concurrency),
-    stateDir: f.stateDir,
-    ...(f.hostKeyPolicy ? { hostKeyPolicy: f.hostKeyPolicy } : {}),
-    ...(f.forceUnlock ? { forceUnlock: true } : {}),
-    ...(f.yes ? { yes: true } : {}),
-    ...(f.apiTunnel ? { apiTunnel: true } : {}),
-    waitTimeoutMs: parseDuration("--wait-timeout", f.waitTimeout),
-  };
 }
 
 function selection(bundles: string[], f: Flags): AddonSelection {

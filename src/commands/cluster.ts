@@ -20,6 +20,7 @@ import { table } from "../ui/table.js";
 import { parseConcurrency } from "./check.js";
 import { resolveInventoryPath } from "./inventory.js";
 import { UsageError } from "../errors.js";
+import { parseDuration } from "../ssh/targets.js";
 
 export const UP_PHASES: Phase<ClusterContext>[] = [
   renderAddons,
@@ -39,7 +40,7 @@ export const UP_PHASES: Phase<ClusterContext>[] = [
 
 export const DOWN_PHASES: Phase<ClusterContext>[] = [gatherFacts, drainNodes, removeHostAddons, resetHosts];
 
-interface Flags {
+export interface ClusterFlags {
   inventory?: string;
   concurrency: string;
   hostKeyPolicy?: "strict" | "accept-new" | "off";
@@ -54,9 +55,14 @@ interface Flags {
   plain?: boolean;
 }
 
-function options(f: Flags, dryRun: boolean): ClusterOptions {
-  const wait = /^(\d+)(s|m)$/.exec(f.waitTimeout);
-  if (!wait) throw new UsageError(`--wait-timeout must be like 90s or 5m (got '${f.waitTimeout}')`);
+/** The flags every cluster command shares, as ClusterOptions; `addons diff|apply|remove` use it too. */
+export function clusterOptions(f: ClusterFlags, dryRun: boolean): ClusterOptions {
+  let waitTimeoutMs: number;
+  try {
+    waitTimeoutMs = parseDuration(f.waitTimeout);
+  } catch {
+    throw new UsageError(`--wait-timeout must be like 90s or 5m (got '${f.waitTimeout}')`);
+  }
   return {
     inventory: resolveInventoryPath(f.inventory),
     dryRun,
@@ -67,7 +73,7 @@ function options(f: Flags, dryRun: boolean): ClusterOptions {
     ...(f.mergeKubeconfig ? { mergeKubeconfig: true } : {}),
     ...(f.yes ? { yes: true } : {}),
     ...(f.apiTunnel ? { apiTunnel: true } : {}),
-    waitTimeoutMs: Number(wait[1]) * (wait[2] === "m" ? 60_000 : 1000),
+    waitTimeoutMs,
   };
 }
 
@@ -163,20 +169,20 @@ export function registerClusterCommands(program: Command, io: CliIo): void {
   common(program.command("up").description("create or converge the cluster: prepare hosts, kubeadm init/join, Calico, labels"))
     .option("--dry-run", "print what would change and change nothing (same as 'plan')")
     .option("--merge-kubeconfig", "also add the cluster as a context to ~/.kube/config")
-    .action(async (f: Flags) => {
-      await runCluster("up", UP_PHASES, options(f, !!f.dryRun), io, f.output, (ctx) => summary(ctx, io), !!f.plain);
+    .action(async (f: ClusterFlags) => {
+      await runCluster("up", UP_PHASES, clusterOptions(f, !!f.dryRun), io, f.output, (ctx) => summary(ctx, io), !!f.plain);
     });
 
   common(program.command("plan").description("show what 'up' would change on each host; changes nothing"))
-    .action(async (f: Flags) => {
-      await runCluster("up", UP_PHASES, options(f, true), io, f.output, (ctx) => summary(ctx, io), !!f.plain);
+    .action(async (f: ClusterFlags) => {
+      await runCluster("up", UP_PHASES, clusterOptions(f, true), io, f.output, (ctx) => summary(ctx, io), !!f.plain);
     });
 
   common(program.command("down").description("drain and delete the nodes, reset every host (kubeadm reset, CNI, iptables, keepalived)"))
     .option("--dry-run", "print what would change and change nothing")
     .option("-y, --yes", "do not ask for confirmation (needed without a terminal)")
-    .action(async (f: Flags) => {
-      const opts = options(f, !!f.dryRun);
+    .action(async (f: ClusterFlags) => {
+      const opts = clusterOptions(f, !!f.dryRun);
       if (!opts.dryRun) await confirm(`Tear down the cluster in ${opts.inventory} and reset its hosts?`, { ...(f.yes ? { yes: true } : {}), flag: "--yes" });
       await runCluster("down", DOWN_PHASES, opts, io, f.output, undefined, !!f.plain);
     });
@@ -185,8 +191,8 @@ export function registerClusterCommands(program: Command, io: CliIo): void {
     .option("--dry-run", "print what would change and change nothing")
     .option("-y, --yes", "do not ask for confirmation (needed without a terminal)")
     .option("--merge-kubeconfig", "also add the cluster as a context to ~/.kube/config")
-    .action(async (f: Flags) => {
-      const opts = options(f, !!f.dryRun);
+    .action(async (f: ClusterFlags) => {
+      const opts = clusterOptions(f, !!f.dryRun);
       if (!opts.dryRun) await confirm(`Rebuild the cluster in ${opts.inventory} (everything on it is lost)?`, { ...(f.yes ? { yes: true } : {}), flag: "--yes" });
       await runCluster("down", DOWN_PHASES, opts, io, f.output, undefined, !!f.plain);
       await runCluster("up", UP_PHASES, opts, io, f.output, (ctx) => summary(ctx, io), !!f.plain);

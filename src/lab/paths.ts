@@ -1,6 +1,7 @@
 // Where the lab keeps its state, and where the kubesmith package (and so the node simulator) lives.
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { packageRoot } from "../util/pkg.js";
 import { fileURLToPath } from "node:url";
 
 /**
@@ -25,18 +26,8 @@ export function hiddenInHost(p: string): boolean {
   return [...OVERLAID, ...PRIVATE_TMPFS].some((d) => p === d || p.startsWith(`${d}/`));
 }
 
-let cachedRoot: string | undefined;
-/** The kubesmith package root: the nearest directory above this module holding package.json. */
-export function packageRoot(): string {
-  if (cachedRoot) return cachedRoot;
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(path.join(dir, "package.json"))) return (cachedRoot = dir);
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error("cannot find the kubesmith package root (no package.json above the lab module)");
-    dir = up;
-  }
-}
+// One definition of the package root for the whole tree (it works from src/ and dist/ alike).
+export { packageRoot };
 
 /** The compiled simulator entry point (always the dist build: hosts run it with plain node). */
 export function simMainPath(root = packageRoot()): string {

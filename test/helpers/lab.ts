@@ -18,7 +18,7 @@ export function requireRoot(): void {
   }
 }
 
-function newestMtime(dir: string, ext: string): number {
+export function newestMtime(dir: string, ext: string): number {
   let newest = 0;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
@@ -28,12 +28,13 @@ function newestMtime(dir: string, ext: string): number {
   return newest;
 }
 
-/** Hosts run the compiled simulator: rebuild dist when src/lab is newer (one builder at a time). */
-export async function ensureSimBuilt(): Promise<void> {
-  const root = packageRoot();
-  const main = simMainPath(root);
-  const fresh = () => existsSync(main) && statSync(main).mtimeMs >= newestMtime(path.join(root, "src", "lab"), ".ts");
+/**
+ * Rebuild dist unless fresh() says it is current; one builder at a time across test files (a lock dir).
+ * tsc emits even when unrelated parts of the tree have type errors.
+ */
+export async function ensureDistBuilt(fresh: () => boolean): Promise<void> {
   if (fresh()) return;
+  const root = packageRoot();
   const lock = path.join(os.tmpdir(), "kubesmith-sim-build.lock");
   for (let i = 0; i < 600; i++) {
     try {
@@ -46,12 +47,18 @@ export async function ensureSimBuilt(): Promise<void> {
   }
   try {
     if (!fresh()) {
-      // tsc emits even when other parts of the tree have type errors; we only need dist/lab.
       spawnSync(process.execPath, [path.join(root, "node_modules", "typescript", "bin", "tsc"), "-p", path.join(root, "tsconfig.build.json")], { stdio: "ignore" });
     }
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
+}
+
+/** Hosts run the compiled simulator: rebuild dist when src/lab is newer. */
+export async function ensureSimBuilt(): Promise<void> {
+  const root = packageRoot();
+  const main = simMainPath(root);
+  await ensureDistBuilt(() => existsSync(main) && statSync(main).mtimeMs >= newestMtime(path.join(root, "src", "lab"), ".ts"));
   if (!existsSync(main)) throw new Error(`could not build the node simulator (${main}): run npm run build`);
 }
 

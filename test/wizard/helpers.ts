@@ -4,16 +4,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { packageRoot } from "../../src/util/pkg.js";
-
-function newest(dir: string): number {
-  let n = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) n = Math.max(n, newest(p));
-    else if (e.name.endsWith(".ts")) n = Math.max(n, statSync(p).mtimeMs);
-  }
-  return n;
-}
+import { ensureDistBuilt, newestMtime } from "../helpers/lab.js";
 
 /** dist/ must hold the wizard as the sources are now: rebuild when src/wizard or the command is newer. */
 export async function ensureCliBuilt(): Promise<void> {
@@ -23,30 +14,12 @@ export async function ensureCliBuilt(): Promise<void> {
     existsSync(built) &&
     statSync(built).mtimeMs >=
       Math.max(
-        newest(path.join(root, "src", "wizard")),
+        newestMtime(path.join(root, "src", "wizard"), ".ts"),
         ...["init.ts", "index.ts"].map((f) => statSync(path.join(root, "src", "commands", f)).mtimeMs),
       );
-  if (fresh()) return;
-  const lock = path.join(os.tmpdir(), "kubesmith-sim-build.lock"); // the same lock the lab helper uses
-  for (let i = 0; i < 600; i++) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  try {
-    if (!fresh()) {
-      // tsc emits even when unrelated parts of the tree have type errors.
-      spawnSync(process.execPath, [path.join(root, "node_modules", "typescript", "bin", "tsc"), "-p", path.join(root, "tsconfig.build.json")], { stdio: "ignore" });
-    }
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
+  await ensureDistBuilt(fresh);
 }
 
-/** A terminal driven the way a person types: tmux on its own server socket, read with capture-pane. */
 export class Terminal {
   private readonly socket = `kubesmith-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   private readonly session = "wizard";

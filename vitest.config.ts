@@ -8,5 +8,8 @@ export default defineConfig({
     // Lab tests create network namespaces; they run in separate files with distinct lab names.
     fileParallelism: true,
     pool: "forks",
+    // Most test time is spent waiting on lab hosts (sshd, the simulators), not on this process: more files
+    // at once than the 2 cores of CI machines keeps the suite well inside CI's time budget.
+    maxWorkers: 4,
   },
 });

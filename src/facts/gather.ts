@@ -24,7 +24,12 @@ export interface HostFacts {
   tools: Record<string, boolean>;
   /** Host clock, seconds since the epoch. */
   epoch: number;
+  /** Of the ports Kubernetes needs (KUBE_PORTS), those something already listens on. */
+  portsInUse: number[];
 }
+
+/** API server, kubelet, etcd client and peer. */
+export const KUBE_PORTS = [6443, 10250, 2379, 2380] as const;
 
 export const PROBED_TOOLS = ["conntrack", "socat", "ip", "iptables", "curl"] as const;
 
@@ -65,6 +70,8 @@ export function factsScript(): string {
     'kv package_manager "$pm"',
     `for t in ${PROBED_TOOLS.join(" ")}; do if command -v $t >/dev/null 2>&1; then kv "tool_$t" 1; else kv "tool_$t" 0; fi; done`,
     'kv epoch "$(date +%s)"',
+    // Listening TCP ports from the kernel's tables (no ss/netstat needed): hex port in field 2, state 0A = LISTEN.
+    "kv listening \"$(cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk 'NR>1 && $4 == \"0A\" { split($2, a, \":\"); print a[2] }' | sort -u | tr '\\n' ' ')\"",
     "exit 0",
   ].join("\n");
 }
@@ -104,5 +111,11 @@ export function parseFacts(stdout: string): HostFacts {
     packageManager: pm === "apt" || pm === "dnf" || pm === "yum" ? pm : "unknown",
     tools,
     epoch: n("epoch"),
+    portsInUse: s("listening")
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((h) => Number.parseInt(h, 16))
+      .filter((p): p is (typeof KUBE_PORTS)[number] => (KUBE_PORTS as readonly number[]).includes(p))
+      .sort((a, b) => a - b),
   };
 }

@@ -26,11 +26,18 @@ export const connectApi: Phase<ClusterContext> = {
     return ctx.joined.has(ctx.model.first.name) || (ctx.dryRun ? "the cluster does not exist yet (dry run)" : true);
   },
   async run(ctx) {
-    const runner = await ctx.runner(ctx.model.first.name);
-    ctx.adminConf = (await runner.download("/etc/kubernetes/admin.conf", { sudo: true })).toString("utf8");
-    ctx.kube = await connectKube(ctx, ctx.adminConf);
+    await ensureKube(ctx);
   },
 };
+
+/** The API connection of this run, made once (admin.conf fetched from the first control plane). */
+export async function ensureKube(ctx: ClusterContext): Promise<KubeClient> {
+  if (ctx.kube) return ctx.kube;
+  const runner = await ctx.runner(ctx.model.first.name);
+  ctx.adminConf = (await runner.download("/etc/kubernetes/admin.conf", { sudo: true })).toString("utf8");
+  ctx.kube = await connectKube(ctx, ctx.adminConf);
+  return ctx.kube;
+}
 
 /**
  * The API directly when it is routable from here, else through an SSH tunnel via the first control plane

@@ -10,6 +10,7 @@ import { APISERVER_CHECK_SCRIPT, keepalivedSteps } from "../scripts/keepalived.j
 import { KUBEADM_API, joinGuardProbe, kubeadmInitCommand, kubeadmInitConfig, kubeadmJoinCommand, kubeadmJoinConfig } from "../scripts/kubeadm.js";
 import { quote } from "../ssh/quote.js";
 import type { Runner } from "../ssh/types.js";
+import { ensureKube } from "./api.js";
 import type { ClusterContext, JoinSecrets } from "./context.js";
 import { change, forHosts, type Phase } from "./run.js";
 import { runSteps } from "./steps.js";
@@ -160,7 +161,17 @@ async function ensureJoinSecrets(ctx: ClusterContext, controlPlane: boolean): Pr
 
 async function joinHost(ctx: ClusterContext, h: ClusterHost, kind: "worker" | "control-plane"): Promise<string | undefined> {
   const runner = await ctx.runner(h.name);
-  if (await isJoined(runner, kind)) return "already joined";
+  if (await isJoined(runner, kind)) {
+    if (!(await missingFromCluster(ctx, h))) return "already joined";
+    if (kind === "control-plane") {
+      // Its etcd member may still be registered: resetting it here could cost quorum. Say so and leave it.
+      ctx.reporter.emit({ kind: "warning", host: h.name, message: "set up by kubeadm but the cluster has no Node for it; repair it by hand (kubeadm reset, remove its etcd member, run up again)" });
+      return "broken: no Node in the cluster";
+    }
+    await change(ctx, h.name, "repair: kubeadm reset (joined on the host, but the cluster has no Node for it)", async () => {
+      await runner.exec("kubeadm reset -f", { sudo: true, label: "kubeadm reset (repair)" });
+    });
+  }
   await change(ctx, h.name, `kubeadm join as ${kind === "worker" ? "a worker" : "a control plane"} via ${endpointString(ctx.model.endpoint)}`, async () => {
     const s = await ensureJoinSecrets(ctx, kind === "control-plane");
     const config = kubeadmJoinConfig({
@@ -188,6 +199,20 @@ async function joinHost(ctx: ClusterContext, h: ClusterHost, kind: "worker" | "c
     ctx.joined.add(h.name);
   });
   return undefined;
+}
+
+/**
+ * A host kubeadm set up earlier whose Node the cluster does not have (deleted, or a join that never
+ * registered). Unknown (no API yet, e.g. in a dry run of a new cluster) counts as not missing.
+ */
+async function missingFromCluster(ctx: ClusterContext, h: ClusterHost): Promise<boolean> {
+  if (!ctx.joined.has(ctx.model.first.name)) return false;
+  try {
+    const kube = await ensureKube(ctx);
+    return (await kube.get("v1", "Node", h.name)) === undefined;
+  } catch {
+    return false;
+  }
 }
 
 export const joinControlPlanes: Phase<ClusterContext> = {

@@ -56,6 +56,10 @@ export function checkHost(h: HostUnderCheck, localEpoch: number): Finding[] {
       add("memory", "fail", `${f.memoryMiB} MiB memory; a control plane needs at least ${MIN_CONTROL_PLANE_MEMORY_MIB} MiB`);
   }
   if (f.swapActive > 0) add("swap", "warn", `swap is on (${f.swapMiB} MiB); 'up' turns it off for good`);
+  // Ports Kubernetes needs must be free, unless kubeadm already set this host up (then they are ours).
+  if (f.kubeadmState === "none" && f.portsInUse.length) {
+    add("ports", "fail", `port(s) ${f.portsInUse.join(", ")} already in use; kubeadm needs them free — stop what listens there (ss -ltnp)`);
+  }
   if (f.packageManager === "unknown") add("packages", "fail", "no apt-get, dnf or yum found; kubesmith cannot install packages here");
   if (f.epoch > 0 && Math.abs(f.epoch - localEpoch) > MAX_CLOCK_SKEW_S)
     add("clock", "warn", `clock differs from this machine by ${Math.abs(f.epoch - localEpoch)} s; certificates may be rejected — run NTP (chrony/timesyncd)`);

@@ -104,6 +104,24 @@ describe.skipIf(labSkip)("up / plan / down / rebuild on a lab of 3 control plane
     expect(changesOf(r).map((e) => `${e.host}: ${e.what}`)).toEqual([]);
   }, 180_000);
 
+  it("a worker whose Node was deleted is repaired: reset and joined again", async () => {
+    const victim = lab.state.hosts.find((h) => h.roles.includes("worker") && !h.roles.includes("frontend"))!;
+    const kube = await KubeClient.fromKubeconfig(readFileSync(join(work, "kubeconfig", `${lab.state.name}.yaml`), "utf8"));
+    try {
+      expect(await kube.delete("v1", "Node", victim.name)).toBe(true);
+      const r = await kubesmith(["up", ...args()]);
+      expect(r.code, r.stderr).toBe(0);
+      const mine = changesOf(r).filter((e) => e.host === victim.name).map((e) => e.what ?? "");
+      expect(mine[0]).toMatch(/^repair: kubeadm reset/);
+      expect(mine.some((w) => /kubeadm join as a worker/.test(w))).toBe(true);
+      expect(changesOf(r).filter((e) => /kubeadm (join|init)|repair/.test(e.what ?? "")).every((e) => e.host === victim.name)).toBe(true);
+      const node = await kube.get("v1", "Node", victim.name);
+      expect(node && nodeReady(node)).toBe(true);
+    } finally {
+      kube.close();
+    }
+  }, 180_000);
+
   it("a failed worker join: the others finish, the run names host and step; the next up does only what was missing", async () => {
     const r0 = await kubesmith(["down", "--yes", ...args()]);
     expect(r0.code, r0.stderr).toBe(0);

@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import net from "node:net";
 import { describe, expect, it } from "vitest";
 import { factsScript, parseFacts } from "../../src/facts/gather.js";
 
@@ -26,6 +27,7 @@ describe("facts", () => {
         "tool_conntrack=1",
         "tool_socat=0",
         "epoch=1700000000",
+        "listening=0016 192B 2A8A 0CEA ",
       ].join("\n"),
     );
     expect(f).toMatchObject({
@@ -43,6 +45,8 @@ describe("facts", () => {
       containerRuntime: "containerd",
       packageManager: "apt",
       epoch: 1700000000,
+      // 0x0016 = 22, 0x192B = 6443, 0x2A8A = 10890, 0x0CEA = 3306: only Kubernetes' own ports are reported
+      portsInUse: [6443],
     });
     expect(f.tools.conntrack).toBe(true);
     expect(f.tools.socat).toBe(false);
@@ -55,9 +59,18 @@ describe("facts", () => {
     expect(f.cpus).toBe(0);
   });
 
-  it("the script runs under dash and reports this machine's facts", () => {
-    const out = execFileSync("/bin/sh", ["-c", factsScript()], { encoding: "utf8" });
+  it("the script runs under dash and reports this machine's facts", async () => {
+    // Something listening on the etcd peer port must show up.
+    const server = net.createServer().listen(2380, "127.0.0.1");
+    await new Promise((r) => server.once("listening", r));
+    let out: string;
+    try {
+      out = execFileSync("/bin/sh", ["-c", factsScript()], { encoding: "utf8" });
+    } finally {
+      server.close();
+    }
     const f = parseFacts(out);
+    expect(f.portsInUse).toContain(2380);
     const osRelease = execFileSync("/bin/sh", ["-c", ". /etc/os-release; echo $ID"], { encoding: "utf8" }).trim();
     expect(f.osId).toBe(osRelease);
     expect(f.arch).toBe(execFileSync("uname", ["-m"], { encoding: "utf8" }).trim());

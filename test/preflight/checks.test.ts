@@ -22,6 +22,7 @@ const base: HostFacts = {
   packageManager: "apt",
   tools: {},
   epoch: 1000,
+  portsInUse: [],
 };
 const host = (name: string, over: Partial<HostFacts> = {}, roles: HostUnderCheck["roles"] = ["control-plane"]): HostUnderCheck => ({
   name,
@@ -50,6 +51,12 @@ describe("preflight", () => {
     expect(checkHost(host("cp1", { osId: "ubuntu", osVersion: "24.04" }), 1000)).toEqual([]);
     expect(checkHost(host("cp1", { osId: "rocky", osVersion: "9.4" }), 1000)).toEqual([]);
     expect(checkHost(host("cp1", { osId: "ubuntu", osVersion: "18.04" }), 1000)[0]?.check).toBe("os");
+  });
+
+  it("fails when Kubernetes ports are taken on a host kubeadm has not set up, not on one it has", () => {
+    const f = checkHost(host("cp1", { portsInUse: [6443, 2379] }), 1000);
+    expect(f).toEqual([{ host: "cp1", check: "ports", severity: "fail", message: expect.stringMatching(/^port\(s\) 6443, 2379 already in use/) }]);
+    expect(checkHost(host("cp1", { portsInUse: [6443], kubeadmState: "control-plane" }), 1000)).toEqual([]);
   });
 
   it("warns about swap, clock skew and a hostname that differs from the inventory", () => {

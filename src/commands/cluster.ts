@@ -6,6 +6,8 @@ import { acquireLock, ourLock, releaseLock } from "../cluster/lock.js";
 import { readClusterSecrets, secretsFile } from "../cluster/secrets.js";
 import { loadInventory } from "../inventory/load.js";
 import { nodeReady } from "../kube/client.js";
+import type { ClusterHost } from "../cluster/model.js";
+import { releaseStatus, vipHolders } from "./status.js";
 import { closeContext, openContext, type ClusterContext, type ClusterOptions } from "../phases/context.js";
 import { connectApi, cni, labelsAndTaints, writeKubeconfig } from "../phases/api.js";
 import { controlPlaneEndpoint, joinControlPlanes, joinWorkers, kubeadmInit } from "../phases/controlplane.js";
@@ -128,9 +130,27 @@ async function summary(ctx: ClusterContext, io: CliIo): Promise<void> {
     const info = (n.status as { nodeInfo?: { kubeletVersion?: string } } | undefined)?.nodeInfo;
     return [n.metadata.name, roles || "-", nodeReady(n) ? "Ready" : "NotReady", info?.kubeletVersion ?? "-"];
   });
-  io.stdout(`\n${table(["NODE", "ROLES", "STATUS", "VERSION"], rows)}kubeconfig: kubeconfig/${ctx.model.name}.yaml\n`);
+  io.stdout(`\n${table(["NODE", "ROLES", "STATUS", "VERSION"], rows)}`);
+  const releases = await releaseStatus(ctx.kube).catch(() => []);
+  if (releases.length) {
+    const addonRows = releases.map((r) => [r.release, r.workloads.map((w) => `${w.kind.toLowerCase()}/${w.name} ${w.ready}/${w.desired}`).join(", ") || "-", r.healthy ? "healthy" : "NOT READY"]);
+    io.stdout(`\n${table(["ADD-ON", "WORKLOADS (ready/desired)", "HEALTH"], addonRows)}`);
+  }
+  // Who holds each virtual IP right now.
+  const vips: { name: string; vip: string; hosts: ClusterHost[] }[] = [];
+  if (ctx.model.endpoint.kind === "vip") vips.push({ name: "control-plane VIP", vip: ctx.model.endpoint.host, hosts: ctx.model.controlPlanes });
   const edge = ctx.model.inventory.cluster.edgeVIP;
-  if (edge && ctx.model.inventory.addons?.["keepalived-edge"]?.enabled) io.stdout(`edge VIP: ${edge.vip} (keepalived on the frontend nodes)\n`);
+  if (edge && ctx.model.inventory.addons?.["keepalived-edge"]?.enabled) vips.push({ name: "edge VIP", vip: edge.vip, hosts: ctx.model.hosts.filter((h) => h.isFrontend) });
+  for (const v of vips) {
+    const addrs = new Map<string, string>();
+    for (const h of v.hosts) {
+      const r = await (await ctx.runner(h.name)).exec("ip -o addr show", { allowFailure: true, label: "addresses" }).catch(() => undefined);
+      if (r) addrs.set(h.name, r.stdout);
+    }
+    const holders = vipHolders(v.vip, addrs);
+    io.stdout(`${v.name} ${v.vip}: ${holders.length ? `held by ${holders.join(", ")}` : "held by no host yet"}\n`);
+  }
+  io.stdout(`kubeconfig: kubeconfig/${ctx.model.name}.yaml\n`);
   if (ctx.addonAccess?.length) io.stdout(`\n${ctx.addonAccess.map((a) => `  ${a}`).join("\n")}\n`);
   if (ctx.generatedSecrets?.length) {
     io.stdout(`\nGenerated now and shown only this once (kept in ${secretsFile(ctx.stateDir, ctx.model.name)}, 0600; 'kubesmith secrets -i ${ctx.options.inventory}' prints them again):\n`);

@@ -91,4 +91,17 @@ describe.skipIf(labSkip)("add-on bundles on a lab of 1 control plane, 2 workers,
       execFileSync("ip", ["-n", master.namespace, "link", "set", "eth0", "up"]);
     }
   }, 60_000);
+
+  it("the summary at the end of up shows add-on health and who holds each VIP", async () => {
+    const r = await kubesmith(["up", "--plain", ...args()]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^ADD-ON\s+WORKLOADS \(ready\/desired\)\s+HEALTH$/m);
+    expect(r.stdout).toMatch(/^traefik\s+daemonset\/traefik 2\/2\s+healthy$/m);
+    // One frontend holds it (which one may change while VRRP settles after the failover test).
+    const frontends = lab.state.hosts.filter((h) => h.roles.includes("frontend")).map((h) => h.name);
+    const m = new RegExp(`^edge VIP ${lab.state.vips.edge!.replace(/\./g, "\\.")}: held by (\\S+)$`, "m").exec(r.stdout);
+    expect(m, r.stdout).not.toBeNull();
+    expect(frontends).toContain(m![1]);
+    expect(r.stdout).toMatch(/^Nothing to do|0 change\(s\)/m);
+  }, 120_000);
 });

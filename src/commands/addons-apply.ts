@@ -15,6 +15,7 @@ import { gatherFacts } from "../phases/hosts.js";
 import { change, type Phase } from "../phases/run.js";
 import { confirm } from "../ui/confirm.js";
 import { clusterOptions, runCluster, type ClusterFlags } from "./cluster.js";
+import { hostCommandOptions } from "./inventory.js";
 
 interface Flags extends ClusterFlags {
   addonsDir?: string;
@@ -30,11 +31,8 @@ function selection(bundles: string[], f: Flags): AddonSelection {
 }
 
 function common(cmd: Command): Command {
-  return cmd
-    .option("-i, --inventory <file>", "inventory file (default $KUBESMITH_INVENTORY or ./inventory.yaml)")
+  return hostCommandOptions(cmd)
     .option("--addons-dir <dir>", "a directory of your own bundles, used like the built-in ones")
-    .option("-c, --concurrency <n>", "hosts worked on at once", "64")
-    .addOption(new Option("--host-key-policy <policy>", "override the inventory's host key policy").choices(["strict", "accept-new", "off"]))
     .option("--state-dir <dir>", "run journals, logs and cluster secrets", ".kubesmith")
     .addOption(new Option("-o, --output <format>", "progress output").choices(["plain", "json"]).default("plain"))
     .option("--wait-timeout <duration>", "how long to wait for a release to roll out", "5m")

@@ -12,7 +12,7 @@ import {
 } from "../errors.js";
 import { factsScript, parseFacts, type HostFacts } from "../facts/gather.js";
 import { loadInventory } from "../inventory/load.js";
-import { resolveInventoryPath } from "./inventory.js";
+import { hostCommandOptions, resolveInventoryPath } from "./inventory.js";
 import type { RoleName } from "../inventory/schema.js";
 import { runPreflight, type Finding } from "../preflight/checks.js";
 import { SshPool } from "../ssh/pool.js";
@@ -136,12 +136,11 @@ export function renderReport(reports: HostReport[]): string {
 }
 
 export function registerCheckCommand(program: Command, io: CliIo): void {
-  program
-    .command("check")
-    .description("connect to every host, gather facts (OS, CPU, memory, swap, kernel, kubeadm state) and run preflight checks")
-    .option("-i, --inventory <file>", "inventory file (default $KUBESMITH_INVENTORY or ./inventory.yaml)")
-    .option("-c, --concurrency <n>", "hosts worked on at once", "64")
-    .addOption(new Option("--host-key-policy <policy>", "override the inventory's host key policy").choices(["strict", "accept-new", "off"]))
+  hostCommandOptions(
+    program
+      .command("check")
+      .description("connect to every host, gather facts (OS, CPU, memory, swap, kernel, kubeadm state) and run preflight checks"),
+  )
     .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"))
     .option("--state-dir <dir>", "where run logs are written", ".kubesmith")
     .action(async (opts: CheckOptions) => {

@@ -20,7 +20,7 @@ import { writeRunReport } from "../report/html.js";
 import { applyAddons, renderAddons } from "../phases/addons.js";
 import { table } from "../ui/table.js";
 import { parseConcurrency } from "./check.js";
-import { resolveInventoryPath } from "./inventory.js";
+import { hostCommandOptions, resolveInventoryPath } from "./inventory.js";
 import { UsageError } from "../errors.js";
 import { parseDuration } from "../ssh/targets.js";
 
@@ -159,10 +159,7 @@ async function summary(ctx: ClusterContext, io: CliIo): Promise<void> {
 }
 
 function common(cmd: Command): Command {
-  return cmd
-    .option("-i, --inventory <file>", "inventory file (default $KUBESMITH_INVENTORY or ./inventory.yaml)")
-    .option("-c, --concurrency <n>", "hosts worked on at once", "64")
-    .addOption(new Option("--host-key-policy <policy>", "override the inventory's host key policy").choices(["strict", "accept-new", "off"]))
+  return hostCommandOptions(cmd)
     .option("--state-dir <dir>", "run journals, logs and cluster secrets", ".kubesmith")
     .addOption(new Option("-o, --output <format>", "progress output: text (a live view on a terminal) or one JSON event per line").choices(["plain", "json"]).default("plain"))
     .option("--plain", "plain line output: no spinners or colour (also when not a terminal or CI is set)")

@@ -1,5 +1,5 @@
 // `kubesmith inventory validate|schema`. Thin: errors are thrown (typed) and printed by the CLI main.
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { formatIssue } from "../errors.js";
 import { hostsByRole, inventoryJsonSchema, type Inventory, loadInventory } from "../inventory/index.js";
 
@@ -47,4 +47,12 @@ export function registerInventoryCommands(program: Command): void {
     .action(() => {
       process.stdout.write(`${JSON.stringify(inventoryJsonSchema(), null, 2)}\n`);
     });
+}
+
+/** The options of every command that works on an inventory's hosts: -i, -c, --host-key-policy. */
+export function hostCommandOptions(cmd: Command): Command {
+  return cmd
+    .option("-i, --inventory <file>", "inventory file (default $KUBESMITH_INVENTORY or ./inventory.yaml)")
+    .option("-c, --concurrency <n>", "hosts worked on at once", "64")
+    .addOption(new Option("--host-key-policy <policy>", "override the inventory's host key policy").choices(["strict", "accept-new", "off"]));
 }

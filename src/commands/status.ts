@@ -18,7 +18,7 @@ import type { HostKeyPolicy } from "../ssh/types.js";
 import type { Reporter, RunEvent } from "../ui/events.js";
 import { table } from "../ui/table.js";
 import { parseConcurrency } from "./check.js";
-import { resolveInventoryPath } from "./inventory.js";
+import { hostCommandOptions, resolveInventoryPath } from "./inventory.js";
 
 export const MANAGED_BY_SELECTOR = "app.kubernetes.io/managed-by=kubesmith";
 const RELEASE = "kubesmith.io/release";
@@ -251,12 +251,11 @@ export function renderStatus(s: ClusterStatus): string {
 }
 
 export function registerStatusCommand(program: Command, io: CliIo): void {
-  program
-    .command("status")
-    .description("show the cluster now: nodes (kubeadm state, Ready, kubelet version), the VIP holder, add-on releases")
-    .option("-i, --inventory <file>", "inventory file (default $KUBESMITH_INVENTORY or ./inventory.yaml)")
-    .option("-c, --concurrency <n>", "hosts worked on at once", "64")
-    .addOption(new Option("--host-key-policy <policy>", "override the inventory's host key policy").choices(["strict", "accept-new", "off"]))
+  hostCommandOptions(
+    program
+      .command("status")
+      .description("show the cluster now: nodes (kubeadm state, Ready, kubelet version), the VIP holder, add-on releases"),
+  )
     .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"))
     .option("--api-tunnel", "reach the Kubernetes API through an SSH tunnel via a control plane")
     .action(async (opts: StatusOptions) => {

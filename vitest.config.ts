@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // Lists the external programs the tests call; under CI a missing one fails the run (naming its package).
+    globalSetup: ["test/setup/requirements.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Lab tests create network namespaces; they run in separate files with distinct lab names.

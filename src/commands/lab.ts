@@ -2,6 +2,7 @@
 import { Command, Option } from "commander";
 import { UsageError } from "../errors.js";
 import { DEFAULT_LAB, LAB_OSES, labDown, labStatus, labUp, type LabOs } from "../lab/lab.js";
+import { setupMachine, type Need } from "../lab/requirements.js";
 
 function parseOs(value: string): LabOs | LabOs[] {
   const list = value.split(",").map((s) => s.trim()).filter(Boolean);
@@ -24,6 +25,16 @@ export function registerLabCommands(program: Command): void {
   const lab = program
     .command("lab")
     .description("Simulated hosts on this machine (network namespaces, real sshd, a node simulator); needs root");
+
+  lab
+    .command("setup")
+    .description("Install, through apt-get, the programs the lab needs (sshd, keepalived, nft …); says what first; needs root")
+    .option("--tests", "also what the test suite calls (promtool, tmux, chromium, kubectl)", false)
+    .option("--dry-run", "only say what would be installed", false)
+    .action((o: { tests: boolean; dryRun: boolean }) => {
+      const needs: Need[] = o.tests ? ["lab", "tests"] : ["lab"];
+      setupMachine({ needs, dryRun: o.dryRun, log: (l) => process.stdout.write(`${l}\n`) });
+    });
 
   lab
     .command("up")

@@ -28,6 +28,7 @@ import { stringify } from "yaml";
 import { LabError } from "../errors.js";
 import { InventorySchema, API_VERSION } from "../inventory/schema.js";
 import { parseFaults } from "./faults.js";
+import { describeMissing, missingPrograms, packagesFor } from "./requirements.js";
 import { layoutRoles, layoutTotal, type Roles } from "./layout.js";
 import { OS_RELEASE } from "./os.js";
 import { OVERLAID, hiddenInHost, labDir, labRoot, packageRoot, simMainPath } from "./paths.js";
@@ -112,20 +113,6 @@ function shq(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-function findTool(name: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? "").split(":"), "/usr/sbin", "/sbin", "/usr/bin", "/bin"];
-  for (const d of dirs) {
-    if (!d) continue;
-    const p = path.join(d, name);
-    try {
-      if (statSync(p).isFile()) return p;
-    } catch {
-      /* next */
-    }
-  }
-  return undefined;
-}
-
 function writeAtomic(file: string, content: string, mode = 0o644): void {
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, content, { mode });
@@ -195,18 +182,10 @@ export function checkLabPrerequisites(): void {
   if (process.getuid?.() !== 0) {
     throw new LabError("the lab needs root and Linux network namespaces: run with sudo");
   }
-  const tools: [string, string][] = [
-    ["ip", "iproute2"],
-    ["unshare", "util-linux"],
-    ["mount", "mount"],
-    ["sshd", "openssh-server"],
-    ["ssh-keygen", "openssh-client"],
-    ["openssl", "openssl"],
-  ];
-  const missing = tools.filter(([t]) => !(t === "sshd" ? existsSync(SSHD) : findTool(t)));
+  const missing = missingPrograms(["lab"]);
   if (missing.length) {
-    throw new LabError(`the lab needs ${missing.map(([t]) => t).join(", ")}, which ${missing.length > 1 ? "are" : "is"} not installed`, {
-      hint: `install with: apt-get install -y ${[...new Set(missing.map(([, p]) => p))].join(" ")}`,
+    throw new LabError(`the lab needs ${describeMissing(missing)}, which ${missing.length > 1 ? "are" : "is"} not installed`, {
+      hint: `install with: sudo npx kubesmith lab setup (apt-get install -y ${packagesFor(missing).join(" ")})`,
     });
   }
   if (!existsSync(simMainPath())) {

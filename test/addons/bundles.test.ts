@@ -17,6 +17,7 @@ import type { Bundle, RenderContext, RenderedHosts } from "../../src/addons/type
 import { deepMerge, resolveValues } from "../../src/addons/values.js";
 import { InventoryError } from "../../src/errors.js";
 import type { KubeObject } from "../../src/kube/client.js";
+import { missingReason, programPath } from "../helpers/requirements.js";
 
 const ADDONS = join(import.meta.dirname, "..", "..", "addons");
 const BUNDLES = ["prometheus", "grafana", "traefik", "filebeat", "keepalived-edge", "hello"] as const;
@@ -160,8 +161,8 @@ function tool(cmd: string, args: string[]): { code: number; out: string } {
   const r = spawnSync(cmd, args, { encoding: "utf8" });
   return { code: r.status ?? -1, out: `${r.stdout ?? ""}${r.stderr ?? ""}` };
 }
-const hasPromtool = existsSync("/usr/bin/promtool");
-const hasKeepalived = existsSync("/usr/sbin/keepalived");
+const hasPromtool = !missingReason("promtool");
+const hasKeepalived = !missingReason("keepalived");
 
 // ---------------------------------------------------------------------------------------------------------
 // Every bundle

@@ -7,9 +7,11 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NODE_NOT_READY_MESSAGE, registerNode } from "../../src/lab/apisim/index.js";
 import { startSim, type Sim } from "./helpers.js";
+import { missingReason, programPath } from "../helpers/requirements.js";
 
 const run = promisify(execFile);
-const KUBECTL = ["/usr/bin/kubectl", "/usr/local/bin/kubectl"].find((p) => existsSync(p));
+const KUBECTL = programPath("kubectl");
+const NO_KUBECTL = missingReason("kubectl");
 
 let sim: Sim;
 
@@ -53,7 +55,7 @@ spec:
         image: docker.io/calico/node:v3.30.2
 `;
 
-describe.skipIf(!KUBECTL)(`real kubectl against the simulator${KUBECTL ? "" : " (skipped: kubectl is not installed)"}`, () => {
+describe.skipIf(!!NO_KUBECTL)(`real kubectl against the simulator ${NO_KUBECTL ?? ""}`, () => {
   beforeAll(async () => {
     sim = await startSim();
     await registerNode(sim.kubeconfig, { name: "cp1", address: "198.18.0.11", controlPlane: true });

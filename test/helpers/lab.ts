@@ -6,10 +6,14 @@ import os from "node:os";
 import path from "node:path";
 import { labDown, labUp, loadLabState, type LabOs, type LabState } from "../../src/lab/lab.js";
 import { packageRoot, simMainPath } from "../../src/lab/paths.js";
+import { missingPrograms } from "../../src/lab/requirements.js";
 
 export const isRoot = process.getuid?.() === 0 && process.platform === "linux";
-/** describe.skipIf(labSkip): skip only on a developer machine without root. */
-export const labSkip = !isRoot && !process.env.CI;
+/**
+ * describe.skipIf(labSkip): skip only on a developer machine without root or without the lab's programs
+ * (test/setup/requirements.ts prints which). Under CI neither is a skip: requireRoot and the global check fail.
+ */
+export const labSkip = (!isRoot || missingPrograms(["lab"]).length > 0) && !process.env.CI;
 
 /** Call in beforeAll: under CI a missing root is an error, not a skip. */
 export function requireRoot(): void {

@@ -9,6 +9,7 @@ import { renderRunReport, writeRunReport } from "../../src/report/html.js";
 import { buildRunModel, parseEvents } from "../../src/report/timeline.js";
 import { syntheticRun } from "./fixture.js";
 import { countColor, decodePng, distinctColors } from "./png.js";
+import { missingReason, programPath } from "../helpers/requirements.js";
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -98,10 +99,10 @@ describe("report.html", () => {
   });
 });
 
-const chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => existsSync(p));
-const skipChromium = !chromium && !process.env.CI;
+const chromium = programPath("chromium");
+const skipChromium = missingReason("chromium");
 
-describe.skipIf(skipChromium)("report.html in headless Chromium (skipped: chromium is not installed and CI is unset)", () => {
+describe.skipIf(!!skipChromium)(`report.html in headless Chromium ${skipChromium ?? ""}`, () => {
   it("the screenshot shows the timeline: phase bars, host bars, the failed host in red", () => {
     if (!chromium) throw new Error("chromium is not installed and CI is set: install Debian's chromium package");
     const d = runDir(true);

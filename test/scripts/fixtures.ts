@@ -5,6 +5,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect } from "vitest";
 import type { KeepalivedOptions } from "../../src/scripts/keepalived.js";
+import { missingReason, programPath } from "../helpers/requirements.js";
 
 export const GOLDEN_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "golden");
 export const UPDATE = process.env.UPDATE_GOLDEN === "1";
@@ -66,12 +67,7 @@ export function syntaxErrors(shell: string, script: string): string {
 }
 
 export function have(cmd: string): boolean {
-  try {
-    execFileSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
+  return programPath(cmd) !== undefined;
 }
 
 export const IS_ROOT = typeof process.getuid === "function" && process.getuid() === 0;

@@ -7,12 +7,16 @@
 import { execFileSync } from "node:child_process";
 import { X509Certificate, createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { createServer } from "node:net";
+import { hostname } from "node:os";
 import path from "node:path";
-import { parseAllDocuments } from "yaml";
 import { k8sVersion, sysctlValue } from "./system.js";
-import { criDisabled } from "./containerd.js";
+import { CONTAINERD_CONFIG, criDisabled, defaultConfig } from "./containerd.js";
+import { installedVersion, upstream } from "./packages.js";
 import { stopSimulatedUnit, unitState } from "./systemctl.js";
-import { SimExit, fail, flag, parseArgs, readJson, writeFile, writeJson, type Sim } from "./util.js";
+import { decodeKubeadmConfig, docOf, minorOf, resolveKubernetesVersion } from "./kubeadm-config.js";
+import { hardware, swapOn } from "./hardware.js";
+import { SimExit, fail, flag, parseArgs, readJson, resolveLocal, writeFile, writeJson, type Sim } from "./util.js";
 import { nodeSpec, probe, registerWithKubelet, splitHostPort, startDaemon, stopHostControlPlane, withClusterLock, type ApiLocation } from "./apiserver.js";
 
 const K = "/etc/kubernetes";
@@ -172,9 +176,26 @@ interface ConfigFile {
   unsafeSkipCAVerification?: boolean;
   controlPlane?: boolean;
   ignorePreflightErrors?: string[];
+  imageRepository?: string;
+  /** KubeletConfiguration.failSwapOn / failCgroupV1 (undefined: the kubelet's default, true). */
+  failSwapOn?: boolean;
+  failCgroupV1?: boolean;
+  /** ResetConfiguration.force */
+  force?: boolean;
 }
 
-function readConfig(file: string | undefined): ConfigFile {
+/** A klog warning line as kubeadm prints it on stderr (`W1129 12:00:00.000000    1234 file.go:NN] …`). */
+export function klogWarning(sim: Sim, where: string, msg: string): void {
+  const d = new Date();
+  const p = (n: number, w = 2) => String(n).padStart(w, "0");
+  const stamp = `${p(d.getMonth() + 1)}${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds() * 1000, 6)}`;
+  sim.err(`W${stamp} ${String(process.pid).padStart(7)} ${where}] ${msg}\n`);
+}
+
+const STACK_HINT = "To see the stack trace of this error execute with --v=5 or higher";
+
+/** Read and decode `--config FILE` as kubeadm of the installed version does (kubeadm-config.ts). */
+function readConfig(sim: Sim, file: string | undefined, command: "init" | "join" | "reset"): ConfigFile {
   if (!file) return {};
   let text: string;
   try {
@@ -182,6 +203,10 @@ function readConfig(file: string | undefined): ConfigFile {
   } catch {
     fail(1, `unable to read config from "${file}" : open ${file}: no such file or directory`);
   }
+  const decoded = decodeKubeadmConfig(text, { kubeadmVersion: k8sVersion("kubeadm"), command });
+  const where = command === "init" ? "initconfiguration.go:332" : command === "join" ? "joinconfiguration.go:98" : "resetconfiguration.go:120";
+  for (const w of decoded.warnings) klogWarning(sim, w.startsWith("your configuration file") ? "common.go:101" : where, w);
+  if (decoded.error) fail(1, `${decoded.error}\n${STACK_HINT}`);
   const out: ConfigFile = {};
   const registration = (nr: Record<string, any> | undefined) => {
     if (!nr) return;
@@ -192,10 +217,16 @@ function readConfig(file: string | undefined): ConfigFile {
     const ip = Array.isArray(extra) ? extra.find((a: { name?: string }) => a?.name === "node-ip")?.value : extra?.["node-ip"];
     if (typeof ip === "string") out.nodeIP = ip;
   };
-  for (const doc of parseAllDocuments(text)) {
-    const d = doc.toJS() as Record<string, any> | null;
-    if (!d) continue;
-    if (d.kind === "ClusterConfiguration") {
+  const kubelet = docOf(decoded, "KubeletConfiguration");
+  if (typeof kubelet?.failSwapOn === "boolean") out.failSwapOn = kubelet.failSwapOn;
+  if (typeof kubelet?.failCgroupV1 === "boolean") out.failCgroupV1 = kubelet.failCgroupV1;
+  for (const doc of decoded.docs) {
+    const d = doc.body as Record<string, any>;
+    if (d.kind === "ResetConfiguration") {
+      out.force = d.force === true;
+      out.ignorePreflightErrors = d.ignorePreflightErrors;
+    } else if (d.kind === "ClusterConfiguration") {
+      if (typeof d.imageRepository === "string") out.imageRepository = d.imageRepository;
       out.controlPlaneEndpoint = d.controlPlaneEndpoint;
       if (Array.isArray(d.apiServer?.certSANs)) out.certSANs = d.apiServer.certSANs.map(String);
       out.kubernetesVersion = d.kubernetesVersion;
@@ -228,34 +259,187 @@ function readConfig(file: string | undefined): ConfigFile {
   return out;
 }
 
-/** Run preflight checks; errors not ignored fail like kubeadm does. */
-function preflight(sim: Sim, errors: [string, string][], ignore: string[]): void {
+/** A preflight finding: kubeadm's check name, its message, and whether the check only warns. */
+type Check = [name: string, message: string, warning?: boolean];
+
+/**
+ * Run preflight checks; errors not ignored fail like kubeadm does, warnings and ignored errors print as
+ * `[WARNING Name]`. Source: cmd/kubeadm/app/preflight/checks.go RunChecks and the Error type; the output
+ * of kubeadm 1.35 ("error: error execution phase preflight: preflight checks failed") differs from the
+ * earlier one ("error execution phase preflight: [preflight] Some fatal errors occurred: …").
+ */
+function preflight(sim: Sim, checks: Check[], ignore: string[]): void {
   sim.out("[preflight] Running pre-flight checks\n");
   const ign = ignore.flatMap((s) => s.split(",")).map((s) => s.trim().toLowerCase());
+  const errors = checks.filter((c) => !c[2]);
   const fatal = ign.includes("all") ? [] : errors.filter(([name]) => !ign.includes(name.toLowerCase()));
-  for (const [name, msg] of errors) if (!fatal.some(([n]) => n === name)) sim.err(`\t[WARNING ${name}]: ${msg}\n`);
-  if (fatal.length) {
-    throw new SimExit(
-      1,
-      `error execution phase preflight: [preflight] Some fatal errors occurred:\n${fatal.map(([n, m]) => `\t[ERROR ${n}]: ${m}\n`).join("")}[preflight] If you know what you are doing, you can make a check non-fatal with \`--ignore-preflight-errors=...\`\nTo see the stack trace of this error execute with --v=5 or higher\n`,
-    );
+  for (const [name, msg] of checks) if (!fatal.some(([n]) => n === name)) sim.err(`\t[WARNING ${name}]: ${msg}\n`);
+  if (!fatal.length) return;
+  const list = fatal.map(([n, m]) => `\t[ERROR ${n}]: ${m}\n`).join("");
+  const hint = "[preflight] If you know what you are doing, you can make a check non-fatal with `--ignore-preflight-errors=...`\n";
+  if (minorOf(k8sVersion("kubeadm")) >= 35) {
+    throw new SimExit(1, `[preflight] Some fatal errors occurred:\n${list}${hint}error: error execution phase preflight: preflight checks failed\n${STACK_HINT}\n`);
   }
+  throw new SimExit(1, `error execution phase preflight: [preflight] Some fatal errors occurred:\n${list}${hint}${STACK_HINT}\n`);
 }
 
-function commonChecks(sim: Sim): [string, string][] {
-  const errs: [string, string][] = [];
+/** Is something listening on this TCP port in the host's network namespace (kubeadm's PortOpenCheck binds it)? */
+function portTaken(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    // 0.0.0.0, not kubeadm's dual-stack ":port": lab namespaces may have no IPv6. Only "address in use"
+    // counts; any other failure to bind says nothing about the port.
+    const srv = createServer();
+    srv.once("error", (e: NodeJS.ErrnoException) => resolve(e.code === "EADDRINUSE"));
+    srv.listen({ port, host: "0.0.0.0", exclusive: true }, () => srv.close(() => resolve(false)));
+  });
+}
+
+async function portChecks(ports: number[], simulatedInUse: (port: number) => boolean): Promise<Check[]> {
+  const out: Check[] = [];
+  for (const port of ports) if (simulatedInUse(port) || (await portTaken(port))) out.push([`Port-${port}`, `Port ${port} is in use`]);
+  return out;
+}
+
+/** The containerd version the host's package installed (upstream form), if any. */
+function containerdVersion(): string | undefined {
+  const v = installedVersion("containerd.io") ?? installedVersion("containerd");
+  return v ? upstream(v) : undefined;
+}
+
+/** The pause image kubeadm of this minor uses. Source: cmd/kubeadm/app/constants/constants.go PauseVersion. */
+export function kubeadmPauseVersion(minor: number): string {
+  return minor >= 34 ? "3.10.1" : minor >= 31 ? "3.10" : "3.9";
+}
+
+/** containerd's sandbox (pause) image: from its config file, else its built-in default. */
+function containerdSandboxImage(): string | undefined {
+  let text: string | undefined;
+  try {
+    text = readFileSync(CONTAINERD_CONFIG, "utf8");
+  } catch {
+    /* built-in defaults */
+  }
+  const v = containerdVersion();
+  if (text === undefined) {
+    if (!v) return undefined;
+    if (/^[2-9]\./.test(v)) return "registry.k8s.io/pause:3.10"; // containerd 2.x built-in default
+    text = defaultConfig(v);
+  }
+  return /^\s*(?:sandbox_image|sandbox)\s*=\s*["']([^"']+)["']/m.exec(text)?.[1];
+}
+
+/** RFC 1123 subdomain, as kubeadm validates nodeRegistration.name (k8s.io/apimachinery IsDNS1123Subdomain). */
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/**
+ * kubeadm's config validation of the node name (cmd/kubeadm/app/apis/kubeadm/validation ValidateNodeRegistrationOptions):
+ * fatal, before any preflight check. The default node name is the host name, lower-cased (GetHostname).
+ */
+function validateNodeName(name: string): void {
+  const errs: string[] = [];
+  if (name.length > 253) errs.push("must be no more than 253 characters");
+  if (!DNS1123_SUBDOMAIN.test(name)) {
+    errs.push(
+      "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+    );
+  }
+  if (errs.length) fail(1, `${errs.map((e) => `nodeRegistration.name: Invalid value: ${JSON.stringify(name)}: ${e}`).join("\n")}\n${STACK_HINT}`);
+}
+
+function defaultNodeName(sim: Sim): string {
+  return (hostname() || sim.host).trim().toLowerCase();
+}
+
+/** Preflight checks that init and join share (checks.go InitNodeChecks/JoinNodeChecks and addCommonChecks). */
+function commonChecks(sim: Sim, nodeName: string, controlPlane: boolean): Check[] {
+  const errs: Check[] = [];
+  const kubeadmMinor = minorOf(k8sVersion("kubeadm"));
+  const kubeletMinor = minorOf(k8sVersion("kubelet"));
+  const hw = hardware();
   if (!sim.isRoot) errs.push(["IsPrivilegedUser", "user is not running as root"]);
+  if (controlPlane) {
+    // checks.go NumCPUCheck (ControlPlaneNumCPU = 2) and checks_linux.go MemCheck (ControlPlaneMem = 1700 MB).
+    if (hw.cpus < 2) errs.push(["NumCPU", `the number of available CPUs ${hw.cpus} is less than the required 2`]);
+    if (hw.memoryMiB < 1700) errs.push(["Mem", `the system RAM (${hw.memoryMiB} MB) is less than the minimum 1700 MB`]);
+  }
   // Docker's packaged config.toml turns the CRI plugin off: containerd runs, but kubeadm finds no runtime.
   if (!unitState(sim, "containerd").active || criDisabled()) {
     errs.push(["CRI", "container runtime is not running: output: time=\"now\" level=fatal msg=\"validate service connection: validate CRI v1 runtime API for endpoint \\\"unix:///var/run/containerd/containerd.sock\\\": rpc error: code = Unavailable desc = connection error\""]);
+  } else {
+    // kubeadm 1.35 warns when the runtime lacks the CRI RuntimeConfig method, which containerd has from 2.0
+    // (KEP-4033; Kubernetes 1.35 is the last release to support containerd 1.x). An error is planned for
+    // kubelet 1.38 (kubernetes/kubernetes PR #135923, not merged): the lab keeps it a warning.
+    const cv = containerdVersion();
+    if (kubeadmMinor >= 35 && cv && /^[01]\./.test(cv)) {
+      errs.push(["ContainerRuntimeVersion", "You must update your container runtime to a version that supports the CRI method RuntimeConfig. Falling back to using cgroupDriver from kubelet config will be removed in 1.36. For more information, see https://git.k8s.io/enhancements/keps/sig-node/4033-group-driver-detection-over-cri", true]);
+    }
+  }
+  // checks.go SwapCheck: a warning since the kubelet can run with swap (1.28+); the kubelet itself still
+  // refuses to start with swap on unless failSwapOn is false (kubeletStarts below).
+  if (swapOn(hw)) {
+    errs.push(["Swap", "swap is supported for cgroup v2 only. The kubelet must be properly configured to use swap. Please refer to https://kubernetes.io/docs/concepts/architecture/nodes/#swap-memory, or disable swap on the node", true]);
+  }
+  // The bridge-nf-call-iptables check was removed in kubeadm 1.30 (kubernetes/kubernetes PR #123464).
+  if (kubeadmMinor < 30) {
+    const bnf = sysctlValue("net.bridge.bridge-nf-call-iptables");
+    if (bnf === undefined) errs.push(["FileContent--proc-sys-net-bridge-bridge-nf-call-iptables", "/proc/sys/net/bridge/bridge-nf-call-iptables does not exist"]);
+    else if (bnf !== "1") errs.push(["FileContent--proc-sys-net-bridge-bridge-nf-call-iptables", "/proc/sys/net/bridge/bridge-nf-call-iptables contents are not set to 1"]);
   }
   if (sysctlValue("net.ipv4.ip_forward") !== "1") {
     errs.push(["FileContent--proc-sys-net-ipv4-ip_forward", "/proc/sys/net/ipv4/ip_forward contents are not set to 1"]);
   }
+  // SystemVerification, cgroups validator of k8s.io/system-validators v1.12.1 (kubernetes/kubernetes PR
+  // #134744): cgroup v1 is an error for kubelet 1.35+, a warning before.
+  if (hw.cgroup === "v1") {
+    if (kubeletMinor >= 35) {
+      errs.push(["SystemVerification", "cgroups v1 support is deprecated and will be removed in a future release. Please migrate to cgroups v2. To explicitly enable cgroups v1 support for kubelet v1.35 or newer, you must set the kubelet configuration option 'FailCgroupV1' to 'false'. You must also explicitly skip this validation. For more information, see https://git.k8s.io/enhancements/keps/sig-node/5573-remove-cgroup-v1"]);
+    } else {
+      errs.push(["SystemVerification", "cgroups v1 support is in maintenance mode, please migrate to cgroups v2", true]);
+    }
+  }
+  // checks.go HostnameCheck: warnings only (the name's format is validated, fatally, before preflight).
+  if (!resolveLocal(nodeName)) {
+    let ns = "127.0.0.53";
+    try {
+      ns = /^nameserver\s+(\S+)/m.exec(readFileSync("/etc/resolv.conf", "utf8"))?.[1] ?? ns;
+    } catch {
+      /* none */
+    }
+    errs.push(["Hostname", `hostname "${nodeName}" could not be reached`, true], ["Hostname", `hostname "${nodeName}": lookup ${nodeName} on ${ns}:53: no such host`, true]);
+  }
   return errs;
 }
 
-function fileAvail(errs: [string, string][], file: string): void {
+/** Image pull preflight of init and control-plane joins: the sandbox image warning (checks.go ImagePullCheck). */
+function pullImages(sim: Sim, imageRepository: string | undefined): void {
+  sim.out("[preflight] Pulling images required for setting up a Kubernetes cluster\n[preflight] This might take a minute or two, depending on the speed of your internet connection\n[preflight] You can also perform this action beforehand using 'kubeadm config images pull'\n");
+  const want = `${imageRepository ?? "registry.k8s.io"}/pause:${kubeadmPauseVersion(minorOf(k8sVersion("kubeadm")))}`;
+  const have = containerdSandboxImage();
+  if (have && have !== want) {
+    klogWarning(sim, "checks.go:906", `detected that the sandbox image "${have}" of the container runtime is inconsistent with that used by kubeadm. It is recommended to use "${want}" as the CRI sandbox image.`);
+  }
+}
+
+/**
+ * Does the kubelet kubeadm just configured start? It refuses swap unless failSwapOn is false, and (1.35+,
+ * failCgroupV1 defaulting to true, kubernetes/kubernetes PR #134298) a cgroup v1 host unless failCgroupV1 is false.
+ */
+function kubeletStarts(cfg: ConfigFile): string | undefined {
+  const hw = hardware();
+  if (swapOn(hw) && cfg.failSwapOn !== false) return "kubelet: running with swap on is not supported, please disable swap or set --fail-swap-on flag to false";
+  if (hw.cgroup === "v1" && minorOf(k8sVersion("kubelet")) >= 35 && cfg.failCgroupV1 !== false) return "kubelet: cgroup v1 support is unsupported (failCgroupV1 is true by default since 1.35)";
+  return undefined;
+}
+
+function kubeletNotHealthy(sim: Sim, phase: string, why: string): never {
+  sim.out("[kubelet-check] Waiting for a healthy kubelet at http://127.0.0.1:10248/healthz. This can take up to 4m0s\n");
+  fail(
+    1,
+    `[kubelet-check] The kubelet is not healthy after 4m0s\n\nUnfortunately, an error has occurred, likely caused by:\n\t- The kubelet is not running\n\t- The kubelet is unhealthy due to a misconfiguration of the node in some way (required cgroups disabled)\n(lab: ${why})\n\nerror execution phase ${phase}: failed while waiting for the kubelet to start: The HTTP call equal to 'curl -sSL http://127.0.0.1:10248/healthz' returned error: Get "http://127.0.0.1:10248/healthz": dial tcp 127.0.0.1:10248: connect: connection refused\n${STACK_HINT}`,
+  );
+}
+
+function fileAvail(errs: Check[], file: string): void {
   if (existsSync(file)) errs.push([`FileAvailable-${file.replace(/\//g, "-")}`, `${file} already exists`]);
 }
 
@@ -299,23 +483,30 @@ function markControlPlane(sim: Sim, nodeName: string, taints: Taint[] | undefine
 
 async function init(sim: Sim, args: string[]): Promise<number> {
   const { flags } = parseArgs(args, ["upload-certs", "skip-token-print", "skip-certificate-key-print", "dry-run"]);
-  const cfg = readConfig(flag(flags, "config"));
-  const version = flag(flags, "kubernetes-version") ?? cfg.kubernetesVersion ?? k8sVersion("kubeadm");
-  sim.out(`[init] Using Kubernetes version: ${version.startsWith("v") ? version : `v${version}`}\n`);
+  const cfg = readConfig(sim, flag(flags, "config"), "init");
+  const requested = flag(flags, "kubernetes-version") ?? cfg.kubernetesVersion ?? "stable-1";
+  const resolved = resolveKubernetesVersion(requested, k8sVersion("kubeadm"), (url) => `Get "${url}": dial tcp: lookup dl.k8s.io on 127.0.0.53:53: no such host`);
+  for (const w of resolved.warnings) klogWarning(sim, w.startsWith("could not") ? "version.go:109" : "version.go:110", w);
+  const version = resolved.version;
+  const nodeName0 = flag(flags, "node-name") ?? cfg.nodeName ?? defaultNodeName(sim);
+  validateNodeName(nodeName0);
+  sim.out(`[init] Using Kubernetes version: ${version}\n`);
   const address = hostAddress(sim, flags, cfg);
-  const errs = commonChecks(sim);
+  const errs = commonChecks(sim, nodeName0, true);
   const cp = existsSync(`${K}/manifests/kube-apiserver.yaml`);
-  if (cp) errs.push(["Port-6443", "Port 6443 is in use"], ["Port-10259", "Port 10259 is in use"], ["Port-10257", "Port 10257 is in use"]);
+  const bindPort0 = bindPortOf(flags, cfg);
+  errs.push(...(await portChecks([bindPort0, 10259, 10257], () => cp)));
   for (const m of MANIFESTS) fileAvail(errs, `${K}/manifests/${m}.yaml`);
-  if (existsSync(`${K}/kubelet.conf`)) errs.push(["Port-10250", "Port 10250 is in use"]);
-  if (cp) errs.push(["Port-2379", "Port 2379 is in use"], ["Port-2380", "Port 2380 is in use"]);
+  errs.push(...(await portChecks([10250], () => existsSync(`${K}/kubelet.conf`))));
+  errs.push(...(await portChecks([2379, 2380], () => cp)));
   if (dirNotEmpty("/var/lib/etcd")) errs.push(["DirAvailable--var-lib-etcd", "/var/lib/etcd is not empty"]);
   preflight(sim, errs, [...(flags.get("ignore-preflight-errors") ?? []), ...(cfg.ignorePreflightErrors ?? [])]);
+  pullImages(sim, cfg.imageRepository);
 
   const cpe = flag(flags, "control-plane-endpoint") ?? cfg.controlPlaneEndpoint;
   const bindPort = bindPortOf(flags, cfg);
   const endpoint = cpe ? withPort(cpe) : `${address}:${bindPort}`;
-  const nodeName = flag(flags, "node-name") ?? cfg.nodeName ?? sim.host;
+  const nodeName = nodeName0;
   // certificates: a real CA unless one was provided (external CA / pre-shared pki)
   mkdirSync(PKI, { recursive: true });
   if (!existsSync(`${PKI}/ca.crt`) || !existsSync(`${PKI}/ca.key`)) {
@@ -339,6 +530,8 @@ async function init(sim: Sim, args: string[]): Promise<number> {
   for (const m of MANIFESTS) writeFile(`${K}/manifests/${m}.yaml`, staticPod(m, version, address, sim));
   writeFile("/var/lib/etcd/member/snap/db", "");
   writeFile("/var/lib/kubelet/config.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncgroupDriver: systemd\n");
+  const kubeletProblem = kubeletStarts(cfg);
+  if (kubeletProblem) kubeletNotHealthy(sim, "wait-control-plane", kubeletProblem);
 
   // the cluster, seen by every lab host (one init at a time: each replaces the shared directory)
   return withClusterLock(sim, async () => {
@@ -374,7 +567,7 @@ async function init(sim: Sim, args: string[]): Promise<number> {
       nodeName,
       "127.0.0.1",
     ].map((x) => x.trim()).filter(Boolean);
-    const apiVersion = /^v?\d+\.\d+\.\d+$/.test(version) ? (version.startsWith("v") ? version : `v${version}`) : k8sVersion("kubeadm");
+    const apiVersion = /^v\d+\.\d+\.\d+$/.test(version) ? version : k8sVersion("kubeadm");
     sim.out(`[control-plane-check] Waiting for healthy control plane components. This can take up to 4m0s\n[control-plane-check] Checking kube-apiserver at https://${address}:${bindPort}/livez\n`);
     const t1 = Date.now();
     const secs = () => ((Date.now() - t1) / 1000).toFixed(3);
@@ -500,7 +693,7 @@ function token(sim: Sim, args: string[]): number {
 
 async function join(sim: Sim, args: string[]): Promise<number> {
   const { flags, pos } = parseArgs(args, ["control-plane", "discovery-token-unsafe-skip-ca-verification", "dry-run"]);
-  const cfg = readConfig(flag(flags, "config"));
+  const cfg = readConfig(sim, flag(flags, "config"), "join");
   const endpoint = pos[0] ?? cfg.apiServerEndpoint;
   const tok = flag(flags, "token", "discovery-token") ?? cfg.token;
   const hashes = [...(flags.get("discovery-token-ca-cert-hash") ?? []), ...(cfg.caCertHashes ?? [])];
@@ -514,15 +707,21 @@ async function join(sim: Sim, args: string[]): Promise<number> {
   if (hashes.length === 0 && !skipCa) {
     fail(1, 'discovery.bootstrapToken: Invalid value: "": using token-based discovery without caCertHashes can be unsafe. Set unsafeSkipCAVerification as true in your kubeadm config file or pass --discovery-token-unsafe-skip-ca-verification flag to continue');
   }
-  const errs = commonChecks(sim);
+  const nodeName0 = flag(flags, "node-name") ?? cfg.nodeName ?? defaultNodeName(sim);
+  validateNodeName(nodeName0);
+  const errs = commonChecks(sim, nodeName0, controlPlane);
   fileAvail(errs, `${K}/kubelet.conf`);
-  if (existsSync(`${K}/kubelet.conf`)) errs.push(["Port-10250", "Port 10250 is in use"]);
+  errs.push(...(await portChecks([10250], () => existsSync(`${K}/kubelet.conf`))));
   fileAvail(errs, `${PKI}/ca.crt`);
   if (controlPlane) {
+    const cp = existsSync(`${K}/manifests/kube-apiserver.yaml`);
+    errs.push(...(await portChecks([bindPortOf(flags, cfg), 10259, 10257], () => cp)));
     for (const mf of MANIFESTS) fileAvail(errs, `${K}/manifests/${mf}.yaml`);
+    errs.push(...(await portChecks([2379, 2380], () => cp)));
     if (dirNotEmpty("/var/lib/etcd")) errs.push(["DirAvailable--var-lib-etcd", "/var/lib/etcd is not empty"]);
   }
   preflight(sim, errs, [...(flags.get("ignore-preflight-errors") ?? []), ...(cfg.ignorePreflightErrors ?? [])]);
+  if (controlPlane) pullImages(sim, undefined);
 
   // discovery: reach the API at the endpoint, for real, from this host
   const ep = withPort(endpoint);
@@ -550,7 +749,7 @@ async function join(sim: Sim, args: string[]): Promise<number> {
     fail(1, `error execution phase preflight: couldn't validate the identity of the API Server: cluster CA found in cluster-info ConfigMap is invalid: none of the public keys "${c.caHash}" are pinned\nTo see the stack trace of this error execute with --v=5 or higher`);
   }
   const address = hostAddress(sim, flags, cfg);
-  const nodeName = flag(flags, "node-name") ?? cfg.nodeName ?? sim.host;
+  const nodeName = nodeName0;
   const clusterPki = path.join(sim.clusterDir, "pki");
   mkdirSync(PKI, { recursive: true });
   if (controlPlane) {
@@ -582,6 +781,8 @@ async function join(sim: Sim, args: string[]): Promise<number> {
   writeKubeconfig(`${K}/kubelet.conf`, c.endpoint, `system:node:${nodeName}`, "system:nodes");
   if (!hadKey) rmSync(`${PKI}/ca.key`, { force: true });
   writeFile("/var/lib/kubelet/config.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncgroupDriver: systemd\n");
+  const kubeletProblem = kubeletStarts(cfg);
+  if (kubeletProblem) kubeletNotHealthy(sim, "kubelet-start", kubeletProblem);
   writeJson(path.join(nodesDir(sim), `${sim.host}.json`), { host: sim.host, address, controlPlane, joinedAt: new Date().toISOString() } satisfies NodeRec);
   // kubelet-start: the kubelet registers its Node with its new credentials, through the endpoint
   sim.out("[kubelet-start] Writing kubelet configuration to file \"/var/lib/kubelet/config.yaml\"\n[kubelet-start] Starting the kubelet\n[kubelet-start] Waiting for the kubelet to perform the TLS Bootstrap\n");
@@ -611,7 +812,8 @@ async function join(sim: Sim, args: string[]): Promise<number> {
 }
 
 async function reset(sim: Sim, args: string[]): Promise<number> {
-  const force = args.includes("-f") || args.includes("--force");
+  const cfg = readConfig(sim, flag(parseArgs(args, ["f", "force", "dry-run"]).flags, "config"), "reset");
+  const force = args.includes("-f") || args.includes("--force") || cfg.force === true;
   if (!sim.isRoot) fail(1, "error execution phase preflight: user is not running as root");
   sim.out("[reset] Reading configuration from the cluster...\n");
   if (!force) {
@@ -649,7 +851,7 @@ function images(version: string): string[] {
     `registry.k8s.io/kube-scheduler:${version}`,
     `registry.k8s.io/kube-proxy:${version}`,
     "registry.k8s.io/coredns/coredns:v1.12.0",
-    "registry.k8s.io/pause:3.10",
+    `registry.k8s.io/pause:${kubeadmPauseVersion(minorOf(version))}`,
     "registry.k8s.io/etcd:3.5.21-0",
   ];
 }
@@ -672,7 +874,23 @@ export function kubeadm(sim: Sim, argv: string[]): number | Promise<number> {
         for (const img of images(v.startsWith("v") ? v : `v${v}`)) sim.out(rest[1] === "list" ? `${img}\n` : `[config/images] Pulled ${img}\n`);
         return 0;
       }
-      fail(1, `kubeadm config ${rest.join(" ")}: not simulated (images list|pull only)`);
+      if (rest[0] === "validate") {
+        // `kubeadm config validate --config FILE`: the strict decoding (unknown fields are errors here).
+        const file = flag(parseArgs(rest.slice(1)).flags, "config");
+        if (!file) fail(1, `the --config flag is mandatory\n${STACK_HINT}`);
+        let text = "";
+        try {
+          text = readFileSync(file, "utf8");
+        } catch {
+          fail(1, `unable to read config file ${JSON.stringify(file)}: open ${file}: no such file or directory\n${STACK_HINT}`);
+        }
+        const d = decodeKubeadmConfig(text, { kubeadmVersion: k8sVersion("kubeadm"), strict: true });
+        for (const w of d.warnings) klogWarning(sim, "common.go:101", w);
+        if (d.error) fail(1, `${d.error}\n${STACK_HINT}`);
+        sim.out("ok\n");
+        return 0;
+      }
+      fail(1, `kubeadm config ${rest.join(" ")}: not simulated (images list|pull, validate only)`);
     }
     case "init":
       if (rest[0] === "phase") {

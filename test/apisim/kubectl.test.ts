@@ -6,6 +6,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NODE_NOT_READY_MESSAGE, registerNode } from "../../src/lab/apisim/index.js";
+import { calicoPrerequisites, toYamlDocs } from "./calico-fixture.js";
 import { startSim, type Sim } from "./helpers.js";
 import { missingReason, programPath } from "../helpers/requirements.js";
 
@@ -37,6 +38,9 @@ async function applyFile(name: string, yaml: string, ...flags: string[]): Promis
   return kubectl("apply", "--server-side", ...flags, "-f", f);
 }
 
+// Calico's prerequisites (CRDs, ServiceAccounts, CNI-token RBAC) go in one file, the DaemonSet in another
+// (its tolerations change between applies); together they satisfy the simulator's Calico contract.
+const calicoPrereqs = toYamlDocs(calicoPrerequisites());
 const calico = (tolerations: string): string => `apiVersion: apps/v1
 kind: DaemonSet
 metadata:
@@ -49,10 +53,18 @@ spec:
     metadata: {labels: {k8s-app: calico-node}}
     spec:
       hostNetwork: true
+      serviceAccountName: calico-node
       tolerations: ${tolerations}
+      initContainers:
+      - name: install-cni
+        image: docker.io/calico/cni:v3.30.2
+        env: [{name: SLEEP, value: "false"}]
+        volumeMounts: [{name: cni-net-dir, mountPath: /host/etc/cni/net.d}]
       containers:
       - name: calico-node
         image: docker.io/calico/node:v3.30.2
+        volumeMounts: [{name: cni-net-dir, mountPath: /host/etc/cni/net.d}]
+      volumes: [{name: cni-net-dir, hostPath: {path: /etc/cni/net.d}}]
 `;
 
 describe.skipIf(!!NO_KUBECTL)(`real kubectl against the simulator ${NO_KUBECTL ?? ""}`, () => {
@@ -153,6 +165,8 @@ data: {greeting: bonjour}
 
   it("a calico-node DaemonSet makes the nodes it is scheduled on Ready; a taint it does not tolerate keeps a node NotReady", async () => {
     const onlyControlPlane = "[{key: node-role.kubernetes.io/control-plane, operator: Exists, effect: NoSchedule}]";
+    const prereqs = await applyFile("calico-prereqs.yaml", calicoPrereqs);
+    expect(prereqs.code, prereqs.stderr).toBe(0);
     expect((await applyFile("calico.yaml", calico(onlyControlPlane))).code).toBe(0);
     expect(await readiness()).toEqual({ cp1: "True", fe1: "False", w1: "True" });
     const ds = await kubectl("get", "ds", "calico-node", "-n", "kube-system", "-o", "jsonpath={.status.desiredNumberScheduled} {.status.numberReady} {.status.observedGeneration}");

@@ -6,10 +6,11 @@ import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { CoreV1Api, KubeConfig, type V1Node } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KubeClient } from "../../src/kube/client.js";
+import { KubeClient, type KubeObject } from "../../src/kube/client.js";
 import { loadLabState } from "../../src/lab/lab.js";
 import { isAlive } from "../../src/lab/procs.js";
 import type { ProcRef } from "../../src/lab/types.js";
+import { calicoNodeDaemonSet, calicoPrerequisites } from "../apisim/calico-fixture.js";
 import { labSkip, requireRoot, ssh, startLab, waitFor, type StartedLab } from "../helpers/lab.js";
 
 // kubelet 1.33.1 (not the simulator's default 1.33.2) so the Node's kubeletVersion is visibly the installed one
@@ -149,18 +150,8 @@ describe.skipIf(labSkip)("API simulator wired into the simulated kubeadm (2 cont
   it("a calico-node DaemonSet makes every node Ready; a worker's reset keeps its Node", async () => {
     const kube = await KubeClient.fromKubeconfig(adminConf);
     try {
-      await kube.apply({
-        apiVersion: "apps/v1",
-        kind: "DaemonSet",
-        metadata: { name: "calico-node", namespace: "kube-system", labels: { "k8s-app": "calico-node" } },
-        spec: {
-          selector: { matchLabels: { "k8s-app": "calico-node" } },
-          template: {
-            metadata: { labels: { "k8s-app": "calico-node" } },
-            spec: { hostNetwork: true, tolerations: [{ operator: "Exists" }], containers: [{ name: "calico-node", image: "docker.io/calico/node:v3.30.2" }] },
-          },
-        },
-      });
+      // a minimal install that satisfies the simulator's Calico contract (CRDs, ServiceAccounts, token RBAC)
+      for (const o of [...calicoPrerequisites(), calicoNodeDaemonSet()]) await kube.apply(o as KubeObject);
     } finally {
       kube.close();
     }

@@ -2,12 +2,19 @@
 // kube-controller-manager would, instantly. Node readiness follows the CNI DaemonSet; workloads
 // report their replicas available; Jobs complete; CRDs become Established.
 //
+// Calico's calico-node DaemonSet makes its nodes Ready only when Calico's contract holds (calico.ts: the
+// CRDs, ServiceAccounts, CNI-token RBAC, install-cni's SLEEP=false, the CNI config mount, the pool CIDR);
+// otherwise its nodes stay NotReady with kubelet's reason plus what is missing, and the DaemonSet reports
+// no pod ready, with a PodsReady=False condition naming the state its pods would show. Any other DaemonSet
+// labelled kubesmith.io/cni=true (a CNI the simulator knows nothing about) makes its nodes Ready as before.
+//
 // A workload whose pod template carries the annotation `sim.kubesmith.io/ready: "false"` never becomes
 // ready (its rollout stalls), so failed-rollout handling can be exercised.
 
 import { createHash } from "node:crypto";
+import { CALICO_GROUP, calicoContract, describeViolations, isCalicoDaemonSet, podStateOf, type CalicoView, type CalicoViolation } from "./calico.js";
 import { daemonPodSpec, daemonSetFitsNode, type NodeLike } from "./scheduling.js";
-import type { Store } from "./store.js";
+import { isEstablished, type Store } from "./store.js";
 import type { ResourceDef } from "./resources.js";
 import { arrOf, deepEqual, getIn, isObj, nowTimestamp, objOf, type JsonObject, type KObject } from "./types.js";
 
@@ -21,7 +28,40 @@ export const NODE_NOT_READY_MESSAGE =
 /** Is this DaemonSet the cluster's CNI (Calico's calico-node, or anything labelled kubesmith.io/cni=true)? */
 export function isCniDaemonSet(ds: KObject): boolean {
   if (ds.metadata.labels?.[CNI_LABEL] === "true") return true;
-  return ds.metadata.name === "calico-node" && CNI_NAMESPACES.has(ds.metadata.namespace ?? "");
+  return (ds.metadata.name === "calico-node" && CNI_NAMESPACES.has(ds.metadata.namespace ?? "")) || isCalicoDaemonSet(ds);
+}
+
+/** The cluster as Calico's contract reads it, from the store. */
+export function calicoViewOf(store: Store): CalicoView {
+  const rawOf = (group: string, resource: string): KObject[] => {
+    const d = store.registry.anyVersion(group, resource);
+    return d ? store.raw(d) : [];
+  };
+  return {
+    crds: rawOf("apiextensions.k8s.io", "customresourcedefinitions"),
+    serviceAccounts: rawOf("", "serviceaccounts"),
+    configMaps: rawOf("", "configmaps"),
+    ipPools: rawOf(CALICO_GROUP, "ippools"),
+    rbac: {
+      clusterRoles: rawOf("rbac.authorization.k8s.io", "clusterroles"),
+      clusterRoleBindings: rawOf("rbac.authorization.k8s.io", "clusterrolebindings"),
+      roles: rawOf("rbac.authorization.k8s.io", "roles"),
+      roleBindings: rawOf("rbac.authorization.k8s.io", "rolebindings"),
+    },
+    established: isEstablished,
+  };
+}
+
+/** Contract violations of each CNI DaemonSet (always empty for a non-Calico one). One evaluation per pass. */
+function cniViolations(store: Store, daemonSets: readonly KObject[]): Map<KObject, CalicoViolation[]> {
+  const out = new Map<KObject, CalicoViolation[]>();
+  let view: CalicoView | undefined;
+  for (const ds of daemonSets) {
+    if (!isCniDaemonSet(ds)) continue;
+    if (!isCalicoDaemonSet(ds)) out.set(ds, []);
+    else out.set(ds, calicoContract(ds, (view ??= calicoViewOf(store))));
+  }
+  return out;
 }
 
 /** False when the workload's pod template is marked never-ready for the simulation. */
@@ -98,9 +138,14 @@ export function reconcileCrds(store: Store): void {
 export function reconcileNodes(store: Store): void {
   const nodesDef = def(store, "", "v1", "nodes");
   const dsDef = def(store, "apps", "v1", "daemonsets");
-  const cnis = store.raw(dsDef).filter((ds) => isCniDaemonSet(ds) && templateBecomesReady(ds));
+  const violations = cniViolations(store, store.raw(dsDef));
+  const cnis = [...violations.keys()];
   for (const node of store.raw(nodesDef)) {
-    const networkReady = cnis.some((ds) => daemonSetFitsNode(ds, node as NodeLike));
+    const fitting = cnis.filter((ds) => daemonSetFitsNode(ds, node as NodeLike));
+    // a broken calico-node on the node keeps it NotReady, whatever else is labelled as its CNI
+    const broken = fitting.filter((ds) => violations.get(ds)!.length > 0);
+    const networkReady = broken.length === 0 && fitting.some((ds) => templateBecomesReady(ds));
+    const why = broken.map((ds) => describeViolations(ds, violations.get(ds)!));
     const st = objOf(node["status"]);
     const wanted: Cond[] = [
       { type: "MemoryPressure", status: "False", reason: "KubeletHasSufficientMemory", message: "kubelet has sufficient memory available" },
@@ -108,7 +153,7 @@ export function reconcileNodes(store: Store): void {
       { type: "PIDPressure", status: "False", reason: "KubeletHasSufficientPID", message: "kubelet has sufficient PID available" },
       networkReady
         ? { type: "Ready", status: "True", reason: "KubeletReady", message: "kubelet is posting ready status" }
-        : { type: "Ready", status: "False", reason: "KubeletNotReady", message: NODE_NOT_READY_MESSAGE },
+        : { type: "Ready", status: "False", reason: "KubeletNotReady", message: [NODE_NOT_READY_MESSAGE, ...why].join("; ") },
     ];
     setStatus(store, nodesDef, node, { ...st, conditions: conditions(st["conditions"], wanted, { lastHeartbeatTime: "" }) }, "kubelet");
   }
@@ -117,20 +162,36 @@ export function reconcileNodes(store: Store): void {
 export function reconcileWorkloads(store: Store): void {
   const nodes = store.raw(def(store, "", "v1", "nodes"));
   const dsDef = def(store, "apps", "v1", "daemonsets");
-  for (const ds of store.raw(dsDef)) {
+  const daemonSets = store.raw(dsDef);
+  const violations = cniViolations(store, daemonSets);
+  for (const ds of daemonSets) {
     const fit = nodes.filter((n) => daemonSetFitsNode(ds, n as NodeLike));
     const hostNet = daemonPodSpec(ds).hostNetwork === true;
-    const ready = templateBecomesReady(ds) ? fit.filter((n) => isCniDaemonSet(ds) || hostNet || nodeIsReady(n)).length : 0;
+    const broken = violations.get(ds) ?? [];
+    const podState = podStateOf(broken);
+    const ready = templateBecomesReady(ds) && !podState ? fit.filter((n) => isCniDaemonSet(ds) || hostNet || nodeIsReady(n)).length : 0;
+    // pods the ServiceAccount admission refuses are never created
+    const created = podState === "FailedCreate" ? 0 : fit.length;
     const status: JsonObject = {
-      currentNumberScheduled: fit.length,
+      currentNumberScheduled: created,
       desiredNumberScheduled: fit.length,
       numberMisscheduled: 0,
       numberReady: ready,
-      updatedNumberScheduled: fit.length,
+      updatedNumberScheduled: created,
       numberAvailable: ready,
       observedGeneration: ds.metadata.generation ?? 1,
     };
     if (fit.length - ready > 0) status["numberUnavailable"] = fit.length - ready;
+    if (podState) {
+      // The real DaemonSet controller writes no conditions and the simulator runs no pods: this condition
+      // stands for the pods' state (kubectl get pods would show it) and names what is missing.
+      const reason = podState === "Running, not Ready" ? "ContainersNotReady" : podState === "Running" ? "CalicoContractViolated" : podState;
+      status["conditions"] = conditions(
+        objOf(ds["status"])["conditions"],
+        [{ type: "PodsReady", status: "False", reason, message: `pods ${podState}: ${describeViolations(ds, broken)}` }],
+        {},
+      );
+    }
     setStatus(store, dsDef, ds, status, "kube-controller-manager");
   }
 

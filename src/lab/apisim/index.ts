@@ -16,7 +16,19 @@ export {
   type Taint,
   type Toleration,
 } from "./scheduling.js";
-export { CNI_LABEL, SIM_READY_ANNOTATION, NODE_NOT_READY_MESSAGE, isCniDaemonSet } from "./controller.js";
+export { CNI_LABEL, SIM_READY_ANNOTATION, NODE_NOT_READY_MESSAGE, isCniDaemonSet, calicoViewOf } from "./controller.js";
+export {
+  CALICO_NODE_CRDS,
+  calicoContract,
+  describeViolations,
+  isCalicoDaemonSet,
+  podStateOf,
+  viewFromObjects,
+  type CalicoRule,
+  type CalicoView,
+  type CalicoViolation,
+} from "./calico.js";
+export { authorize, forbiddenMessage, rbacFromObjects, ruleAllows, serviceAccountUser, type Decision, type RbacObjects, type ResourceRequest, type UserInfo } from "./rbac.js";
 export { Store, DEFAULT_NAMESPACES, type WatchEvent } from "./store.js";
 export { BUILTIN_RESOURCES, type ResourceDef } from "./resources.js";
 export { StatusError } from "./status.js";

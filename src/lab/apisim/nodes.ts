@@ -1,7 +1,7 @@
 // Nodes as the simulated kubeadm registers them. A Node is created by POSTing it to /api/v1/nodes with
 // the admin certificate (what kubelet's registration does on a real cluster); the controller then keeps
 // its conditions: Ready=False (KubeletNotReady, "cni plugin not initialized") until a CNI DaemonSet is
-// scheduled on it, Ready=True after.
+// scheduled on it and, for Calico, its contract holds (calico.ts), Ready=True after.
 //
 // Shape (only metadata.name is required; the rest is what `kubectl get nodes -o wide` shows):
 //   metadata.labels: kubernetes.io/hostname=<name>, kubernetes.io/os=linux, kubernetes.io/arch=amd64,

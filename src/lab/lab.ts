@@ -745,9 +745,13 @@ export function renderInventory(state: LabState): string {
     cluster,
     ssh: { user: "root", identityFile: state.keyFile, knownHostsFile: state.knownHostsFile, hostKeyPolicy: "strict" },
     hosts: state.hosts.map((h) => ({ name: h.name, address: h.address, roles: h.roles })),
-    // The edge VIP is there to be held by keepalived on the frontend hosts.
-    // Frontend hosts get the edge add-ons: Traefik, and keepalived holding the edge VIP.
-    ...(state.vips.edge ? { addons: { traefik: { enabled: true }, "keepalived-edge": { enabled: true } } } : {}),
+    addons: {
+      // The lab has no internet: Calico's compact manifest instead of the official one (fetched online).
+      calico: { values: { manifest: "compact" } },
+      // The edge VIP is there to be held by keepalived on the frontend hosts.
+      // Frontend hosts get the edge add-ons: Traefik, and keepalived holding the edge VIP.
+      ...(state.vips.edge ? { traefik: { enabled: true }, "keepalived-edge": { enabled: true } } : {}),
+    },
   };
   const parsed = InventorySchema.safeParse(doc);
   if (!parsed.success) throw new Error(`lab inventory does not match the schema: ${parsed.error.message}`);

@@ -3,6 +3,7 @@
 // through the API (applyRelease: SSA, wait, prune, roll back); host releases over SSH (applyHostRelease).
 // Every change is recorded through change(); in a dry run only that happens.
 import { applyRelease, type ApplyResult } from "../addons/apply.js";
+import { loadCalicoManifest, renderCalico } from "../addons/calico.js";
 import { applyHostRelease, type HostTarget } from "../addons/hostapply.js";
 import { loadAddonReleases, type AddonSelection, type RenderedRelease } from "../addons/releases.js";
 import { ApiError, KubesmithError, MultiHostError } from "../errors.js";
@@ -89,6 +90,9 @@ export const renderAddons: Phase<ClusterContext> = {
     ctx.generatedSecrets ??= [];
     ctx.addonAccess = [];
     ctx.addonLevels = await loadAddonReleases(ctx, {}, ctx.generatedSecrets, ctx.addonAccess);
+    // The CNI too: a manifest that cannot be had or whose sha256 does not match stops the run here.
+    const manifest = await loadCalicoManifest(ctx.model.inventory.addons?.["calico"]?.values);
+    ctx.calico = { source: manifest.source, objects: renderCalico({ podCIDR: ctx.model.inventory.cluster.podCIDR, manifest }) };
   },
 };
 

@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parse, stringify } from "yaml";
-import { loadCalicoManifest, renderCalico, type CalicoManifestSource } from "../addons/calico.js";
+import { loadCalicoManifest, renderCalico } from "../addons/calico.js";
 import { ApiError } from "../errors.js";
 import { KubeClient, nodeReady, type KubeObject } from "../kube/client.js";
 import type { ClusterHost } from "../cluster/model.js";
@@ -66,12 +66,14 @@ export const cni: Phase<ClusterContext> = {
   shouldRun: needsApi,
   async run(ctx) {
     const kube = ctx.kube;
-    const values = ctx.model.inventory.addons?.calico?.values as { manifest?: CalicoManifestSource } | undefined;
-    const manifest = await loadCalicoManifest(values?.manifest);
-    const objects = renderCalico({ podCIDR: ctx.model.inventory.cluster.podCIDR, ...(manifest ? { manifest } : {}) });
+    if (!ctx.calico) {
+      const manifest = await loadCalicoManifest(ctx.model.inventory.addons?.["calico"]?.values);
+      ctx.calico = { source: manifest.source, objects: renderCalico({ podCIDR: ctx.model.inventory.cluster.podCIDR, manifest }) };
+    }
+    const { objects, source } = ctx.calico;
     // Apply only what differs (server-side dry run would be the general answer; the bundle layer brings it).
     if (!kube) {
-      await change(ctx, ctx.model.first.name, `apply Calico (${objects.length} object(s), pod CIDR ${ctx.model.inventory.cluster.podCIDR})`, async () => {});
+      await change(ctx, ctx.model.first.name, `apply Calico (${objects.length} object(s) from ${source}, pod CIDR ${ctx.model.inventory.cluster.podCIDR})`, async () => {});
       return;
     }
     const missing: KubeObject[] = [];
@@ -80,7 +82,7 @@ export const cni: Phase<ClusterContext> = {
       if (!live || live.metadata.labels?.["kubesmith.io/revision"] !== o.metadata.labels?.["kubesmith.io/revision"]) missing.push(o);
     }
     if (missing.length) {
-      await change(ctx, ctx.model.first.name, `apply Calico (${missing.length} object(s), pod CIDR ${ctx.model.inventory.cluster.podCIDR})`, async () => {
+      await change(ctx, ctx.model.first.name, `apply Calico (${missing.length} object(s) from ${source}, pod CIDR ${ctx.model.inventory.cluster.podCIDR})`, async () => {
         for (const o of missing) await kube.apply(o);
       });
     }

@@ -6,7 +6,7 @@ import { buildModel, type ClusterModel } from "../cluster/model.js";
 import type { HostFacts } from "../facts/gather.js";
 import { loadInventory } from "../inventory/load.js";
 import type { GeneratedSecret, RenderedRelease } from "../addons/releases.js";
-import type { KubeClient } from "../kube/client.js";
+import type { KubeClient, KubeObject } from "../kube/client.js";
 import { SshPool } from "../ssh/pool.js";
 import { targetsFromInventory } from "../ssh/targets.js";
 import type { HostKeyPolicy, Runner } from "../ssh/types.js";
@@ -37,6 +37,8 @@ export interface ClusterContext extends PhaseContext {
   kube?: KubeClient;
   /** Hosts kubeadm already set up when the run started. */
   joined: Set<string>;
+  /** Calico's objects, rendered at the start of the run from the manifest the inventory asks for. */
+  calico?: { source: string; objects: KubeObject[] };
   /** Add-on releases rendered (and their values checked) at the start of the run. */
   addonLevels?: RenderedRelease[][];
   /** Add-on secrets generated in this run: shown once at the end. */

@@ -4,7 +4,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
-import { loadCalicoManifest, renderCalico } from "../../src/addons/calico.js";
 import type { ClusterHost } from "../../src/cluster/model.js";
 import { desiredLabels, mergeKubeconfig, nodePatch, MANAGED_LABELS_ANNOTATION } from "../../src/phases/api.js";
 import { caCertHash, randomToken, routerIdFor } from "../../src/phases/controlplane.js";
@@ -110,27 +109,3 @@ describe("kubeconfig merge", () => {
   });
 });
 
-describe("calico bundle", () => {
-  it("sets the pool CIDR from the inventory and labels every object as ours", () => {
-    const objs = renderCalico({ podCIDR: "10.42.0.0/16" });
-    const ds = objs.find((o) => o.kind === "DaemonSet" && o.metadata.name === "calico-node")!;
-    const env = (ds.spec as { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } }).template.spec.containers[0]!.env;
-    expect(env.find((e) => e.name === "CALICO_IPV4POOL_CIDR")?.value).toBe("10.42.0.0/16");
-    for (const o of objs) {
-      expect(o.metadata.labels?.["app.kubernetes.io/managed-by"]).toBe("kubesmith");
-      expect(o.metadata.labels?.["kubesmith.io/revision"]).toMatch(/^[a-f0-9]{16}$/);
-    }
-    // the revision follows the content
-    const other = renderCalico({ podCIDR: "10.43.0.0/16" }).find((o) => o.kind === "DaemonSet")!;
-    expect(other.metadata.labels?.["kubesmith.io/revision"]).not.toBe(ds.metadata.labels?.["kubesmith.io/revision"]);
-    // images pinned, never latest
-    expect(JSON.stringify(objs)).not.toMatch(/:latest"/);
-  });
-
-  it("a local manifest is read; an unpinned URL is refused before any fetch", async () => {
-    const f = join(mkdtempSync(join(tmpdir(), "cal-")), "calico.yaml");
-    writeFileSync(f, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: kube-system}\n");
-    expect(await loadCalicoManifest({ file: f })).toContain("ConfigMap");
-    await expect(loadCalicoManifest({ url: "http://127.0.0.1:1/calico.yaml" })).rejects.toThrow(/sha256 is required/);
-  });
-});

@@ -3,10 +3,9 @@
 // unchanged, every node becomes Ready; with one upstream requirement taken out, the nodes stay NotReady and
 // the reason names it. Also: kubesmith's own compact manifest, run through the same checker.
 import { readFileSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments, stringify } from "yaml";
+import { loadCalicoManifest, renderCalico } from "../../src/addons/calico.js";
 import { KubeClient, type KubeObject } from "../../src/kube/client.js";
 import {
   CALICO_NODE_CRDS,
@@ -319,30 +318,40 @@ describe("a CNI the simulator does not know (kubesmith.io/cni=true, not Calico's
   });
 });
 
-// ---- kubesmith's own compact manifest (addons/calico/calico.yaml), through the same checker.
+// ---- kubesmith's own compact manifest (addons/calico/calico.yaml), rendered by the product's own code
+// (loadCalicoManifest + renderCalico: the generated CRDs, the pool CIDR from the inventory's podCIDR),
+// through the same checker and then through the simulator.
 //
-// KNOWN_PRODUCT_VIOLATIONS documents what today's product manifest lacks (docs/lab-strictness.md). It is
-// expected to shrink to [] when the product's Calico manifest is fixed: flip it then (and, if the product
-// starts generating objects such as the CRDs in code, make productCalico() call that render instead).
-const KNOWN_PRODUCT_VIOLATIONS: CalicoRule[] = ["service-accounts", "cni-token-rbac", "install-cni-sleep", "cni-net-dir", "crds"];
+// KNOWN_PRODUCT_VIOLATIONS lists what the product's manifest still lacks (docs/lab-strictness.md). Before
+// commit ba31876 it was ["service-accounts", "cni-token-rbac", "install-cni-sleep", "cni-net-dir", "crds"];
+// the product was fixed there, so it is []. A change that breaks the contract again fails here first.
+const KNOWN_PRODUCT_VIOLATIONS: CalicoRule[] = [];
 
-function productCalico(): Objects {
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
-  const objs = loadYaml(readFileSync(path.join(root, "addons", "calico", "calico.yaml"), "utf8"));
-  // what the product's render does with the inventory's podCIDR
-  for (const c of dsSpec(objs).containers) {
-    if (c["name"] !== "calico-node") continue;
-    const env = (c["env"] ??= []) as { name: string; value?: string }[];
-    const pool = env.find((e) => e.name === "CALICO_IPV4POOL_CIDR");
-    if (pool) pool.value = POD_SUBNET;
-    else env.push({ name: "CALICO_IPV4POOL_CIDR", value: POD_SUBNET });
-  }
-  return objs;
+async function productCalico(): Promise<Objects> {
+  const manifest = await loadCalicoManifest({ manifest: "compact" });
+  return renderCalico({ podCIDR: POD_SUBNET, manifest }) as unknown as Objects;
 }
 
 describe("kubesmith's compact Calico manifest (addons/calico/calico.yaml) against the contract", () => {
-  it("violates exactly the documented rules (KNOWN_PRODUCT_VIOLATIONS; flip to [] once the product is fixed)", () => {
-    const violations = contractOf([...productCalico(), kubeadmConfig(POD_SUBNET)]);
+  it("violates exactly KNOWN_PRODUCT_VIOLATIONS", async () => {
+    const violations = contractOf([...(await productCalico()), kubeadmConfig(POD_SUBNET)]);
     expect(violations.map((x) => x.rule)).toEqual(KNOWN_PRODUCT_VIOLATIONS);
+  });
+
+  it("applied to the simulator, its nodes become Ready exactly when it has no violation", async () => {
+    const sim = await startSim();
+    const kube = await KubeClient.fromKubeconfig(readFileSync(sim.kubeconfig, "utf8"));
+    try {
+      await registerNode(sim.kubeconfig, { name: "cp1", address: "198.18.0.11", controlPlane: true });
+      await registerNode(sim.kubeconfig, { name: "w1", address: "198.18.0.12" });
+      for (const o of [kubeadmConfig(POD_SUBNET), ...(await productCalico())]) await kube.apply(o as KubeObject);
+      const ready = (await kube.list("v1", "Node")).map(
+        (n) => ((n["status"] as { conditions: { type: string; status: string }[] }).conditions.find((c) => c.type === "Ready"))!.status,
+      );
+      expect(ready).toEqual(KNOWN_PRODUCT_VIOLATIONS.length ? ["False", "False"] : ["True", "True"]);
+    } finally {
+      kube.close();
+      await sim.close();
+    }
   });
 });

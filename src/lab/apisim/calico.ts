@@ -135,6 +135,17 @@ export function kubeadmPodSubnets(view: CalicoView): Cidr[] | undefined {
   const cm = view.configMaps.find((c) => c.metadata.namespace === "kube-system" && c.metadata.name === "kubeadm-config");
   const text = strOf(objOf(cm?.["data"])["ClusterConfiguration"]);
   if (!text) return undefined;
+  // parsed once per text: the controllers ask on every reconcile
+  if (!podSubnetCache.has(text)) {
+    if (podSubnetCache.size > 16) podSubnetCache.clear();
+    podSubnetCache.set(text, parsePodSubnets(text));
+  }
+  return podSubnetCache.get(text);
+}
+
+const podSubnetCache = new Map<string, Cidr[] | undefined>();
+
+function parsePodSubnets(text: string): Cidr[] | undefined {
   let sub: unknown;
   try {
     sub = getIn(parseAllDocuments(text)[0]?.toJS(), ["networking", "podSubnet"]);

@@ -5,7 +5,8 @@
 // /healthz, /livez, /readyz and /version (open to anonymous clients as on a kubeadm cluster, so the
 // keepalived health check `curl -k https://127.0.0.1:6443/healthz` works). A certificate from any other
 // CA is refused at the TLS layer: the connection is closed right after the handshake. Every
-// authenticated identity may do everything (RBAC objects are stored, not enforced).
+// authenticated identity may do everything (RBAC objects are stored, not enforced on requests; the
+// controllers evaluate them with rbac.ts for what workloads such as calico-node need, see calico.ts).
 
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";

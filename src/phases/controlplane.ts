@@ -23,6 +23,15 @@ export function randomToken(): string {
   return `${pick(6)}.${pick(16)}`;
 }
 
+/** An InitConfiguration holding one join token valid for an hour, for `kubeadm token create --config`. */
+export function joinTokenConfig(token: string): string {
+  return stringify({
+    apiVersion: KUBEADM_API,
+    kind: "InitConfiguration",
+    bootstrapTokens: [{ token, ttl: "1h0m0s", usages: ["signing", "authentication"], groups: ["system:bootstrappers:kubeadm:default-node-token"] }],
+  });
+}
+
 /** sha256 of the CA's SubjectPublicKeyInfo (DER): kubeadm's --discovery-token-ca-cert-hash. */
 export function caCertHash(caPem: string): string {
   const spki = new X509Certificate(caPem).publicKey.export({ type: "spki", format: "der" });
@@ -138,8 +147,12 @@ async function ensureJoinSecrets(ctx: ClusterContext, controlPlane: boolean): Pr
   if (ctx.join && (!controlPlane || ctx.join.certificateKey)) return ctx.join;
   const runner = await ctx.runner(first.name);
   if (!ctx.join) {
-    const r = await runner.exec("kubeadm token create --ttl 1h0m0s", { sudo: true, label: "create a join token" });
-    const token = r.stdout.trim().split("\n").pop()!.trim();
+    // The token is made here and reaches the host only in a 0600 file (never argv), so it is known to
+    // the log redaction before kubeadm echoes it back on stdout.
+    const token = randomToken();
+    await withSecretFile(runner, "kubeadm-token.yaml", joinTokenConfig(token), async (path) => {
+      await runner.exec(`kubeadm token create --config ${quote(path)}`, { sudo: true, label: "create a join token", secrets: [token] });
+    }, [token]);
     const ca = (await runner.download("/etc/kubernetes/pki/ca.crt", { sudo: true })).toString("utf8");
     ctx.join = { token, caCertHash: caCertHash(ca) };
   }

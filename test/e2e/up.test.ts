@@ -117,6 +117,12 @@ describe.skipIf(labSkip)("up / plan / down / rebuild on a lab of 3 control plane
       expect(changesOf(r).filter((e) => /kubeadm (join|init)|repair/.test(e.what ?? "")).every((e) => e.host === victim.name)).toBe(true);
       const node = await kube.get("v1", "Node", victim.name);
       expect(node && nodeReady(node)).toBe(true);
+      // The join token of that repair was made by kubesmith and is redacted wherever kubeadm echoed it.
+      const runs = join(work, "state", lab.state.name, "runs");
+      const latest = join(runs, readdirSync(runs).filter((d) => d.endsWith("-up")).sort().pop()!, "hosts");
+      const logs = readdirSync(latest).map((f) => readFileSync(join(latest, f), "utf8")).join("\n");
+      expect(logs).toMatch(/create a join token/);
+      expect(logs).not.toMatch(/\b[a-z0-9]{6}\.[a-z0-9]{16}\b/);
     } finally {
       kube.close();
     }

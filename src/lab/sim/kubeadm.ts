@@ -653,7 +653,10 @@ function token(sim: Sim, args: string[]): number {
   if (!sim.isRoot) fail(1, `failed to load admin kubeconfig: open ${K}/admin.conf: permission denied`);
   const c = requireAdmin(sim);
   if (sub === "create") {
-    const t = pos[1] ?? randomToken();
+    // `kubeadm token create [token] --config FILE`: the token is the argument, else the config's first
+    // bootstrapTokens entry, else a random one (cmd/kubeadm/app/cmd/token.go RunCreateToken loads the
+    // InitConfiguration from --config; kubeadm docs, "kubeadm token create": --config, [token]).
+    const t = pos[1] ?? readConfig(sim, flag(flags, "config"), "init").token ?? randomToken();
     if (!TOKEN_RE.test(t)) fail(1, `token [${t}] was not of form [^([a-z0-9]{6})\\.([a-z0-9]{16})$]`);
     saveToken(sim, t, parseTtl(flag(flags, "ttl")));
     if (flags.has("print-join-command")) {

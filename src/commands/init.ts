@@ -13,6 +13,7 @@ import { type Answers, type AnswersInput, completeAnswers, type InitFlags, local
 import { generateInventory, validateGenerated } from "../wizard/generate.js";
 import { describeFacts, probeHost, type ProbeResult } from "../wizard/probe.js";
 import { askOutputPath, askOverwrite, askRunUp, canPrompt, runWizard } from "../wizard/questions.js";
+import { KUBERNETES } from "../versions.js";
 
 export interface InitOptions extends InitFlags {
   output: string;
@@ -170,7 +171,7 @@ export function registerInitCommand(program: Command, io: CliIo): void {
     .option("--answers <file>", "answers file (YAML: name, kubernetesVersion, ssh, hosts, controlPlaneEndpoint, edgeVIP, podCIDR, serviceCIDR, addons); with it init never prompts")
     .option("--force", "overwrite an existing inventory file without asking")
     .option("--name <name>", "cluster name")
-    .option("--kubernetes-version <minor>", "Kubernetes minor version, 1.31 to 1.34 (default 1.33)")
+    .option("--kubernetes-version <minor>", `Kubernetes minor version, ${KUBERNETES.supported.join(" or ")} (default ${KUBERNETES.default})`)
     .option("--host <spec>", "a host as NAME=ADDRESS[:PORT]:ROLES, roles control-plane|cp, worker, frontend joined by ','; once per host", collect)
     .option("--user <user>", "SSH user for every host (default root)")
     .option("--port <port>", "SSH port for every host (default 22)")

@@ -11,6 +11,7 @@
 // - Suggested free CIDRs avoid the pod/service CIDRs, the VIPs and the /24 around every host address.
 import type { InventoryIssue } from "../errors.js";
 import { cidrContains, cidrsOverlap, isAddressOrHostname, isIPv4, networkOf, parseCidr, suggestFreeCidr, type Cidr } from "./net.js";
+import { KUBERNETES, isSupportedKubernetes } from "../versions.js";
 import { EDGE_ADDONS, type HostSpec, type Inventory } from "./schema.js";
 import { type FieldPath, formatPath, type SourceLookup } from "./source.js";
 
@@ -59,6 +60,15 @@ export function checkRules(inv: Inventory, src: SourceLookup): RuleResult {
 
   const hosts = inv.hosts;
   const cluster = inv.cluster;
+
+  // --- the Kubernetes minor is one kubesmith installs (src/versions.ts) ---------------------------
+  if (!isSupportedKubernetes(cluster.kubernetesVersion)) {
+    error(
+      ["cluster", "kubernetesVersion"],
+      `Kubernetes ${cluster.kubernetesVersion} is not supported; kubesmith installs ${KUBERNETES.supported.join(" and ")}`,
+      `set kubernetesVersion: "${KUBERNETES.default}" (the default), or another of ${KUBERNETES.supported.join(", ")}`,
+    );
+  }
 
   // --- addresses are IPv4 addresses or DNS names -------------------------------------------------
   const checkAddress = (path: FieldPath, value: string) => {

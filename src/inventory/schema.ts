@@ -2,6 +2,7 @@
 // below and inventories/schema.json (`kubesmith inventory schema`) are both derived from it.
 // Rules that span several fields (unique names, CIDR overlaps, VIP placement …) live in rules.ts.
 import { z } from "zod";
+import { KUBERNETES } from "../versions.js";
 
 export const API_VERSION = "kubesmith.io/v1alpha1";
 
@@ -137,9 +138,27 @@ export const AddonSchema = z.strictObject({
 
 export const OfflineSchema = z
   .strictObject({
-    aptRepo: z.url().optional().meta({ description: "Mirror of the pkgs.k8s.io Debian repository (trusted without a key: your own network only)." }),
+    aptRepo: z.url().optional().meta({
+      description:
+        "Mirror of the pkgs.k8s.io Debian repository, also carrying containerd.io 2.x (as Docker's repository does); trusted without a key: your own network only.",
+    }),
     rpmRepo: z.url().optional().meta({ description: "Mirror (baseurl) of the pkgs.k8s.io RPM repository, also carrying containerd.io." }),
-    imageRepository: z.string().min(1).optional().meta({ description: "Registry to pull control-plane images from." }),
+    imageRepository: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({ description: "Registry to pull control-plane images from; containerd's sandbox (pause) image comes from it too." }),
+    registryMirrors: z
+      .record(
+        z.string().regex(/^(_default|[A-Za-z0-9.-]+(:\d+)?)$/, { error: "must be a registry host like docker.io or host:port (or _default)" }),
+        z.array(z.url()).min(1),
+      )
+      .optional()
+      .meta({
+        description:
+          "Pull-through mirrors per registry host, tried in order before the registry itself, e.g. {docker.io: [http://198.18.0.1:5000]}. " +
+          "Written as containerd hosts.toml files under /etc/containerd/certs.d/<host>/ (containerd's config_path mechanism).",
+      }),
   })
   .meta({ description: "Install without the internet: packages and images from mirrors on your network." });
 
@@ -147,7 +166,8 @@ export const ClusterSchema = z.strictObject({
   name: nodeName.meta({ description: "Cluster name; used for the kubeconfig context and state directory." }),
   kubernetesVersion: z
     .string()
-    .regex(/^1\.\d{2}(\.\d+)?$/, { error: "must be a Kubernetes minor like 1.33 (or a patch like 1.33.2)" }),
+    .regex(/^1\.\d{2}(\.\d+)?$/, { error: `must be a Kubernetes minor like ${KUBERNETES.default} (or a patch like ${KUBERNETES.default}.2)` })
+    .meta({ description: `Kubernetes minor (newest patch) or exact patch; kubesmith installs ${KUBERNETES.supported.join(", ")} (default in \`init\`: ${KUBERNETES.default}).` }),
   podCIDR: cidr4.default("10.244.0.0/16"),
   serviceCIDR: cidr4.default("10.96.0.0/12"),
   controlPlaneEndpoint: ControlPlaneEndpointSchema.optional().meta({

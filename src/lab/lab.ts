@@ -26,6 +26,7 @@ import path from "node:path";
 import pLimit from "p-limit";
 import { stringify } from "yaml";
 import { LabError } from "../errors.js";
+import { KUBERNETES } from "../versions.js";
 import { InventorySchema, API_VERSION } from "../inventory/schema.js";
 import { parseFaults } from "./faults.js";
 import { describeMissing, missingPrograms, packagesFor } from "./requirements.js";
@@ -733,7 +734,7 @@ async function waitForSshd(h: LabHost, timeoutMs = 30_000): Promise<void> {
 export function renderInventory(state: LabState): string {
   const cluster: Record<string, unknown> = {
     name: state.name,
-    kubernetesVersion: "1.33",
+    kubernetesVersion: KUBERNETES.default,
     podCIDR: "10.244.0.0/16",
     serviceCIDR: "10.96.0.0/12",
   };

@@ -1,12 +1,15 @@
-// Preparing a host's OS for kubeadm: kernel modules, sysctls, swap, containerd, the Kubernetes package
-// repository for the chosen minor, and pinned, held kubeadm/kubelet/kubectl.
+// Preparing a host's OS for kubeadm: kernel modules, sysctls, swap, containerd 2.x (containerd.io from
+// Docker's repository on every distribution; its config rendered whole, see containerd.ts), the Kubernetes
+// package repository for the chosen minor, and pinned, held kubeadm/kubelet/kubectl.
 //
 // Commands the scripts rely on (real hosts have them; the lab's node simulator must play the ones it
 // fakes): dpkg-query -W -f='${Status}' / '${Status} ${Version}', rpm -q [--qf '%{VERSION}'], apt-get,
 // apt-mark hold, dnf/yum install, systemctl is-enabled/is-active/enable/restart, modprobe, sysctl -n,
-// sysctl --system, swapoff -a, containerd config default, curl, gpg --dearmor, awk, stat -c %a.
+// sysctl --system, swapoff -a, curl, gpg --dearmor, awk, stat -c %a; /etc/os-release (ID, ID_LIKE,
+// VERSION_CODENAME, UBUNTU_CODENAME) for Docker's apt repository.
 import { quote, sh } from "../ssh/quote.js";
 import { UsageError } from "../errors.js";
+import { containerdConfigStep } from "./containerd.js";
 import {
   APPLY_HEADER,
   debInstalledProbe,
@@ -23,7 +26,8 @@ export type PackageManager = "apt" | "dnf" | "yum";
 
 export interface OfflineSources {
   /**
-   * A local mirror of the pkgs.k8s.io Debian repository (a flat repository, as upstream: `URL /`).
+   * A local mirror of the pkgs.k8s.io Debian repository (a flat repository, as upstream: `URL /`); it must
+   * also carry containerd.io 2.x (Docker's repository is not added when it is set).
    * It is written with `[trusted=yes]` and no key is fetched: acceptable only for a mirror on your own
    * network that you trust, since apt then skips signature checks for it.
    */
@@ -33,6 +37,10 @@ export interface OfflineSources {
    * with gpgcheck=0 and no key is fetched: acceptable only for a mirror on your own network.
    */
   rpmRepo?: string;
+  /** Registry for the control-plane images; containerd's sandbox (pause) image is taken from it too. */
+  imageRepository?: string;
+  /** Registry host → mirror URLs, written as containerd hosts.toml files (see containerd.ts). */
+  registryMirrors?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface PrepareOsOptions {
@@ -66,6 +74,10 @@ export const APT_KEYRING = "/etc/apt/keyrings/kubernetes-apt-keyring.gpg";
 export const APT_SOURCES = "/etc/apt/sources.list.d/kubernetes.list";
 export const RPM_REPO_FILE = "/etc/yum.repos.d/kubernetes.repo";
 export const DOCKER_RPM_REPO_FILE = "/etc/yum.repos.d/docker-ce.repo";
+export const DOCKER_APT_KEYRING = "/etc/apt/keyrings/docker.asc";
+export const DOCKER_APT_SOURCES = "/etc/apt/sources.list.d/docker.list";
+/** containerd.io versions kubesmith accepts: containerd 2.x (Kubernetes ≥ 1.36 needs it; see src/versions.ts). */
+export const CONTAINERD_IO_PATTERN = "2.*";
 
 export const KERNEL_MODULES = ["overlay", "br_netfilter"] as const;
 export const SYSCTLS: ReadonlyArray<readonly [string, string]> = [
@@ -203,51 +215,65 @@ function dockerRpmRepoStep(): Step {
   });
 }
 
-function containerdInstallStep(pm: PackageManager): Step {
-  const pkg = pm === "apt" ? "containerd" : "containerd.io";
-  // Either package counts: a host with Docker's containerd.io must not have it replaced by containerd.
-  const anyInstalled =
-    pm === "apt"
-      ? script(
-          "for p in containerd containerd.io; do",
-          `  case "$(dpkg-query -W -f='\${Status}' "$p" 2>/dev/null)" in *' ok installed') exit 0;; esac`,
-          "done",
-          "exit 1",
-        )
-      : "rpm -q containerd.io >/dev/null 2>&1 || rpm -q containerd >/dev/null 2>&1";
+/**
+ * Shell fragment setting $d (debian or ubuntu) and $c (the release codename) from /etc/os-release, for
+ * Docker's apt repository (download.docker.com/linux/$d $c stable). Derivatives map to their parent.
+ */
+export const DOCKER_APT_DISTRO = script(
+  ". /etc/os-release",
+  'case " ${ID:-} ${ID_LIKE:-} " in',
+  '  *" ubuntu "*) d=ubuntu; c=${UBUNTU_CODENAME:-${VERSION_CODENAME:-}} ;;',
+  "  *) d=debian; c=${VERSION_CODENAME:-} ;;",
+  "esac",
+  '[ -n "$c" ]',
+);
+/** The sources line, from $d and $c (see DOCKER_APT_DISTRO); printed with printf. */
+const DOCKER_APT_LINE = `"deb [signed-by=${DOCKER_APT_KEYRING}] https://download.docker.com/linux/$d $c stable"`;
+
+/** containerd.io for Debian/Ubuntu comes from Docker's apt repository (the distributions ship containerd 1.x). */
+function dockerAptRepoStep(): Step {
   return {
-    id: "containerd-install",
-    what: `install ${pkg}`,
-    probe: probeAll(anyInstalled),
-    apply: script(APPLY_HEADER, pm === "apt" ? aptInstall([pkg]) : rpmInstall(pm, [pkg])),
+    id: "containerd-repo",
+    what: `add Docker's apt repository for containerd.io (${DOCKER_APT_SOURCES}, key ${DOCKER_APT_KEYRING})`,
+    probe: probeAll(
+      sh`[ -s ${DOCKER_APT_KEYRING} ]`,
+      DOCKER_APT_DISTRO,
+      `[ "$(cat ${quote(DOCKER_APT_SOURCES)} 2>/dev/null)" = ${DOCKER_APT_LINE} ]`,
+    ),
+    apply: script(
+      APPLY_HEADER,
+      DOCKER_APT_DISTRO,
+      "install -d -m 0755 /etc/apt/keyrings",
+      // Downloaded to a file first (dash has no pipefail); apt reads the armored key as it is (.asc).
+      sh`curl -fsSL --retry 3 -o ${`${DOCKER_APT_KEYRING}.kubesmith-tmp`}` + ' "https://download.docker.com/linux/$d/gpg"',
+      sh`[ -s ${`${DOCKER_APT_KEYRING}.kubesmith-tmp`} ]`,
+      sh`chmod 644 ${`${DOCKER_APT_KEYRING}.kubesmith-tmp`}`,
+      sh`mv -f ${`${DOCKER_APT_KEYRING}.kubesmith-tmp`} ${DOCKER_APT_KEYRING}`,
+      `printf '%s\\n' ${DOCKER_APT_LINE} > ${quote(`${DOCKER_APT_SOURCES}.kubesmith-tmp`)}`,
+      sh`chmod 644 ${`${DOCKER_APT_SOURCES}.kubesmith-tmp`}`,
+      sh`mv -f ${`${DOCKER_APT_SOURCES}.kubesmith-tmp`} ${DOCKER_APT_SOURCES}`,
+      "apt-get update -q",
+    ),
   };
 }
 
-const SYSTEMD_CGROUP_TRUE = "^[[:space:]]*SystemdCgroup[[:space:]]*=[[:space:]]*true";
-const CRI_DISABLED = "^[[:space:]]*disabled_plugins[[:space:]]*=.*\"cri\"";
-
-function containerdConfigStep(): Step {
-  const path = CONTAINERD_CONFIG;
-  const tmp = `${path}.kubesmith-tmp`;
-  const bak = `${path}.kubesmith.bak`;
+/**
+ * containerd.io 2.x on every distribution. On Debian/Ubuntu it replaces the distribution's containerd
+ * (and runc), which apt removes as containerd.io conflicts with them; a containerd.io 1.x is upgraded.
+ */
+function containerdInstallStep(pm: PackageManager): Step {
+  const major = CONTAINERD_IO_PATTERN.replace(/\*$/, "");
+  const probe =
+    pm === "apt"
+      ? `case "$(dpkg-query -W -f='\${Status} \${Version}' containerd.io 2>/dev/null)" in *' ok installed '${major}*) ;; *) exit 1;; esac`
+      : `case "$(rpm -q --qf '%{VERSION}' containerd.io 2>/dev/null)" in ${major}*) ;; *) exit 1;; esac`;
   return {
-    id: "containerd-config",
-    what: `write ${path} from containerd's defaults with SystemdCgroup = true, restart containerd`,
-    probe: probeAll(sh`grep -Eq ${SYSTEMD_CGROUP_TRUE} ${path}`, sh`! grep -Eq ${CRI_DISABLED} ${path}`),
+    id: "containerd-install",
+    what: `install containerd.io ${CONTAINERD_IO_PATTERN} (replacing a distribution containerd 1.x)`,
+    probe: probeAll(probe),
     apply: script(
       APPLY_HEADER,
-      sh`mkdir -p /etc/containerd`,
-      // A packaged config (Docker's containerd.io disables the CRI plugin) is replaced, kept as a backup.
-      sh`containerd config default | sed 's/^\\([[:space:]]*SystemdCgroup[[:space:]]*=[[:space:]]*\\)false/\\1true/' > ${tmp}`,
-      sh`if ! grep -Eq ${SYSTEMD_CGROUP_TRUE} ${tmp}; then`,
-      sh`  rm -f ${tmp}`,
-      sh`  echo ${"kubesmith: containerd config default has no SystemdCgroup setting to turn on"} >&2`,
-      "  exit 1",
-      "fi",
-      sh`if [ -f ${path} ] && [ ! -e ${bak} ]; then cp -p ${path} ${bak}; fi`,
-      sh`chmod 644 ${tmp}`,
-      sh`mv -f ${tmp} ${path}`,
-      "systemctl restart containerd",
+      pm === "apt" ? aptInstall([`containerd.io=${CONTAINERD_IO_PATTERN}`]) : rpmInstall(pm, [`containerd.io-${CONTAINERD_IO_PATTERN}`]),
     ),
   };
 }
@@ -406,9 +432,13 @@ export function prepareOsSteps(opts: PrepareOsOptions): Step[] {
     sysctlStep(),
     swapStep(),
     basePackagesStep(pm, isOffline),
-    ...(pm !== "apt" && !isOffline ? [dockerRpmRepoStep()] : []),
+    ...(isOffline ? [] : [pm === "apt" ? dockerAptRepoStep() : dockerRpmRepoStep()]),
     containerdInstallStep(pm),
-    containerdConfigStep(),
+    containerdConfigStep({
+      kubernetesVersion: opts.kubernetesVersion,
+      ...(offline?.imageRepository ? { imageRepository: offline.imageRepository } : {}),
+      ...(offline?.registryMirrors ? { registryMirrors: offline.registryMirrors } : {}),
+    }),
     serviceEnabledStep("containerd-service", "containerd", true),
     kubernetesRepoStep(pm, v.minor, offline),
     kubePackagesStep(pm, v),

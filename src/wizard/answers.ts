@@ -9,9 +9,11 @@ import { z } from "zod";
 import { InventoryError, type InventoryIssue, UsageError } from "../errors.js";
 import { Role, type RoleName } from "../inventory/schema.js";
 import { SSH_DEFAULTS } from "../ssh/targets.js";
+import { KUBERNETES, isSupportedKubernetes } from "../versions.js";
 
-export const KUBERNETES_VERSIONS = ["1.31", "1.32", "1.33", "1.34"] as const;
-export const DEFAULT_KUBERNETES_VERSION = "1.33";
+/** The minors `init` offers: those kubesmith supports (src/versions.ts), oldest first. */
+export const KUBERNETES_VERSIONS: readonly string[] = KUBERNETES.supported;
+export const DEFAULT_KUBERNETES_VERSION: string = KUBERNETES.default;
 export const DEFAULT_POD_CIDR = "10.244.0.0/16";
 export const DEFAULT_SERVICE_CIDR = "10.96.0.0/12";
 
@@ -238,7 +240,8 @@ export const AnswersInputSchema = z.strictObject({
   name: nodeName.optional(),
   kubernetesVersion: z
     .string()
-    .regex(/^1\.\d{2}(\.\d+)?$/, { error: "must be a Kubernetes minor like 1.33" })
+    .regex(/^1\.\d{2}(\.\d+)?$/, { error: `must be a Kubernetes minor like ${KUBERNETES.default}` })
+    .refine(isSupportedKubernetes, { error: `kubesmith installs Kubernetes ${KUBERNETES.supported.join(" or ")}` })
     .optional(),
   ssh: z.strictObject({ ...sshFields, knownHostsFile: z.string().min(1).optional() }).optional(),
   hosts: z.array(HostInput).optional(),
@@ -365,7 +368,10 @@ export function mergeFlags(input: AnswersInput, f: InitFlags): AnswersInput {
     out.name = f.name;
   }
   if (f.kubernetesVersion !== undefined) {
-    if (!/^1\.\d{2}(\.\d+)?$/.test(f.kubernetesVersion)) throw new UsageError(`--kubernetes-version '${f.kubernetesVersion}' must be a minor like 1.33`);
+    if (!/^1\.\d{2}(\.\d+)?$/.test(f.kubernetesVersion)) throw new UsageError(`--kubernetes-version '${f.kubernetesVersion}' must be a minor like ${KUBERNETES.default}`);
+    if (!isSupportedKubernetes(f.kubernetesVersion)) {
+      throw new UsageError(`--kubernetes-version '${f.kubernetesVersion}' is not supported; kubesmith installs ${KUBERNETES.supported.join(" or ")}`);
+    }
     out.kubernetesVersion = f.kubernetesVersion;
   }
   if (f.host && f.host.length > 0) out.hosts = f.host.map(parseHostFlag);

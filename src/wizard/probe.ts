@@ -11,6 +11,7 @@ import type { Inventory } from "../inventory/schema.js";
 import { SshRunner } from "../ssh/connection.js";
 import { addKnownHost, fingerprint, hostPattern, keyTypeOf, lookup, parseKnownHosts, verifyHostKey, type VerifyRequest } from "../ssh/knownhosts.js";
 import { targetsFromInventory } from "../ssh/targets.js";
+import { KUBERNETES } from "../versions.js";
 import type { SshTarget } from "../ssh/types.js";
 import type { HostAnswer } from "./answers.js";
 
@@ -72,7 +73,7 @@ export function probeTarget(h: HostAnswer, o: { knownHostsFile: string; connectT
   };
   const sudoPassword = h.sudoPasswordEnv ? env[h.sudoPasswordEnv] : undefined;
   const inv: Inventory = {
-    cluster: { name: "probe", kubernetesVersion: "1.33", podCIDR: "10.244.0.0/16", serviceCIDR: "10.96.0.0/12" },
+    cluster: { name: "probe", kubernetesVersion: KUBERNETES.default, podCIDR: "10.244.0.0/16", serviceCIDR: "10.96.0.0/12" },
     ssh: { knownHostsFile: o.knownHostsFile, connectRetries: 0, connectTimeout: `${o.connectTimeoutMs ?? 8000}ms` },
     hosts: [
       {

@@ -131,7 +131,7 @@ export async function runWizard(seed: AnswersInput, o: WizardOptions): Promise<W
     select({
       message: "Kubernetes version",
       choices: [...KUBERNETES_VERSIONS].reverse().map((v) => ({ value: v, name: v === DEFAULT_KUBERNETES_VERSION ? `${v} (recommended)` : v })),
-      default: (KUBERNETES_VERSIONS as readonly string[]).includes(wantedVersion) ? (wantedVersion as (typeof KUBERNETES_VERSIONS)[number]) : "1.33",
+      default: KUBERNETES_VERSIONS.includes(wantedVersion) ? wantedVersion : DEFAULT_KUBERNETES_VERSION,
     }),
   );
 

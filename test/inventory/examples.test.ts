@@ -32,7 +32,7 @@ describe("example inventories", () => {
     }));
     expect(nodes.length).toBe(4);
     expect(inventory.hosts.map((h) => ({ name: h.name, ip: h.address, roles: h.roles.join(" + ") }))).toEqual(nodes);
-    expect(inventory.cluster).toMatchObject({ kubernetesVersion: "1.33", podCIDR: "10.244.0.0/16", serviceCIDR: "10.96.0.0/12" });
+    expect(inventory.cluster).toMatchObject({ kubernetesVersion: "1.36", podCIDR: "10.244.0.0/16", serviceCIDR: "10.96.0.0/12" });
     expect(inventory.ssh).toMatchObject({ user: "vagrant", hostKeyPolicy: "accept-new" });
     for (const h of inventory.hosts) {
       expect(h.sudo).toBe(true);

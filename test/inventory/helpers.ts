@@ -56,7 +56,7 @@ export function inventory(opts: { cluster?: string; hosts?: string; top?: string
   return [
     "cluster:",
     "  name: test",
-    '  kubernetesVersion: "1.33"',
+    '  kubernetesVersion: "1.36"',
     ...(cluster ? [cluster] : []),
     "hosts:",
     hosts,

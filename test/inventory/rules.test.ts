@@ -7,6 +7,22 @@ const cp = (name: string, ip: string, extra = "") => `  - { name: ${name}, addre
 const wk = (name: string, ip: string, roles = "worker", extra = "") => `  - { name: ${name}, address: ${ip}, roles: [${roles}]${extra} }`;
 const hosts = (...lines: string[]) => lines.join("\n");
 
+describe("kubernetesVersion", () => {
+  it("refuses a minor kubesmith does not install, at its line, naming the supported ones", () => {
+    for (const v of ["1.33", "1.34.2", "1.37"]) {
+      const text = inventory().replace('kubernetesVersion: "1.36"', `kubernetesVersion: "${v}"`);
+      const issue = onlyIssue(issuesOf(text), "cluster.kubernetesVersion");
+      expect(issue).toMatchObject({ ...at(text, `"${v}"`), message: `Kubernetes ${v} is not supported; kubesmith installs 1.35 and 1.36` });
+      expect(issue.hint).toContain('kubernetesVersion: "1.36"');
+    }
+  });
+  it("accepts the supported minors and their patches", () => {
+    for (const v of ["1.35", "1.35.4", "1.36", "1.36.0"]) {
+      expect(load(inventory().replace('kubernetesVersion: "1.36"', `kubernetesVersion: "${v}"`)).inventory.cluster.kubernetesVersion).toBe(v);
+    }
+  });
+});
+
 describe("roles", () => {
   it("needs at least one control plane", () => {
     const text = inventory({ hosts: hosts(wk("w1", "192.168.1.20"), wk("w2", "192.168.1.21")) });
@@ -289,7 +305,7 @@ describe("secrets", () => {
 
   it("follows an anchored secret to where it is used", () => {
     const text = [
-      "cluster: { name: test, kubernetesVersion: '1.33' }",
+      "cluster: { name: test, kubernetesVersion: '1.36' }",
       "ssh: { password: &pw '${SSH_PW}' }",
       "hosts:",
       cp("cp1", "192.168.1.10", ", ssh: { password: *pw }"),
@@ -334,7 +350,7 @@ describe("keepalived on one host", () => {
     const text = [
       "cluster:",
       "  name: c",
-      '  kubernetesVersion: "1.33"',
+      '  kubernetesVersion: "1.36"',
       "  controlPlaneEndpoint: { vip: 198.18.0.2, interface: eth0 }",
       "  edgeVIP: { vip: 198.18.0.3, interface: eth0 }",
       "hosts:",

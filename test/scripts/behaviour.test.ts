@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { UsageError } from "../../src/errors.js";
 import {
+  DOCKER_APT_DISTRO,
   FSTAB_SWAP_AWK,
   aptSourcesLine,
   fstabSwapApply,
@@ -41,7 +42,7 @@ function tmpPath(name: string): string {
 function allSteps(): Step[] {
   const steps: Step[] = [];
   for (const pm of ["apt", "dnf", "yum"] as PackageManager[]) {
-    for (const v of ["1.33", "1.33.2"]) {
+    for (const v of ["1.36", "1.36.2"]) {
       steps.push(...prepareOsSteps({ packageManager: pm, kubernetesVersion: v }));
       steps.push(
         ...prepareOsSteps({
@@ -116,7 +117,7 @@ describe("every generated script", () => {
   it("applies start with set -eu; step ids are unique within each list", () => {
     for (const s of steps) expect(s.apply.startsWith("set -eu\n"), s.id).toBe(true);
     for (const list of [
-      prepareOsSteps({ packageManager: "dnf", kubernetesVersion: "1.33" }),
+      prepareOsSteps({ packageManager: "dnf", kubernetesVersion: "1.36" }),
       resetSteps({ keepalived: true }),
       keepalivedSteps({ ...KEEPALIVED, packageManager: "apt" }),
     ]) {
@@ -250,85 +251,136 @@ describe("package probes, against fake dpkg-query / rpm on PATH", () => {
     runSh(probe, { env: { PATH: `${bin}:${process.env.PATH ?? ""}`, FAKE_DPKG: "", FAKE_RPM: "", ...env } }).code;
 
   it.each([
-    ["1.33", "hold ok installed 1.33.2-1.1", 0],
-    ["1.33", "install ok installed 1.33.2-1.1", 1], // not held
-    ["1.33", "hold ok installed 1.34.0-1.1", 1],
-    ["1.33", "hold ok installed 1.3.3-1.1", 1],
-    ["1.33", "hold ok installed 1.330.0-1.1", 1],
-    ["1.33", "", 1], // not installed
-    ["1.33.2", "hold ok installed 1.33.2-1.1", 0],
-    ["1.33.2", "hold ok installed 1.33.2-2.1", 0],
-    ["1.33.2", "hold ok installed 1.33.20-1.1", 1],
-    ["1.33.2", "hold ok installed 1.33.1-1.1", 1],
+    ["1.36", "hold ok installed 1.36.2-1.1", 0],
+    ["1.36", "install ok installed 1.36.2-1.1", 1], // not held
+    ["1.36", "hold ok installed 1.37.0-1.1", 1],
+    ["1.36", "hold ok installed 1.3.3-1.1", 1],
+    ["1.36", "hold ok installed 1.360.0-1.1", 1],
+    ["1.36", "", 1], // not installed
+    ["1.36.2", "hold ok installed 1.36.2-1.1", 0],
+    ["1.36.2", "hold ok installed 1.36.2-2.1", 0],
+    ["1.36.2", "hold ok installed 1.36.20-1.1", 1],
+    ["1.36.2", "hold ok installed 1.36.1-1.1", 1],
   ] as const)("apt %s with %j → %i", (v, status, code) => {
     expect(withFake(probeOf("apt", v, "kubernetes-packages"), { FAKE_DPKG: status })).toBe(code);
   });
 
   it.each([
-    ["1.33", "1.33.2", 0],
-    ["1.33", "1.34.0", 1],
-    ["1.33", "1.330.1", 1],
-    ["1.33", "", 1],
-    ["1.33.2", "1.33.2", 0],
-    ["1.33.2", "1.33.21", 1],
+    ["1.36", "1.36.2", 0],
+    ["1.36", "1.37.0", 1],
+    ["1.36", "1.360.1", 1],
+    ["1.36", "", 1],
+    ["1.36.2", "1.36.2", 0],
+    ["1.36.2", "1.36.21", 1],
   ] as const)("dnf %s with VERSION %j → %i", (v, version, code) => {
     expect(withFake(probeOf("dnf", v, "kubernetes-packages"), { FAKE_RPM: version })).toBe(code);
   });
 
   it("installed-package probes accept install/hold, refuse removed packages", () => {
-    const probe = probeOf("apt", "1.33", "base-packages");
+    const probe = probeOf("apt", "1.36", "base-packages");
     expect(withFake(probe, { FAKE_DPKG: "install ok installed" })).toBe(0);
     expect(withFake(probe, { FAKE_DPKG: "hold ok installed" })).toBe(0);
     expect(withFake(probe, { FAKE_DPKG: "deinstall ok config-files" })).toBe(1);
     expect(withFake(probe, { FAKE_DPKG: "" })).toBe(1);
-    const containerd = probeOf("apt", "1.33", "containerd-install");
-    expect(withFake(containerd, { FAKE_DPKG: "install ok installed" })).toBe(0);
+    // containerd.io 2.x only: a containerd.io 1.x (or the distribution's containerd, a different package) is replaced
+    const containerd = probeOf("apt", "1.36", "containerd-install");
+    expect(withFake(containerd, { FAKE_DPKG: "install ok installed 2.2.1-1~debian.12~bookworm" })).toBe(0);
+    expect(withFake(containerd, { FAKE_DPKG: "hold ok installed 2.1.5-1~ubuntu.24.04~noble" })).toBe(0);
+    expect(withFake(containerd, { FAKE_DPKG: "install ok installed 1.7.28-1~debian.12~bookworm" })).toBe(1);
+    expect(withFake(containerd, { FAKE_DPKG: "deinstall ok config-files 2.2.1-1" })).toBe(1);
     expect(withFake(containerd, { FAKE_DPKG: "" })).toBe(1);
-    expect(withFake(probeOf("dnf", "1.33", "base-packages"), { FAKE_RPM: "x" })).toBe(0);
-    expect(withFake(probeOf("dnf", "1.33", "base-packages"), { FAKE_RPM: "" })).toBe(1);
+    const rpmContainerd = probeOf("dnf", "1.36", "containerd-install");
+    expect(withFake(rpmContainerd, { FAKE_RPM: "2.2.1" })).toBe(0);
+    expect(withFake(rpmContainerd, { FAKE_RPM: "1.7.28" })).toBe(1);
+    expect(withFake(rpmContainerd, { FAKE_RPM: "" })).toBe(1);
+    expect(withFake(probeOf("dnf", "1.36", "base-packages"), { FAKE_RPM: "x" })).toBe(0);
+    expect(withFake(probeOf("dnf", "1.36", "base-packages"), { FAKE_RPM: "" })).toBe(1);
   });
 });
 
 describe("prepareOsSteps inputs", () => {
   it("parses versions and refuses others", () => {
-    expect(parseKubernetesVersion("1.33")).toEqual({ minor: "1.33" });
-    expect(parseKubernetesVersion("v1.33.2")).toEqual({ minor: "1.33", patch: "1.33.2" });
-    for (const bad of ["1", "1.33.2.1", "2.0", "1.33-rc", "latest", "1.33; rm -rf /"]) {
+    expect(parseKubernetesVersion("1.36")).toEqual({ minor: "1.36" });
+    expect(parseKubernetesVersion("v1.36.2")).toEqual({ minor: "1.36", patch: "1.36.2" });
+    for (const bad of ["1", "1.36.2.1", "2.0", "1.36-rc", "latest", "1.36; rm -rf /"]) {
       expect(() => parseKubernetesVersion(bad), bad).toThrow(UsageError);
     }
   });
 
   it("refuses an unsupported package manager", () => {
-    expect(() => prepareOsSteps({ packageManager: "zypper" as PackageManager, kubernetesVersion: "1.33" })).toThrow(UsageError);
+    expect(() => prepareOsSteps({ packageManager: "zypper" as PackageManager, kubernetesVersion: "1.36" })).toThrow(UsageError);
   });
 
   it("offline apt: no key download, trusted mirror; a hostile mirror URL stays quoted", () => {
     const url = `http://198.18.0.1/$(touch${"${IFS}"}CANARY)/'x'/\`id\`/`;
-    const steps = prepareOsSteps({ packageManager: "apt", kubernetesVersion: "1.33", offline: { aptRepo: url } });
+    const steps = prepareOsSteps({ packageManager: "apt", kubernetesVersion: "1.36", offline: { aptRepo: url } });
     const repo = steps.find((s) => s.id === "kubernetes-repo");
     expect(repo).toBeDefined();
     expect(repo?.apply).not.toContain("curl");
     expect(repo?.apply).not.toContain("gpg");
-    expect(repo?.apply).toContain(quote(`${aptSourcesLine("1.33", { aptRepo: url })}\n`));
-    expect(aptSourcesLine("1.33", { aptRepo: url })).toBe(`deb [trusted=yes] ${url} /`);
+    expect(repo?.apply).toContain(quote(`${aptSourcesLine("1.36", { aptRepo: url })}\n`));
+    expect(aptSourcesLine("1.36", { aptRepo: url })).toBe(`deb [trusted=yes] ${url} /`);
     expect(steps.find((s) => s.id === "base-packages")?.what).not.toMatch(/curl|gpg/);
     // Running the probe (read-only) with the hostile value executes nothing from it.
     runSh(repo?.probe ?? "exit 1", { cwd: tmp });
     expect(existsSync(path.join(tmp, "CANARY"))).toBe(false);
-    expect(() => prepareOsSteps({ packageManager: "apt", kubernetesVersion: "1.33", offline: { aptRepo: "http://x/ y" } })).toThrow(UsageError);
-    expect(() => prepareOsSteps({ packageManager: "dnf", kubernetesVersion: "1.33", offline: { rpmRepo: "http://x/\nexclude=" } })).toThrow(UsageError);
+    expect(() => prepareOsSteps({ packageManager: "apt", kubernetesVersion: "1.36", offline: { aptRepo: "http://x/ y" } })).toThrow(UsageError);
+    expect(() => prepareOsSteps({ packageManager: "dnf", kubernetesVersion: "1.36", offline: { rpmRepo: "http://x/\nexclude=" } })).toThrow(UsageError);
   });
 
   it("offline dnf: mirror without gpg, no Docker repository; online dnf adds it", () => {
-    const off = prepareOsSteps({ packageManager: "dnf", kubernetesVersion: "1.33", offline: { rpmRepo: "http://198.18.0.1/rpm/" } });
+    const off = prepareOsSteps({ packageManager: "dnf", kubernetesVersion: "1.36", offline: { rpmRepo: "http://198.18.0.1/rpm/" } });
     expect(off.map((s) => s.id)).not.toContain("containerd-repo");
     const repo = off.find((s) => s.id === "kubernetes-repo")?.apply ?? "";
     expect(repo).toContain("baseurl=http://198.18.0.1/rpm/");
     expect(repo).toContain("gpgcheck=0");
     expect(repo).toContain("exclude=kubelet kubeadm kubectl cri-tools kubernetes-cni");
-    const on = prepareOsSteps({ packageManager: "dnf", kubernetesVersion: "1.33" });
+    const on = prepareOsSteps({ packageManager: "dnf", kubernetesVersion: "1.36" });
     expect(on.map((s) => s.id)).toContain("containerd-repo");
     expect(on.map((s) => s.id).indexOf("containerd-repo")).toBeLessThan(on.map((s) => s.id).indexOf("containerd-install"));
+  });
+
+  it("apt: Docker's repository is added online (before containerd.io), not with an offline mirror", () => {
+    const on = prepareOsSteps({ packageManager: "apt", kubernetesVersion: "1.36" }).map((s) => s.id);
+    expect(on).toContain("containerd-repo");
+    expect(on.indexOf("containerd-repo")).toBeLessThan(on.indexOf("containerd-install"));
+    const off = prepareOsSteps({ packageManager: "apt", kubernetesVersion: "1.36", offline: { aptRepo: "http://198.18.0.1/deb/" } });
+    expect(off.map((s) => s.id)).not.toContain("containerd-repo");
+    expect(off.find((s) => s.id === "containerd-install")?.apply).toContain("'containerd.io=2.*'");
+  });
+
+  it("containerd config: sandbox image follows the minor and the offline image repository; mirrors become hosts.toml", () => {
+    const cfg = (o: Parameters<typeof prepareOsSteps>[0]) => prepareOsSteps(o).find((s) => s.id === "containerd-config")!;
+    expect(cfg({ packageManager: "apt", kubernetesVersion: "1.35.2" }).apply).toContain("sandbox = \"registry.k8s.io/pause:3.10.1\"");
+    const off = cfg({
+      packageManager: "dnf",
+      kubernetesVersion: "1.36",
+      offline: { imageRepository: "198.18.0.1:5000/k8s", registryMirrors: { "docker.io": ["http://198.18.0.1:5001"] } },
+    });
+    expect(off.apply).toContain("sandbox = \"198.18.0.1:5000/k8s/pause:3.10.1\"");
+    expect(off.apply).toContain("/etc/containerd/certs.d/docker.io/hosts.toml");
+    expect(off.probe).toContain("/etc/containerd/certs.d/docker.io/hosts.toml");
+    expect(off.apply).toMatch(/systemctl restart containerd$/);
+  });
+});
+
+describe("Docker's apt repository line, from /etc/os-release", () => {
+  const step = () => prepareOsSteps({ packageManager: "apt", kubernetesVersion: "1.36" }).find((s) => s.id === "containerd-repo")!;
+  // Run the distro detection both probe and apply use on a fake os-release and print what it found.
+  const lineFor = (osRelease: string) => {
+    const file = tmpPath("os-release");
+    writeFileSync(file, osRelease);
+    expect(step().probe).toContain(DOCKER_APT_DISTRO);
+    return runSh(`${DOCKER_APT_DISTRO.replace("/etc/os-release", quote(file))}\necho "$d $c"`).stdout.trim();
+  };
+  it("Debian, Ubuntu and an Ubuntu derivative map to download.docker.com/linux/<debian|ubuntu> <codename>", () => {
+    expect(lineFor('ID=debian\nVERSION_CODENAME=bookworm\n')).toBe("debian bookworm");
+    expect(lineFor('ID=ubuntu\nID_LIKE=debian\nVERSION_CODENAME=noble\nUBUNTU_CODENAME=noble\n')).toBe("ubuntu noble");
+    expect(lineFor('ID=linuxmint\nID_LIKE="ubuntu debian"\nVERSION_CODENAME=wilma\nUBUNTU_CODENAME=noble\n')).toBe("ubuntu noble");
+  });
+  it("writes the signed-by line the probe expects", () => {
+    expect(step().apply).toContain('"deb [signed-by=/etc/apt/keyrings/docker.asc] https://download.docker.com/linux/$d $c stable"');
+    expect(step().probe).toContain('"deb [signed-by=/etc/apt/keyrings/docker.asc] https://download.docker.com/linux/$d $c stable"');
   });
 });
 
@@ -338,7 +390,7 @@ describe("kubeadm configs", () => {
       nodeName: "cp1",
       nodeIP: "198.18.0.11",
       advertiseAddress: "198.18.0.11",
-      kubernetesVersion: "1.33.2",
+      kubernetesVersion: "1.36.2",
       controlPlaneEndpoint: "198.18.0.100:6443",
       podSubnet: "10.244.0.0/16",
       serviceSubnet: "10.96.0.0/12",
@@ -367,16 +419,16 @@ describe("kubeadm configs", () => {
     expect(i.localAPIEndpoint).toEqual({ advertiseAddress: "198.18.0.11", bindPort: 6443 });
     expect(i.certificateKey).toBe(CERT_KEY);
     expect(i.bootstrapTokens[0].token).toBe(TOKEN);
-    expect(c.kubernetesVersion).toBe("v1.33.2");
+    expect(c.kubernetesVersion).toBe("v1.36.2");
     expect(c.controlPlaneEndpoint).toBe("198.18.0.100:6443");
     expect(c.networking).toEqual({ podSubnet: "10.244.0.0/16", serviceSubnet: "10.96.0.0/12" });
     expect(c.apiServer).toEqual({ certSANs: ["198.18.0.100", "api.example.test"] });
     expect(k.cgroupDriver).toBe("systemd");
   });
 
-  it("version field: patch → v1.33.2, minor → stable-1.33", () => {
-    expect(kubeadmVersionField("1.33.2")).toBe("v1.33.2");
-    expect(kubeadmVersionField("1.33")).toBe("stable-1.33");
+  it("version field: patch → v1.36.2, minor → stable-1.36", () => {
+    expect(kubeadmVersionField("1.36.2")).toBe("v1.36.2");
+    expect(kubeadmVersionField("1.36")).toBe("stable-1.36");
   });
 
   it("join: worker and control plane", () => {
@@ -453,7 +505,7 @@ describe("kubeadm configs", () => {
       nodeName: "cp1",
       nodeIP: "198.18.0.11",
       advertiseAddress: "198.18.0.11",
-      kubernetesVersion: "1.33",
+      kubernetesVersion: "1.36",
       controlPlaneEndpoint: "198.18.0.11:6443",
       podSubnet: "10.244.0.0/16",
       serviceSubnet: "10.96.0.0/12",

@@ -7,6 +7,7 @@
 //   git diff test/scripts/golden
 import { describe, it } from "vitest";
 import { prepareOsSteps } from "../../src/scripts/os.js";
+import { containerdConfigStep, renderContainerdConfig, renderHostsToml } from "../../src/scripts/containerd.js";
 import { renderSteps } from "../../src/scripts/step.js";
 import { joinGuardProbe, kubeadmInitConfig, kubeadmJoinConfig } from "../../src/scripts/kubeadm.js";
 import { apiserverHealthCheckScript, controlPlaneKeepalivedConfig, keepalivedSteps } from "../../src/scripts/keepalived.js";
@@ -15,46 +16,67 @@ import { CA_HASH, CERT_KEY, KEEPALIVED, TOKEN, golden } from "./fixtures.js";
 
 describe("golden: prepareOsSteps", () => {
   it("apt, minor only", () => {
-    golden("os-apt-1.33.txt", renderSteps(prepareOsSteps({ packageManager: "apt", kubernetesVersion: "1.33" })));
+    golden("os-apt-1.36.txt", renderSteps(prepareOsSteps({ packageManager: "apt", kubernetesVersion: "1.36" })));
   });
   it("apt, patch, offline mirror", () => {
     golden(
-      "os-apt-1.33.2-offline.txt",
+      "os-apt-1.36.2-offline.txt",
       renderSteps(
         prepareOsSteps({
           packageManager: "apt",
-          kubernetesVersion: "1.33.2",
-          offline: { aptRepo: "http://198.18.0.1:8080/k8s/v1.33/deb/" },
+          kubernetesVersion: "1.36.2",
+          offline: { aptRepo: "http://198.18.0.1:8080/k8s/v1.36/deb/" },
         }),
       ),
     );
   });
   it("dnf, minor only", () => {
-    golden("os-dnf-1.33.txt", renderSteps(prepareOsSteps({ packageManager: "dnf", kubernetesVersion: "1.33" })));
+    golden("os-dnf-1.36.txt", renderSteps(prepareOsSteps({ packageManager: "dnf", kubernetesVersion: "1.36" })));
   });
   it("yum, patch, offline mirror", () => {
     golden(
-      "os-yum-1.33.2-offline.txt",
+      "os-yum-1.36.2-offline.txt",
       renderSteps(
         prepareOsSteps({
           packageManager: "yum",
-          kubernetesVersion: "1.33.2",
-          offline: { rpmRepo: "http://198.18.0.1:8080/k8s/v1.33/rpm/" },
+          kubernetesVersion: "1.36.2",
+          offline: { rpmRepo: "http://198.18.0.1:8080/k8s/v1.36/rpm/" },
         }),
       ),
     );
   });
 });
 
-describe("golden: kubeadm", () => {
-  it("init config (minor only → stable-1.33 label, VIP endpoint)", () => {
+describe("golden: containerd", () => {
+  it("config.toml for 1.36 (version 3, SystemdCgroup, kubeadm's pause image)", () => {
+    golden("containerd-config-1.36.toml", renderContainerdConfig({ kubernetesVersion: "1.36" }));
+  });
+  it("config.toml for 1.35.4 with an offline image repository", () => {
+    golden("containerd-config-1.35.4-offline.toml", renderContainerdConfig({ kubernetesVersion: "1.35.4", imageRepository: "198.18.0.1:5000/k8s" }));
+  });
+  it("hosts.toml for docker.io with two mirrors, and for _default", () => {
     golden(
-      "kubeadm-init-1.33.yaml",
+      "containerd-hosts-docker.io.toml",
+      renderHostsToml("docker.io", ["http://198.18.0.1:5001/", "https://mirror.example.net"]) + "---\n" + renderHostsToml("_default", ["http://198.18.0.1:5002"]),
+    );
+  });
+  it("step with mirrors", () => {
+    golden(
+      "containerd-config-step-mirrors.txt",
+      renderSteps([containerdConfigStep({ kubernetesVersion: "1.36", registryMirrors: { "registry.k8s.io": ["http://198.18.0.1:5000"], "docker.io": ["http://198.18.0.1:5001"] } })]),
+    );
+  });
+});
+
+describe("golden: kubeadm", () => {
+  it("init config (minor only → stable-1.36 label, VIP endpoint)", () => {
+    golden(
+      "kubeadm-init-1.36.yaml",
       kubeadmInitConfig({
         nodeName: "cp1",
         nodeIP: "198.18.0.11",
         advertiseAddress: "198.18.0.11",
-        kubernetesVersion: "1.33",
+        kubernetesVersion: "1.36",
         controlPlaneEndpoint: "198.18.0.100:6443",
         podSubnet: "10.244.0.0/16",
         serviceSubnet: "10.96.0.0/12",
@@ -67,12 +89,12 @@ describe("golden: kubeadm", () => {
   });
   it("init config (patch, schedulable control plane, offline registry)", () => {
     golden(
-      "kubeadm-init-1.33.2.yaml",
+      "kubeadm-init-1.36.2.yaml",
       kubeadmInitConfig({
         nodeName: "solo",
         nodeIP: "198.18.0.21",
         advertiseAddress: "198.18.0.21",
-        kubernetesVersion: "1.33.2",
+        kubernetesVersion: "1.36.2",
         controlPlaneEndpoint: "198.18.0.21:6443",
         podSubnet: "192.168.0.0/16",
         serviceSubnet: "10.96.0.0/12",

@@ -1,14 +1,22 @@
 // answers.ts: the answers file, the flags, and the one-line "missing answer" errors.
 import { describe, expect, it } from "vitest";
 import { ExitCode, InventoryError, UsageError } from "../../src/errors.js";
-import { addonAnswers, completeAnswers, mergeFlags, parseAnswers, parseHostFlag } from "../../src/wizard/answers.js";
+import {
+  DEFAULT_KUBERNETES_VERSION,
+  KUBERNETES_VERSIONS,
+  addonAnswers,
+  completeAnswers,
+  mergeFlags,
+  parseAnswers,
+  parseHostFlag,
+} from "../../src/wizard/answers.js";
 
 describe("parseAnswers", () => {
   it("reads a full answers file", () => {
     const a = parseAnswers(
       [
         "name: lab",
-        "kubernetesVersion: '1.34'",
+        "kubernetesVersion: '1.35'",
         "ssh: { identityFile: /k, knownHostsFile: /kh }",
         "hosts:",
         "  - { address: 198.18.1.11, roles: [control-plane] }",
@@ -48,6 +56,14 @@ describe("flags", () => {
     expect(parseHostFlag("fe1=10.0.0.9:2222:worker,frontend")).toEqual({ name: "fe1", address: "10.0.0.9", port: 2222, roles: ["worker", "frontend"] });
     expect(() => parseHostFlag("10.0.0.1")).toThrow(UsageError);
     expect(() => parseHostFlag("x=10.0.0.1:boss")).toThrow(/unknown role 'boss'/);
+  });
+
+  it("--kubernetes-version and the answers file take only the supported minors (src/versions.ts)", () => {
+    expect(() => mergeFlags({}, { kubernetesVersion: "1.33" })).toThrow(/not supported; kubesmith installs 1.35 or 1.36/);
+    expect(mergeFlags({}, { kubernetesVersion: "1.35" }).kubernetesVersion).toBe("1.35");
+    expect(() => parseAnswers("kubernetesVersion: '1.34'\n", "answers.yaml")).toThrow(InventoryError);
+    expect(KUBERNETES_VERSIONS).toEqual(["1.35", "1.36"]);
+    expect(DEFAULT_KUBERNETES_VERSION).toBe("1.36");
   });
 
   it("flags win over the answers file", () => {

@@ -9,7 +9,7 @@ import { answerIssues, generateInventory, inventoryObject, validateGenerated } f
 
 const ha: AnswersInput = {
   name: "demo",
-  kubernetesVersion: "1.32",
+  kubernetesVersion: "1.35",
   ssh: { identityFile: "/keys/id_ed25519", knownHostsFile: "/state/known_hosts" },
   hosts: [
     { address: "192.168.56.11", roles: ["control-plane"] },
@@ -35,7 +35,7 @@ describe("generateInventory", () => {
     expect(warnings).toEqual([]);
     expect(inv.cluster).toMatchObject({
       name: "demo",
-      kubernetesVersion: "1.32",
+      kubernetesVersion: "1.35",
       podCIDR: "10.244.0.0/16",
       serviceCIDR: "10.96.0.0/12",
       controlPlaneEndpoint: { vip: "192.168.56.100", interface: "eth1" },

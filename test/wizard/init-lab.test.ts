@@ -53,7 +53,7 @@ describe.skipIf(labSkip)("kubesmith init against the lab", () => {
       answers,
       [
         "name: wiz-answers",
-        'kubernetesVersion: "1.34"',
+        'kubernetesVersion: "1.35"',
         "ssh:",
         `  identityFile: ${lab.state.keyFile}`,
         `  knownHostsFile: ${kh}`,
@@ -82,7 +82,7 @@ describe.skipIf(labSkip)("kubesmith init against the lab", () => {
     const inv = parse(text) as Inv;
     // node names from the hosts' own hostnames, the VIP interface from the frontend's addresses
     expect(inv.hosts.map((h) => h.name)).toEqual(lab.state.hosts.map((h) => h.name));
-    expect(inv.cluster).toMatchObject({ name: "wiz-answers", kubernetesVersion: "1.34", edgeVIP: { vip: lab.state.vips.edge, interface: "eth0" } });
+    expect(inv.cluster).toMatchObject({ name: "wiz-answers", kubernetesVersion: "1.35", edgeVIP: { vip: lab.state.vips.edge, interface: "eth0" } });
     expect(inv.ssh).toMatchObject({ identityFile: lab.state.keyFile, knownHostsFile: kh, hostKeyPolicy: "strict" });
     expect(inv.addons).toEqual({
       prometheus: { enabled: false },
@@ -260,7 +260,7 @@ describe.skipIf(labSkip)("kubesmith init against the lab", () => {
       // the file is there, complete, and valid before `up` even starts
       const file = join(work, "tty.yaml");
       const inv = parse(readFileSync(file, "utf8")) as Inv;
-      expect(inv.cluster).toMatchObject({ name: "wiz-tty", kubernetesVersion: "1.33", podCIDR: "10.244.0.0/16", serviceCIDR: "10.96.0.0/12" });
+      expect(inv.cluster).toMatchObject({ name: "wiz-tty", kubernetesVersion: "1.36", podCIDR: "10.244.0.0/16", serviceCIDR: "10.96.0.0/12" });
       expect(inv.cluster.edgeVIP).toEqual({ vip: lab.state.vips.edge, interface: "eth0" });
       expect(inv.hosts).toEqual([
         { name: hosts[0]!.name, address: addr(0), roles: ["control-plane"] },

@@ -4,7 +4,7 @@
 
 import type { Registry, ResourceDef } from "./resources.js";
 
-export const DEFAULT_K8S_VERSION = "v1.33.4";
+export const DEFAULT_K8S_VERSION = "v1.36.3";
 
 export function versionInfo(gitVersion: string): Record<string, string> {
   const m = gitVersion.match(/^v(\d+)\.(\d+)/);

@@ -256,7 +256,63 @@ export function containerdConfigError(text?: string): string | undefined {
     const value = kv[2]!;
     if (value.startsWith("[")) depth = (value.match(/\[/g) ?? []).length - (value.match(/\]/g) ?? []).length;
   }
-  return depth > 0 ? "toml: unterminated array at end of file" : undefined;
+  if (depth > 0) return "toml: unterminated array at end of file";
+  return configVersionError(text);
+}
+
+/** The highest config version a containerd release reads: 3 from 2.0 (docs/cri/config.md), 2 before. */
+export function maxConfigVersion(containerdVersion: string): number {
+  return /^[2-9]\./.test(containerdVersion) ? 3 : 2;
+}
+
+/** The top-level `version = N` of a config.toml (1 when absent, as containerd reads it). */
+export function configVersion(text: string): number {
+  const m = /^version\s*=\s*(\d+)\s*(?:#.*)?$/m.exec(text);
+  return m ? Number(m[1]) : 1;
+}
+
+/**
+ * containerd's own check of the version key (services/server/config ValidateVersion): a file newer than the
+ * binary is refused with "expected containerd config version equal to or less than `N`, got `M`".
+ */
+export function configVersionError(text: string, installed = containerdPackageVersion()): string | undefined {
+  if (!installed) return undefined;
+  const max = maxConfigVersion(upstream(installed));
+  const v = configVersion(text);
+  return v > max ? `expected containerd config version equal to or less than \`${max}\`, got \`${v}\`` : undefined;
+}
+
+/**
+ * The sandbox (pause) image containerd uses, read as containerd reads its config: in a version 3 file from
+ * [plugins.'io.containerd.cri.v1.images'.pinned_images] sandbox, in a version 2 file from
+ * [plugins."io.containerd.grpc.v1.cri"] sandbox_image. A key in the other version's place is ignored, so
+ * containerd's built-in default applies (3.10 for 2.x, 3.8 for 1.7, 3.6 for 1.6). Undefined without containerd.
+ */
+export function containerdSandboxImage(text?: string, installed = containerdPackageVersion()): string | undefined {
+  if (!installed) return undefined;
+  const up = upstream(installed);
+  if (text === undefined) {
+    try {
+      text = readFileSync(CONTAINERD_CONFIG, "utf8");
+    } catch {
+      text = "";
+    }
+  }
+  const builtIn = /^[2-9]\./.test(up) ? "registry.k8s.io/pause:3.10" : /^1\.7/.test(up) ? "registry.k8s.io/pause:3.8" : "registry.k8s.io/pause:3.6";
+  const v = configVersion(text);
+  const want = v >= 3 ? /^\[plugins\.["']io\.containerd\.cri\.v1\.images["']\.pinned_images\]$/ : /^\[plugins\.["']io\.containerd\.grpc\.v1\.cri["']\]$/;
+  const key = v >= 3 ? "sandbox" : "sandbox_image";
+  let inTable = false;
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line.startsWith("[")) {
+      inTable = want.test(line);
+      continue;
+    }
+    const kv = /^([A-Za-z_]+)\s*=\s*["']([^"']*)["']/.exec(line);
+    if (inTable && kv && kv[1] === key) return kv[2];
+  }
+  return builtIn;
 }
 
 export function containerd(sim: Sim, args: string[]): number {

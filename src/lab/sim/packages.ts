@@ -20,6 +20,7 @@ import {
   hasGlob,
   newestFirst,
   osKey,
+  REPLACES,
   rpmRepoAvail,
   rpmRepos,
   type AptList,
@@ -212,14 +213,23 @@ function aptInstall(sim: Sim, db: PkgDb, specs: string[], o: { yes: boolean; cha
     sim.out(`The following packages will be DOWNGRADED:\n  ${down.map((a) => a.name).join(" ")}\n`);
     if (!o.downgrades) fail(100, "E: Packages were downgraded and -y was used without --allow-downgrades.");
   }
+  // Conflicts/Replaces (containerd.io replaces containerd and runc): apt removes the replaced packages.
+  const replaced = [...new Set(changes.flatMap((a) => (REPLACES[a.name] ?? []).filter((p) => db.installed[p] && !plan.has(p))))];
+  const heldReplaced = replaced.filter((p) => db.held.includes(p));
+  if (heldReplaced.length && !o.changeHeld) fail(100, "E: Held packages were changed and -y was used without --allow-change-held-packages.");
+  if (replaced.length) sim.out(`The following packages will be REMOVED:\n  ${replaced.join(" ")}\n`);
   const fresh = changes.filter((a) => !db.installed[a.name]);
   if (fresh.length) sim.out(`The following NEW packages will be installed:\n  ${fresh.map((a) => a.name).join(" ")}\n`);
   const upgraded = changes.length - fresh.length - down.length;
-  sim.out(`${upgraded} upgraded, ${fresh.length} newly installed, ${down.length ? `${down.length} downgraded, ` : ""}0 to remove and 0 not upgraded.\n`);
+  sim.out(`${upgraded} upgraded, ${fresh.length} newly installed, ${down.length ? `${down.length} downgraded, ` : ""}${replaced.length} to remove and 0 not upgraded.\n`);
   if (changes.length === 0) return 0;
   if (!o.yes) {
     sim.out("Do you want to continue? [Y/n] ");
     fail(1, "Abort.");
+  }
+  if (replaced.length) {
+    for (const p of replaced) sim.out(`Removing ${p} (${db.installed[p]!.version}) ...\n`);
+    removeAll(sim, db, replaced);
   }
   installAll(sim, db, changes, (a, before) => {
     sim.out(before ? `Preparing to unpack .../${a.name}_${a.version}_amd64.deb ...\nUnpacking ${a.name} (${a.version}) over (${before}) ...\n` : `Selecting previously unselected package ${a.name}.\nUnpacking ${a.name} (${a.version}) ...\n`);

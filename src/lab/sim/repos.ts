@@ -28,9 +28,12 @@ export const K8S_MINORS: Record<string, number> = {
   "1.29": 15,
   "1.30": 14,
   "1.31": 13,
-  "1.32": 9,
+  "1.32": 12,
+  "1.33": 13,
+  "1.34": 11,
+  "1.35": 8,
   [K8S_DEFAULT_VERSION.split(".").slice(0, 2).join(".")]: Number(K8S_DEFAULT_VERSION.split(".")[2]),
-  "1.34": 2,
+  "1.37": 0,
 };
 export const DEFAULT_MINOR = K8S_DEFAULT_VERSION.split(".").slice(0, 2).join(".");
 
@@ -118,15 +121,27 @@ export function kubernetesAvail(minor: string, family: Family, repo: string): Av
     for (let p = 0; p <= newest; p++) out.push({ name, version: `${minor}.${p}${rel}`, repo, ...(DEPENDS[name] ? { depends: DEPENDS[name] } : {}) });
   }
   out.push({ name: "cri-tools", version: `${minor}.0${rel}`, repo });
-  out.push({ name: "kubernetes-cni", version: `${Number(minor.split(".")[1]) >= 32 ? "1.6.0" : "1.4.0"}${rel}`, repo });
+  const m = Number(minor.split(".")[1]);
+  // pkgs.k8s.io ships one kubernetes-cni per minor repository (the CNI plugins release current at the time).
+  out.push({ name: "kubernetes-cni", version: `${m >= 34 ? "1.7.1" : m >= 32 ? "1.6.0" : "1.4.0"}${rel}`, repo });
   return out;
 }
 
+/**
+ * containerd.io versions download.docker.com offers: the 1.7 line and containerd 2.x (the newest wins, so
+ * `apt-get install containerd.io` / `dnf install containerd.io` get 2.x). Debian/Ubuntu revisions are shaped
+ * like the real ones, e.g. 2.2.1-1~debian.12~bookworm (docker/for-linux issue #1556 names that file).
+ */
+export const CONTAINERD_IO_VERSIONS = ["1.7.27", "1.7.28", "2.1.5", "2.2.1"] as const;
+
+/** Packages a package replaces: Docker's containerd.io conflicts with (and replaces) containerd and runc. */
+export const REPLACES: Record<string, string[]> = { "containerd.io": ["containerd", "runc"] };
+
 /** containerd.io (and the Docker engine packages) from download.docker.com. */
-export function dockerAvail(family: Family, repo: string): Avail[] {
-  const suffix = family === "debian" ? "-1" : "-3.1.el9";
+export function dockerAvail(family: Family, repo: string, os?: OsKey): Avail[] {
+  const suffix = family === "rhel" ? "-3.1.el9" : os === "ubuntu" ? "-1~ubuntu.24.04~noble" : "-1~debian.12~bookworm";
   const out: Avail[] = [];
-  for (const v of ["1.7.25", "1.7.27"]) out.push({ name: "containerd.io", version: `${v}${suffix}`, repo });
+  for (const v of CONTAINERD_IO_VERSIONS) out.push({ name: "containerd.io", version: `${v}${suffix}`, repo });
   for (const name of ["docker-ce", "docker-ce-cli"]) out.push({ name, version: family === "debian" ? "5:28.3.2-1" : "3:28.3.2-1.el9", repo });
   return out;
 }
@@ -295,8 +310,12 @@ export function aptAvailable(os: OsKey): Avail[] {
   const lists = readJson<{ repos: AptList[] }>(APT_LISTS, { repos: [] }).repos;
   const out = distroAvail(os);
   for (const l of lists) {
-    if (l.kind === "docker") out.push(...dockerAvail("debian", "download.docker.com"));
-    else out.push(...kubernetesAvail(l.minor ?? DEFAULT_MINOR, "debian", l.uri));
+    if (l.kind === "docker") out.push(...dockerAvail("debian", "download.docker.com", os));
+    else {
+      out.push(...kubernetesAvail(l.minor ?? DEFAULT_MINOR, "debian", l.uri));
+      // an offline mirror carries containerd.io too (see OfflineSources.aptRepo)
+      if (l.kind === "mirror") out.push(...dockerAvail("debian", l.uri, os).filter((a) => a.name === "containerd.io"));
+    }
   }
   return out;
 }

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { LabState, SimConfig } from "../types.js";
 
-export const K8S_DEFAULT_VERSION = "1.33.2";
+export const K8S_DEFAULT_VERSION = "1.36.3";
 
 export interface Sim {
   host: string;

@@ -3,7 +3,8 @@
 import { InventoryError } from "../errors.js";
 import type { Inventory } from "../inventory/schema.js";
 import { closest } from "../inventory/zod-issues.js";
-import type { Bundle, Release, RenderContext } from "./types.js";
+import { CONTROL_PLANE_TAINT } from "../scripts/kubeadm.js";
+import type { Bundle, NodeTaint, Release, RenderContext } from "./types.js";
 
 /** Inventory names handled outside the bundle catalog (the CNI is applied by the bootstrap phases). */
 export const NON_CATALOG_ADDONS: ReadonlySet<string> = new Set(["calico"]);
@@ -13,13 +14,35 @@ export function defaultRelease(bundle: Bundle, over: Partial<Release> = {}): Rel
   return { name: over.name ?? bundle.manifest.name, namespace: over.namespace ?? bundle.manifest.namespace ?? "default" };
 }
 
+/**
+ * The taints a host's node carries: the inventory's (kubeadm registers them and the labels phase keeps
+ * them), else kubeadm's default, node-role.kubernetes.io/control-plane:NoSchedule on a control plane.
+ */
+export function nodeTaints(h: Inventory["hosts"][number]): NodeTaint[] {
+  if (h.taints) return h.taints.map((t) => ({ key: t.key, ...(t.value !== undefined ? { value: t.value } : {}), effect: t.effect }));
+  return h.roles.includes("control-plane") ? [{ ...CONTROL_PLANE_TAINT }] : [];
+}
+
+/** Each taint once (same key, value and effect), in first-seen order. */
+function uniqueTaints(taints: NodeTaint[]): NodeTaint[] {
+  const seen = new Set<string>();
+  return taints.filter((t) => {
+    const id = JSON.stringify([t.key, t.value ?? null, t.effect]);
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}
+
 /** The cluster facts of RenderContext, from the inventory. */
 export function clusterFacts(inv: Inventory): RenderContext["cluster"] {
+  const hosts = inv.hosts.map((h) => ({ name: h.name, address: h.internalAddress ?? h.address, roles: [...h.roles], taints: nodeTaints(h) }));
   const facts: RenderContext["cluster"] = {
     name: inv.cluster.name,
     podCIDR: inv.cluster.podCIDR,
     serviceCIDR: inv.cluster.serviceCIDR,
-    hosts: inv.hosts.map((h) => ({ name: h.name, address: h.internalAddress ?? h.address, roles: [...h.roles] })),
+    hosts,
+    frontendTaints: uniqueTaints(hosts.filter((h) => h.roles.includes("frontend")).flatMap((h) => h.taints)),
   };
   const e = inv.cluster.edgeVIP;
   if (e) facts.edgeVIP = e.prefix !== undefined ? { vip: e.vip, interface: e.interface, prefix: e.prefix } : { vip: e.vip, interface: e.interface };

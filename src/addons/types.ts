@@ -5,6 +5,8 @@
 //   values.schema.json  JSON Schema (draft 2020-12) of the values; overrides are checked against it (ajv)
 //   templates/*.yaml    LiquidJS templates, strict (an undefined variable or filter is an error)
 // Rendering is pure: (bundle, values, release, cluster facts) -> objects or host files. Apply is separate.
+// A DaemonSet that must have a pod on given hosts says so with the annotation kubesmith.io/must-run-on
+// (MUST_RUN_ON_ANNOTATION below); the rollout wait fails when it is scheduled on fewer of them.
 import type { KubeObject } from "../kube/client.js";
 
 export type AddonTarget = "cluster" | "hosts";
@@ -52,6 +54,22 @@ export interface Release {
   namespace: string;
 }
 
+/** A node taint as the inventory writes it (and kubesmith applies it). */
+export interface NodeTaint {
+  key: string;
+  value?: string;
+  effect: "NoSchedule" | "PreferNoSchedule" | "NoExecute";
+}
+
+/**
+ * Where a DaemonSet MUST run: a DaemonSet whose metadata carries this annotation, with the comma-separated
+ * node names (inventory host names) it must have a pod on, fails its rollout when the DaemonSet controller
+ * schedules it on fewer nodes than that (a taint not tolerated, a label not matched), naming the hosts
+ * without a pod, instead of counting "0 of 0 ready" as a success. Templates render it from cluster.hosts,
+ * e.g. every frontend: the names of the hosts whose roles contain "frontend"; every node: all names.
+ */
+export const MUST_RUN_ON_ANNOTATION = "kubesmith.io/must-run-on";
+
 /** What templates see besides values. */
 export interface RenderContext {
   values: Record<string, unknown>;
@@ -62,8 +80,16 @@ export interface RenderContext {
     podCIDR: string;
     serviceCIDR: string;
     edgeVIP?: { vip: string; interface: string; prefix?: number };
-    /** Inventory hosts with roles and addresses (host bundles use these for peers). */
-    hosts: { name: string; address: string; roles: string[] }[];
+    /**
+     * Inventory hosts (= node names) with roles, addresses (host bundles use these for peers) and the taints
+     * their nodes get: the inventory's, or kubeadm's control-plane taint for a control plane without any.
+     */
+    hosts: { name: string; address: string; roles: string[]; taints?: NodeTaint[] }[];
+    /**
+     * The taints of the frontend hosts' nodes, each once: what a workload meant for every frontend must
+     * tolerate (render tolerations from it rather than guessing keys).
+     */
+    frontendTaints: NodeTaint[];
   };
   /** Host bundles: the host being rendered for. */
   host?: { name: string; address: string; roles: string[]; index: number };

@@ -1,8 +1,14 @@
 // Waiting for what was applied: CRDs Established, workloads rolled out, Jobs complete. Status is read
 // the way `kubectl rollout status` reads it; a Deployment reporting ProgressDeadlineExceeded or a Job
 // reporting Failed ends the wait at once instead of at the timeout.
+//
+// A DaemonSet "rolled out" on fewer nodes than it must run on is no success: one annotated
+// kubesmith.io/must-run-on (types.ts) fails as soon as its controller has observed it and schedules it on
+// fewer nodes than the annotation names, and the failure names the hosts without a pod and, where the
+// Node says why, the reason (a taint not tolerated, a nodeSelector label missing, no such Node).
 import type { KubeClient, KubeObject } from "../kube/client.js";
 import { objectId } from "./objects.js";
+import { MUST_RUN_ON_ANNOTATION } from "./types.js";
 
 export const WORKLOAD_KINDS = new Set(["Deployment", "DaemonSet", "StatefulSet", "Job"]);
 
@@ -69,6 +75,87 @@ export function rolloutState(o: KubeObject): RolloutState {
   return { state: "ready" };
 }
 
+/** The node names a DaemonSet must have a pod on (its must-run-on annotation); undefined without one. */
+export function mustRunOn(o: KubeObject): string[] | undefined {
+  if (o.kind !== "DaemonSet") return undefined;
+  const v = o.metadata.annotations?.[MUST_RUN_ON_ANNOTATION];
+  if (v === undefined) return undefined;
+  return [...new Set(v.split(",").map((s) => s.trim()).filter(Boolean))];
+}
+
+/**
+ * A must-run-on DaemonSet its controller schedules on fewer nodes than it must run on (pure: reads the
+ * annotation, generation and status). Undefined while the controller has not observed the generation yet,
+ * and when the count is enough.
+ */
+export function placementShortfall(o: KubeObject): { want: string[]; desired: number } | undefined {
+  const want = mustRunOn(o);
+  if (!want?.length) return undefined;
+  const st = (o["status"] ?? {}) as Record<string, unknown>;
+  if (num(st["observedGeneration"], 0) < num(o.metadata["generation"], 1)) return undefined;
+  const desired = num(st["desiredNumberScheduled"]);
+  return desired < want.length ? { want, desired } : undefined;
+}
+
+interface Toleration {
+  key?: string;
+  operator?: string;
+  value?: string;
+  effect?: string;
+}
+interface Taint {
+  key: string;
+  value?: string;
+  effect: string;
+}
+
+function tolerates(tols: Toleration[], t: Taint): boolean {
+  return tols.some((tol) => {
+    if (tol.effect && tol.effect !== t.effect) return false;
+    if (tol.operator === "Exists") return !tol.key || tol.key === t.key;
+    return tol.key === t.key && (tol.value ?? "") === (t.value ?? "");
+  });
+}
+
+/**
+ * Why the DaemonSet controller would not put a pod of `ds` on `node` (pure), as far as the node says:
+ * its nodeSelector labels and its NoSchedule/NoExecute taints. The taints the DaemonSet controller
+ * tolerates by itself (node.kubernetes.io/*: not-ready, unreachable, pressure, unschedulable...) are not
+ * counted; node affinity is not evaluated (undefined then).
+ */
+export function whyNotScheduled(ds: KubeObject, node: KubeObject | undefined): string | undefined {
+  if (!node) return "no Node by that name in the cluster";
+  const pod = (((ds["spec"] as { template?: { spec?: Record<string, unknown> } } | undefined)?.template?.spec) ?? {}) as {
+    nodeSelector?: Record<string, string>;
+    tolerations?: Toleration[];
+  };
+  const labels = node.metadata.labels ?? {};
+  const why: string[] = [];
+  for (const [k, v] of Object.entries(pod.nodeSelector ?? {})) if (labels[k] !== v) why.push(`label ${k}=${v} (nodeSelector) missing`);
+  const taints = (((node["spec"] as { taints?: Taint[] } | undefined)?.taints) ?? []).filter(
+    (t) => (t.effect === "NoSchedule" || t.effect === "NoExecute") && !t.key.startsWith("node.kubernetes.io/"),
+  );
+  for (const t of taints) if (!tolerates(pod.tolerations ?? [], t)) why.push(`taint ${t.key}${t.value !== undefined ? `=${t.value}` : ""}:${t.effect} not tolerated`);
+  return why.length ? why.join(", ") : undefined;
+}
+
+/** The must-run-on hosts without a pod of `ds`, each with the reason when the Node tells it. */
+async function hostsWithoutPod(kube: KubeClient, ds: KubeObject, want: string[]): Promise<string[]> {
+  const explained: string[] = [];
+  for (const name of want) {
+    const why = whyNotScheduled(ds, await kube.get("v1", "Node", name));
+    if (why) explained.push(`${name} (${why})`);
+  }
+  if (explained.length) return explained;
+  // Nothing on the Nodes explains it (affinity, say): the hosts the DaemonSet's pods are not on.
+  const sel = ((ds["spec"] as { selector?: { matchLabels?: Record<string, string> } } | undefined)?.selector?.matchLabels) ?? {};
+  const labelSelector = Object.entries(sel).map(([k, v]) => `${k}=${v}`).join(",");
+  const pods = labelSelector ? await kube.list("v1", "Pod", { namespace: ds.metadata.namespace, labelSelector }).catch(() => []) : [];
+  const on = new Set(pods.map((p) => (p["spec"] as { nodeName?: string } | undefined)?.nodeName));
+  const without = want.filter((n) => !on.has(n));
+  return without.length ? without : want;
+}
+
 export interface WaitOptions {
   timeoutMs: number;
   /** First poll interval; doubles up to maxPollMs. */
@@ -97,6 +184,15 @@ export async function waitForWorkloads(kube: KubeClient, objects: KubeObject[], 
       if (!live) {
         last.set(id, "not found");
         continue;
+      }
+      const short = placementShortfall(live);
+      if (short) {
+        const missing = await hostsWithoutPod(kube, live, short.want);
+        return {
+          workload: id,
+          reason: `scheduled on ${short.desired} node(s) but the inventory puts it on ${short.want.length} (${short.want.join(", ")}); no pod on ${missing.join(", ")}`,
+          timedOut: false,
+        };
       }
       const s = rolloutState(live);
       if (s.state === "ready") pending.delete(id);

@@ -31,7 +31,7 @@ function ctxFor(bundle: Bundle, values: Record<string, unknown>, release = { nam
     values,
     release,
     images: { ...(bundle.manifest.images ?? {}) },
-    cluster: { name: "t", podCIDR: "10.244.0.0/16", serviceCIDR: "10.96.0.0/12", hosts: HOSTS },
+    cluster: { name: "t", podCIDR: "10.244.0.0/16", serviceCIDR: "10.96.0.0/12", hosts: HOSTS, frontendTaints: [] },
   };
 }
 

@@ -19,7 +19,7 @@ function inventory(addons: string): string {
     file,
     `cluster:
   name: cli
-  kubernetesVersion: "1.33"
+  kubernetesVersion: "1.36"
 hosts:
   - { name: cp1, address: 198.18.0.11, roles: [control-plane] }
   - { name: fe1, address: 198.18.0.21, roles: [frontend] }

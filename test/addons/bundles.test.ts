@@ -11,12 +11,15 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { loadBundle } from "../../src/addons/catalog.js";
-import { defaultRelease } from "../../src/addons/context.js";
+import { clusterFacts, defaultRelease, renderContextFor } from "../../src/addons/context.js";
 import { renderAccess, renderCluster, renderHosts } from "../../src/addons/render.js";
 import type { Bundle, RenderContext, RenderedHosts } from "../../src/addons/types.js";
 import { deepMerge, resolveValues } from "../../src/addons/values.js";
+import { mustRunOn } from "../../src/addons/wait.js";
 import { InventoryError } from "../../src/errors.js";
+import { loadInventory } from "../../src/inventory/load.js";
 import type { KubeObject } from "../../src/kube/client.js";
+import { daemonSetFitsNode } from "../../src/lab/apisim/scheduling.js";
 import { missingReason, programPath } from "../helpers/requirements.js";
 
 const ADDONS = join(import.meta.dirname, "..", "..", "addons");
@@ -48,16 +51,23 @@ function schemaErrors(b: Bundle, overrides: Record<string, unknown>): string[] {
   }
 }
 
+// The frontends are tainted (as inventories/example.yaml taints its frontend): edge-only nodes.
+const EDGE_TAINT = { key: "example.com/edge", effect: "NoSchedule" as const };
 const FRONTENDS = [
-  { name: "edge1", address: "198.18.10.11", roles: ["worker", "frontend"] },
-  { name: "edge2", address: "198.18.10.12", roles: ["worker", "frontend"] },
+  { name: "edge1", address: "198.18.10.11", roles: ["worker", "frontend"], taints: [EDGE_TAINT] },
+  { name: "edge2", address: "198.18.10.12", roles: ["worker", "frontend"], taints: [EDGE_TAINT] },
 ];
 const CLUSTER: RenderContext["cluster"] = {
   name: "lab",
   podCIDR: "10.244.0.0/16",
   serviceCIDR: "10.96.0.0/12",
   edgeVIP: { vip: "198.18.10.100", interface: "eth0", prefix: 24 },
-  hosts: [{ name: "cp1", address: "198.18.10.1", roles: ["control-plane"] }, ...FRONTENDS, { name: "w1", address: "198.18.10.21", roles: ["worker"] }],
+  hosts: [
+    { name: "cp1", address: "198.18.10.1", roles: ["control-plane"], taints: [{ key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" }] },
+    ...FRONTENDS,
+    { name: "w1", address: "198.18.10.21", roles: ["worker"], taints: [] },
+  ],
+  frontendTaints: [EDGE_TAINT],
 };
 
 /** What `up` generates for values that have no default (writeOnly + required in the schema). */
@@ -71,7 +81,7 @@ const GENERATED: Record<string, Record<string, unknown>> = {
 const BRANCHES: Record<string, Record<string, unknown>[]> = {
   prometheus: [{ storage: { type: "pvc" } }],
   grafana: [{ storage: { type: "pvc" } }],
-  traefik: [{ mode: "hostPort" }],
+  traefik: [{ tolerations: [{ key: "dedicated", operator: "Exists" }] }],
   filebeat: [{ output: { type: "elasticsearch", hosts: ["https://es.example.test:9200"] } }, { output: { type: "logstash", hosts: ["logstash.example.test:5044"] } }],
   "keepalived-edge": [{ track: { type: "tcp" } }],
 };
@@ -492,48 +502,78 @@ describe("grafana", () => {
 // ---------------------------------------------------------------------------------------------------------
 
 describe("traefik", () => {
-  it("an IngressClass, RBAC for what the ingress provider reads, and only the frontend nodes", async () => {
+  it("an IngressClass, and RBAC for what Traefik v3's Kubernetes Ingress provider reads (EndpointSlices, not Endpoints)", async () => {
     const objs = await renderObjects("traefik");
     const ic = find(objs, "IngressClass", "traefik") as KubeObject & { spec: { controller: string } };
     expect(ic.spec.controller).toBe("traefik.io/ingress-controller");
     expect(ic.metadata.annotations?.["ingressclass.kubernetes.io/is-default-class"]).toBeUndefined();
     const role = find(objs, "ClusterRole") as KubeObject & { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] };
-    const readable = role.rules.filter((r) => r.verbs.includes("watch")).flatMap((r) => r.resources);
-    for (const r of ["ingresses", "ingressclasses", "services", "endpoints", "endpointslices", "secrets"]) expect(readable).toContain(r);
+    const can = (group: string, resource: string, verb: string) => role.rules.some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb));
+    // doc.traefik.io, Kubernetes Ingress provider RBAC and the v3.0 -> v3.1 migration notes: EndpointSlices
+    // (list, watch) replace Endpoints; Nodes (get, list, watch) are read for NodePort backends.
+    for (const r of ["services", "secrets", "nodes"]) for (const v of ["get", "list", "watch"]) expect(can("", r, v), `${r} ${v}`).toBe(true);
+    for (const v of ["list", "watch"]) expect(can("discovery.k8s.io", "endpointslices", v)).toBe(true);
+    for (const r of ["ingresses", "ingressclasses"]) for (const v of ["get", "list", "watch"]) expect(can("networking.k8s.io", r, v), `${r} ${v}`).toBe(true);
+    expect(can("networking.k8s.io", "ingresses/status", "update")).toBe(true);
+    expect(role.rules.flatMap((r) => r.resources)).not.toContain("endpoints");
     expect(role.rules.flatMap((r) => r.verbs).filter((v) => !["get", "list", "watch"].includes(v))).toEqual(["update"]);
-
-    const ds = find(objs, "DaemonSet", "traefik");
-    const spec = podSpec(ds);
-    expect(spec.nodeSelector).toEqual({ role: "frontend" });
-    expect(spec.tolerations?.some((t) => t.key === "role" && t.value === "frontend")).toBe(true);
-    expect(spec.tolerations?.some((t) => t.operator === "Exists" && t.key === undefined)).toBe(false);
-    const tainted = await renderObjects("traefik", { tolerations: [{ key: "edge", operator: "Exists", effect: "NoSchedule" }] });
-    expect(podSpec(find(tainted, "DaemonSet")).tolerations).toEqual([{ key: "edge", operator: "Exists", effect: "NoSchedule" }]);
     const dflt = await renderObjects("traefik", { ingressClass: { default: true } });
     expect(find(dflt, "IngressClass").metadata.annotations?.["ingressclass.kubernetes.io/is-default-class"]).toBe("true");
+    // A current v3 patch release.
+    expect(loadLocal("traefik").manifest.images?.traefik).toMatch(/^docker\.io\/library\/traefik:v3\.\d+\.\d+$/);
   });
 
-  it("nodePort mode: web on 30087 (Local traffic policy), dashboard on 30088, non-root without any capability", async () => {
+  it("only the frontend nodes, tolerating the frontend hosts' own taints, and it must run on every one of them", async () => {
+    const ds = find(await renderObjects("traefik"), "DaemonSet", "traefik");
+    const spec = podSpec(ds);
+    expect(spec.nodeSelector).toEqual({ role: "frontend" });
+    expect(spec.tolerations).toEqual([{ key: "example.com/edge", effect: "NoSchedule" }]);
+    expect(spec.tolerations?.some((t) => t.operator === "Exists" && t.key === undefined)).toBe(false);
+    expect(mustRunOn(ds)).toEqual(["edge1", "edge2"]);
+    // Extra tolerations come after the hosts' own.
+    const extra = find(await renderObjects("traefik", { tolerations: [{ key: "dedicated", operator: "Exists", effect: "NoSchedule" }] }), "DaemonSet");
+    expect(podSpec(extra).tolerations).toEqual([
+      { key: "example.com/edge", effect: "NoSchedule" },
+      { key: "dedicated", operator: "Exists", effect: "NoSchedule" },
+    ]);
+  });
+
+  it("with inventories/example.yaml (frontend1 tainted example.com/edge:NoSchedule) the DaemonSet fits frontend1 and no other node", async () => {
+    const { inventory } = await loadInventory(join(import.meta.dirname, "..", "..", "inventories", "example.yaml"));
+    const b = loadLocal("traefik");
+    const values = resolveValues(b, merge(GENERATED.traefik!, (inventory.addons?.traefik?.values as Record<string, unknown> | undefined) ?? {}), "example.yaml");
+    const ds = find(renderCluster(b, renderContextFor(inventory, b, values)).objects, "DaemonSet", "traefik");
+    // The nodes as kubesmith makes them: the role labels and the hosts' taints (clusterFacts: the inventory's,
+    // kubeadm's control-plane taint otherwise). The predicate is the API simulator's, written after upstream.
+    const nodes = clusterFacts(inventory).hosts.map((h) => ({
+      metadata: { name: h.name, labels: (h.roles.includes("frontend") ? { role: "frontend", "node-role.kubernetes.io/frontend": "" } : {}) as Record<string, string> },
+      spec: { taints: h.taints ?? [] },
+    }));
+    expect(nodes.find((n) => n.metadata.name === "frontend1")?.spec.taints).toEqual([{ key: "example.com/edge", effect: "NoSchedule" }]);
+    expect(nodes.filter((n) => daemonSetFitsNode(ds, n)).map((n) => n.metadata.name)).toEqual(["frontend1"]);
+    expect(mustRunOn(ds)).toEqual(["frontend1"]);
+  });
+
+  it("web and websecure on host ports 80/443 of the frontends (mapped to unprivileged container ports), no web NodePort; dashboard on 30088", async () => {
     const objs = await renderObjects("traefik");
-    expect(nodePorts(objs)).toEqual({ traefik: [30087, 30443], "traefik-dashboard": [30088] });
-    expect((find(objs, "Service", "traefik").spec as { externalTrafficPolicy?: string }).externalTrafficPolicy).toBe("Local");
+    expect(nodePorts(objs)).toEqual({ "traefik-dashboard": [30088] });
+    expect(objs.some((o) => o.kind === "Service" && o.metadata.name === "traefik")).toBe(false);
     const spec = podSpec(find(objs, "DaemonSet", "traefik"));
     const c = spec.containers[0]!;
-    expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532 });
-    expect(c.securityContext?.capabilities).toEqual({ drop: ["ALL"] });
-    expect(c.ports?.some((p) => p.hostPort !== undefined)).toBe(false);
-    expect(c.readinessProbe).toMatchObject({ httpGet: { path: "/ping", port: "web" } });
-  });
-
-  it("hostPort mode: 80/443 on the node, mapped to unprivileged container ports, no web NodePort", async () => {
-    const objs = await renderObjects("traefik", { mode: "hostPort" });
-    expect(nodePorts(objs)).toEqual({ "traefik-dashboard": [30088] });
-    const c = podSpec(find(objs, "DaemonSet", "traefik")).containers[0]!;
     expect(c.ports?.find((p) => p.name === "web")).toMatchObject({ containerPort: 8000, hostPort: 80 });
     expect(c.ports?.find((p) => p.name === "websecure")).toMatchObject({ containerPort: 8443, hostPort: 443 });
-    expect(c.securityContext?.capabilities?.add).toBeUndefined();
+    expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532 });
+    expect(c.securityContext?.capabilities).toEqual({ drop: ["ALL"] });
     expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false });
-    expect(schemaErrors(loadLocal("traefik"), { ...GENERATED.traefik, mode: "hostport" }).join()).toContain("/mode");
+    expect(c.readinessProbe).toMatchObject({ httpGet: { path: "/ping", port: "web" } });
+    // keepalived-edge's default check hits the same port, on the host itself.
+    expect((loadLocal("keepalived-edge").defaults.track as { port: number }).port).toBe((loadLocal("traefik").defaults.hostPorts as { web: number }).web);
+    const b = loadLocal("traefik");
+    const access = renderAccess(b, ctxFor(b, merge(b.defaults, GENERATED.traefik!)));
+    expect(access[0]).toMatch(/^Traefik web entry point: http:\/\/<a frontend node>\/ and https:\/\/<a frontend node>\/ /);
+    const moved = renderAccess(b, ctxFor(b, merge(b.defaults, merge(GENERATED.traefik!, { hostPorts: { web: 8081, websecure: 8444 } }))));
+    expect(moved[0]).toContain("http://<a frontend node>:8081/ and https://<a frontend node>:8444/");
+    expect(schemaErrors(b, { ...GENERATED.traefik, mode: "nodePort" }).join()).toContain("/mode unknown key");
   });
 
   it("the dashboard is never insecure: a basic-auth router with an htpasswd user from a Secret", async () => {
@@ -571,7 +611,15 @@ describe("traefik", () => {
 
 describe("filebeat", () => {
   type FbConfig = {
-    "filebeat.inputs": { type: string; paths: string[]; exclude_files?: string[]; processors?: Record<string, unknown>[] }[];
+    "filebeat.inputs": {
+      type: string;
+      id?: string;
+      paths: string[];
+      exclude_files?: string[];
+      processors?: Record<string, unknown>[];
+      parsers?: Record<string, unknown>[];
+      "prospector.scanner.symlinks"?: boolean;
+    }[];
     [k: string]: unknown;
   };
   const fbConfig = (objs: KubeObject[]) => parseYaml(configData(objs, "filebeat-config", "filebeat.yml")) as FbConfig;
@@ -594,7 +642,6 @@ describe("filebeat", () => {
 
     const cfg = fbConfig(objs);
     const [containers, apps] = cfg["filebeat.inputs"];
-    expect(containers?.type).toBe("container");
     expect(containers?.paths).toEqual(["/var/log/containers/*.log"]);
     expect(JSON.stringify(containers?.processors)).toContain("add_kubernetes_metadata");
     // Its own container log is excluded (a console output would otherwise feed on itself).
@@ -607,8 +654,33 @@ describe("filebeat", () => {
     expect(objs.some((o) => o.kind === "Secret")).toBe(false);
     expect(c.env?.map((e) => e.name)).toEqual(["NODE_NAME"]);
 
-    const role = find(objs, "ClusterRole") as KubeObject & { rules: { resources: string[]; verbs: string[] }[] };
-    expect(role.rules.flatMap((r) => r.resources).sort()).toEqual(["namespaces", "nodes", "pods", "replicasets"]);
+    // Every inventory host must have a pod (a rollout on fewer nodes fails, naming the hosts).
+    expect(mustRunOn(ds)).toEqual(CLUSTER.hosts.map((h) => h.name));
+  });
+
+  it("Filebeat 9: container logs through a filestream input with the container parser, not the disabled container input", async () => {
+    // elastic.co, Filebeat reference "Container input": the container input is a preset of the log input,
+    // disabled in 9.0; use filestream (a unique id per input) with its container parser, symlinks enabled
+    // because /var/log/containers/*.log are symlinks.
+    expect(loadLocal("filebeat").manifest.images?.filebeat).toMatch(/^docker\.elastic\.co\/beats\/filebeat:9\.\d+\.\d+$/);
+    const inputs = fbConfig(await renderObjects("filebeat"))["filebeat.inputs"];
+    expect(inputs.map((i) => i.type)).toEqual(["filestream", "filestream"]);
+    const ids = inputs.map((i) => i.id);
+    expect(ids.every((id) => typeof id === "string" && id.length > 0)).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+    const containers = inputs[0]!;
+    expect(containers.parsers).toEqual([{ container: null }]);
+    expect(containers["prospector.scanner.symlinks"]).toBe(true);
+    const meta = containers.processors?.find((p) => "add_kubernetes_metadata" in p)?.add_kubernetes_metadata as { host?: string; matchers?: unknown[] };
+    expect(meta.host).toBe("${NODE_NAME}");
+    expect(meta.matchers).toEqual([{ logs_path: { logs_path: "/var/log/containers/" } }]);
+  });
+
+  it("RBAC: what add_kubernetes_metadata reads (pods, namespaces, nodes; ReplicaSets and Jobs for the owners), read-only", async () => {
+    // elastic/beats deploy/kubernetes/filebeat-kubernetes.yaml grants these for the processor.
+    const role = find(await renderObjects("filebeat"), "ClusterRole") as KubeObject & { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] };
+    const grants = role.rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.map((res) => `${g || "core"}/${res}`))).sort();
+    expect(grants).toEqual(["apps/replicasets", "batch/jobs", "core/namespaces", "core/nodes", "core/pods"]);
     for (const r of role.rules) expect(r.verbs).toEqual(["get", "list", "watch"]);
   });
 
@@ -688,12 +760,21 @@ describe("keepalived-edge", () => {
     expect(field(confs.edge1!, /unicast_src_ip (\S+)/)).toBe("198.18.10.11");
     expect(field(confs.edge1!, /unicast_peer \{\s*([^}]*?)\s*\}/)).toBe("198.18.10.12");
     expect(field(confs.edge2!, /unicast_peer \{\s*([^}]*?)\s*\}/)).toBe("198.18.10.11");
+    // Each host checks ITS OWN Traefik: its own address, on Traefik's web host port (not a NodePort, which
+    // kube-proxy would answer from another node's Traefik, and not at all on 127.0.0.1 in nftables mode).
+    expect(confs.edge1).toContain('script "/usr/bin/curl -sf -o /dev/null --max-time 2 http://198.18.10.11:80/ping"');
+    expect(confs.edge2).toContain('script "/usr/bin/curl -sf -o /dev/null --max-time 2 http://198.18.10.12:80/ping"');
+    const tcp = await renderFor({ track: { type: "tcp" } });
+    expect(tcp.edge2).toContain("</dev/tcp/198.18.10.12/80'");
+    const named = await renderFor({ track: { host: "edge-check.local", port: 8080 } });
+    expect(named.edge1).toContain("http://edge-check.local:8080/ping");
     for (const c of Object.values(confs)) {
       expect(c).toContain("198.18.10.100/24 dev eth0");
       expect(c).toContain("interface eth0");
       expect(c).toContain("virtual_router_id 251");
       expect(c).toContain("auth_pass Kx7pQ2wZ");
-      expect(c).toContain('script "/usr/bin/curl -sf -o /dev/null --max-time 2 http://127.0.0.1:30087/ping"');
+      expect(c).not.toContain("127.0.0.1");
+      expect(c).not.toContain("30087");
       expect(c).toMatch(/weight -100/);
       expect(c).not.toContain("198.18.10.1\n"); // never the control plane or a plain worker
       expect(c).not.toContain("198.18.10.21");

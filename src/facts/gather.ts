@@ -26,6 +26,10 @@ export interface HostFacts {
   epoch: number;
   /** Of the ports Kubernetes needs (KUBE_PORTS), those something already listens on. */
   portsInUse: number[];
+  /** cgroup hierarchy from the type of /sys/fs/cgroup: cgroup2fs → v2, tmpfs (v1 or hybrid) → v1. */
+  cgroup: "v1" | "v2" | "unknown";
+  /** Upstream version of the installed containerd (`containerd --version`, without a leading v), or "". */
+  containerdVersion: string;
 }
 
 /** API server, kubelet, etcd client and peer. */
@@ -72,6 +76,11 @@ export function factsScript(): string {
     'kv epoch "$(date +%s)"',
     // Listening TCP ports from the kernel's tables (no ss/netstat needed): hex port in field 2, state 0A = LISTEN.
     "kv listening \"$(cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk 'NR>1 && $4 == \"0A\" { split($2, a, \":\"); print a[2] }' | sort -u | tr '\\n' ' ')\"",
+    // cgroup v2 only when /sys/fs/cgroup itself is cgroup2 (a hybrid host mounts it under unified/: v1 for
+    // the kubelet). The lab answers this from its simulated hardware (src/lab/lab.ts STAT_SHIM).
+    'kv cgroup_fs "$(stat -fc %T /sys/fs/cgroup/ 2>/dev/null)"',
+    // "containerd containerd.io 2.2.1 <commit>" or "containerd github.com/containerd/containerd/v2 v2.1.4 <commit>"
+    "kv containerd_version \"$(containerd --version 2>/dev/null | awk '{print $3}')\"",
     "exit 0",
   ].join("\n");
 }
@@ -117,5 +126,7 @@ export function parseFacts(stdout: string): HostFacts {
       .map((h) => Number.parseInt(h, 16))
       .filter((p): p is (typeof KUBE_PORTS)[number] => (KUBE_PORTS as readonly number[]).includes(p))
       .sort((a, b) => a - b),
+    cgroup: s("cgroup_fs") === "cgroup2fs" ? "v2" : s("cgroup_fs") === "tmpfs" ? "v1" : "unknown",
+    containerdVersion: s("containerd_version").replace(/^v/, ""),
   };
 }

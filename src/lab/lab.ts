@@ -515,6 +515,22 @@ export const SIM_TOOLS = [
   "gpg",
 ] as const;
 
+/**
+ * `stat` on a lab host: the one question the product asks about the cgroup hierarchy
+ * (`stat -fc %T /sys/fs/cgroup/`, src/facts/gather.ts) is answered from the host's simulated hardware
+ * (/var/lib/kubesim/hardware.json, "cgroup": "v1" → tmpfs, else cgroup2fs), since lab hosts share this
+ * machine's /sys; so the product's facts and the simulated kubeadm/kubelet agree. Every other stat is the
+ * real one. Plain sh, no Node start: probes call stat often.
+ */
+export const STAT_SHIM = `#!/bin/sh
+case "$*" in
+  "-fc %T /sys/fs/cgroup/"|"-fc %T /sys/fs/cgroup"|"-f -c %T /sys/fs/cgroup/"|"-f -c %T /sys/fs/cgroup")
+    if grep -Eq '"cgroup"[[:space:]]*:[[:space:]]*"v1"' /var/lib/kubesim/hardware.json 2>/dev/null; then echo tmpfs; else echo cgroup2fs; fi
+    exit 0 ;;
+esac
+exec /usr/bin/stat "$@"
+`;
+
 function writeShims(state: LabState, mnt: SimMounts): void {
   const bin = path.join(state.dir, "simbin");
   mkdirSync(bin, { recursive: true, mode: 0o755 });
@@ -522,6 +538,7 @@ function writeShims(state: LabState, mnt: SimMounts): void {
     const shim = `#!/bin/sh\nKUBESIM_LAB_DIR=${shq(state.dir)} exec ${shq(mnt.node)} ${shq(mnt.main)} ${tool} "$@"\n`;
     writeFileSync(path.join(bin, tool), shim, { mode: 0o755 });
   }
+  writeFileSync(path.join(bin, "stat"), STAT_SHIM, { mode: 0o755 });
 }
 
 /** The overlay mounts of a host: mount point, its lower dirs (top first) and the upper dir key. */

@@ -2,6 +2,7 @@
 // any "fail". Thresholds follow kubeadm's own preflight (2 CPUs and 1700 MiB on control planes).
 import type { HostFacts } from "../facts/gather.js";
 import type { RoleName } from "../inventory/schema.js";
+import { CONTAINERD, KUBERNETES, kubernetesMinor } from "../versions.js";
 
 export type Severity = "fail" | "warn";
 
@@ -16,6 +17,8 @@ export interface HostUnderCheck {
   name: string;
   roles: RoleName[];
   facts: HostFacts;
+  /** The inventory's cluster.kubernetesVersion; the default minor when not given. */
+  kubernetesVersion?: string;
 }
 
 /** OS id -> supported major versions. */
@@ -63,6 +66,27 @@ export function checkHost(h: HostUnderCheck, localEpoch: number): Finding[] {
   if (f.packageManager === "unknown") add("packages", "fail", "no apt-get, dnf or yum found; kubesmith cannot install packages here");
   if (f.epoch > 0 && Math.abs(f.epoch - localEpoch) > MAX_CLOCK_SKEW_S)
     add("clock", "warn", `clock differs from this machine by ${Math.abs(f.epoch - localEpoch)} s; certificates may be rejected — run NTP (chrony/timesyncd)`);
+  // cgroup v1: the kubelet refuses it from 1.35 (failCgroupV1 defaults to true, KEP-5573).
+  const k8s = h.kubernetesVersion ?? KUBERNETES.default;
+  const minor = Number((kubernetesMinor(k8s) ?? KUBERNETES.default).split(".")[1]);
+  if (f.cgroup === "v1" && minor >= 35) {
+    add("cgroup", "fail", `cgroup v1 (/sys/fs/cgroup is not cgroup2); Kubernetes ${k8s} needs cgroup v2 — boot with systemd.unified_cgroup_hierarchy=1 or use a newer OS`);
+  }
+  // containerd 1.x: 1.35 is the last Kubernetes release to support it. Prepare replaces it with containerd.io
+  // 2.x on a host kubeadm has not set up; on a running node kubesmith will not swap the runtime underneath.
+  const cmajor = Number(/^(\d+)\./.exec(f.containerdVersion)?.[1] ?? NaN);
+  if (cmajor < CONTAINERD.minMajor) {
+    if (f.kubeadmState === "none") {
+      add("containerd", "warn", `containerd ${f.containerdVersion} is installed; prepare replaces it with containerd.io 2.x from Docker's repository`);
+    } else {
+      add(
+        "containerd",
+        minor >= 36 ? "fail" : "warn",
+        `containerd ${f.containerdVersion} runs this node; Kubernetes ${minor >= 36 ? `${k8s} needs` : `1.36 and later need`} containerd 2.x — drain the node, ` +
+          `install containerd.io 2.x (or remove the node with 'kubesmith down'), then run again`,
+      );
+    }
+  }
   if (f.hostname && f.hostname !== h.name)
     add("hostname", "warn", `hostname is '${f.hostname}' but the inventory names it '${h.name}'; the node will be registered as '${h.name}'`);
   return out;

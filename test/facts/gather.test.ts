@@ -52,6 +52,13 @@ describe("facts", () => {
     expect(f.tools.socat).toBe(false);
   });
 
+  it("cgroup version from the type of /sys/fs/cgroup, containerd version without a leading v", () => {
+    expect(parseFacts("cgroup_fs=cgroup2fs\ncontainerd_version=2.2.1\n")).toMatchObject({ cgroup: "v2", containerdVersion: "2.2.1" });
+    expect(parseFacts("cgroup_fs=tmpfs\ncontainerd_version=v1.7.27\n")).toMatchObject({ cgroup: "v1", containerdVersion: "1.7.27" });
+    expect(parseFacts("cgroup_fs=\ncontainerd_version=\n")).toMatchObject({ cgroup: "unknown", containerdVersion: "" });
+    expect(factsScript()).toContain("stat -fc %T /sys/fs/cgroup/");
+  });
+
   it("treats unknown values conservatively", () => {
     const f = parseFacts("kubeadm_state=weird\npackage_manager=pacman\ncpus=x\n");
     expect(f.kubeadmState).toBe("none");
@@ -78,5 +85,7 @@ describe("facts", () => {
     expect(f.memoryMiB).toBeGreaterThan(100);
     expect(Math.abs(f.epoch - Date.now() / 1000)).toBeLessThan(60);
     expect(["apt", "dnf", "yum", "unknown"]).toContain(f.packageManager);
+    const fsType = execFileSync("stat", ["-fc", "%T", "/sys/fs/cgroup/"], { encoding: "utf8" }).trim();
+    expect(f.cgroup).toBe(fsType === "cgroup2fs" ? "v2" : fsType === "tmpfs" ? "v1" : "unknown");
   });
 });

@@ -23,11 +23,36 @@ const base: HostFacts = {
   tools: {},
   epoch: 1000,
   portsInUse: [],
+  cgroup: "v2",
+  containerdVersion: "",
 };
 const host = (name: string, over: Partial<HostFacts> = {}, roles: HostUnderCheck["roles"] = ["control-plane"]): HostUnderCheck => ({
   name,
   roles,
   facts: { ...base, hostname: name, ...over },
+});
+
+describe("preflight: cgroup v1 and containerd 1.x", () => {
+  const k8s = (v: string, over: Partial<HostFacts>) => checkHost({ ...host("cp1", over), kubernetesVersion: v }, 1000);
+  it("refuses cgroup v1 for Kubernetes 1.35 and 1.36 (and by default)", () => {
+    for (const v of ["1.35", "1.36.2"]) {
+      expect(k8s(v, { cgroup: "v1" })).toEqual([
+        expect.objectContaining({ host: "cp1", check: "cgroup", severity: "fail", message: expect.stringContaining(`Kubernetes ${v} needs cgroup v2`) }),
+      ]);
+    }
+    expect(checkHost(host("cp1", { cgroup: "v1" }), 1000)[0]?.severity).toBe("fail");
+    expect(k8s("1.36", { cgroup: "unknown" })).toEqual([]);
+  });
+  it("containerd 1.x on a fresh host: a warning, prepare replaces it", () => {
+    const f = k8s("1.36", { containerdVersion: "1.6.20" });
+    expect(f).toEqual([expect.objectContaining({ check: "containerd", severity: "warn", message: expect.stringContaining("prepare replaces it with containerd.io 2.x") })]);
+  });
+  it("containerd 1.x on a node kubeadm set up: refused for 1.36, a warning for 1.35; 2.x is fine", () => {
+    expect(k8s("1.36", { containerdVersion: "1.7.27", kubeadmState: "worker" })[0]).toMatchObject({ severity: "fail", check: "containerd" });
+    expect(k8s("1.36", { containerdVersion: "1.7.27", kubeadmState: "worker" })[0]?.message).toMatch(/containerd 1\.7\.27 runs this node; Kubernetes 1\.36 needs containerd 2\.x/);
+    expect(k8s("1.35", { containerdVersion: "1.7.27", kubeadmState: "worker" })[0]).toMatchObject({ severity: "warn", check: "containerd" });
+    expect(k8s("1.36", { containerdVersion: "2.2.1", kubeadmState: "worker" })).toEqual([]);
+  });
 });
 
 describe("preflight", () => {

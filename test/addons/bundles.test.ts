@@ -81,7 +81,7 @@ const GENERATED: Record<string, Record<string, unknown>> = {
 const BRANCHES: Record<string, Record<string, unknown>[]> = {
   prometheus: [{ storage: { type: "pvc" } }],
   grafana: [{ storage: { type: "pvc" } }],
-  traefik: [{ tolerations: [{ key: "dedicated", operator: "Exists" }] }],
+  traefik: [{ mode: "nodePort", tolerations: [{ key: "dedicated", operator: "Exists" }] }],
   filebeat: [{ output: { type: "elasticsearch", hosts: ["https://es.example.test:9200"] } }, { output: { type: "logstash", hosts: ["logstash.example.test:5044"] } }],
   "keepalived-edge": [{ track: { type: "tcp" } }],
 };
@@ -573,7 +573,17 @@ describe("traefik", () => {
     expect(access[0]).toMatch(/^Traefik web entry point: http:\/\/<a frontend node>\/ and https:\/\/<a frontend node>\/ /);
     const moved = renderAccess(b, ctxFor(b, merge(b.defaults, merge(GENERATED.traefik!, { hostPorts: { web: 8081, websecure: 8444 } }))));
     expect(moved[0]).toContain("http://<a frontend node>:8081/ and https://<a frontend node>:8444/");
-    expect(schemaErrors(b, { ...GENERATED.traefik, mode: "nodePort" }).join()).toContain("/mode unknown key");
+    expect(schemaErrors(b, { ...GENERATED.traefik, mode: "hostport" }).join()).toContain("/mode");
+  });
+
+  it("nodePort mode, opt-in (a CNI without portmap): web on 30087/30443 with the Local traffic policy, no host ports", async () => {
+    const objs = await renderObjects("traefik", { mode: "nodePort" });
+    expect(nodePorts(objs)).toEqual({ traefik: [30087, 30443], "traefik-dashboard": [30088] });
+    expect((find(objs, "Service", "traefik").spec as { externalTrafficPolicy?: string }).externalTrafficPolicy).toBe("Local");
+    expect(podSpec(find(objs, "DaemonSet", "traefik")).containers[0]!.ports?.some((p) => p.hostPort !== undefined)).toBe(false);
+    const b = loadLocal("traefik");
+    const access = renderAccess(b, ctxFor(b, merge(b.defaults, merge(GENERATED.traefik!, { mode: "nodePort" }))));
+    expect(access[0]).toContain("http://<a frontend node>:30087/ and https://<a frontend node>:30443/ (NodePorts;");
   });
 
   it("the dashboard is never insecure: a basic-auth router with an htpasswd user from a Secret", async () => {

@@ -153,13 +153,37 @@ export class UserAbort extends KubesmithError {
 }
 
 /** Several hosts failed; exit with the code of the first (hosts sorted by name). */
+/**
+ * Which failure wins the exit code when hosts fail differently: the one a user must act on first (a host
+ * key, then credentials, then reachability …). Codes not listed come after, in numeric order.
+ */
+export const EXIT_PRIORITY: readonly number[] = [
+  ExitCode.HostKey,
+  ExitCode.Auth,
+  ExitCode.Unreachable,
+  ExitCode.Timeout,
+  ExitCode.Preflight,
+  ExitCode.Command,
+  ExitCode.Api,
+];
+
+function exitRank(code: number): number {
+  const i = EXIT_PRIORITY.indexOf(code);
+  return i < 0 ? EXIT_PRIORITY.length + code : i;
+}
+
+/**
+ * Several hosts failed. The errors are ordered by exit priority, then as given (callers pass them in
+ * inventory order), so the exit code and the lines do not depend on which host failed first.
+ */
 export class MultiHostError extends KubesmithError {
   readonly exitCode: ExitCodeValue;
   readonly errors: KubesmithError[];
   constructor(errors: KubesmithError[]) {
-    super(errors.map((e) => e.oneLine()).join("\n"));
-    this.errors = errors;
-    this.exitCode = errors[0]?.exitCode ?? ExitCode.Internal;
+    const sorted = errors.map((e, i) => ({ e, i })).sort((a, b) => exitRank(a.e.exitCode) - exitRank(b.e.exitCode) || a.i - b.i).map((x) => x.e);
+    super(sorted.map((e) => e.oneLine()).join("\n"));
+    this.errors = sorted;
+    this.exitCode = sorted[0]?.exitCode ?? ExitCode.Internal;
   }
   override oneLine(): string {
     return this.errors.map((e) => e.oneLine()).join("\n");

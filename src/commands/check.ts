@@ -52,9 +52,6 @@ export function runDir(stateDir: string, cluster: string, command: string): stri
   return dir;
 }
 
-// Which error wins the exit code when hosts fail differently: the one a user must act on first.
-const PRIORITY: number[] = [ExitCode.HostKey, ExitCode.Auth, ExitCode.Unreachable, ExitCode.Timeout, ExitCode.Command];
-
 export async function runCheck(opts: CheckOptions, out: (s: string) => void, warn: (s: string) => void): Promise<HostReport[]> {
   const concurrency = parseConcurrency(opts.concurrency);
   const loaded = await loadInventory(resolveInventoryPath(opts.inventory));
@@ -96,10 +93,7 @@ export async function runCheck(opts: CheckOptions, out: (s: string) => void, war
   else out(renderReport(reports));
 
   if (failures.length) {
-    failures.sort((a, b) => {
-      const pa = PRIORITY.indexOf(a.exitCode), pb = PRIORITY.indexOf(b.exitCode);
-      return (pa < 0 ? 99 : pa) - (pb < 0 ? 99 : pb);
-    });
+    // MultiHostError orders them by exit priority (errors.ts EXIT_PRIORITY).
     throw failures.length === 1 ? failures[0]! : new MultiHostError(failures);
   }
   const failed = findings.filter((f) => f.severity === "fail");

@@ -4,6 +4,7 @@ import { installedHostReleases, removeHostRelease } from "../addons/hostapply.js
 import { ApiError } from "../errors.js";
 import { hostTargets } from "./addons.js";
 import { resetSteps } from "../scripts/reset.js";
+import type { ClusterHost } from "../cluster/model.js";
 import type { KubeClient } from "../kube/client.js";
 import { connectKube } from "./api.js";
 import type { ClusterContext } from "./context.js";
@@ -48,11 +49,15 @@ export const resetHosts: Phase<ClusterContext> = {
   title: "reset hosts (kubeadm reset, CNI, iptables, etcd, keepalived)",
   async run(ctx) {
     const vip = ctx.model.endpoint.kind === "vip";
-    await forHosts(ctx, ctx.model.hosts, async (h) => {
+    const reset = async (h: ClusterHost) => {
       const steps = resetSteps({ keepalived: vip && h.isControlPlane });
       const n = await runSteps(ctx, h.name, await ctx.runner(h.name), steps);
       return n ? undefined : "already clean";
-    });
+    };
+    // Workers in parallel; then the control planes one at a time, the last joined first: each `kubeadm
+    // reset` removes its own etcd member, and removals in parallel can cost the remaining members quorum.
+    await forHosts(ctx, ctx.model.hosts.filter((h) => !h.isControlPlane), reset);
+    await forHosts(ctx, [...ctx.model.controlPlanes].reverse(), reset, { concurrency: 1 });
   },
 };
 

@@ -53,9 +53,10 @@ export async function forHosts<C extends PhaseContext, H extends { name: string 
   opts: { concurrency?: number } = {},
 ): Promise<void> {
   const limit = pLimit(opts.concurrency ?? ctx.concurrency);
-  const errors: unknown[] = [];
+  // Indexed by the host's place in the list, so the errors come out in inventory order, not completion order.
+  const failures: unknown[] = [];
   await Promise.all(
-    hosts.map((h) =>
+    hosts.map((h, index) =>
       limit(async () => {
         const t0 = performance.now();
         ctx.reporter.emit({ kind: "host-step", phase: ctx.phase, host: h.name, status: "start" });
@@ -70,7 +71,7 @@ export async function forHosts<C extends PhaseContext, H extends { name: string 
             ...(detail ? { detail } : {}),
           });
         } catch (err) {
-          errors.push(err);
+          failures[index] = err;
           ctx.reporter.emit({
             kind: "host-step",
             phase: ctx.phase,
@@ -83,6 +84,7 @@ export async function forHosts<C extends PhaseContext, H extends { name: string 
       }),
     ),
   );
+  const errors = failures.filter((e) => e !== undefined);
   // An error that is not ours is a bug: let it through untouched so --debug shows its stack.
   const bug = errors.find((e) => !(e instanceof KubesmithError));
   if (bug !== undefined) throw bug;

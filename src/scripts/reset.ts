@@ -77,7 +77,18 @@ function cniInterfacesStep(): Step {
 }
 
 export const CNI_DIRS_EMPTIED = ["/etc/cni/net.d"] as const;
-export const CNI_DIRS_REMOVED = ["/var/lib/cni", "/var/lib/calico", "/run/calico"] as const;
+/**
+ * Removed whole: CNI and Calico state, the plugins Calico's install-cni copied into /opt/cni/bin (the
+ * kubernetes-cni package's own plugins stay), and what kubesmith's Filebeat DaemonSet keeps on the node.
+ */
+export const CNI_DIRS_REMOVED = [
+  "/var/lib/cni",
+  "/var/lib/calico",
+  "/run/calico",
+  "/opt/cni/bin/calico",
+  "/opt/cni/bin/calico-ipam",
+  "/var/lib/kubesmith/filebeat",
+] as const;
 
 function cniFilesStep(): Step {
   return {

@@ -131,6 +131,17 @@ describe.skipIf(labSkip)("up / plan / down / rebuild on a lab of 3 control plane
   it("a failed worker join: the others finish, the run names host and step; the next up does only what was missing", async () => {
     const r0 = await kubesmith(["down", "--yes", ...args()]);
     expect(r0.code, r0.stderr).toBe(0);
+    // down resets the workers first, then the control planes one at a time, the last one first (etcd quorum)
+    const resets = events(r0).filter((e) => e.kind === "host-step" && e.phase?.startsWith("reset hosts"));
+    const cps = lab.state.hosts.filter((h) => h.roles.includes("control-plane")).map((h) => h.name);
+    const at = (host: string, status: string) => resets.findIndex((e) => e.host === host && e.status === status);
+    const lastWorkerDone = Math.max(...lab.state.hosts.filter((h) => !cps.includes(h.name)).map((h) => at(h.name, "done")));
+    expect(lastWorkerDone).toBeGreaterThanOrEqual(0);
+    const cpOrder = resets.filter((e) => e.status === "start" && cps.includes(e.host!)).map((e) => e.host);
+    expect(cpOrder).toEqual([...cps].reverse());
+    for (let i = 0; i < cpOrder.length; i++) {
+      expect(at(cpOrder[i]!, "start")).toBeGreaterThan(i === 0 ? lastWorkerDone : at(cpOrder[i - 1]!, "done"));
+    }
     const victim = lab.state.hosts.find((h) => h.roles.includes("worker") && !h.roles.includes("frontend"))!;
     setLabFaults(lab.state.name, [{ host: victim.name, command: "kubeadm join", exitCode: 1, fail: "simulated join failure" }]);
     const r1 = await kubesmith(["up", ...args()]);

@@ -51,10 +51,26 @@ describe("phase runner", () => {
       c.done.push(h.name);
     }).catch((e) => e);
     expect(err).toBeInstanceOf(MultiHostError);
-    expect((err as MultiHostError).oneLine()).toMatch(/^b: .*boom\nc: denied$/);
+    // the credentials problem comes first (a user must fix it first), and sets the exit code
+    expect((err as MultiHostError).oneLine()).toMatch(/^c: denied\nb: .*boom$/);
+    expect((err as MultiHostError).exitCode).toBe(new AuthError("c", "x").exitCode);
     expect(c.done).toEqual(["a"]);
     const failed = c.reporter.of("host-step").filter((e) => e.status === "failed").map((e) => e.host).sort();
     expect(failed).toEqual(["b", "c"]);
+  });
+
+  it("the exit code and the order of the lines do not depend on which host failed first", async () => {
+    const results: string[] = [];
+    for (const delays of [{ a: 1, b: 30, c: 60 }, { a: 60, b: 30, c: 1 }, { a: 30, b: 1, c: 60 }]) {
+      const err = (await forHosts(ctx(), hosts, async (h) => {
+        await new Promise((r) => setTimeout(r, delays[h.name as "a" | "b" | "c"]));
+        if (h.name === "a") throw new CommandError("a", "kubeadm join", 1, "boom");
+        throw new CommandError(h.name, "apt-get install", 100, "locked");
+      }).catch((e: unknown) => e)) as MultiHostError;
+      results.push(`${err.exitCode} ${err.oneLine()}`);
+    }
+    expect(new Set(results).size).toBe(1);
+    expect(results[0]).toMatch(/^7 a: .*\nb: .*\nc: /);
   });
 
   it("forHosts respects the concurrency bound", async () => {

@@ -237,8 +237,8 @@ function dockerAptRepoStep(): Step {
     what: `add Docker's apt repository for containerd.io (${DOCKER_APT_SOURCES}, key ${DOCKER_APT_KEYRING})`,
     probe: probeAll(
       sh`[ -s ${DOCKER_APT_KEYRING} ]`,
-      DOCKER_APT_DISTRO,
-      `[ "$(cat ${quote(DOCKER_APT_SOURCES)} 2>/dev/null)" = ${DOCKER_APT_LINE} ]`,
+      // one check: the distro variables must live in the same subshell as the comparison
+      script(DOCKER_APT_DISTRO, `[ "$(cat ${quote(DOCKER_APT_SOURCES)} 2>/dev/null)" = ${DOCKER_APT_LINE} ]`),
     ),
     apply: script(
       APPLY_HEADER,

@@ -33,6 +33,10 @@ export interface ClusterModel {
   controlPlanes: ClusterHost[];
   /** Hosts that join as workers (workers and frontend nodes that are not control planes). */
   workers: ClusterHost[];
+  /**
+   * The control plane that leads the run: kubeadm init (on a new cluster), join tokens, the lock and
+   * the API. The inventory's first control plane until facts are known, then chooseLeader's pick.
+   */
   first: ClusterHost;
   endpoint: Endpoint;
 }
@@ -54,6 +58,15 @@ export function buildModel(loaded: LoadedInventory, targets: SshTarget[]): Clust
   const workers = hosts.filter((h) => !h.isControlPlane);
   const first = controlPlanes[0]!; // the inventory rules guarantee one
   return { name: inv.cluster.name, inventory: inv, loaded, hosts, controlPlanes, workers, first, endpoint: endpointOf(inv, first) };
+}
+
+/**
+ * The leader, from live facts: the first control plane (inventory order) that kubeadm already set up, so a
+ * rebuilt first host joins the running cluster instead of starting a second one; on a new cluster, the
+ * inventory's first control plane.
+ */
+export function chooseLeader(model: ClusterModel, kubeadmState: (host: string) => "none" | "worker" | "control-plane" | undefined): ClusterHost {
+  return model.controlPlanes.find((h) => kubeadmState(h.name) === "control-plane") ?? model.controlPlanes[0]!;
 }
 
 export function endpointOf(inv: Inventory, first: ClusterHost): Endpoint {

@@ -105,7 +105,9 @@ async function installedVersion(ctx: ClusterContext, h: ClusterHost): Promise<st
 export const kubeadmInit: Phase<ClusterContext> = {
   title: "kubeadm init on the first control plane",
   shouldRun(ctx) {
-    return !ctx.joined.has(ctx.model.first.name) || `${ctx.model.first.name} is already initialised`;
+    // Never a second init: any control plane kubeadm set up means the cluster exists (the others join it).
+    const setUp = ctx.model.controlPlanes.filter((h) => ctx.joined.has(h.name)).map((h) => h.name);
+    return setUp.length === 0 || `the cluster exists (${setUp.join(", ")} ${setUp.length > 1 ? "are" : "is"} set up by kubeadm)`;
   },
   async run(ctx) {
     const h = ctx.model.first;
@@ -235,7 +237,8 @@ export const joinControlPlanes: Phase<ClusterContext> = {
   },
   async run(ctx) {
     // One at a time: each new etcd member must be in before the next one joins.
-    await forHosts(ctx, ctx.model.controlPlanes.slice(1), (h) => joinHost(ctx, h, "control-plane"), { concurrency: 1 });
+    const others = ctx.model.controlPlanes.filter((h) => h !== ctx.model.first);
+    await forHosts(ctx, others, (h) => joinHost(ctx, h, "control-plane"), { concurrency: 1 });
   },
 };
 

@@ -1,4 +1,5 @@
 // Host phases of `up`: connect and gather facts, preflight, prepare the OS.
+import { chooseLeader } from "../cluster/model.js";
 import { PreflightError } from "../errors.js";
 import { factsScript, parseFacts } from "../facts/gather.js";
 import { runPreflight } from "../preflight/checks.js";
@@ -18,6 +19,15 @@ export const gatherFacts: Phase<ClusterContext> = {
       if (f.kubeadmState !== "none") ctx.joined.add(h.name);
       return `${f.osPretty}, ${f.cpus} CPU, ${f.memoryMiB} MiB${f.kubeadmState !== "none" ? `, already set up (${f.kubeadmState})` : ""}`;
     });
+    const leader = chooseLeader(ctx.model, (name) => ctx.facts.get(name)?.kubeadmState);
+    if (leader !== ctx.model.first) {
+      ctx.reporter.emit({
+        kind: "warning",
+        host: leader.name,
+        message: `${ctx.model.first.name} is not set up by kubeadm but ${leader.name} is: ${leader.name} leads this run and ${ctx.model.first.name} joins the running cluster as a control plane`,
+      });
+      ctx.model.first = leader;
+    }
   },
 };
 

@@ -1,0 +1,89 @@
+// Which control plane leads a run is decided from live facts, never hard-wired to the inventory's first:
+// a rebuilt cp1 next to a running cp2 and cp3 must join their cluster, not start a second one.
+import { describe, expect, it } from "vitest";
+import { chooseLeader, type ClusterHost, type ClusterModel } from "../../src/cluster/model.js";
+import type { HostFacts } from "../../src/facts/gather.js";
+import { gatherFacts } from "../../src/phases/hosts.js";
+import { joinControlPlanes, kubeadmInit } from "../../src/phases/controlplane.js";
+import type { ClusterContext } from "../../src/phases/context.js";
+import type { Runner } from "../../src/ssh/types.js";
+import { MemoryReporter } from "../../src/ui/events.js";
+
+type State = "none" | "worker" | "control-plane";
+const cp = (name: string): ClusterHost =>
+  ({ name, address: name, nodeIP: name, isControlPlane: true, isWorker: false, isFrontend: false, target: {} as never, spec: { name, address: name, roles: ["control-plane"] } }) as ClusterHost;
+
+function model(): ClusterModel {
+  const cps = [cp("cp1"), cp("cp2"), cp("cp3")];
+  return { name: "c", controlPlanes: cps, hosts: cps, workers: [], first: cps[0]!, endpoint: { host: "vip", port: 6443, kind: "vip" } } as unknown as ClusterModel;
+}
+
+/** A context whose hosts answer the facts script with the given kubeadm state. */
+function context(states: Record<string, State>) {
+  const reporter = new MemoryReporter();
+  const facts = new Map<string, HostFacts>();
+  const runner = (name: string): Runner =>
+    ({
+      exec: async () => ({ code: 0, stdout: factsOutput(states[name]!), stderr: "" }),
+    }) as unknown as Runner;
+  const ctx = {
+    model: model(),
+    facts,
+    joined: new Set<string>(),
+    reporter,
+    concurrency: 4,
+    phase: "",
+    changes: [],
+    dryRun: false,
+    runner: async (n: string) => runner(n),
+  } as unknown as ClusterContext;
+  return { ctx, reporter };
+}
+
+/** The facts script's output (key=value lines) as parseFacts reads it, for one kubeadm state. */
+function factsOutput(state: State): string {
+  return [
+    "os_id=debian",
+    "os_version=12",
+    "os_pretty=Debian GNU/Linux 12 (bookworm)",
+    "arch=x86_64",
+    "cpus=2",
+    "mem_kib=4194304",
+    "swap_kib=0",
+    "kernel=6.1.0",
+    "package_manager=apt",
+    `kubeadm_state=${state}`,
+  ].join("\n");
+}
+
+describe("the leader", () => {
+  it("is the first control plane kubeadm set up; on a new cluster the inventory's first", () => {
+    const m = model();
+    expect(chooseLeader(m, () => "none").name).toBe("cp1");
+    expect(chooseLeader(m, (h) => (h === "cp1" ? "none" : "control-plane")).name).toBe("cp2");
+    expect(chooseLeader(m, (h) => (h === "cp3" ? "control-plane" : "none")).name).toBe("cp3");
+    expect(chooseLeader(m, () => "control-plane").name).toBe("cp1");
+  });
+
+  it("cp1 rebuilt while cp2 and cp3 run: no second kubeadm init, cp2 leads, cp1 joins as a control plane", async () => {
+    const { ctx, reporter } = context({ cp1: "none", cp2: "control-plane", cp3: "control-plane" });
+    await gatherFacts.run(ctx);
+    expect([...ctx.joined].sort()).toEqual(["cp2", "cp3"]);
+    expect(ctx.model.first.name).toBe("cp2");
+    expect(reporter.of("warning").some((w) => /cp2 leads this run and cp1 joins/.test(w.message))).toBe(true);
+    expect(kubeadmInit.shouldRun!(ctx)).toMatch(/the cluster exists \(cp2, cp3 are set up by kubeadm\)/);
+    // the join phase covers every control plane but the leader, cp1 included
+    const joined: string[] = [];
+    const phase = joinControlPlanes as { run: (c: ClusterContext) => Promise<void> };
+    const spy = { ...ctx, runner: async (n: string) => (joined.push(n), Promise.reject(new Error("stop here"))) } as unknown as ClusterContext;
+    await phase.run(spy).catch(() => {});
+    expect(joined.sort()).toEqual(["cp1", "cp3"]);
+  });
+
+  it("a new cluster: kubeadm init runs on cp1", async () => {
+    const { ctx } = context({ cp1: "none", cp2: "none", cp3: "none" });
+    await gatherFacts.run(ctx);
+    expect(ctx.model.first.name).toBe("cp1");
+    expect(kubeadmInit.shouldRun!(ctx)).toBe(true);
+  });
+});

@@ -174,7 +174,7 @@ describe.skipIf(labSkip)("kubesmith init against the lab", () => {
       await term.answer(() => term.type("wiz-tty"));
       await term.prompt(/Kubernetes version/);
       await term.answer(() => term.keys("Enter"));
-      expect(term.screen()).toMatch(/^✔ Kubernetes version 1\.33/m);
+      expect(term.screen()).toMatch(/^✔ Kubernetes version 1\.36/m);
 
       // host 1: first a wrong address, where nothing answers
       const wrong = `198.18.${subnet}.250`;
@@ -254,7 +254,7 @@ describe.skipIf(labSkip)("kubesmith init against the lab", () => {
 
       await term.prompt(/Write the inventory to \(tty\.yaml\)/);
       await term.answer(() => term.keys("Enter"));
-      await term.waitFor(new RegExp(`wrote ${join(work, "tty.yaml").replace(/[./]/g, "\\$&")} \\(3 hosts, Kubernetes 1\\.33\\)`));
+      await term.waitFor(new RegExp(`wrote ${join(work, "tty.yaml").replace(/[./]/g, "\\$&")} \\(3 hosts, Kubernetes 1\\.36\\)`));
       await term.waitFor(/next: kubesmith up -i tty\.yaml/);
 
       // the file is there, complete, and valid before `up` even starts

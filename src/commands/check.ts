@@ -86,7 +86,7 @@ export async function runCheck(opts: CheckOptions, out: (s: string) => void, war
     }
   }
   const reachable = reports.filter((r) => r.facts);
-  const findings = runPreflight(reachable.map((r) => ({ name: r.name, roles: r.roles, facts: r.facts! })));
+  const findings = runPreflight(reachable.map((r) => ({ name: r.name, roles: r.roles, facts: r.facts!, kubernetesVersion: inv.cluster.kubernetesVersion })));
   for (const f of findings) reports.find((r) => r.name === f.host)?.findings.push(f);
 
   if (opts.output === "json") out(JSON.stringify({ cluster: inv.cluster.name, hosts: reports }, null, 2) + "\n");

@@ -35,7 +35,12 @@ export const preflight: Phase<ClusterContext> = {
   title: "preflight checks",
   async run(ctx) {
     const findings = runPreflight(
-      ctx.model.hosts.map((h) => ({ name: h.name, roles: h.spec.roles, facts: ctx.facts.get(h.name)! })),
+      ctx.model.hosts.map((h) => ({
+        name: h.name,
+        roles: h.spec.roles,
+        facts: ctx.facts.get(h.name)!,
+        kubernetesVersion: ctx.model.inventory.cluster.kubernetesVersion,
+      })),
     );
     for (const f of findings.filter((x) => x.severity === "warn")) {
       ctx.reporter.emit({ kind: "warning", host: f.host, message: `${f.check}: ${f.message}` });

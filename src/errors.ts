@@ -193,3 +193,11 @@ export class MultiHostError extends KubesmithError {
 export function truncate(s: string, n: number): string {
   return s.length <= n ? s : `${s.slice(0, n - 1)}…`;
 }
+
+/**
+ * The run was interrupted (SIGINT, SIGTERM): no new step was started, and a remote command still running
+ * after the grace period was cut off.
+ */
+export class InterruptedError extends KubesmithError {
+  readonly exitCode = ExitCode.Aborted;
+}

@@ -16,6 +16,7 @@ import {
   ExitCode,
   HostError,
   HostKeyError,
+  InterruptedError,
   KubesmithError,
   TimeoutError,
   UnreachableError,
@@ -57,6 +58,47 @@ export interface SshRunnerOptions {
   /** Replaces the known_hosts check (default verifyHostKey); a rejection refuses the key before any
    *  credential is sent. The wizard uses it to show an unknown key to a person first. */
   verifyHostKey?: (req: VerifyRequest) => Promise<unknown>;
+  /**
+   * The run's interrupt signal. Once it is aborted, a command still running gets interruptGraceMs to
+   * finish and is then cut off (its process group killed on the host); a command started after it gets
+   * at most that long. Commands run with { afterInterrupt: true } are exempt (releasing the lock).
+   */
+  signal?: AbortSignal;
+  /** See signal. Default 5 s. */
+  interruptGraceMs?: number;
+}
+
+export const DEFAULT_INTERRUPT_GRACE_MS = 5000;
+
+/** What the process-group wrapper prints first on stdout (and the runner strips): the group's id. */
+const PGID_LINE = /^\x1ekubesmith-pgid (\d+)$/;
+
+/**
+ * Runs a command (POSIX sh) in its own session and process group on the host, so a timeout or an
+ * interrupt can stop the command together with every child it started: `setsid -w` (util-linux) makes
+ * the group and passes the exit status back, the wrapper prints the group id first on stdout. Without
+ * setsid the command runs as before (only the channel is closed when it is stopped).
+ */
+export function inProcessGroup(command: string): string {
+  const q = quote(command);
+  return (
+    `if command -v setsid >/dev/null 2>&1; then exec setsid -w sh -c 'printf "\\036kubesmith-pgid %s\\n" "$$"; exec sh -c "$1"' kubesmith ${q}; ` +
+    `else exec sh -c ${q}; fi`
+  );
+}
+
+/** Stops a process group started by inProcessGroup: TERM, up to 1 s for it to go, then KILL. */
+export function killGroupScript(pgid: number): string {
+  const g = `-${Math.trunc(pgid)}`;
+  return `kill -TERM ${g} 2>/dev/null || exit 0; i=0; while [ $i -lt 10 ] && kill -0 ${g} 2>/dev/null; do sleep 0.1; i=$((i+1)); done; kill -KILL ${g} 2>/dev/null; exit 0`;
+}
+
+interface ChannelOptions {
+  /** The command was wrapped by inProcessGroup: read the group id from the first stdout line. */
+  grouped?: boolean;
+  /** How the command became root: the group is killed the same way. */
+  sudo?: SudoMode;
+  afterInterrupt?: boolean;
 }
 
 interface RawResult {
@@ -124,6 +166,7 @@ export class SshRunner implements Runner {
   private sudoP?: Promise<SudoMode>;
   private ownBastion?: SshRunner;
   private closed = false;
+  private readonly graceMs: number;
 
   constructor(target: SshTarget, opts: SshRunnerOptions = {}) {
     this.host = target.name;
@@ -138,6 +181,7 @@ export class SshRunner implements Runner {
         ...(opts.onCommand ? { onCommand: opts.onCommand } : {}),
       });
     this.channels = pLimit(Math.max(1, opts.maxChannels ?? 8));
+    this.graceMs = opts.interruptGraceMs ?? DEFAULT_INTERRUPT_GRACE_MS;
   }
 
   /** True while a connection is up. */
@@ -431,59 +475,126 @@ export class SshRunner implements Runner {
    * inside ssh2's exec callback, synchronously: the exit status can arrive in the same packet batch as
    * the channel confirmation, and an 'exit' event emitted before we listen would be lost.
    */
-  private runRaw(command: string, stdin: Buffer | undefined, timeoutMs: number, label: string): Promise<RawResult> {
-    return this.channels(async () => {
-      const client = await this.connect();
-      const start = performance.now();
-      return new Promise<RawResult>((resolve, reject) => {
-        client.exec(command, (openErr, stream) => {
-          if (openErr) {
-            reject(new UnreachableError(this.host, `cannot open an SSH channel: ${openErr.message}`));
+  private runRaw(command: string, stdin: Buffer | undefined, timeoutMs: number, label: string, o: ChannelOptions = {}): Promise<RawResult> {
+    return this.channels(async () => this.channel(await this.connect(), command, stdin, timeoutMs, label, o));
+  }
+
+  private channel(client: Client, command: string, stdin: Buffer | undefined, timeoutMs: number, label: string, o: ChannelOptions): Promise<RawResult> {
+    const start = performance.now();
+    return new Promise<RawResult>((resolve, reject) => {
+      client.exec(command, (openErr, stream) => {
+        if (openErr) {
+          reject(new UnreachableError(this.host, `cannot open an SSH channel: ${openErr.message}`));
+          return;
+        }
+        const out: Buffer[] = [];
+        const err: Buffer[] = [];
+        let code: number | null = null;
+        let signal: string | undefined;
+        let done = false;
+        let pgid: number | undefined;
+        // The first stdout line of a grouped command, until it is read.
+        let head: Buffer | undefined = o.grouped ? Buffer.alloc(0) : undefined;
+        let timer: NodeJS.Timeout | undefined;
+        let graceTimer: NodeJS.Timeout | undefined;
+        const abortSignal = o.afterInterrupt ? undefined : this.opts.signal;
+        const settle = () => {
+          done = true;
+          if (timer) clearTimeout(timer);
+          if (graceTimer) clearTimeout(graceTimer);
+          abortSignal?.removeEventListener("abort", onAbort);
+        };
+        /** Stop the command: its whole process group on the host, then the channel. */
+        const stop = (e: KubesmithError) => {
+          if (done) return;
+          settle();
+          const killed = pgid !== undefined ? this.killGroup(client, pgid, o.sudo ?? "none") : Promise.resolve();
+          void killed.then(() => {
+            sendSignal(stream, "KILL");
+            stream.close();
+            reject(e);
+          });
+        };
+        function onAbort(this: void): void {
+          arm();
+        }
+        const arm = () => {
+          if (done || graceTimer) return;
+          graceTimer = setTimeout(
+            () => stop(new InterruptedError(`${this.host}: '${label}' was cut off ${formatMs(this.graceMs)} after the run was interrupted`)),
+            this.graceMs,
+          );
+        };
+        if (timeoutMs > 0) {
+          timer = setTimeout(
+            () =>
+              stop(
+                new TimeoutError(this.host, `'${label}' did not finish within ${formatMs(timeoutMs)}; it was stopped`, {
+                  hint: "raise ssh.commandTimeout, or look at the host's log",
+                }),
+              ),
+            timeoutMs,
+          );
+        }
+        if (abortSignal?.aborted) arm();
+        else abortSignal?.addEventListener("abort", onAbort, { once: true });
+        stream.on("data", (d: Buffer) => {
+          if (head === undefined) {
+            out.push(d);
             return;
           }
-          const out: Buffer[] = [];
-          const err: Buffer[] = [];
-          let code: number | null = null;
-          let signal: string | undefined;
-          let done = false;
-          const timer =
-            timeoutMs > 0
-              ? setTimeout(() => {
-                  if (done) return;
-                  done = true;
-                  sendSignal(stream, "KILL");
-                  stream.close();
-                  reject(
-                    new TimeoutError(this.host, `'${label}' did not finish within ${formatMs(timeoutMs)}; it was stopped`, {
-                      hint: "raise ssh.commandTimeout, or look at the host's log",
-                    }),
-                  );
-                }, timeoutMs)
-              : undefined;
-          stream.on("data", (d: Buffer) => out.push(d));
-          stream.stderr.on("data", (d: Buffer) => err.push(d));
-          stream.on("exit", (c: number | null, sig?: string) => {
-            if (typeof c === "number") code = c;
-            else if (sig) signal = sig;
-          });
-          stream.on("close", () => {
-            if (timer) clearTimeout(timer);
-            if (done) return;
-            done = true;
-            if (code === null && signal === undefined && !this.client) {
-              reject(new UnreachableError(this.host, `connection lost while running '${label}'`));
-              return;
-            }
-            const r: RawResult = { stdout: Buffer.concat(out), stderr: Buffer.concat(err), code, durationMs: performance.now() - start };
-            if (signal) r.signal = signal;
-            resolve(r);
-          });
-          stream.on("error", () => undefined);
-          if (stdin !== undefined && stdin.length > 0) stream.end(stdin);
-          else stream.end();
+          head = Buffer.concat([head, d]);
+          const nl = head.indexOf(10);
+          if (nl < 0 && head.length < 64) return;
+          const m = nl >= 0 ? PGID_LINE.exec(head.subarray(0, nl).toString("latin1")) : null;
+          if (m) {
+            pgid = Number(m[1]);
+            if (head.length > nl + 1) out.push(head.subarray(nl + 1));
+          } else out.push(head);
+          head = undefined;
         });
+        stream.stderr.on("data", (d: Buffer) => err.push(d));
+        stream.on("exit", (c: number | null, sig?: string) => {
+          if (typeof c === "number") code = c;
+          else if (sig) signal = sig;
+        });
+        stream.on("close", () => {
+          if (done) return;
+          settle();
+          if (head?.length) out.push(head);
+          if (code === null && signal === undefined && !this.client) {
+            reject(new UnreachableError(this.host, `connection lost while running '${label}'`));
+            return;
+          }
+          const r: RawResult = { stdout: Buffer.concat(out), stderr: Buffer.concat(err), code, durationMs: performance.now() - start };
+          if (signal) r.signal = signal;
+          resolve(r);
+        });
+        stream.on("error", () => undefined);
+        if (stdin !== undefined && stdin.length > 0) stream.end(stdin);
+        else stream.end();
       });
     });
+  }
+
+  /**
+   * Kill a command's process group on the host, on a channel of its own (outside the channel limit: the
+   * stopped command still holds its slot). As root when the command ran as root. Never throws.
+   */
+  private async killGroup(client: Client, pgid: number, mode: SudoMode): Promise<void> {
+    const script = killGroupScript(pgid);
+    let command = script;
+    let stdin: Buffer | undefined;
+    if (mode === "nopasswd") command = `sudo -n -- sh -c ${quote(script)}`;
+    else if (mode === "password") {
+      command = `sudo -S -k -p '' -- sh -c ${quote(script)}`;
+      stdin = Buffer.from(`${this.target.sudo.password ?? ""}\n`);
+    }
+    try {
+      await this.channel(client, command, stdin, 10_000, "stop the process group", { afterInterrupt: true });
+    } catch {
+      // the connection is gone: nothing more can be done from here
+    }
   }
 
   /** How sudo works on this host: decided once per runner by `sudo -k -n true`. */
@@ -508,18 +619,19 @@ export class SshRunner implements Runner {
     return this.sudoP;
   }
 
-  /** Wrap a command for sudo; the password, if any, goes first on stdin. */
+  /** Wrap a command in its own process group and for sudo; the password, if any, goes first on stdin. */
   private async wrap(command: string, opts: ExecOptions): Promise<{ command: string; stdin?: Buffer; mode: SudoMode }> {
     const input = opts.stdin === undefined ? undefined : Buffer.isBuffer(opts.stdin) ? opts.stdin : Buffer.from(opts.stdin);
     const mode = opts.sudo ? await this.sudoMode() : "none";
-    if (mode === "none") return input ? { command, stdin: input, mode } : { command, mode };
+    const grouped = inProcessGroup(command);
+    if (mode === "none") return input ? { command: grouped, stdin: input, mode } : { command: grouped, mode };
     if (mode === "nopasswd") {
-      const w = { command: `sudo -n -- sh -c ${quote(command)}`, mode };
+      const w = { command: `sudo -n -- sh -c ${quote(grouped)}`, mode };
       return input ? { ...w, stdin: input } : w;
     }
     const pw = Buffer.from(`${this.target.sudo.password ?? ""}\n`);
     return {
-      command: `sudo -S -k -p '' -- sh -c ${quote(command)}`,
+      command: `sudo -S -k -p '' -- sh -c ${quote(grouped)}`,
       stdin: input ? Buffer.concat([pw, input]) : pw,
       mode,
     };
@@ -533,7 +645,11 @@ export class SshRunner implements Runner {
     let r: RawResult;
     try {
       const w = await this.wrap(command, opts);
-      r = await this.runRaw(w.command, w.stdin, opts.timeoutMs ?? this.target.commandTimeoutMs, label);
+      r = await this.runRaw(w.command, w.stdin, opts.timeoutMs ?? this.target.commandTimeoutMs, label, {
+        grouped: true,
+        sudo: w.mode,
+        ...(opts.afterInterrupt ? { afterInterrupt: true } : {}),
+      });
       if (w.mode === "password" && r.code !== 0) {
         const e = r.stderr.toString("utf8");
         if (/incorrect password attempt|Sorry, try again/i.test(e) && r.code === 1) {

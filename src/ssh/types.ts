@@ -49,6 +49,11 @@ export interface ExecOptions {
   allowFailure?: boolean;
   /** A short human label for logs and errors ("gather facts"); defaults to the command. */
   label?: string;
+  /**
+   * Clean-up that must run also after the run was interrupted (releasing the cluster lock): not capped
+   * to the interrupt grace period and never cut off by it.
+   */
+  afterInterrupt?: boolean;
 }
 
 export interface ExecResult {

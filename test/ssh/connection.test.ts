@@ -4,8 +4,8 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { AuthError, CommandError, HostKeyError, TimeoutError, UnreachableError } from "../../src/errors.js";
-import { SshRunner, TransferError, type SshRunnerOptions } from "../../src/ssh/connection.js";
+import { AuthError, CommandError, HostKeyError, InterruptedError, TimeoutError, UnreachableError } from "../../src/errors.js";
+import { inProcessGroup, SshRunner, TransferError, type SshRunnerOptions } from "../../src/ssh/connection.js";
 import { addKnownHost, fingerprint, parseKnownHosts } from "../../src/ssh/knownhosts.js";
 import { quote } from "../../src/ssh/quote.js";
 import type { CommandLogEntry, SshTarget } from "../../src/ssh/types.js";
@@ -47,6 +47,24 @@ function target(s: TestServer, over: Partial<SshTarget> = {}): SshTarget {
     connectRetries: 0,
     ...over,
   };
+}
+
+/** The command inside inProcessGroup's wrapper (as the server received it). */
+function unwrap(c: string): string {
+  const m = /^if command -v setsid .* kubesmith '(.*)'; else exec sh -c /.exec(c);
+  if (!m?.[1]) return c;
+  const inner = m[1].replaceAll("'\\''", "'");
+  expect(c).toBe(inProcessGroup(inner));
+  return inner;
+}
+
+async function waitUntil(fn: () => boolean, ms: number): Promise<boolean> {
+  const t0 = Date.now();
+  while (!fn()) {
+    if (Date.now() - t0 > ms) return false;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  return true;
 }
 
 function runner(t: SshTarget, opts: SshRunnerOptions = {}): SshRunner {
@@ -124,12 +142,60 @@ describe("exec", () => {
     expect(e).toBeInstanceOf(TimeoutError);
     expect((e as TimeoutError).message).toMatch(/^node1: 'slow step' did not finish within 300ms/);
     expect((await r.exec("echo alive")).stdout).toBe("alive\n");
-    expect(srv.stats.signals).toContain("KILL");
+    // Its process group was stopped on the host by a second command.
+    expect(srv.stats.execs.some((c) => /^kill -TERM -\d+ /.test(c))).toBe(true);
     // The remote command is really gone: the file stops growing.
     await new Promise((res) => setTimeout(res, 300));
     const size = statSync(ticks).size;
     await new Promise((res) => setTimeout(res, 300));
     expect(statSync(ticks).size).toBe(size);
+  });
+
+  /** PIDs of processes on this machine whose command line is exactly `sleep <secs>`. */
+  const sleepers = (secs: string) => {
+    try {
+      return execFileSync("pgrep", ["-f", `^sleep ${secs}$`], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
+    } catch {
+      return []; // pgrep exits 1 when nothing matches
+    }
+  };
+  const uniqueSecs = () => `3${String(Date.now() % 100_000).padStart(5, "0")}${Math.floor(Math.random() * 10)}`;
+
+  it("a timed-out command leaves no child behind: its whole process group is killed on the host", async () => {
+    for (const t of [target(srv), target(srv, { user: "nopw", sudo: { enabled: true } })]) {
+      const r = runner(t);
+      const secs = uniqueSecs();
+      const e = await r
+        .exec(`sleep ${secs} & sleep ${secs} & (sleep ${secs}; echo never) & echo started; sleep ${secs}`, { timeoutMs: 400, label: "spawner", sudo: true })
+        .catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(TimeoutError);
+      const left = await waitUntil(() => sleepers(secs).length === 0, 3000);
+      expect(left, `sleep ${secs} still running: ${sleepers(secs).join(" ")}`).toBe(true);
+      // The group id line is the wrapper's, never part of a command's output.
+      expect((await r.exec("printf 'a\\nb'", { sudo: true })).stdout).toBe("a\nb");
+    }
+  });
+
+  it("after an interrupt a running command gets the grace period, then is cut off with its children", async () => {
+    const ac = new AbortController();
+    const r = runner(target(srv), { signal: ac.signal, interruptGraceMs: 600 });
+    const secs = uniqueSecs();
+    const quick = r.exec("sleep 0.3; echo finished", { label: "quick" });
+    const slow = r.exec(`sleep ${secs} & sleep ${secs}`, { label: "slow" }).catch((x: unknown) => x);
+    await new Promise((res) => setTimeout(res, 100));
+    const t0 = performance.now();
+    ac.abort();
+    expect((await quick).stdout).toBe("finished\n"); // finished within the grace period
+    const e = await slow;
+    expect(e).toBeInstanceOf(InterruptedError);
+    expect((e as InterruptedError).message).toBe("node1: 'slow' was cut off 600ms after the run was interrupted");
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(550);
+    expect(await waitUntil(() => sleepers(secs).length === 0, 3000)).toBe(true);
+    // Clean-up still runs after the interrupt, not capped by the grace period.
+    expect((await r.exec("sleep 0.8; echo released", { afterInterrupt: true })).stdout).toBe("released\n");
+    // A command started after the interrupt gets at most the grace period.
+    const late = await r.exec(`sleep ${secs}`, { label: "late" }).catch((x: unknown) => x);
+    expect(late).toBeInstanceOf(InterruptedError);
   });
 
   it("secrets given on stdin never reach argv nor the log", async () => {
@@ -181,7 +247,8 @@ describe("files", () => {
     await r.upload(dest, "x", { owner: "nobody", mode: 0o640 });
     const uid = Number(execFileSync("id", ["-u", "nobody"], { encoding: "utf8" }).trim());
     expect(statSync(dest).uid).toBe(uid);
-    expect(srv.stats.execs.some((c) => /^chown 'nobody' '.*\/\.owned\.kubesmith-[0-9a-f]{12}'$/.test(c))).toBe(true);
+    // chown on the temp file, in the command's own process group
+    expect(srv.stats.execs.map(unwrap).some((c) => /^chown 'nobody' '.*\/\.owned\.kubesmith-[0-9a-f]{12}'$/.test(c))).toBe(true);
   });
 
   it("upload into a missing directory fails with a TransferError and leaves nothing", async () => {
@@ -405,7 +472,7 @@ describe("sudo", () => {
     const r = runner(target(srv, { user: "nopw", sudo: { enabled: true } }));
     const e0 = srv.stats.execs.length;
     expect((await r.exec("echo $FAKE_SUDO", { sudo: true })).stdout).toBe("1\n");
-    expect(srv.stats.execs.slice(e0)).toContain(`sudo -n -- sh -c 'echo $FAKE_SUDO'`);
+    expect(srv.stats.execs.slice(e0)).toContain(`sudo -n -- sh -c ${quote(inProcessGroup("echo $FAKE_SUDO"))}`);
     const dest = join(work, "sudo-up.conf");
     await r.upload(dest, "root: yes\n", { sudo: true, mode: 0o640, owner: "nobody:nogroup" });
     expect(readFileSync(dest, "utf8")).toBe("root: yes\n");

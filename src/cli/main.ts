@@ -9,10 +9,55 @@ export interface CliIo {
   stderr: (s: string) => void;
 }
 
+/**
+ * stdout or stderr closed by its reader (`kubesmith up -o json | head -1`): from then on what would go
+ * there is dropped, quietly, and the command itself goes on to its end (lock released, journal and report
+ * written). guardPipes installs the one handler for both streams.
+ */
+const closed = { stdout: false, stderr: false };
+let guarded = false;
+
+export function guardPipes(): void {
+  if (guarded) return;
+  guarded = true;
+  // EPIPE is the expected case; any other error on these streams makes them as unusable.
+  process.stdout.on("error", () => {
+    closed.stdout = true;
+  });
+  process.stderr.on("error", () => {
+    closed.stderr = true;
+  });
+}
+
 const defaultIo: CliIo = {
-  stdout: (s) => process.stdout.write(s),
-  stderr: (s) => process.stderr.write(s),
+  stdout: (s) => {
+    if (!closed.stdout && !process.stdout.destroyed) process.stdout.write(s);
+  },
+  stderr: (s) => {
+    if (!closed.stderr && !process.stderr.destroyed) process.stderr.write(s);
+  },
 };
+
+/**
+ * Runs fn with an AbortSignal that SIGINT or SIGTERM aborts: the first signal asks the run to stop (no new
+ * step starts, running commands get a grace period, the lock is released, journal and report are written,
+ * exit 130); a second one ends the process at once with 130. Outside fn the signals keep their default.
+ */
+export async function interruptible<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (ac.signal.aborted) process.exit(ExitCode.Aborted);
+    ac.abort(sig);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    return await fn(ac.signal);
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
 
 export function buildProgram(io: CliIo = defaultIo): Command {
   const program = new Command("kubesmith");

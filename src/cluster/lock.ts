@@ -59,5 +59,7 @@ export async function releaseLock(runner: Runner, me: LockInfo): Promise<void> {
     stdin: JSON.stringify(me),
     allowFailure: true,
     label: "release the cluster lock",
+    // also after an interrupt, and never cut off by it
+    afterInterrupt: true,
   });
 }

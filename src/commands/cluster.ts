@@ -1,7 +1,7 @@
 // `up`, `plan`, `down`, `rebuild`: flags → context → phase list → runPhases, with the cluster lock around
 // every run that changes something.
 import { Command, Option } from "commander";
-import type { CliIo } from "../cli/main.js";
+import { interruptible, type CliIo } from "../cli/main.js";
 import { acquireLock, ourLock, releaseLock } from "../cluster/lock.js";
 import { readClusterSecrets, secretsFile } from "../cluster/secrets.js";
 import { loadInventory } from "../inventory/load.js";
@@ -13,7 +13,7 @@ import { connectApi, cni, labelsAndTaints, writeKubeconfig } from "../phases/api
 import { controlPlaneEndpoint, joinControlPlanes, joinWorkers, kubeadmInit } from "../phases/controlplane.js";
 import { drainNodes, removeHostAddons, resetHosts } from "../phases/down.js";
 import { gatherFacts, preflight, prepareHosts } from "../phases/hosts.js";
-import { runPhases, type Phase } from "../phases/run.js";
+import { runPhases, throwIfInterrupted, type Phase } from "../phases/run.js";
 import { confirm } from "../ui/confirm.js";
 import { chooseReporter } from "../ui/select.js";
 import { writeRunReport } from "../report/html.js";
@@ -21,7 +21,8 @@ import { applyAddons, renderAddons } from "../phases/addons.js";
 import { table } from "../ui/table.js";
 import { parseConcurrency } from "./check.js";
 import { hostCommandOptions, resolveInventoryPath } from "./inventory.js";
-import { UsageError } from "../errors.js";
+import { InterruptedError, UsageError } from "../errors.js";
+import type { RunResultKind } from "../ui/events.js";
 import { parseDuration } from "../ssh/targets.js";
 
 export const UP_PHASES: Phase<ClusterContext>[] = [
@@ -55,6 +56,7 @@ export interface ClusterFlags {
   waitTimeout: string;
   apiTunnel?: boolean;
   plain?: boolean;
+  interruptGrace?: string;
 }
 
 /** The flags every cluster command shares, as ClusterOptions; `addons diff|apply|remove` use it too. */
@@ -64,6 +66,14 @@ export function clusterOptions(f: ClusterFlags, dryRun: boolean): ClusterOptions
     waitTimeoutMs = parseDuration(f.waitTimeout);
   } catch {
     throw new UsageError(`--wait-timeout must be like 90s or 5m (got '${f.waitTimeout}')`);
+  }
+  let interruptGraceMs: number | undefined;
+  if (f.interruptGrace !== undefined) {
+    try {
+      interruptGraceMs = parseDuration(f.interruptGrace);
+    } catch {
+      throw new UsageError(`--interrupt-grace must be like 5s or 500ms (got '${f.interruptGrace}')`);
+    }
   }
   return {
     inventory: resolveInventoryPath(f.inventory),
@@ -76,10 +86,34 @@ export function clusterOptions(f: ClusterFlags, dryRun: boolean): ClusterOptions
     ...(f.yes ? { yes: true } : {}),
     ...(f.apiTunnel ? { apiTunnel: true } : {}),
     waitTimeoutMs,
+    ...(interruptGraceMs !== undefined ? { interruptGraceMs } : {}),
   };
 }
 
-/** Runs one command's phases with the lock held (not in dry run) and the context closed afterwards. */
+/** Where an interrupted run was: the phase and the hosts it was working on (inventory order). */
+function whereNow(ctx: ClusterContext): string {
+  if (!ctx.phase) return "the start of the run";
+  const events = ctx.memory.events;
+  let i = events.length - 1;
+  while (i >= 0 && !(events[i]!.kind === "phase-start" && (events[i] as { phase: string }).phase === ctx.phase)) i--;
+  const since = i >= 0 ? events.slice(i + 1) : [];
+  const open = new Set<string>();
+  for (const e of since) {
+    if (e.kind !== "host-step" || e.phase !== ctx.phase) continue;
+    if (e.status === "start") open.add(e.host);
+    else open.delete(e.host);
+  }
+  if (!open.size) for (const e of since) if (e.kind === "change" && e.phase === ctx.phase) open.add(e.host);
+  const hosts = ctx.model.hosts.map((h) => h.name).filter((h) => open.has(h));
+  return `${ctx.phase}${hosts.length ? ` on ${hosts.join(", ")}` : ""}`;
+}
+
+/**
+ * Runs one command's phases with the lock held (not in dry run) and the context closed afterwards. On
+ * SIGINT/SIGTERM (opts.signal, else its own) it stops starting new work, releases the lock, ends the
+ * journal with run-end (result interrupted), writes the report and throws InterruptedError naming where
+ * it was and what to run again (`rerun`, default the command).
+ */
 export async function runCluster(
   command: string,
   phases: Phase<ClusterContext>[],
@@ -88,22 +122,43 @@ export async function runCluster(
   output: "plain" | "json",
   after?: (ctx: ClusterContext) => Promise<void>,
   plain = false,
+  rerun = command,
 ): Promise<ClusterContext> {
+  if (!opts.signal) return interruptible((signal) => runCluster(command, phases, { ...opts, signal }, io, output, after, plain, rerun));
+  const signal = opts.signal;
   const { kind, reporter } = chooseReporter({ output, plain, isTTY: !!process.stdout.isTTY, env: process.env, write: io.stdout });
   const ctx = await openContext(command, opts, [reporter]);
+  // Where the run was when the signal came (what it does afterwards is winding down).
+  let where: string | undefined;
+  const noteWhere = () => {
+    where ??= whereNow(ctx);
+  };
+  if (signal.aborted) noteWhere();
+  else signal.addEventListener("abort", noteWhere, { once: true });
   const me = ourLock(command);
+  const t0 = performance.now();
+  let result: RunResultKind = "failed";
   let locked = false;
   try {
     if (!opts.dryRun) {
+      throwIfInterrupted(ctx);
       const first = await ctx.runner(ctx.model.first.name);
       await acquireLock(first, me, { ...(opts.forceUnlock ? { force: true } : {}), warn: (m) => ctx.reporter.emit({ kind: "warning", host: ctx.model.first.name, message: m }) });
       locked = true;
     }
-    await runPhases(phases, ctx);
+    await runPhases(phases, ctx, { end: false });
+    result = "ok";
     if (after && kind !== "json") await after(ctx);
     return ctx;
+  } catch (err) {
+    if (!signal.aborted) throw err;
+    result = "interrupted";
+    throw new InterruptedError(`interrupted during ${where ?? whereNow(ctx)}; run 'kubesmith ${rerun}' again to continue`, { cause: err });
   } finally {
+    signal.removeEventListener("abort", noteWhere);
     if (locked) await releaseLock(await ctx.runner(ctx.model.first.name), me).catch(() => {});
+    // The last event of the run, after the lock's own command events.
+    ctx.reporter.emit({ kind: "run-end", ok: result === "ok", result, durationMs: Math.round(performance.now() - t0), changes: ctx.changes.length });
     await closeContext(ctx);
     if (kind !== "json") io.stdout(`logs: ${ctx.runDir}\n`);
     if (!opts.dryRun) {
@@ -165,7 +220,8 @@ function common(cmd: Command): Command {
     .option("--plain", "plain line output: no spinners or colour (also when not a terminal or CI is set)")
     .option("--force-unlock", "take over a cluster lock held by another run (only when that run is dead)")
     .option("--wait-timeout <duration>", "how long to wait for nodes to be Ready", "5m")
-    .option("--api-tunnel", "reach the Kubernetes API through an SSH tunnel via the first control plane (default: only when it is not routable)");
+    .option("--api-tunnel", "reach the Kubernetes API through an SSH tunnel via the first control plane (default: only when it is not routable)")
+    .option("--interrupt-grace <duration>", "after Ctrl-C or SIGTERM, how long running remote commands may finish before they are stopped", "5s");
 }
 
 export function registerClusterCommands(program: Command, io: CliIo): void {
@@ -192,7 +248,7 @@ export function registerClusterCommands(program: Command, io: CliIo): void {
 
   common(program.command("plan").description("show what 'up' would change on each host; changes nothing"))
     .action(async (f: ClusterFlags) => {
-      await runCluster("up", UP_PHASES, clusterOptions(f, true), io, f.output, (ctx) => summary(ctx, io), !!f.plain);
+      await runCluster("up", UP_PHASES, clusterOptions(f, true), io, f.output, (ctx) => summary(ctx, io), !!f.plain, "plan");
     });
 
   common(program.command("down").description("drain and delete the nodes, reset every host (kubeadm reset, CNI, iptables, keepalived)"))
@@ -211,7 +267,10 @@ export function registerClusterCommands(program: Command, io: CliIo): void {
     .action(async (f: ClusterFlags) => {
       const opts = clusterOptions(f, !!f.dryRun);
       if (!opts.dryRun) await confirm(`Rebuild the cluster in ${opts.inventory} (everything on it is lost)?`, { ...(f.yes ? { yes: true } : {}), flag: "--yes" });
-      await runCluster("down", DOWN_PHASES, opts, io, f.output, undefined, !!f.plain);
-      await runCluster("up", UP_PHASES, opts, io, f.output, (ctx) => summary(ctx, io), !!f.plain);
+      // One interrupt stops the whole rebuild: down interrupted means rebuild again, up interrupted means up.
+      await interruptible(async (signal) => {
+        await runCluster("down", DOWN_PHASES, { ...opts, signal }, io, f.output, undefined, !!f.plain, "rebuild");
+        await runCluster("up", UP_PHASES, { ...opts, signal }, io, f.output, (ctx) => summary(ctx, io), !!f.plain);
+      });
     });
 }

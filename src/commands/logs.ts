@@ -16,7 +16,7 @@ export interface RunInfo {
   dir: string;
   command: string;
   startedAt: string;
-  /** ok / failed / unfinished (no run-end), or "-" for runs without a journal (check). */
+  /** ok / failed / interrupted / unfinished (no run-end), or "-" for runs without a journal (check). */
   result: string;
   durationMs?: number;
   hosts: string[];
@@ -48,7 +48,11 @@ export function listRuns(stateDir: string, cluster: string): RunInfo[] {
       const ends = parseEvents(readFileSync(journal, "utf8")).filter((e) => e.kind === "run-end");
       if (!ends.length) info.result = "unfinished";
       else {
-        info.result = ends.every((e) => e.kind === "run-end" && e.ok) ? "ok" : "failed";
+        info.result = ends.some((e) => e.kind === "run-end" && e.result === "interrupted")
+          ? "interrupted"
+          : ends.every((e) => e.kind === "run-end" && e.ok)
+            ? "ok"
+            : "failed";
         info.durationMs = ends.reduce((a, e) => a + (e.kind === "run-end" ? e.durationMs : 0), 0);
       }
     }

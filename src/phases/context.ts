@@ -60,6 +60,10 @@ export interface ClusterOptions {
   waitTimeoutMs?: number;
   /** Reach the API through an SSH tunnel via the first control plane even when it is routable. */
   apiTunnel?: boolean;
+  /** Aborted when the run is interrupted: no new step starts, running commands are cut off after the grace. */
+  signal?: AbortSignal;
+  /** How long running remote commands may take to finish after an interrupt (default 5 s). */
+  interruptGraceMs?: number;
 }
 
 export async function openContext(command: string, opts: ClusterOptions, reporters: Reporter[]): Promise<ClusterContext> {
@@ -81,6 +85,10 @@ export async function openContext(command: string, opts: ClusterOptions, reporte
     onWarning: (host, message) => reporter.emit({ kind: "warning", host, message }),
     onCommand: (e) =>
       reporter.emit({ kind: "command", host: e.host, ...(e.label ? { label: e.label } : {}), command: e.command, code: e.code, durationMs: e.durationMs }),
+    runner: {
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.interruptGraceMs !== undefined ? { interruptGraceMs: opts.interruptGraceMs } : {}),
+    },
   });
   const changes: PlannedChange[] = [];
   const ctx: ClusterContext = {
@@ -98,6 +106,8 @@ export async function openContext(command: string, opts: ClusterOptions, reporte
     facts: new Map(),
     options: opts,
     joined: new Set(),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.interruptGraceMs !== undefined ? { interruptGraceMs: opts.interruptGraceMs } : {}),
     runner: (host: string) => {
       const h = model.hosts.find((x) => x.name === host);
       if (!h) throw new Error(`unknown host ${host}`);

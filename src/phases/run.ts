@@ -1,7 +1,7 @@
 // The phase runner, shaped like k0sctl's: prepare → shouldRun → run, cleanUp of the phases that ran when a
 // later one fails. Every remote change goes through ctx.change(): in dry-run it is recorded and skipped, in
 // a real run it is recorded and done. Plan output, the journal and progress all come from that one call.
-import { KubesmithError, MultiHostError } from "../errors.js";
+import { InterruptedError, KubesmithError, MultiHostError } from "../errors.js";
 import type { Reporter } from "../ui/events.js";
 import pLimit from "p-limit";
 
@@ -14,6 +14,27 @@ export interface PhaseContext {
   phase: string;
   /** Every change recorded so far (also the plan, in dry-run). */
   readonly changes: PlannedChange[];
+  /**
+   * Aborted when the run is interrupted (SIGINT, SIGTERM): from then on no phase, per-host step or Step
+   * starts; what runs gets interruptGraceMs to finish (the SSH runner cuts its commands off after that).
+   */
+  signal?: AbortSignal;
+  /** Default 5 s (DEFAULT_INTERRUPT_GRACE_MS). */
+  interruptGraceMs?: number;
+}
+
+const DEFAULT_GRACE_MS = 5000;
+/** How much longer than the grace period a phase is waited for after an interrupt before it is left. */
+const ABANDON_AFTER_GRACE_MS = 3000;
+
+/** The error every interrupted boundary throws; cli/main.ts prints the run's own line for it. */
+function interruptedError(ctx: PhaseContext): InterruptedError {
+  return new InterruptedError(ctx.phase ? `interrupted during ${ctx.phase}` : "interrupted");
+}
+
+/** Throws InterruptedError once the run was interrupted: call before starting anything new. */
+export function throwIfInterrupted(ctx: PhaseContext): void {
+  if (ctx.signal?.aborted) throw interruptedError(ctx);
 }
 
 export interface PlannedChange {
@@ -55,9 +76,15 @@ export async function forHosts<C extends PhaseContext, H extends { name: string 
   const limit = pLimit(opts.concurrency ?? ctx.concurrency);
   // Indexed by the host's place in the list, so the errors come out in inventory order, not completion order.
   const failures: unknown[] = [];
+  let notStarted = 0;
   await Promise.all(
     hosts.map((h, index) =>
       limit(async () => {
+        if (ctx.signal?.aborted) {
+          notStarted++;
+          ctx.reporter.emit({ kind: "host-step", phase: ctx.phase, host: h.name, status: "skipped", detail: "interrupted" });
+          return;
+        }
         const t0 = performance.now();
         ctx.reporter.emit({ kind: "host-step", phase: ctx.phase, host: h.name, status: "start" });
         try {
@@ -85,6 +112,8 @@ export async function forHosts<C extends PhaseContext, H extends { name: string 
     ),
   );
   const errors = failures.filter((e) => e !== undefined);
+  // Failures after an interrupt are the commands it cut off.
+  if (ctx.signal?.aborted && (notStarted > 0 || errors.length > 0)) throw interruptedError(ctx);
   // An error that is not ours is a bug: let it through untouched so --debug shows its stack.
   const bug = errors.find((e) => !(e instanceof KubesmithError));
   if (bug !== undefined) throw bug;
@@ -99,12 +128,48 @@ export interface RunResult {
   skipped: string[];
 }
 
-export async function runPhases<C extends PhaseContext>(phases: Phase<C>[], ctx: C): Promise<RunResult> {
+/**
+ * After an interrupt a phase gets the grace period (and a little more, for its commands to be stopped)
+ * to end; then it is left behind: work waiting on something other than SSH (the API) must not hold the
+ * run. The work left behind can only fail later; that is swallowed.
+ */
+async function runOrLeave(work: Promise<void>, ctx: PhaseContext): Promise<void> {
+  const signal = ctx.signal;
+  if (!signal) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const onAbort = () => {
+    timer ??= setTimeout(() => leave(interruptedError(ctx)), (ctx.interruptGraceMs ?? DEFAULT_GRACE_MS) + ABANDON_AFTER_GRACE_MS);
+  };
+  let leave: (e: unknown) => void = () => undefined;
+  const left = new Promise<never>((_, reject) => (leave = reject));
+  work.catch(() => undefined);
+  if (signal.aborted) onAbort();
+  else signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    await Promise.race([work, left]);
+  } finally {
+    if (timer) clearTimeout(timer);
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
+export interface RunPhasesOptions {
+  /** Emit run-end (default). A caller with work after the phases (the lock) emits it itself. */
+  end?: boolean;
+}
+
+export async function runPhases<C extends PhaseContext>(phases: Phase<C>[], ctx: C, opts: RunPhasesOptions = {}): Promise<RunResult> {
   const t0 = performance.now();
   const ran: Phase<C>[] = [];
   const skipped: string[] = [];
+  const end = (ok: boolean) => {
+    if (opts.end === false) return;
+    const result = ok ? "ok" : ctx.signal?.aborted ? "interrupted" : "failed";
+    ctx.reporter.emit({ kind: "run-end", ok, result, durationMs: Math.round(performance.now() - t0), changes: ctx.changes.length });
+  };
   try {
     for (const p of phases) {
+      throwIfInterrupted(ctx);
       ctx.phase = p.title;
       await p.prepare?.(ctx);
       const should = p.shouldRun ? await p.shouldRun(ctx) : true;
@@ -114,20 +179,24 @@ export async function runPhases<C extends PhaseContext>(phases: Phase<C>[], ctx:
         ctx.reporter.emit({ kind: "phase-skip", phase: p.title, reason });
         continue;
       }
+      throwIfInterrupted(ctx);
       const ps = performance.now();
       ctx.reporter.emit({ kind: "phase-start", phase: p.title });
       ran.push(p);
       try {
-        await p.run(ctx);
-      } catch (err) {
+        await runOrLeave(p.run(ctx), ctx);
+      } catch (caught) {
+        const err = ctx.signal?.aborted ? interruptedError(ctx) : caught;
         const error = err instanceof KubesmithError ? err.oneLine() : String(err);
         ctx.reporter.emit({ kind: "phase-end", phase: p.title, ok: false, durationMs: Math.round(performance.now() - ps), error });
         throw err;
       }
       ctx.reporter.emit({ kind: "phase-end", phase: p.title, ok: true, durationMs: Math.round(performance.now() - ps) });
     }
-  } catch (err) {
-    for (const p of [...ran].reverse()) {
+  } catch (caught) {
+    const err = ctx.signal?.aborted && !(caught instanceof InterruptedError) ? interruptedError(ctx) : caught;
+    // After an interrupt nothing new is started, clean-up included.
+    for (const p of ctx.signal?.aborted ? [] : [...ran].reverse()) {
       if (!p.cleanUp) continue;
       ctx.phase = p.title;
       try {
@@ -136,9 +205,9 @@ export async function runPhases<C extends PhaseContext>(phases: Phase<C>[], ctx:
         ctx.reporter.emit({ kind: "warning", message: `clean-up of '${p.title}' failed: ${cleanErr instanceof Error ? cleanErr.message : String(cleanErr)}` });
       }
     }
-    ctx.reporter.emit({ kind: "run-end", ok: false, durationMs: Math.round(performance.now() - t0), changes: ctx.changes.length });
+    end(false);
     throw err;
   }
-  ctx.reporter.emit({ kind: "run-end", ok: true, durationMs: Math.round(performance.now() - t0), changes: ctx.changes.length });
+  end(true);
   return { ok: true, durationMs: Math.round(performance.now() - t0), ran: ran.map((p) => p.title), skipped };
 }

@@ -4,7 +4,7 @@
 import { CommandError } from "../errors.js";
 import type { Step } from "../scripts/step.js";
 import type { Runner } from "../ssh/types.js";
-import { change, type PhaseContext } from "./run.js";
+import { change, throwIfInterrupted, type PhaseContext } from "./run.js";
 
 export async function stepNeeded(runner: Runner, s: Step): Promise<boolean> {
   const r = await runner.exec(s.probe, {
@@ -21,6 +21,7 @@ export async function stepNeeded(runner: Runner, s: Step): Promise<boolean> {
 export async function runSteps(ctx: PhaseContext, host: string, runner: Runner, steps: readonly Step[]): Promise<number> {
   let changed = 0;
   for (const s of steps) {
+    throwIfInterrupted(ctx);
     if (!(await stepNeeded(runner, s))) continue;
     changed++;
     await change(ctx, host, s.what, async () => {

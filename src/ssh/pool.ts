@@ -17,7 +17,7 @@ export interface SshPoolOptions {
   onCommand?: (e: CommandLogEntry) => void;
   onWarning?: (host: string, msg: string) => void;
   /** Passed to every runner (retry backoff, channels per connection …). */
-  runner?: Pick<SshRunnerOptions, "retryBaseMs" | "retryMaxMs" | "maxChannels" | "onConnectAttempt">;
+  runner?: Pick<SshRunnerOptions, "retryBaseMs" | "retryMaxMs" | "maxChannels" | "onConnectAttempt" | "signal" | "interruptGraceMs">;
 }
 
 export class SshPool {

@@ -11,7 +11,10 @@ export type RunEvent =
   | { kind: "command"; host: string; label?: string; command: string; code: number | null; durationMs: number }
   | { kind: "warning"; host?: string; message: string }
   | { kind: "error"; host?: string; message: string; exitCode: number }
-  | { kind: "run-end"; ok: boolean; durationMs: number; changes: number };
+  | { kind: "run-end"; ok: boolean; result?: RunResultKind; durationMs: number; changes: number };
+
+/** How a run ended: interrupted is a run stopped by SIGINT/SIGTERM (exit 130). */
+export type RunResultKind = "ok" | "failed" | "interrupted";
 
 export type Stamped<E extends RunEvent = RunEvent> = E & { at: string };
 

@@ -5,6 +5,11 @@ import type { Reporter, RunEvent } from "./events.js";
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
+/** How a run-end reads for people: finished, failed or interrupted. */
+export function endWord(e: Extract<RunEvent, { kind: "run-end" }>): string {
+  return e.result === "interrupted" ? "interrupted" : e.ok ? "finished" : "failed";
+}
+
 export class PlainReporter implements Reporter {
   constructor(private readonly write: (s: string) => void) {}
   emit(e: RunEvent): void {
@@ -32,7 +37,7 @@ export class PlainReporter implements Reporter {
         this.write(`    warning: ${e.host ? `${e.host}: ` : ""}${e.message}\n`);
         break;
       case "run-end":
-        this.write(`${e.ok ? "finished" : "failed"} in ${secs(e.durationMs)}, ${e.changes} change(s)\n`);
+        this.write(`${endWord(e)} in ${secs(e.durationMs)}, ${e.changes} change(s)\n`);
         break;
       default:
         break;

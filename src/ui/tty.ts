@@ -9,6 +9,7 @@
 import { Writable } from "node:stream";
 import { DefaultRenderer, Listr, ListrLogger, ProcessOutput, type ListrTaskWrapper } from "listr2";
 import type { Reporter, RunEvent } from "./events.js";
+import { endWord } from "./reporters.js";
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 /** SGR (colour and style) sequences; cursor movement is kept. */
@@ -49,6 +50,11 @@ export interface TtyReporterOptions {
 function outputStream(target: NodeJS.WriteStream, color: boolean): NodeJS.WriteStream {
   const w = new Writable({
     write(chunk: Buffer | string, _enc, cb) {
+      // A terminal that went away (EPIPE, handled in cli/main.ts) ends the output quietly.
+      if (target.destroyed || target.writableEnded) {
+        cb();
+        return;
+      }
       const s = chunk.toString();
       // Synchronous hand-over keeps the order of writes and lets close() return with everything written.
       target.write(color ? s : s.replace(SGR, ""));
@@ -118,7 +124,7 @@ export class TtyReporter implements Reporter {
         break;
       }
       case "run-end":
-        this.line(`${e.ok ? "finished" : "failed"} in ${secs(e.durationMs)}, ${e.changes} change(s)`);
+        this.line(`${endWord(e)} in ${secs(e.durationMs)}, ${e.changes} change(s)`);
         break;
       default:
         break;

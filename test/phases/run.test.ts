@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { AuthError, CommandError, MultiHostError } from "../../src/errors.js";
+import { AuthError, CommandError, InterruptedError, MultiHostError } from "../../src/errors.js";
+import { runSteps } from "../../src/phases/steps.js";
 import { change, forHosts, runPhases, type Phase, type PhaseContext } from "../../src/phases/run.js";
 import { MemoryReporter } from "../../src/ui/events.js";
 
@@ -100,5 +101,77 @@ describe("phase runner", () => {
     expect(c.reporter.of("warning")[0]?.message).toMatch(/clean-up of 'b' failed: cleanup broke/);
     expect(c.reporter.of("phase-end").find((e) => e.phase === "c")).toMatchObject({ ok: false });
     expect(c.reporter.of("run-end")[0]).toMatchObject({ ok: false });
+  });
+});
+
+describe("interrupts", () => {
+  it("forHosts starts no host after the abort; the running one finishes; then InterruptedError", async () => {
+    const ac = new AbortController();
+    const c = { ...ctx(), signal: ac.signal, phase: "join workers" };
+    const err = await forHosts(
+      c,
+      hosts,
+      async (h) => {
+        if (h.name === "a") ac.abort();
+        await new Promise((r) => setTimeout(r, 20));
+        c.done.push(h.name);
+      },
+      { concurrency: 1 },
+    ).catch((e) => e);
+    expect(err).toBeInstanceOf(InterruptedError);
+    expect((err as InterruptedError).exitCode).toBe(130);
+    expect((err as InterruptedError).message).toBe("interrupted during join workers");
+    expect(c.done).toEqual(["a"]);
+    expect(c.reporter.of("host-step").map((e) => `${e.host}:${e.status}`)).toEqual(["a:start", "a:done", "b:skipped", "c:skipped"]);
+  });
+
+  it("runSteps starts no Step after the abort", async () => {
+    const ac = new AbortController();
+    const c = { ...ctx(), signal: ac.signal, phase: "prepare" };
+    const ran: string[] = [];
+    const runner = {
+      host: "a",
+      exec: async (cmd: string) => {
+        ran.push(cmd);
+        if (cmd === "apply1") ac.abort();
+        return { stdout: "", stderr: "", code: cmd.startsWith("probe") && ran.includes(cmd.replace("probe", "apply")) ? 0 : cmd.startsWith("probe") ? 1 : 0, durationMs: 1 };
+      },
+      upload: async () => undefined,
+      download: async () => Buffer.alloc(0),
+      close: async () => undefined,
+    };
+    const steps = [1, 2].map((i) => ({ id: `s${i}`, what: `step ${i}`, probe: `probe${i}`, apply: `apply${i}` }));
+    const err = await runSteps(c, "a", runner, steps).catch((e) => e);
+    expect(err).toBeInstanceOf(InterruptedError);
+    expect(ran).toEqual(["probe1", "apply1", "probe1"]);
+  });
+
+  it("runPhases starts no phase after the abort, runs no clean-up, ends with result interrupted", async () => {
+    const ac = new AbortController();
+    const c = { ...ctx(), signal: ac.signal };
+    const cleaned: string[] = [];
+    const phases: Phase<C>[] = [
+      { title: "one", run: async () => ac.abort(), cleanUp: async () => void cleaned.push("one") },
+      { title: "two", run: async (x) => void x.done.push("two") },
+    ];
+    const err = await runPhases(phases, c).catch((e) => e);
+    expect(err).toBeInstanceOf(InterruptedError);
+    expect(c.done).toEqual([]);
+    expect(cleaned).toEqual([]);
+    expect(c.reporter.of("phase-start").map((e) => e.phase)).toEqual(["one"]);
+    expect(c.reporter.events.at(-1)).toMatchObject({ kind: "run-end", ok: false, result: "interrupted" });
+  });
+
+  it("a phase that does not end after the interrupt is left after the grace period", async () => {
+    const ac = new AbortController();
+    const c = { ...ctx(), signal: ac.signal, interruptGraceMs: 50 };
+    const t0 = performance.now();
+    const phases: Phase<C>[] = [{ title: "wait for the API", run: () => new Promise(() => ac.abort()) }];
+    const err = await runPhases(phases, c, { end: false }).catch((e) => e);
+    expect(err).toBeInstanceOf(InterruptedError);
+    expect((err as InterruptedError).message).toBe("interrupted during wait for the API");
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(c.reporter.of("run-end")).toEqual([]);
+    expect(c.reporter.of("phase-end")).toMatchObject([{ phase: "wait for the API", ok: false, error: "interrupted during wait for the API" }]);
   });
 });

@@ -1,7 +1,15 @@
 // `npm run bench` (root): prints the figures we track. Nothing here asserts on time.
 //   lab up / down of 50 hosts; kubesmith check across 50 hosts (connect + facts + preflight);
-//   10 commands on each of 50 hosts over one ssh2 connection per host.
-import { dirname } from "node:path";
+//   10 commands on each of 50 hosts over one ssh2 connection per host;
+//   the cost of the simulators' strictness: one simulated kubeadm command on a lab host (a Node start plus
+//   strict config decoding), and the API simulator taking 50 nodes to Ready under Calico's contract.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { loadCalicoManifest, renderCalico } from "./addons/calico.js";
+import { KubeClient, nodeReady } from "./kube/client.js";
+import { createCa, registerNode, startApiServer, writeAdminKubeconfig } from "./lab/apisim/index.js";
+import { kubeadmInitConfig } from "./scripts/kubeadm.js";
 import { main } from "./cli/main.js";
 import { loadInventory } from "./inventory/load.js";
 import { labDown, labUp } from "./lab/lab.js";
@@ -33,11 +41,62 @@ try {
       for (let i = 0; i < 10; i++) await r.exec("true");
     }),
   );
+  // One simulated command that decodes a kubeadm config strictly (kubeadm config validate), 20 times in a row.
+  const cfg = kubeadmInitConfig({
+    nodeName: "lab-1",
+    nodeIP: "198.18.0.10",
+    kubernetesVersion: "1.36.3",
+    advertiseAddress: "198.18.0.10",
+    controlPlaneEndpoint: "198.18.0.10:6443",
+    podSubnet: "10.244.0.0/16",
+    serviceSubnet: "10.96.0.0/12",
+    certSANs: [],
+    clusterName: "bench",
+    bootstrapToken: "abcdef.0123456789abcdef",
+    certificateKey: "0".repeat(64),
+  });
+  const [first] = targets;
+  await pool.forEachHost([first!], async (r) => {
+    await r.upload("/root/bench-kubeadm.yaml", cfg, { mode: 0o600 });
+    const t0 = performance.now();
+    for (let i = 0; i < 20; i++) await r.exec("kubeadm config validate --config /root/bench-kubeadm.yaml", { allowFailure: true });
+    rows.push(["one simulated command (kubeadm config validate, strict), mean of 20", `${((performance.now() - t0) / 20).toFixed(0)} ms`]);
+  });
   await pool.closeAll();
+  await apiSimBench(HOSTS);
   const rss = process.memoryUsage().rss;
   rows.push(["kubesmith process RSS after the run", `${(rss / 1024 / 1024).toFixed(0)} MiB`]);
 } finally {
   await time(`lab down, ${HOSTS} hosts`, () => labDown(NAME));
+}
+/** The API simulator in this process: N nodes, Calico's compact manifest, time until every node is Ready. */
+async function apiSimBench(n: number): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "kubesmith-bench-api-"));
+  try {
+    await createCa(join(dir, "pki"));
+    const server = await startApiServer({ host: "127.0.0.1", port: 0, pkiDir: join(dir, "pki"), stateFile: join(dir, "state.json") });
+    const kubeconfig = join(dir, "admin.conf");
+    await writeAdminKubeconfig(join(dir, "pki"), server.url, kubeconfig, "bench");
+    const kube = await KubeClient.fromKubeconfig(readFileSync(kubeconfig, "utf8"));
+    try {
+      for (let i = 0; i < n; i++) await registerNode(kubeconfig, { name: `n${i}`, address: `198.18.0.${10 + (i % 200)}` });
+      const objects = renderCalico({ podCIDR: "10.244.0.0/16", manifest: await loadCalicoManifest({ manifest: "compact" }) });
+      const t0 = performance.now();
+      for (const o of objects) await kube.apply(o);
+      for (;;) {
+        const nodes = await kube.list("v1", "Node");
+        if (nodes.length === n && nodes.every(nodeReady)) break;
+        if (performance.now() - t0 > 60_000) throw new Error("nodes not Ready after 60 s");
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      rows.push([`API simulator: Calico applied, ${n} nodes Ready under the CNI contract`, `${((performance.now() - t0) / 1000).toFixed(2)} s`]);
+    } finally {
+      kube.close();
+      await server.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 const w = Math.max(...rows.map((r) => r[0].length));
 for (const [k, v] of rows) process.stdout.write(`${k.padEnd(w)}  ${v}\n`);

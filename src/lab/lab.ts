@@ -31,7 +31,8 @@ import { InventorySchema, API_VERSION } from "../inventory/schema.js";
 import { parseFaults } from "./faults.js";
 import { describeMissing, missingPrograms, packagesFor } from "./requirements.js";
 import { layoutRoles, layoutTotal, type Roles } from "./layout.js";
-import { OS_RELEASE } from "./os.js";
+import { OS_RELEASE, osFamily, rhelHostFiles } from "./os.js";
+import { firewalldRuleset, initialFirewalldState } from "./sim/firewalld.js";
 import { OVERLAID, hiddenInHost, labDir, labRoot, packageRoot, simMainPath } from "./paths.js";
 import { isAlive, killAndWait, netnsInode, pidsInNetns, procRef, refAlive } from "./procs.js";
 import {
@@ -513,6 +514,9 @@ export const SIM_TOOLS = [
   "swapoff",
   "curl",
   "gpg",
+  "firewall-cmd",
+  "getenforce",
+  "setenforce",
 ] as const;
 
 /**
@@ -568,6 +572,18 @@ async function prepareHost(state: LabState, h: LabHost, hash: string, hostsFile:
   const etc = path.join(upper, "etc");
   writeFileSync(path.join(etc, "hostname"), `${h.name}\n`);
   writeFileSync(path.join(etc, "os-release"), OS_RELEASE[h.os]);
+  if (osFamily(h.os) === "rhel") {
+    // A RHEL-like bites as a real one does: SELinux enforcing, NetworkManager, firewalld running with its
+    // public zone, whose rules setupScript loads into the host's namespace before sshd starts (see os.ts).
+    for (const [rel, content] of Object.entries(rhelHostFiles())) {
+      const file = path.join(upper, rel);
+      mkdirSync(rel.endsWith("/") ? file : path.dirname(file), { recursive: true });
+      if (!rel.endsWith("/")) writeFileSync(file, content);
+    }
+    const fw = initialFirewalldState();
+    writeFileSync(path.join(upper, "var-lib", "kubesim", "firewalld.json"), `${JSON.stringify(fw, null, 2)}\n`);
+    writeFileSync(path.join(h.dir, "firewalld.nft"), firewalldRuleset(fw.runtime!));
+  }
   writeFileSync(path.join(etc, "machine-id"), `${randomBytes(16).toString("hex")}\n`);
   let hosts = "";
   try {
@@ -634,10 +650,12 @@ async function prepareHost(state: LabState, h: LabHost, hash: string, hostsFile:
       "",
     ].join("\n"),
   );
-  // the simulator's command log, writable by kube too (it runs the tools unprivileged before sudo)
+  // the simulator's command log: 0600, owned by the lab's user `kube` (it runs tools unprivileged before
+  // sudo); root writes it anyway, nobody else reads what was run
   const cmdLog = path.join(h.dir, "commands.log");
   closeSync(openSync(cmdLog, "a"));
-  chmodSync(cmdLog, 0o666);
+  chownSync(cmdLog, state.user.uid, state.user.uid);
+  chmodSync(cmdLog, 0o600);
   mkdirSync(path.join(h.dir, "procs"), { recursive: true, mode: 0o755 });
 }
 
@@ -654,6 +672,8 @@ function setupScript(state: LabState, h: LabHost, mnt: SimMounts): string {
     `ip addr add ${h.address}/24 dev eth0`,
     "ip link set eth0 up",
     // no default route: a lab host reaches the bridge and the other hosts, nothing else
+    // RHEL-likes: firewalld's rules, as the running daemon loads them at boot (one nft call)
+    ...(osFamily(h.os) === "rhel" ? [`nft -f ${shq(path.join(h.dir, "firewalld.nft"))}`] : []),
   ];
   for (const [src, dst] of mnt.binds) lines.push(`mount --bind ${shq(src)} ${shq(dst)}`);
   // hide the machine's other host keys behind whiteouts

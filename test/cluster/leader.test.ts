@@ -75,7 +75,8 @@ describe("the leader", () => {
     // the join phase covers every control plane but the leader, cp1 included
     const joined: string[] = [];
     const phase = joinControlPlanes as { run: (c: ClusterContext) => Promise<void> };
-    const spy = { ...ctx, runner: async (n: string) => (joined.push(n), Promise.reject(new Error("stop here"))) } as unknown as ClusterContext;
+    // (an API connection already made: the joins wait for /readyz through it first)
+    const spy = { ...ctx, kube: {}, runner: async (n: string) => (joined.push(n), Promise.reject(new Error("stop here"))) } as unknown as ClusterContext;
     await phase.run(spy).catch(() => {});
     expect(joined.sort()).toEqual(["cp1", "cp3"]);
   });

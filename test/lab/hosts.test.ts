@@ -1,5 +1,5 @@
 // A 3-host lab: real sshd per host, private hostname and os-release, copy-on-write /etc, sudo for kube.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LabError } from "../../src/errors.js";
@@ -64,6 +64,20 @@ describe.skipIf(labSkip)("lab hosts", () => {
     expect(badPw.code).not.toBe(0);
     const who = await ssh(lab.state, "lab-2", "id -un; echo $HOME", { user: "kube" });
     expect(who.stdout).toBe("kube\n/home/kube\n");
+  });
+
+  it("the simulator's command log records kube's and root's commands, and only its owner can read it (0600)", async () => {
+    const pw = labPassword(lab.state);
+    const asKube = await ssh(lab.state, "lab-2", "kubeadm version -o short", { user: "kube" });
+    expect(asKube.code, asKube.stderr).toBe(0);
+    const asRoot = await ssh(lab.state, "lab-2", "sudo -S -p '' kubeadm version -o short", { user: "kube", input: `${pw}\n` });
+    expect(asRoot.code, asRoot.stderr).toBe(0);
+    const log = path.join(lab.state.hosts[1]!.dir, "commands.log");
+    expect(statSync(log).mode & 0o777).toBe(0o600);
+    const uids = readFileSync(log, "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { uid: number; argv: string[] }))
+      .filter((e) => e.argv.join(" ") === "kubeadm version -o short").map((e) => e.uid);
+    expect(uids).toContain(0);
+    expect(uids).toContain(lab.state.user.uid);
   });
 
   it("writes an inventory that the inventory loader accepts, and a status that shows the hosts alive", async () => {

@@ -18,6 +18,7 @@ import {
   type PackageManager,
 } from "../../src/scripts/os.js";
 import { fileStep, probeAll, type Step } from "../../src/scripts/step.js";
+import { firewallOpenings } from "../../src/scripts/firewall.js";
 import {
   joinGuardProbe,
   kubeadmInitCommand,
@@ -52,6 +53,10 @@ function allSteps(): Step[] {
         }),
       );
     }
+    const openings = firewallOpenings({ controlPlane: true, worker: true, frontend: true, vrrp: true });
+    for (const mode of ["manage", "disable", "ignore"] as const) {
+      steps.push(...prepareOsSteps({ packageManager: pm, kubernetesVersion: "1.36", firewall: { mode, openings } }));
+    }
     steps.push(...keepalivedSteps({ ...KEEPALIVED, packageManager: pm }));
     steps.push(...resetSteps({ keepalived: { purgePackage: pm } }));
   }
@@ -85,6 +90,10 @@ describe("every generated script", () => {
       "kubernetes-repo",
       "kubernetes-packages",
       "kubelet-enable",
+      "selinux-permissive",
+      "networkmanager-calico",
+      "firewalld-open",
+      "firewalld-disable",
       "keepalived-install",
       "keepalived-config",
       "keepalived-service",
@@ -560,6 +569,11 @@ describe("keepalived", () => {
       { interface: 'eth0"; x' },
       { interface: "eth0 dev lo" },
       { interface: "averyveryverylongname0" },
+      // Linux's dev_valid_name refuses these; a newline would open a new keepalived block.
+      { interface: "." },
+      { interface: ".." },
+      { interface: "eth0\n}\nvrrp_script pwn {" },
+      { interface: "eth0:1" },
       { authPass: "has space" },
       { authPass: "ninechars" },
       { authPass: "a#b" },
@@ -577,6 +591,8 @@ describe("keepalived", () => {
     for (const b of bad) {
       expect(() => controlPlaneKeepalivedConfig({ ...KEEPALIVED, ...b }), JSON.stringify(b)).toThrow(UsageError);
     }
+    // The message shows the value escaped, never a raw line break.
+    expect(() => controlPlaneKeepalivedConfig({ ...KEEPALIVED, interface: "eth0\nx" })).toThrow(/interface "eth0\\nx" is not a plain interface name/);
   });
 
   it("the config step carries the password on stdin only, and writes 0600", () => {

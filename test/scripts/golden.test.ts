@@ -7,6 +7,7 @@
 //   git diff test/scripts/golden
 import { describe, it } from "vitest";
 import { prepareOsSteps } from "../../src/scripts/os.js";
+import { firewallOpenings } from "../../src/scripts/firewall.js";
 import { containerdConfigStep, renderContainerdConfig, renderHostsToml } from "../../src/scripts/containerd.js";
 import { renderSteps } from "../../src/scripts/step.js";
 import { joinGuardProbe, kubeadmInitConfig, kubeadmJoinConfig } from "../../src/scripts/kubeadm.js";
@@ -43,6 +44,23 @@ describe("golden: prepareOsSteps", () => {
           offline: { rpmRepo: "http://198.18.0.1:8080/k8s/v1.36/rpm/" },
         }),
       ),
+    );
+  });
+});
+
+describe("golden: RHEL-like host settings (SELinux, NetworkManager, firewalld)", () => {
+  it("dnf, control plane with a VIP: firewalld opens the control plane's ports and VRRP", () => {
+    const openings = firewallOpenings({ controlPlane: true, worker: false, frontend: false, vrrp: true });
+    golden("os-dnf-firewall-cp.txt", renderSteps(prepareOsSteps({ packageManager: "dnf", kubernetesVersion: "1.36", firewall: { mode: "manage", openings } }).slice(3, 6)));
+  });
+  it("dnf, frontend: NodePorts, 80/443 and VRRP; and firewall: disable", () => {
+    const openings = firewallOpenings({ controlPlane: false, worker: true, frontend: true, vrrp: true });
+    golden(
+      "os-dnf-firewall-fe-disable.txt",
+      renderSteps([
+        ...prepareOsSteps({ packageManager: "dnf", kubernetesVersion: "1.36", firewall: { mode: "manage", openings } }).slice(5, 6),
+        ...prepareOsSteps({ packageManager: "dnf", kubernetesVersion: "1.36", firewall: { mode: "disable", openings } }).slice(5, 6),
+      ]),
     );
   });
 });

@@ -44,3 +44,34 @@ BUG_REPORT_URL="https://bugs.rockylinux.org/"
 export function osFamily(os: LabOs): "debian" | "rhel" {
   return os === "rocky-9" ? "rhel" : "debian";
 }
+
+/**
+ * Files a RHEL-like lab host starts with, relative to its overlay upper dirs ("etc/…" is /etc, "var-lib/…"
+ * is /var/lib); a key ending in "/" is a directory. As a fresh Rocky 9 installs:
+ *  - SELinux enforcing, targeted policy (/etc/selinux/config as the selinux-policy package writes it);
+ *  - NetworkManager running, with an empty /etc/NetworkManager/conf.d (Calico's "Configure
+ *    NetworkManager" asks for a file there);
+ *  - firewalld running with the public zone (its state and rules: sim/firewalld.ts).
+ */
+export function rhelHostFiles(): Record<string, string> {
+  return {
+    "etc/selinux/config": [
+      "# This file controls the state of SELinux on the system.",
+      "# SELINUX= can take one of these three values:",
+      "#     enforcing - SELinux security policy is enforced.",
+      "#     permissive - SELinux prints warnings instead of enforcing.",
+      "#     disabled - No SELinux policy is loaded.",
+      "SELINUX=enforcing",
+      "# SELINUXTYPE= can take one of these three values:",
+      "#     targeted - Targeted processes are protected,",
+      "#     minimum - Modification of targeted policy. Only selected processes are protected.",
+      "#     mls - Multi Level Security protection.",
+      "SELINUXTYPE=targeted",
+      "",
+    ].join("\n"),
+    "etc/NetworkManager/NetworkManager.conf": "# Configuration file for NetworkManager.\n# See \"man 5 NetworkManager.conf\" for details.\n[main]\n#plugins=keyfile,ifcfg-rh\n",
+    "etc/NetworkManager/conf.d/": "",
+    "etc/firewalld/firewalld.conf": "# firewalld config file\nDefaultZone=public\nFirewallBackend=nftables\n",
+    "var-lib/kubesim/units.json": `${JSON.stringify({ firewalld: { enabled: true, active: true }, NetworkManager: { enabled: true, active: true } }, null, 2)}\n`,
+  };
+}

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isAlive } from "../../src/lab/lab.js";
 import type { LabHost, ProcRef } from "../../src/lab/types.js";
 import { APISERVER_CHECK_SCRIPT, keepalivedSteps } from "../../src/scripts/keepalived.js";
+import { firewallOpenings } from "../../src/scripts/firewall.js";
 import { prepareOsSteps, type PackageManager } from "../../src/scripts/os.js";
 import { resetSteps } from "../../src/scripts/reset.js";
 import type { Step } from "../../src/scripts/step.js";
@@ -91,7 +92,13 @@ describe.skipIf(labSkip)("steps on lab hosts (debian-12, ubuntu-24.04, rocky-9)"
         }
         expect((await run(h, "echo '/swap.img none swap sw 0 0' >> /etc/fstab")).code).toBe(0);
 
-        const steps = prepareOsSteps({ packageManager: pm, kubernetesVersion: "1.36" });
+        // the three are control planes sharing a keepalived VIP: on rocky-9 firewalld must let their ports
+        // and VRRP in (without it the next test's VRRP adverts are dropped and two hosts hold the VIP)
+        const firewall = { mode: "manage" as const, openings: firewallOpenings({ controlPlane: true, worker: false, frontend: false, vrrp: true }) };
+        const steps = prepareOsSteps({ packageManager: pm, kubernetesVersion: "1.36", firewall });
+        if (pm !== "apt") {
+          expect(steps.map((s) => s.id)).toEqual(expect.arrayContaining(["selinux-permissive", "networkmanager-calico", "firewalld-open"]));
+        }
         const first = await runSteps(h, steps);
         report("prepare pass 1", os, first);
         // every step had something to do on a fresh host
@@ -135,6 +142,20 @@ describe.skipIf(labSkip)("steps on lab hosts (debian-12, ubuntu-24.04, rocky-9)"
           "#/swap.img none swap sw 0 0",
           "v1.36.3",
         ]);
+        if (pm !== "apt") {
+          // RHEL-like: SELinux permissive now and at boot, Calico's NetworkManager file, firewalld open
+          const rhel = await run(
+            h,
+            "getenforce; grep '^SELINUX=' /etc/selinux/config; grep -c 'interface-name:cali\\*;interface-name:tunl\\*' /etc/NetworkManager/conf.d/calico.conf; firewall-cmd --permanent --list-ports; firewall-cmd --list-protocols",
+          );
+          expect(rhel.stdout.trim().split("\n"), `${h.name}: ${rhel.stderr}`).toEqual([
+            "Permissive",
+            "SELINUX=permissive",
+            "1",
+            "6443/tcp 2379-2380/tcp 10259/tcp 10257/tcp 10250/tcp 10256/tcp 179/tcp",
+            "4 vrrp",
+          ]);
+        }
         // Docker's packaged config.toml (CRI plugin off) was replaced and kept as a backup
         const bak = await run(h, "cat /etc/containerd/config.toml.kubesmith.bak");
         expect(bak.stdout, h.name).toContain('disabled_plugins = ["cri"]');

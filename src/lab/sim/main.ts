@@ -38,6 +38,9 @@ const TOOLS: Record<string, () => Promise<Tool>> = {
   curl: async () => (await import("./net.js")).curl,
   gpg: async () => (await import("./net.js")).gpg,
   containerd: async () => (await import("./containerd.js")).containerd,
+  "firewall-cmd": async () => (await import("./firewalld.js")).firewallCmd,
+  getenforce: async () => (await import("./selinux.js")).getenforce,
+  setenforce: async () => (await import("./selinux.js")).setenforce,
 };
 
 /** The lab's faults; the YAML parser is loaded only when the file holds any. */

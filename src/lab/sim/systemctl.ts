@@ -1,11 +1,14 @@
 // systemctl for containerd and kubelet (simulated units) and keepalived (the real Debian daemon,
-// run in this host's namespaces; its PID goes to the lab state so `lab down` kills it by PID).
+// run in this host's namespaces; its PID goes to the lab state so `lab down` kills it by PID). On the
+// lab's RHEL-like hosts also firewalld (starting it loads its zone as real nftables rules in the host's
+// namespace, stopping it removes them: firewalld.ts) and NetworkManager (state only).
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { killAndWait, procRef, refAlive } from "../procs.js";
 import type { ProcRef } from "../types.js";
 import { containerdConfigError } from "./containerd.js";
+import { firewalldInstalled, setFirewalldRunning } from "./firewalld.js";
 import { installedVersion } from "./packages.js";
 import { SIM_VAR, fail, readJson, writeJson, type Sim } from "./util.js";
 
@@ -17,7 +20,7 @@ interface Unit {
 }
 type Units = Record<string, Unit>;
 const UNITS = path.join(SIM_VAR, "units.json");
-const SIMULATED = ["containerd", "kubelet", "keepalived"];
+const SIMULATED = ["containerd", "kubelet", "keepalived", "firewalld", "NetworkManager"];
 const KEEPALIVED = "/usr/sbin/keepalived";
 const KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf";
 
@@ -29,6 +32,8 @@ function unitExists(name: string): boolean {
   if (name === "kubelet") return installedVersion("kubelet") !== undefined;
   if (name === "containerd") return installedVersion("containerd") !== undefined || installedVersion("containerd.io") !== undefined;
   if (name === "keepalived") return existsSync(KEEPALIVED);
+  if (name === "firewalld") return firewalldInstalled();
+  if (name === "NetworkManager") return existsSync("/etc/NetworkManager");
   return false;
 }
 
@@ -129,6 +134,11 @@ export async function systemctl(sim: Sim, args: string[]): Promise<number> {
           get(u).active = isActive(sim, u);
         } else {
           const unit = get(u);
+          if (u === "firewalld") {
+            // stop removes firewalld's rules; start, restart and reload load the permanent zone
+            if (cmd === "stop") setFirewalldRunning(false);
+            else if (cmd !== "try-restart" || unit.active) setFirewalldRunning(true);
+          }
           if (cmd === "stop") unit.active = false;
           else if (cmd !== "try-restart" || unit.active) {
             // containerd refuses to start on a config.toml it cannot parse

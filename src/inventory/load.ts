@@ -7,7 +7,8 @@ import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, type Node,
 import { InventoryError, type InventoryIssue } from "../errors.js";
 import { checkRules } from "./rules.js";
 import { type Inventory, InventorySchema, type SshDefaults } from "./schema.js";
-import { type FieldPath, formatPath, YamlSource } from "./source.js";
+import { firstUnsafe, safeIssue, showName } from "./show.js";
+import { type FieldPath, formatPath, type SourceLookup, YamlSource } from "./source.js";
 import { describeZodIssues } from "./zod-issues.js";
 
 export interface LoadedInventory {
@@ -19,6 +20,8 @@ export interface LoadedInventory {
   warnings: InventoryIssue[];
   /** Every value that came from ${VAR}, for log redaction. */
   secrets: string[];
+  /** Positions in the file, for checks made after loading (the add-on values). */
+  source: SourceLookup;
 }
 
 export interface LoadOptions {
@@ -183,6 +186,79 @@ function resolvePaths(inv: Inventory, baseDir: string, home: string): void {
  * base for relative paths. Pure apart from reading `env`; throws InventoryError with every problem.
  */
 export function parseInventory(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedInventory {
+  try {
+    const loaded = parseChecked(text, file, env);
+    return { ...loaded, warnings: loaded.warnings.map(safeIssue) };
+  } catch (err) {
+    if (err instanceof InventoryError) throw new InventoryError(dedupe(err.issues.map(safeIssue)));
+    // A structure deep enough to exhaust the stack in a later stage than the checks below foresee.
+    if (err instanceof RangeError && /call stack/i.test(err.message)) {
+      throw new InventoryError([{ file, path: "", message: TOO_DEEP, hint: TOO_DEEP_HINT }]);
+    }
+    throw err;
+  }
+}
+
+/** Deeper than this, a mapping or list is refused: an inventory needs a handful of levels. */
+export const MAX_DEPTH = 64;
+const TOO_DEEP = `the file is too deeply nested (more than ${MAX_DEPTH} levels of mappings and lists)`;
+const TOO_DEEP_HINT = "an inventory needs only a few levels; check for unclosed [ or {";
+
+/** The same line once. */
+function dedupe(issues: InventoryIssue[]): InventoryIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((i) => {
+    const k = JSON.stringify([i.line, i.column, i.path, i.message, i.hint]);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/** The first node nested deeper than MAX_DEPTH, without recursion (the structure may be very deep). */
+function tooDeep(root: unknown): Node | undefined {
+  const stack: Array<[unknown, number]> = [[root, 0]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (!isMap(node) && !isSeq(node)) continue;
+    if (depth >= MAX_DEPTH) return node;
+    for (const item of node.items) {
+      if (isMap(node)) stack.push([(item as { value?: unknown }).value, depth + 1]);
+      else stack.push([item, depth + 1]);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Strings (keys and values) holding control characters, bidi overrides or line separators: none belongs in
+ * an inventory, and each would reach a command line, a config file or a terminal. Add-on values are left
+ * to their bundle's schema and to the renderer's confval filter (a bundle may take multi-line text).
+ */
+function unsafeStrings(value: unknown, path: Array<string | number>, out: Array<{ path: FieldPath; message: string; atKey: boolean }>): void {
+  const stack: Array<[unknown, Array<string | number>]> = [[value, path]];
+  while (stack.length > 0) {
+    const [v, p] = stack.pop()!;
+    if (p.length === 3 && p[0] === "addons" && p[2] === "values") continue;
+    if (typeof v === "string") {
+      const bad = firstUnsafe(v);
+      if (bad) out.push({ path: p, message: `contains the control character ${bad.escaped} (at character ${bad.index + 1}); no inventory value may hold control characters, line breaks or bidi overrides`, atKey: false });
+    } else if (Array.isArray(v)) {
+      v.forEach((item, i) => stack.push([item, [...p, i]]));
+    } else if (v !== null && typeof v === "object") {
+      for (const [k, item] of Object.entries(v)) {
+        const bad = firstUnsafe(k);
+        if (bad) {
+          out.push({ path: [...p, k], message: `the key '${showName(k)}' contains the control character ${bad.escaped}; keys may not hold control characters, line breaks or bidi overrides`, atKey: true });
+          continue;
+        }
+        stack.push([item, [...p, k]]);
+      }
+    }
+  }
+}
+
+function parseChecked(text: string, file: string, env: NodeJS.ProcessEnv): LoadedInventory {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, merge: true, uniqueKeys: true });
   const src = new YamlSource(file, doc, lines);
@@ -197,7 +273,22 @@ export function parseInventory(text: string, file: string, env: NodeJS.ProcessEn
     };
   };
 
-  if (doc.errors.length > 0) throw new InventoryError(doc.errors.map((e) => yamlIssue(e, src, doc)).sort(byPosition));
+  if (doc.errors.length > 0) {
+    // The parser reports running out of stack once per level it unwinds: say it once, as what it is.
+    const deep = doc.errors.filter((e) => /call stack/i.test(e.message));
+    const rest = doc.errors.filter((e) => !deep.includes(e)).map((e) => yamlIssue(e, src, doc));
+    if (deep[0]) {
+      const pos = src.positionOf(deep[0].pos[0]);
+      rest.push({ file, line: pos.line, column: pos.column, path: "", message: TOO_DEEP, hint: TOO_DEEP_HINT });
+    }
+    throw new InventoryError(rest.sort(byPosition));
+  }
+  const deepNode = tooDeep(doc.contents);
+  if (deepNode) {
+    const start = deepNode.range?.[0];
+    const pos = start === undefined ? undefined : src.positionOf(start);
+    throw new InventoryError([{ file, ...(pos ? { line: pos.line, column: pos.column } : {}), path: "", message: TOO_DEEP, hint: TOO_DEEP_HINT }]);
+  }
   if (!isMap(doc.contents)) {
     const empty = doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null);
     throw new InventoryError([
@@ -239,6 +330,15 @@ export function parseInventory(text: string, file: string, env: NodeJS.ProcessEn
     throw new InventoryError([issue([], `cannot expand the YAML aliases: ${(err as Error).message}`)]);
   }
 
+  // Control characters anywhere (outside add-on values): reported once per field, and the field's other
+  // checks are skipped (their messages would only repeat the bad value).
+  const unsafe: Array<{ path: FieldPath; message: string; atKey: boolean }> = [];
+  unsafeStrings(input, [], unsafe);
+  for (const u of unsafe) {
+    issues.push({ ...issue(u.path, u.message, undefined, u.atKey ? "key" : "value"), path: formatPath(u.path) });
+    badPaths.push(formatPath(u.path));
+  }
+
   // A field whose ${VAR} failed is already reported; its empty stand-in would only add noise.
   const tainted = (ps: string) => badPaths.some((b) => ps === b || ps.startsWith(`${b}.`) || ps.startsWith(`${b}[`));
   const parsed = InventorySchema.safeParse(input);
@@ -261,7 +361,7 @@ export function parseInventory(text: string, file: string, env: NodeJS.ProcessEn
   if (issues.length > 0) throw new InventoryError(issues.sort(byPosition));
 
   resolvePaths(inventory, dirname(resolve(file)), env.HOME ?? homedir());
-  return { file: resolve(file), inventory, warnings: warnings.sort(byPosition), secrets: [...secrets] };
+  return { file: resolve(file), inventory, warnings: warnings.sort(byPosition), secrets: [...secrets], source: src };
 }
 
 /** A field whose value is a credential: password, passphrase, token, secret, apiKey … (any level). */

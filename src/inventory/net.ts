@@ -90,3 +90,25 @@ export function suggestFreeCidr(prefix: number, avoid: Array<Cidr | string>, pre
   }
   return undefined;
 }
+
+/**
+ * Why an IPv4 address cannot be a host's (or a VIP's), or undefined: 0.0.0.0/8 is "this network" (RFC 1122
+ * 3.2.1.3, never a destination), 224.0.0.0/4 multicast (RFC 5771), 255.255.255.255 the limited broadcast
+ * (RFC 919) and the rest of 240.0.0.0/4 reserved (RFC 1112 4; RFC 6890).
+ */
+export function unusableAddressProblem(ip: string): string | undefined {
+  if (!isIPv4(ip)) return undefined;
+  const first = Number(ip.split(".")[0]);
+  if (ip === "255.255.255.255") return "is the limited broadcast address (RFC 919), not a host's";
+  if (first === 0) return `is in 0.0.0.0/8, "this network" (RFC 1122), which is never a host's address`;
+  if (first >= 224 && first <= 239) return "is a multicast address (224.0.0.0/4, RFC 5771), not a host's";
+  if (first >= 240) return "is in the reserved range 240.0.0.0/4 (RFC 1112), not usable by a host";
+  return undefined;
+}
+
+/** The network address of a CIDR written with host bits set (10.244.0.1/16 -> 10.244.0.0/16), else undefined. */
+export function cidrWithHostBits(text: string): string | undefined {
+  const c = parseCidr(text);
+  const ip = text.split("/")[0]!;
+  return ipv4ToInt(ip) === c.base ? undefined : `${intToIpv4(c.base)}/${c.prefix}`;
+}

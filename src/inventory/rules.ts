@@ -10,7 +10,20 @@
 // - A host's "IP" for the network rules is internalAddress, else address when it is an IPv4 address.
 // - Suggested free CIDRs avoid the pod/service CIDRs, the VIPs and the /24 around every host address.
 import type { InventoryIssue } from "../errors.js";
-import { cidrContains, cidrsOverlap, isAddressOrHostname, isIPv4, networkOf, parseCidr, suggestFreeCidr, type Cidr } from "./net.js";
+import {
+  cidrContains,
+  cidrsOverlap,
+  cidrWithHostBits,
+  intToIpv4,
+  isAddressOrHostname,
+  isIPv4,
+  networkOf,
+  parseCidr,
+  suggestFreeCidr,
+  unusableAddressProblem,
+  type Cidr,
+} from "./net.js";
+import { showString } from "./show.js";
 import { KUBERNETES, isSupportedKubernetes } from "../versions.js";
 import { EDGE_ADDONS, type HostSpec, type Inventory } from "./schema.js";
 import { type FieldPath, formatPath, type SourceLookup } from "./source.js";
@@ -73,11 +86,15 @@ export function checkRules(inv: Inventory, src: SourceLookup): RuleResult {
   // --- addresses are IPv4 addresses or DNS names -------------------------------------------------
   const checkAddress = (path: FieldPath, value: string) => {
     if (!isAddressOrHostname(value)) {
-      error(path, `must be an IPv4 address or a DNS name (got ${JSON.stringify(value)})`);
+      error(path, `must be an IPv4 address or a DNS name (got ${showString(value)})`);
+      return;
     }
+    const unusable = unusableAddressProblem(value);
+    if (unusable) error(path, `${value} ${unusable}`);
   };
   hosts.forEach((h, i) => {
     checkAddress(["hosts", i, "address"], h.address);
+    if (h.internalAddress !== undefined) checkAddress(["hosts", i, "internalAddress"], h.internalAddress);
     if (h.ssh?.bastion) checkAddress(["hosts", i, "ssh", "bastion", "address"], h.ssh.bastion.address);
   });
   if (inv.ssh?.bastion) checkAddress(["ssh", "bastion", "address"], inv.ssh.bastion.address);
@@ -89,8 +106,10 @@ export function checkRules(inv: Inventory, src: SourceLookup): RuleResult {
     if (!isAddressOrHostname(host) || (port !== undefined && (port < 1 || port > 65535))) {
       error(
         ["cluster", "controlPlaneEndpoint", "loadBalancer"],
-        `must be host or host:port with an IPv4 address or DNS name (got ${JSON.stringify(cpe.loadBalancer)})`,
+        `must be host or host:port with an IPv4 address or DNS name (got ${showString(cpe.loadBalancer)})`,
       );
+    } else if (unusableAddressProblem(host)) {
+      error(["cluster", "controlPlaneEndpoint", "loadBalancer"], `${host} ${unusableAddressProblem(host)}`);
     }
   }
 
@@ -118,7 +137,7 @@ export function checkRules(inv: Inventory, src: SourceLookup): RuleResult {
   // --- user / sudo ---------------------------------------------------------------------------------
   hosts.forEach((h, i) => {
     if (h.user !== undefined && h.ssh?.user !== undefined && h.user !== h.ssh.user) {
-      error(["hosts", i, "ssh", "user"], `conflicts with hosts[${i}].user (${JSON.stringify(h.user)})`, "set the user in one place");
+      error(["hosts", i, "ssh", "user"], `conflicts with hosts[${i}].user (${showString(h.user)})`, "set the user in one place");
     }
     if (h.port !== undefined && h.ssh?.port !== undefined && h.port !== h.ssh.port) {
       error(["hosts", i, "ssh", "port"], `conflicts with hosts[${i}].port (${h.port})`, "set the port in one place");
@@ -127,7 +146,7 @@ export function checkRules(inv: Inventory, src: SourceLookup): RuleResult {
     if (h.sudo === false && user !== "root") {
       error(
         ["hosts", i, "sudo"],
-        `user ${JSON.stringify(user)} cannot become root with sudo: false`,
+        `user ${showString(user)} cannot become root with sudo: false`,
         "use sudo: true for passwordless sudo, sudo: { password: ${SUDO_PASSWORD} }, or log in as root",
       );
     }
@@ -196,6 +215,26 @@ export function checkRules(inv: Inventory, src: SourceLookup): RuleResult {
     });
   }
   for (const v of vips) {
+    const unusable = unusableAddressProblem(v.vip);
+    if (unusable) {
+      error(v.path, `${v.vip} ${unusable}`, "a VIP must be a free unicast address in the hosts' network");
+      continue;
+    }
+    // The network and broadcast addresses of the VIP's subnet are no host's (RFC 919, RFC 922); /31 and
+    // /32 have none (RFC 3021).
+    if (v.prefix <= 30) {
+      const net = networkOf(v.vip, v.prefix);
+      const broadcast = intToIpv4((net.base + 2 ** (32 - v.prefix) - 1) >>> 0);
+      const which = v.vip === intToIpv4(net.base) ? "network" : v.vip === broadcast ? "broadcast" : undefined;
+      if (which) {
+        error(
+          v.path,
+          `${v.vip} is the ${which} address of its /${v.prefix} subnet ${net.text}, not a usable address`,
+          `choose a free address between ${intToIpv4(net.base + 1)} and ${intToIpv4((net.base + 2 ** (32 - v.prefix) - 2) >>> 0)}`,
+        );
+        continue;
+      }
+    }
     const owner = hosts.findIndex((h) => h.address === v.vip || h.internalAddress === v.vip);
     if (owner >= 0) {
       const h = hosts[owner]!;
@@ -239,6 +278,24 @@ export function checkRules(inv: Inventory, src: SourceLookup): RuleResult {
   // --- CIDRs vs each other and the hosts -------------------------------------------------------
   const pod = parseCidr(cluster.podCIDR);
   const svc = parseCidr(cluster.serviceCIDR);
+  for (const name of ["podCIDR", "serviceCIDR"] as const) {
+    const fixed = cidrWithHostBits(cluster[name]);
+    if (fixed) error(["cluster", name], `${cluster[name]} has host bits set: the network of that range is ${fixed}`, `write ${name}: ${fixed}`);
+  }
+  // kube-apiserver refuses a service range of more than 20 host bits (--service-cluster-ip-range: "for
+  // 32-bit addresses, the mask must be >= 12", cmd/kube-apiserver/app/options/validation.go). At the other
+  // end kubeadm gives the cluster DNS Service the range's 10th address (GetDNSIP, indexed IP 10) and the
+  // API server's allocator never hands out the network and broadcast addresses, so a range smaller than
+  // /28 (16 addresses) cannot even hold kube-dns; kubesmith asks for at least a /24 (254 Services).
+  if (svc.prefix < 12) {
+    error(["cluster", "serviceCIDR"], `serviceCIDR ${svc.text} is too large: kube-apiserver takes at most a /12 (20 bits of Service addresses)`, "use e.g. 10.96.0.0/12 (the default)");
+  } else if (svc.prefix > 24) {
+    error(
+      ["cluster", "serviceCIDR"],
+      `serviceCIDR ${svc.text} is too small: kubesmith needs at least a /24 (kubeadm puts cluster DNS on the 10th address, and every Service takes one)`,
+      "use e.g. 10.96.0.0/12 (the default) or a /16",
+    );
+  }
   const hostIps: Array<{ label: string; ip: string }> = [];
   for (const h of hosts) {
     for (const ip of new Set([h.address, h.internalAddress])) {

@@ -3,6 +3,7 @@
 // Rules that span several fields (unique names, CIDR overlaps, VIP placement …) live in rules.ts.
 import { z } from "zod";
 import { KUBERNETES } from "../versions.js";
+import { interfaceName, labelValue as k8sLabelValue, qualifiedName } from "./names.js";
 
 export const API_VERSION = "kubesmith.io/v1alpha1";
 
@@ -79,20 +80,13 @@ export const SudoSchema = z.union([
 export const Role = z.enum(["control-plane", "worker", "frontend"]);
 
 export const TaintSchema = z.strictObject({
-  key: z.string().min(1),
-  value: z.string().optional(),
+  key: qualifiedName,
+  value: k8sLabelValue.optional(),
   effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"]),
 });
 
-const labelKey = z
-  .string()
-  .regex(/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, {
-    error: "must be a Kubernetes label key like example.com/tier",
-  });
-const labelValue = z
-  .string()
-  .max(63)
-  .regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/, { error: "must be a Kubernetes label value" });
+const labelKey = qualifiedName;
+const labelValue = k8sLabelValue;
 
 export const HostSchema = z.strictObject({
   name: nodeName.meta({ description: "Node name; becomes the host's Kubernetes node name." }),
@@ -118,7 +112,7 @@ export const ControlPlaneEndpointSchema = z.union([
   z
     .strictObject({
       vip: ipv4.meta({ description: "Virtual IP held by keepalived on the control planes." }),
-      interface: z.string().min(1).meta({ description: "Interface that carries the VIP, e.g. eth0." }),
+      interface: interfaceName.meta({ description: "Interface that carries the VIP, e.g. eth0." }),
       prefix: vipPrefix,
       port: port.optional(),
     })
@@ -174,7 +168,7 @@ export const ClusterSchema = z.strictObject({
     description: "Required with more than one control plane; otherwise the first control plane's address is used.",
   }),
   edgeVIP: z
-    .strictObject({ vip: ipv4, interface: z.string().min(1), prefix: vipPrefix })
+    .strictObject({ vip: ipv4, interface: interfaceName, prefix: vipPrefix })
     .optional()
     .meta({ description: "Virtual IP on the frontend nodes (keepalived-edge add-on)." }),
 });

@@ -2,6 +2,7 @@
 // zod's default wording ("Invalid input: expected string, received undefined") is replaced; the custom
 // messages written in schema.ts are kept.
 import type { z } from "zod";
+import { showName, showValue } from "./show.js";
 import type { FieldPath } from "./source.js";
 
 export interface FieldProblem {
@@ -55,9 +56,15 @@ const EXPECTED: Record<string, string> = {
   record: "a mapping",
 };
 
+/** A value for a message: control characters escaped, long values cut (see show.ts). */
 function shown(v: unknown): string {
-  const s = JSON.stringify(v) ?? String(v);
-  return s.length > 60 ? `${s.slice(0, 59)}…` : s;
+  return showValue(v);
+}
+
+/** The name of the field at the end of `path`, for "required field missing" messages. */
+function fieldName(path: FieldPath): string {
+  const last = path[path.length - 1];
+  return typeof last === "string" ? showName(last) : `item ${String(last)}`;
 }
 
 /** Every schema reachable at `path` (all branches of unions), for listing the fields it accepts. */
@@ -145,7 +152,7 @@ export function describeZodIssues(issues: readonly Issue[], schema: AnySchema, i
     switch (issue.code) {
       case "invalid_type": {
         if (value === undefined) {
-          out.push({ path, message: `missing required field '${String(path[path.length - 1])}'`, missing: true });
+          out.push({ path, message: `missing required field '${fieldName(path)}'`, missing: true });
         } else {
           const expected = EXPECTED[issue.expected] ?? issue.expected;
           out.push({ path, message: `must be ${expected} (got ${typeName(value)})` });
@@ -153,6 +160,11 @@ export function describeZodIssues(issues: readonly Issue[], schema: AnySchema, i
         return;
       }
       case "invalid_value": {
+        if (value === undefined) {
+          const values = issue.values.map((v) => String(v));
+          out.push({ path, message: `missing required field '${fieldName(path)}' (one of ${values.join(", ")})`, missing: true });
+          return;
+        }
         const values = issue.values.map((v) => String(v));
         const message =
           values.length === 1 ? `must be ${shown(issue.values[0])}` : `must be one of ${values.join(", ")}`;
@@ -160,7 +172,11 @@ export function describeZodIssues(issues: readonly Issue[], schema: AnySchema, i
         return;
       }
       case "invalid_format":
-        out.push({ path, message: `${custom ? issue.message : `must be a valid ${issue.format}`} (got ${shown(value)})` });
+        out.push({
+          path,
+          message: value === undefined ? `missing required field '${fieldName(path)}'` : `${custom ? issue.message : `must be a valid ${issue.format}`} (got ${shown(value)})`,
+          ...(value === undefined ? { missing: true } : {}),
+        });
         return;
       case "too_small": {
         let message: string;
@@ -186,7 +202,7 @@ export function describeZodIssues(issues: readonly Issue[], schema: AnySchema, i
           const guess = closest(key, known);
           out.push({
             path: [...path, key],
-            message: `unknown field '${key}'`,
+            message: `unknown field '${showName(key)}'`,
             hint: guess ? `did you mean '${guess}'?` : `known fields here: ${known.join(", ")}`,
             atKey: true,
           });
@@ -196,7 +212,9 @@ export function describeZodIssues(issues: readonly Issue[], schema: AnySchema, i
       case "invalid_key": {
         const inner = issue.issues[0];
         const message = inner && !DEFAULT_MESSAGE.test(inner.message) ? inner.message : "invalid key";
-        out.push({ path, message: `key ${shown(path[path.length - 1])}: ${message}`, atKey: true });
+        const key = shown(path[path.length - 1]);
+        // Messages from names.ts already quote the key.
+        out.push({ path, message: message.startsWith(key) ? `key ${message}` : `key ${key}: ${message}`, atKey: true });
         return;
       }
       case "invalid_union": {
@@ -206,7 +224,7 @@ export function describeZodIssues(issues: readonly Issue[], schema: AnySchema, i
           return;
         }
         if (value === undefined) {
-          out.push({ path, message: `missing required field '${String(path[path.length - 1])}'`, missing: true });
+          out.push({ path, message: `missing required field '${fieldName(path)}'`, missing: true });
           return;
         }
         const wrongType = (b: Issue[]) => b.some((i) => i.code === "invalid_type" && i.path.length === 0);

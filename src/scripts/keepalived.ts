@@ -9,6 +9,8 @@
 // run, a host whose check fails drops below the healthy ones, and they take the VIP (preemption), unless
 // `nopreempt` is set. Keep |weight| larger than the spread of the configured priorities.
 import { UsageError } from "../errors.js";
+import { interfaceNameProblem } from "../inventory/names.js";
+import { showString } from "../inventory/show.js";
 import { APPLY_HEADER, debInstalledProbe, fileStep, probeAll, rpmInstalledProbe, script, type Step } from "./step.js";
 import type { PackageManager } from "./os.js";
 
@@ -51,7 +53,7 @@ function fail(message: string): never {
 }
 
 function checkIPv4(value: string, field: string): string {
-  if (!IPV4.test(value)) fail(`keepalived ${field} ${JSON.stringify(value)} must be an IPv4 address`);
+  if (!IPV4.test(value)) fail(`keepalived ${field} ${showString(value)} must be an IPv4 address`);
   return value;
 }
 
@@ -65,9 +67,11 @@ export function controlPlaneKeepalivedConfig(o: KeepalivedOptions): string {
   checkIPv4(o.vip, "vip");
   checkIPv4(o.self, "self (unicast_src_ip)");
   o.peers.forEach((p, i) => checkIPv4(p, `peers[${i}]`));
-  if (!IFNAME.test(o.interface)) fail(`keepalived interface ${JSON.stringify(o.interface)} is not a plain interface name (letters, digits, _ . @ -, at most 15)`);
+  // Linux's rules (dev_valid_name, net/core/dev.c) and keepalived's syntax: see inventory/names.ts.
+  const ifProblem = interfaceNameProblem(o.interface);
+  if (ifProblem || !IFNAME.test(o.interface)) fail(`keepalived interface ${showString(o.interface)} is not a plain interface name (letters, digits, _ . @ -, at most 15; not . or ..)${ifProblem ? `: ${ifProblem}` : ""}`);
   if (!AUTH_PASS.test(o.authPass)) fail("keepalived authPass must be 1-8 characters without blanks, quotes, braces, # or !");
-  if (!SCRIPT_PATH.test(o.healthCheck)) fail(`keepalived healthCheck ${JSON.stringify(o.healthCheck)} must be an absolute path of letters, digits, _ . / -`);
+  if (!SCRIPT_PATH.test(o.healthCheck)) fail(`keepalived healthCheck ${showString(o.healthCheck)} must be an absolute path of letters, digits, _ . / -`);
   if (o.peers.includes(o.self)) fail(`keepalived peers must not include this host's own address ${o.self}`);
   if (o.peers.includes(o.vip) || o.self === o.vip) fail(`keepalived vip ${o.vip} must differ from every host address`);
   const routerId = checkInt(o.routerId, 1, 255, "routerId");

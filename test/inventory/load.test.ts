@@ -256,7 +256,7 @@ describe("schema errors", () => {
     const text = inventory({ hosts: "  - { name: cp1, address: 192.168.1.10, roles: [control-plane], labels: { 'bad key': x } }" });
     expect(onlyIssue(issuesOf(text), 'hosts[0].labels["bad key"]')).toMatchObject({
       ...at(text, "'bad key'"),
-      message: 'key "bad key": must be a Kubernetes label key like example.com/tier',
+      message: `key "bad key" must be letters, digits, '-', '_' and '.', starting and ending with a letter or digit (like example.com/tier)`,
     });
     const empty = "cluster: { name: t, kubernetesVersion: '1.33' }\nhosts: []\n";
     expect(onlyIssue(issuesOf(empty), "hosts")).toMatchObject({ line: 2, column: 8, message: "needs at least one host" });

@@ -9,6 +9,7 @@ import { NODE_NOT_READY_MESSAGE, registerNode } from "../../src/lab/apisim/index
 import { calicoPrerequisites, toYamlDocs } from "./calico-fixture.js";
 import { startSim, type Sim } from "./helpers.js";
 import { missingReason, programPath } from "../helpers/requirements.js";
+import { DEFAULT_K8S_VERSION } from "../../src/lab/apisim/discovery.js";
 
 const run = promisify(execFile);
 const KUBECTL = programPath("kubectl");
@@ -84,9 +85,9 @@ describe.skipIf(!!NO_KUBECTL)(`real kubectl against the simulator ${NO_KUBECTL ?
     const rows = r.stdout.trim().split("\n").map((l) => l.split(/\s+/));
     expect(rows[0]).toEqual(["NAME", "STATUS", "ROLES", "AGE", "VERSION"]);
     expect(rows.slice(1).map((c) => [c[0], c[1], c[2], c[4]])).toEqual([
-      ["cp1", "NotReady", "control-plane", "v1.33.4"],
-      ["fe1", "NotReady", "<none>", "v1.33.4"],
-      ["w1", "NotReady", "<none>", "v1.33.4"],
+      ["cp1", "NotReady", "control-plane", DEFAULT_K8S_VERSION],
+      ["fe1", "NotReady", "<none>", DEFAULT_K8S_VERSION],
+      ["w1", "NotReady", "<none>", DEFAULT_K8S_VERSION],
     ]);
     const msg = await kubectl("get", "node", "w1", "-o", 'jsonpath={.status.conditions[?(@.type=="Ready")].reason}: {.status.conditions[?(@.type=="Ready")].message}');
     expect(msg.stdout).toBe(`KubeletNotReady: ${NODE_NOT_READY_MESSAGE}`);

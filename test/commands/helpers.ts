@@ -53,7 +53,7 @@ export function tinyInventory(name = "tiny"): { dir: string; file: string } {
   const file = join(dir, "inventory.yaml");
   writeFileSync(
     file,
-    `cluster:\n  name: ${name}\n  kubernetesVersion: "1.33"\nssh:\n  user: root\n  identityFile: ./id\nhosts:\n  - name: cp1\n    address: 203.0.113.10\n    roles: [control-plane]\n  - name: w1\n    address: 203.0.113.11\n    roles: [worker]\n`,
+    `cluster:\n  name: ${name}\n  kubernetesVersion: "1.36"\nssh:\n  user: root\n  identityFile: ./id\nhosts:\n  - name: cp1\n    address: 203.0.113.10\n    roles: [control-plane]\n  - name: w1\n    address: 203.0.113.11\n    roles: [worker]\n`,
   );
   writeFileSync(join(dir, "id"), "not a key\n", { mode: 0o600 });
   return { dir, file };

@@ -6,6 +6,7 @@ import { LabError } from "../../src/errors.js";
 import { loadInventory } from "../../src/inventory/index.js";
 import { labPassword, labStatus, labUp } from "../../src/lab/lab.js";
 import { labSkip, requireRoot, ssh, startLab, type StartedLab } from "../helpers/lab.js";
+import { K8S_DEFAULT_VERSION } from "../../src/lab/sim/util.js";
 
 describe.skipIf(labSkip)("lab hosts", () => {
   let lab: StartedLab;
@@ -50,7 +51,7 @@ describe.skipIf(labSkip)("lab hosts", () => {
 
   it("the simulator wins on PATH, also under sudo and login shells", async () => {
     const r = await ssh(lab.state, "lab-1", "command -v kubeadm; bash -lc 'command -v systemctl'; kubeadm version -o short");
-    expect(r.stdout.split("\n").slice(0, 3)).toEqual(["/usr/local/bin/kubeadm", "/usr/local/bin/systemctl", "v1.33.2"]);
+    expect(r.stdout.split("\n").slice(0, 3)).toEqual(["/usr/local/bin/kubeadm", "/usr/local/bin/systemctl", `v${K8S_DEFAULT_VERSION}`]);
   });
 
   it("kube needs its password for sudo: with it on stdin it works, without it fails", async () => {

@@ -4,6 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setLabFaults } from "../../src/lab/lab.js";
 import { labSkip, requireRoot, ssh, startLab, type StartedLab } from "../helpers/lab.js";
+import { K8S_MINORS } from "../../src/lab/sim/repos.js";
 
 const PREP =
   "echo 'deb [trusted=yes] https://pkgs.k8s.io/core:/stable:/v1.33/deb/ /' > /etc/apt/sources.list.d/kubernetes.list && apt-get update -q >/dev/null && " +
@@ -113,6 +114,6 @@ describe.skipIf(labSkip)("node simulator: kubeadm", () => {
     const r = await ssh(lab.state, "lab-3", "apt-mark hold kubeadm && apt-get install -y kubeadm=1.33.1-1.1; echo rc=$?; dpkg-query -W -f='${Version}' kubeadm");
     expect(r.stderr).toContain("Held packages were changed");
     expect(r.stdout).toContain("rc=100");
-    expect(r.stdout.trim().split("\n").pop()).toBe("1.33.2-1.1");
+    expect(r.stdout.trim().split("\n").pop()).toBe(`1.33.${K8S_MINORS["1.33"]}-1.1`);
   });
 });

@@ -4,7 +4,8 @@ import { describe, expect, it } from "vitest";
 import { containerdConfigError, defaultConfig, DOCKER_PACKAGED_CONFIG } from "../../src/lab/sim/containerd.js";
 import { armor, crc24, dearmor, keyArmored, keyBinary, keysIn } from "../../src/lab/sim/keys.js";
 import { simulatedFetch } from "../../src/lab/sim/net.js";
-import { classifyRepo, compareVersions, globMatch, kubernetesAvail, newestFirst } from "../../src/lab/sim/repos.js";
+import { classifyRepo, compareVersions, globMatch, K8S_MINORS, kubernetesAvail, newestFirst } from "../../src/lab/sim/repos.js";
+import { K8S_DEFAULT_VERSION } from "../../src/lab/sim/util.js";
 
 describe("simulated signing keys", () => {
   it("CRC-24 matches the OpenPGP check values", () => {
@@ -61,9 +62,11 @@ describe("package versions", () => {
   });
 
   it("pkgs.k8s.io offers every patch of a minor; the newest is the lab's reference version", () => {
-    const deb = newestFirst(kubernetesAvail("1.33", "debian", "k8s").filter((a) => a.name === "kubeadm"));
-    expect(deb[0]!.version).toBe("1.33.2-1.1");
-    expect(deb.map((a) => a.version)).toContain("1.33.0-1.1");
+    const minor = K8S_DEFAULT_VERSION.split(".").slice(0, 2).join(".");
+    const deb = newestFirst(kubernetesAvail(minor, "debian", "k8s").filter((a) => a.name === "kubeadm"));
+    expect(deb[0]!.version).toBe(`${K8S_DEFAULT_VERSION}-1.1`);
+    expect(deb.map((a) => a.version)).toContain(`${minor}.0-1.1`);
+    expect(newestFirst(kubernetesAvail("1.33", "debian", "k8s").filter((a) => a.name === "kubeadm"))[0]!.version).toBe(`1.33.${K8S_MINORS["1.33"]}-1.1`);
     const rpm = kubernetesAvail("1.33", "rhel", "kubernetes").find((a) => a.name === "kubelet");
     expect(rpm!.version).toMatch(/^1\.33\.\d+-150500\.1\.1$/);
     expect(kubernetesAvail("1.33", "debian", "k8s").find((a) => a.name === "kubeadm")!.depends).toEqual(["cri-tools"]);

@@ -18,12 +18,24 @@ export interface Sim {
   close(): Promise<void>;
 }
 
-export async function startSim(opts: { dir?: string } = {}): Promise<Sim> {
+/**
+ * Made-up images older suites (test/addons/apply.test.ts) run in workloads whose rollout they expect to
+ * succeed; declared here as "pushed to the test's registry" (the simulator's extraImages). New tests use a
+ * real release (known-images.ts) or a registry under a reserved test domain (registry.example/...).
+ */
+export const OLD_TEST_IMAGES = ["img:1", "agent:1"];
+
+/**
+ * A simulator for a test. `readyAfterMs` defaults to 0 here (statuses at once, so a test can read them right
+ * after a write); the simulator's own default (DEFAULT_READY_AFTER_MS) is for the lab and for tests of the
+ * product's waiting.
+ */
+export async function startSim(opts: { dir?: string; readyAfterMs?: number; extraImages?: string[] } = {}): Promise<Sim> {
   const dir = opts.dir ?? (await mkdtemp(path.join(os.tmpdir(), "apisim-test-")));
   const pki = path.join(dir, "pki");
   if (!existsSync(path.join(pki, "ca.key"))) await createCa(pki);
   const stateFile = path.join(dir, "state.json");
-  const server = await startApiServer({ host: "127.0.0.1", port: 0, pkiDir: pki, stateFile });
+  const server = await startApiServer({ host: "127.0.0.1", port: 0, pkiDir: pki, stateFile, readyAfterMs: opts.readyAfterMs ?? 0, extraImages: opts.extraImages ?? OLD_TEST_IMAGES });
   const kubeconfig = path.join(dir, "admin.conf");
   await writeAdminKubeconfig(pki, server.url, kubeconfig, "lab");
   const kc = new KubeConfig();

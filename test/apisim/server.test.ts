@@ -61,11 +61,25 @@ describe("TLS client authentication", () => {
     await expect(get(`${sim.server.url}/api/v1/namespaces`, { ca, cert: evil.certPem, key: evil.keyPem })).rejects.toThrow(/socket hang up|ECONNRESET|EPIPE|alert/i);
   });
 
-  it("accepts any identity the cluster CA signed (CN is the user, O the groups)", async () => {
+  it("authenticates any identity the cluster CA signed (CN is the user, O the groups) and authorizes it: Node authorizer, then RBAC", async () => {
     const node = await issueClientCert(sim.pki, "system:node:w1", ["system:nodes"]);
-    const r = await get(`${sim.server.url}/api/v1/namespaces/default`, { ca, cert: node.certPem, key: node.keyPem });
-    expect(r.status).toBe(200);
-    expect(JSON.parse(r.body)).toMatchObject({ kind: "Namespace", metadata: { name: "default" } });
+    const creds = { ca, cert: node.certPem, key: node.keyPem };
+    // a kubelet may read Nodes (the Node authorizer) and discovery (system:discovery, bound to system:authenticated)
+    expect((await get(`${sim.server.url}/api/v1/nodes`, creds)).status).toBe(200);
+    expect((await get(`${sim.server.url}/api`, creds)).status).toBe(200);
+    // not Namespaces: the real 403 Status
+    const r = await get(`${sim.server.url}/api/v1/namespaces/default`, creds);
+    expect(r.status).toBe(403);
+    expect(JSON.parse(r.body)).toEqual({
+      kind: "Status",
+      apiVersion: "v1",
+      metadata: {},
+      status: "Failure",
+      message: 'namespaces "default" is forbidden: User "system:node:w1" cannot get resource "namespaces" in API group "" at the cluster scope',
+      reason: "Forbidden",
+      details: { name: "default", kind: "namespaces" },
+      code: 403,
+    });
   });
 });
 

@@ -2,6 +2,7 @@
 // object names, label syntax, a few defaults controllers rely on, and Service IPs/NodePorts.
 
 import type { ResourceDef } from "./resources.js";
+import { pinProblem } from "./known-images.js";
 import { invalid } from "./status.js";
 import { arrOf, isObj, objOf, type KObject } from "./types.js";
 
@@ -152,4 +153,38 @@ export function admitService(def: ResourceDef, obj: KObject, prev: KObject | und
   if (ports.length) spec["ports"] = ports;
   obj["spec"] = spec;
   if (!isObj(obj["status"])) obj["status"] = { loadBalancer: {} };
+}
+
+/** Where each kind keeps its pod spec. */
+const POD_SPEC_PATHS: Record<string, string[]> = {
+  "/pods": ["spec"],
+  "apps/deployments": ["spec", "template", "spec"],
+  "apps/daemonsets": ["spec", "template", "spec"],
+  "apps/statefulsets": ["spec", "template", "spec"],
+  "apps/replicasets": ["spec", "template", "spec"],
+  "/replicationcontrollers": ["spec", "template", "spec"],
+  "batch/jobs": ["spec", "template", "spec"],
+  "batch/cronjobs": ["spec", "jobTemplate", "spec", "template", "spec"],
+};
+
+/**
+ * The lab's pin policy (docs/lab-strictness.md "pins required"; NOT what a real API server does, which
+ * stores any image): every container image of a pod or pod template must name a tag other than `latest`, or
+ * a digest (known-images.ts pinProblem, after the Kubernetes docs' advice against :latest). Refused like a
+ * validating admission policy, with a 422 naming the field.
+ */
+export function admitPodImages(def: ResourceDef, obj: KObject): void {
+  const path = POD_SPEC_PATHS[`${def.group}/${def.resource}`];
+  if (!path) return;
+  let spec: unknown = obj;
+  for (const k of path) spec = objOf(spec)[k];
+  const causes: { field: string; message: string }[] = [];
+  for (const field of ["initContainers", "containers", "ephemeralContainers"]) {
+    arrOf(objOf(spec)[field]).forEach((c, i) => {
+      const image = objOf(c)["image"];
+      const why = typeof image === "string" ? pinProblem(image) : undefined;
+      if (why) causes.push({ field: `${path.join(".")}.${field}[${i}].image`, message: `Forbidden: ${why} (lab policy "pins required", docs/lab-strictness.md)` });
+    });
+  }
+  if (causes.length) throw invalid(def, obj.metadata.name ?? "", causes.map((c) => ({ ...c, reason: "FieldValueForbidden" })));
 }

@@ -10,6 +10,16 @@
 //
 // A workload whose pod template carries the annotation `sim.kubesmith.io/ready: "false"` never becomes
 // ready (its rollout stalls), so failed-rollout handling can be exercised.
+//
+// Every workload's pods are also judged as a node would run them (workloads.ts): images that are real
+// releases (known-images.ts), runAsNonRoot against the image's user, the RBAC its program needs
+// (workload-needs.ts), probe ports. A failing pod keeps the workload unready, with a PodsReady=False
+// condition naming the state and kubelet's or the API server's message (the simulator runs no pods, so this
+// condition stands for `kubectl get pods`; upstream controllers write no such condition).
+//
+// Readiness takes time (ReconcileOptions.readyAfterMs, the simulator's `readyAfterMs` option): a Node is
+// Ready that long after its CNI is in place, a workload's pods that long after its template last changed,
+// so the product's wait logic meets a real "not yet". With 0 everything is instant, as before.
 
 import { createHash } from "node:crypto";
 import { CALICO_GROUP, calicoContract, describeViolations, isCalicoDaemonSet, podStateOf, type CalicoView, type CalicoViolation } from "./calico.js";
@@ -17,6 +27,7 @@ import { daemonPodSpec, daemonSetFitsNode, type NodeLike } from "./scheduling.js
 import { isEstablished, type Store } from "./store.js";
 import type { ResourceDef } from "./resources.js";
 import { arrOf, deepEqual, getIn, isObj, nowTimestamp, objOf, type JsonObject, type KObject } from "./types.js";
+import { workloadProblem, type PodProblem, type WorkloadView } from "./workloads.js";
 
 export const CNI_LABEL = "kubesmith.io/cni";
 export const SIM_READY_ANNOTATION = "sim.kubesmith.io/ready";
@@ -135,7 +146,7 @@ export function reconcileCrds(store: Store): void {
   }
 }
 
-export function reconcileNodes(store: Store): void {
+export function reconcileNodes(store: Store, timing: Timing = INSTANT): void {
   const nodesDef = def(store, "", "v1", "nodes");
   const dsDef = def(store, "apps", "v1", "daemonsets");
   const violations = cniViolations(store, store.raw(dsDef));
@@ -144,7 +155,7 @@ export function reconcileNodes(store: Store): void {
     const fitting = cnis.filter((ds) => daemonSetFitsNode(ds, node as NodeLike));
     // a broken calico-node on the node keeps it NotReady, whatever else is labelled as its CNI
     const broken = fitting.filter((ds) => violations.get(ds)!.length > 0);
-    const networkReady = broken.length === 0 && fitting.some((ds) => templateBecomesReady(ds));
+    const networkReady = timing.ready(`node:${node.metadata.uid ?? node.metadata.name}`, broken.length === 0 && fitting.some((ds) => templateBecomesReady(ds)));
     const why = broken.map((ds) => describeViolations(ds, violations.get(ds)!));
     const st = objOf(node["status"]);
     const wanted: Cond[] = [
@@ -159,19 +170,23 @@ export function reconcileNodes(store: Store): void {
   }
 }
 
-export function reconcileWorkloads(store: Store): void {
+export function reconcileWorkloads(store: Store, timing: Timing = INSTANT, cache: ProblemCache = new ProblemCache()): void {
   const nodes = store.raw(def(store, "", "v1", "nodes"));
   const dsDef = def(store, "apps", "v1", "daemonsets");
   const daemonSets = store.raw(dsDef);
   const violations = cniViolations(store, daemonSets);
+  const problemOf = cache.judge(store);
   for (const ds of daemonSets) {
     const fit = nodes.filter((n) => daemonSetFitsNode(ds, n as NodeLike));
     const hostNet = daemonPodSpec(ds).hostNetwork === true;
     const broken = violations.get(ds) ?? [];
     const podState = podStateOf(broken);
-    const ready = templateBecomesReady(ds) && !podState ? fit.filter((n) => isCniDaemonSet(ds) || hostNet || nodeIsReady(n)).length : 0;
+    // Calico's own contract speaks first for calico-node (calico.ts); other problems after
+    const problem = podState ? undefined : problemOf(ds);
+    const eligible = templateBecomesReady(ds) && !podState && !problem;
+    const ready = timing.ready(rolloutKey(ds), eligible) ? fit.filter((n) => isCniDaemonSet(ds) || hostNet || nodeIsReady(n)).length : 0;
     // pods the ServiceAccount admission refuses are never created
-    const created = podState === "FailedCreate" ? 0 : fit.length;
+    const created = podState === "FailedCreate" || problem?.state === "FailedCreate" ? 0 : fit.length;
     const status: JsonObject = {
       currentNumberScheduled: created,
       desiredNumberScheduled: fit.length,
@@ -182,7 +197,9 @@ export function reconcileWorkloads(store: Store): void {
       observedGeneration: ds.metadata.generation ?? 1,
     };
     if (fit.length - ready > 0) status["numberUnavailable"] = fit.length - ready;
-    if (podState) {
+    if (problem) {
+      status["conditions"] = conditions(objOf(ds["status"])["conditions"], [podsReadyCondition(problem)], {});
+    } else if (podState) {
       // The real DaemonSet controller writes no conditions and the simulator runs no pods: this condition
       // stands for the pods' state (kubectl get pods would show it) and names what is missing.
       const reason = podState === "Running, not Ready" ? "ContainersNotReady" : podState === "Running" ? "CalicoContractViolated" : podState;
@@ -198,31 +215,33 @@ export function reconcileWorkloads(store: Store): void {
   const deployDef = def(store, "apps", "v1", "deployments");
   for (const d of store.raw(deployDef)) {
     const r = Number(objOf(d["spec"])["replicas"] ?? 1);
-    const ok = templateBecomesReady(d) || r === 0;
+    const problem = r > 0 ? problemOf(d) : undefined;
+    const failed = r > 0 && (!templateBecomesReady(d) || problem !== undefined);
+    const ok = r === 0 || (!failed && timing.ready(rolloutKey(d), true));
     const rs = `${d.metadata.name}-${shortHash(getIn(d, ["spec", "template"]))}`;
     const status: JsonObject = { observedGeneration: d.metadata.generation ?? 1 };
-    if (r > 0) Object.assign(status, { replicas: r, updatedReplicas: r });
+    if (r > 0) Object.assign(status, { replicas: r, updatedReplicas: problem?.state === "FailedCreate" ? 0 : r });
     if (ok && r > 0) Object.assign(status, { readyReplicas: r, availableReplicas: r });
     if (!ok) status["unavailableReplicas"] = r;
-    status["conditions"] = conditions(
-      objOf(d["status"])["conditions"],
-      [
-        ok
-          ? { type: "Available", status: "True", reason: "MinimumReplicasAvailable", message: "Deployment has minimum availability." }
-          : { type: "Available", status: "False", reason: "MinimumReplicasUnavailable", message: "Deployment does not have minimum availability." },
-        ok
-          ? { type: "Progressing", status: "True", reason: "NewReplicaSetAvailable", message: `ReplicaSet "${rs}" has successfully progressed.` }
-          : { type: "Progressing", status: "False", reason: "ProgressDeadlineExceeded", message: `ReplicaSet "${rs}" has timed out progressing.` },
-      ],
-      { lastUpdateTime: "" },
-    );
+    const wanted: Cond[] = [
+      ok
+        ? { type: "Available", status: "True", reason: "MinimumReplicasAvailable", message: "Deployment has minimum availability." }
+        : { type: "Available", status: "False", reason: "MinimumReplicasUnavailable", message: "Deployment does not have minimum availability." },
+      ok
+        ? { type: "Progressing", status: "True", reason: "NewReplicaSetAvailable", message: `ReplicaSet "${rs}" has successfully progressed.` }
+        : failed
+          ? { type: "Progressing", status: "False", reason: "ProgressDeadlineExceeded", message: `ReplicaSet "${rs}" has timed out progressing.` }
+          : { type: "Progressing", status: "True", reason: "ReplicaSetUpdated", message: `ReplicaSet "${rs}" is progressing.` },
+    ];
+    if (problem) wanted.push(podsReadyCondition(problem));
+    status["conditions"] = conditions(objOf(d["status"])["conditions"], wanted, { lastUpdateTime: "" }).filter((c) => problem || c["type"] !== "PodsReady");
     setStatus(store, deployDef, d, status, "kube-controller-manager");
   }
 
   const stsDef = def(store, "apps", "v1", "statefulsets");
   for (const s of store.raw(stsDef)) {
     const r = Number(objOf(s["spec"])["replicas"] ?? 1);
-    const ok = templateBecomesReady(s);
+    const ok = timing.ready(rolloutKey(s), templateBecomesReady(s) && !problemOf(s));
     const rev = `${s.metadata.name}-${shortHash(getIn(s, ["spec", "template"]))}`;
     const status: JsonObject = {
       observedGeneration: s.metadata.generation ?? 1,
@@ -241,7 +260,7 @@ export function reconcileWorkloads(store: Store): void {
   const rsDef = def(store, "apps", "v1", "replicasets");
   for (const s of store.raw(rsDef)) {
     const r = Number(objOf(s["spec"])["replicas"] ?? 1);
-    const ok = templateBecomesReady(s);
+    const ok = timing.ready(rolloutKey(s), templateBecomesReady(s) && !problemOf(s));
     const status: JsonObject = { observedGeneration: s.metadata.generation ?? 1, replicas: r, fullyLabeledReplicas: r };
     if (ok && r > 0) Object.assign(status, { readyReplicas: r, availableReplicas: r });
     setStatus(store, rsDef, s, status, "kube-controller-manager");
@@ -253,7 +272,9 @@ export function reconcileWorkloads(store: Store): void {
     if (arrOf(st["conditions"]).some((c) => ["Complete", "Failed"].includes(String(objOf(c)["type"])))) continue;
     const spec = objOf(j["spec"]);
     const now = nowTimestamp();
-    const status: JsonObject = templateBecomesReady(j)
+    const good = templateBecomesReady(j) && !problemOf(j);
+    if (good && !timing.ready(rolloutKey(j), true)) continue; // still running
+    const status: JsonObject = good
       ? {
           startTime: now,
           completionTime: now,
@@ -279,9 +300,116 @@ export function reconcileWorkloads(store: Store): void {
   }
 }
 
-/** All the control loops, in dependency order. */
+/** All the control loops, in dependency order, everything instant (no readiness delay). */
 export function reconcileAll(store: Store): void {
   reconcileCrds(store);
   reconcileNodes(store);
   reconcileWorkloads(store);
+}
+
+export interface ReconcileOptions {
+  /** How long a Node takes to turn Ready once its CNI runs, and a rollout to become ready (ms); 0: at once. */
+  readyAfterMs?: number;
+  /** Images that pull although they are no known release (a test's own images); their user is unknown. */
+  extraImages?: readonly string[];
+}
+
+/** The control loops with their own clock and cache (one per server). */
+export function createReconciler(opts: ReconcileOptions = {}): (store: Store) => void {
+  const delay = Math.max(0, opts.readyAfterMs ?? 0);
+  const cache = new ProblemCache(opts.extraImages);
+  let timing: Timing | undefined;
+  return (store) => {
+    timing ??= delay > 0 ? new DelayedTiming(delay, (ms) => store.rerunAfter(ms)) : INSTANT;
+    reconcileCrds(store);
+    reconcileNodes(store, timing);
+    reconcileWorkloads(store, timing, cache);
+  };
+}
+
+/** Readiness over time: `ready(key, eligible)` is true once `key` has been eligible for the delay. */
+export interface Timing {
+  ready(key: string, eligible: boolean): boolean;
+}
+
+const INSTANT: Timing = { ready: (_key, eligible) => eligible };
+
+class DelayedTiming implements Timing {
+  private readonly since = new Map<string, number>();
+  constructor(
+    private readonly delay: number,
+    private readonly wake: (ms: number) => void,
+  ) {}
+
+  ready(key: string, eligible: boolean): boolean {
+    if (!eligible) {
+      this.since.delete(key);
+      return false;
+    }
+    const now = Date.now();
+    const t = this.since.get(key) ?? now;
+    if (!this.since.has(key)) {
+      if (this.since.size > 5000) this.since.clear();
+      this.since.set(key, t);
+    }
+    const left = t + this.delay - now;
+    if (left <= 0) return true;
+    this.wake(left);
+    return false;
+  }
+}
+
+/** A rollout is keyed by the object and its generation: a new template starts the clock again. */
+function rolloutKey(o: KObject): string {
+  return `${o.kind}:${o.metadata.uid ?? `${o.metadata.namespace}/${o.metadata.name}`}:${o.metadata.generation ?? 1}`;
+}
+
+function podsReadyCondition(p: PodProblem): Cond {
+  return { type: "PodsReady", status: "False", reason: p.reason, message: `pods ${p.state}: ${p.message}` };
+}
+
+/**
+ * workloadProblem() per workload, cached by the workload's resourceVersion and the state of every
+ * ServiceAccount and RBAC object (their resourceVersions), so a reconcile pass that changed neither
+ * re-evaluates nothing.
+ */
+export class ProblemCache {
+  private readonly memo = new Map<string, PodProblem | undefined>();
+  constructor(private readonly extraImages: readonly string[] = []) {}
+
+  judge(store: Store): (workload: KObject) => PodProblem | undefined {
+    const rawOf = (group: string, resource: string): KObject[] => {
+      const d = store.registry.anyVersion(group, resource);
+      return d ? store.raw(d) : [];
+    };
+    let view: WorkloadView | undefined;
+    let epoch: string | undefined;
+    const viewOf = (): WorkloadView =>
+      (view ??= {
+        extraImages: this.extraImages,
+        serviceAccounts: rawOf("", "serviceaccounts"),
+        rbac: {
+          clusterRoles: rawOf("rbac.authorization.k8s.io", "clusterroles"),
+          clusterRoleBindings: rawOf("rbac.authorization.k8s.io", "clusterrolebindings"),
+          roles: rawOf("rbac.authorization.k8s.io", "roles"),
+          roleBindings: rawOf("rbac.authorization.k8s.io", "rolebindings"),
+        },
+      });
+    const epochOf = (): string => {
+      if (epoch === undefined) {
+        const v = viewOf();
+        const all = [...v.serviceAccounts, ...v.rbac.clusterRoles, ...v.rbac.clusterRoleBindings, ...v.rbac.roles, ...v.rbac.roleBindings];
+        epoch = shortHash(all.map((o) => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}@${o.metadata.resourceVersion}`).join(","));
+      }
+      return epoch;
+    };
+    return (w) => {
+      const key = `${w.kind}/${w.metadata.uid}@${w.metadata.resourceVersion}:${epochOf()}`;
+      if (this.memo.has(key)) return this.memo.get(key);
+      if (this.memo.size > 2000) this.memo.clear();
+      const p = workloadProblem(w, viewOf());
+      this.memo.set(key, p);
+      return p;
+    };
+  }
 }

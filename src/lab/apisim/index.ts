@@ -1,5 +1,5 @@
 // The Kubernetes API simulator: public surface for the lab and the tests.
-export { startApiServer, type ApiServer, type ApiServerOptions, type Identity } from "./server.js";
+export { startApiServer, DEFAULT_READY_AFTER_MS, type ApiServer, type ApiServerOptions, type Identity } from "./server.js";
 export { createCa, ensureServingCert, issueClientCert, kubeconfigYaml, writeAdminKubeconfig } from "./pki.js";
 export { nodeObject, registerNode, deleteNode, credentialsFromKubeconfig, apiRequest, type NodeSpecInput } from "./nodes.js";
 export {
@@ -28,8 +28,13 @@ export {
   type CalicoView,
   type CalicoViolation,
 } from "./calico.js";
-export { authorize, forbiddenMessage, rbacFromObjects, ruleAllows, serviceAccountUser, type Decision, type RbacObjects, type ResourceRequest, type UserInfo } from "./rbac.js";
+export { authorizeNonResource, authorize, forbiddenMessage, rbacFromObjects, ruleAllows, serviceAccountUser, type Decision, type RbacObjects, type ResourceRequest, type UserInfo } from "./rbac.js";
 export { Store, DEFAULT_NAMESPACES, type WatchEvent } from "./store.js";
 export { BUILTIN_RESOURCES, type ResourceDef } from "./resources.js";
 export { StatusError } from "./status.js";
 export type { KObject } from "./types.js";
+export { KNOWN_IMAGES, parseImageRef, normalizedImage, pullImage, pinProblem, backOffMessage, type KnownImage, type ImageRef } from "./known-images.js";
+export { WORKLOAD_NEEDS, programOf, type Need, type ProgramNeeds } from "./workload-needs.js";
+export { workloadProblem, runAsNonRootProblem, missingPermission, podTemplateSpec, type PodProblem, type PodState } from "./workloads.js";
+export { bootstrapRbacObjects, impersonate, certificateUser } from "./authz.js";
+export { createReconciler, type ReconcileOptions } from "./controller.js";

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Run the API simulator in the foreground:
-//   node dist/lab/apisim/main.js --host H --port P --pki DIR [--state FILE] [--version v1.33.4] [--verbose]
+//   node dist/lab/apisim/main.js --host H --port P --pki DIR [--state FILE] [--version v1.33.4]
+//     [--ready-after-ms N] [--verbose]
 // Prints "listening on https://H:P" once on stdout and nothing after; request logs (--verbose) and errors
 // go to stderr. Stops cleanly on SIGTERM/SIGINT.
 
@@ -17,6 +18,7 @@ async function main(): Promise<number> {
       state: { type: "string" },
       version: { type: "string" },
       "extra-san": { type: "string", multiple: true },
+      "ready-after-ms": { type: "string" },
       verbose: { type: "boolean", default: false },
     },
     strict: true,
@@ -30,6 +32,11 @@ async function main(): Promise<number> {
     process.stderr.write(`apisim: --port ${values.port} is not a port number\n`);
     return 2;
   }
+  const readyAfter = values["ready-after-ms"];
+  if (readyAfter !== undefined && !/^\d+$/.test(readyAfter)) {
+    process.stderr.write(`apisim: --ready-after-ms ${readyAfter} is not a number of milliseconds\n`);
+    return 2;
+  }
   const verbose = values.verbose;
   const server = await startApiServer({
     host: values.host,
@@ -38,6 +45,7 @@ async function main(): Promise<number> {
     ...(values.state ? { stateFile: values.state } : {}),
     ...(values.version ? { version: values.version } : {}),
     ...(values["extra-san"] ? { extraSans: values["extra-san"] } : {}),
+    ...(readyAfter !== undefined ? { readyAfterMs: Number(readyAfter) } : {}),
     log: (s) => {
       if (verbose || !s.startsWith("apisim: ")) process.stderr.write(`${s}\n`);
     },

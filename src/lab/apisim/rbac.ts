@@ -179,6 +179,28 @@ export function authorize(rbac: RbacObjects, user: UserInfo, req: ResourceReques
   return { allowed: false, reason: forbiddenMessage(user, req) };
 }
 
+/**
+ * May `user` make a request to a non-resource path (/metrics, /healthz, /api …)? Only ClusterRoleBindings
+ * grant them (a Role cannot hold nonResourceURLs); a rule's URL matches exactly, or as a prefix when it
+ * ends in "*" (evaluation_helpers.go NonResourceURLMatches). The refusal is the API server's text
+ * (endpoints/handlers/responsewriters/errors.go: `forbidden: User "x" cannot get path "/metrics"`).
+ */
+export function authorizeNonResource(rbac: RbacObjects, user: UserInfo, verb: string, path: string): Decision {
+  if (user.groups.includes("system:masters")) return { allowed: true, reason: 'allowed: member of "system:masters"' };
+  const urlOk = (u: string): boolean => u === "*" || u === path || (u.endsWith("*") && path.startsWith(u.slice(0, -1)));
+  for (const b of rbac.clusterRoleBindings) {
+    const subject = arrOf(b["subjects"]).find((s) => subjectApplies(user, s, ""));
+    if (subject === undefined) continue;
+    const role = roleRefRules(rbac, b["roleRef"], "");
+    const hit = role?.rules.some((r) => {
+      const rule = ruleOf(r);
+      return rule.verbs.some((v) => v === "*" || v === verb) && rule.nonResourceURLs.some(urlOk);
+    });
+    if (hit) return { allowed: true, reason: `RBAC: allowed by ClusterRoleBinding "${b.metadata.name}" of ClusterRole "${role!.name}" to ${describeSubject(subject, "")}` };
+  }
+  return { allowed: false, reason: `forbidden: User "${user.name}" cannot ${verb} path "${path}"` };
+}
+
 /** Sort a bag of objects (a manifest, a list) into the four RBAC kinds. */
 export function rbacFromObjects(objects: readonly KObject[]): RbacObjects {
   const of = (kind: string): KObject[] =>

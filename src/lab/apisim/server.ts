@@ -4,9 +4,13 @@
 // Authentication: a client certificate signed by the cluster CA is required for everything except
 // /healthz, /livez, /readyz and /version (open to anonymous clients as on a kubeadm cluster, so the
 // keepalived health check `curl -k https://127.0.0.1:6443/healthz` works). A certificate from any other
-// CA is refused at the TLS layer: the connection is closed right after the handshake. Every
-// authenticated identity may do everything (RBAC objects are stored, not enforced on requests; the
-// controllers evaluate them with rbac.ts for what workloads such as calico-node need, see calico.ts).
+// CA is refused at the TLS layer: the connection is closed right after the handshake.
+//
+// Authorization (authz.ts): every request is authorized as kube-apiserver's Node,RBAC modes do, as the
+// certificate's user (CN; O as groups, plus system:authenticated) or the user it impersonates
+// (Impersonate-User/Impersonate-Group, checked against `impersonate`), against the RBAC objects in the store,
+// which start with the API server's bootstrap roles and kubeadm's kubeadm:cluster-admins binding. A refusal
+// is the real 403 Status. The controllers also evaluate RBAC for what workloads need (workloads.ts).
 
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -14,7 +18,9 @@ import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { parse as parseYaml } from "yaml";
 import { LabError } from "../../errors.js";
-import { reconcileAll } from "./controller.js";
+import { ANONYMOUS, authorizePath, authorizeResource, certificateUser, forbiddenError, impersonate, verbOf } from "./authz.js";
+import { createReconciler } from "./controller.js";
+import type { RbacObjects, UserInfo } from "./rbac.js";
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, DEFAULT_K8S_VERSION, versionInfo } from "./discovery.js";
 import { openApiV2, openApiV3Group, openApiV3Root } from "./openapi.js";
 import { ensureServingCert } from "./pki.js";
@@ -36,7 +42,21 @@ export interface ApiServerOptions {
   version?: string;
   /** Extra SANs for the serving certificate (e.g. a VIP or a load balancer name). */
   extraSans?: string[];
+  /**
+   * How long after its CNI runs a Node turns Ready, and after a template change a workload's pods become
+   * ready (ms). Default DEFAULT_READY_AFTER_MS, so that callers' wait logic meets a real "not yet"; 0 makes
+   * every status instant.
+   */
+  readyAfterMs?: number;
+  /**
+   * Images that pull although no known release (known-images.ts) matches: a test's own made-up images
+   * ("img:1"). Everything else that is not a real release goes to ImagePullBackOff.
+   */
+  extraImages?: string[];
 }
+
+/** The default readiness delay: small enough for tests, long enough that nothing is ready at once. */
+export const DEFAULT_READY_AFTER_MS = 150;
 
 export interface ApiServer {
   /** https://host:port */
@@ -124,7 +144,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const log = opts.log ?? (() => {});
   const tls = await ensureServingCert(opts.pkiDir, opts.host, opts.extraSans);
   const store = new Store(opts.stateFile, log);
-  store.addController(reconcileAll);
+  store.addController(createReconciler({ readyAfterMs: opts.readyAfterMs ?? DEFAULT_READY_AFTER_MS, ...(opts.extraImages ? { extraImages: opts.extraImages } : {}) }));
   const gitVersion = opts.version ?? DEFAULT_K8S_VERSION;
   const sockets = new Set<Socket>();
   const watches = new Set<() => void>();
@@ -162,6 +182,12 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     if (!who && !(parts.length === 1 && ANONYMOUS_PATHS.has(parts[0]!))) {
       throw forbidden(`forbidden: User "system:anonymous" cannot ${method.toLowerCase()} path "${url.pathname}"`);
     }
+    const user = who ? impersonate(rbacObjects(), certificateUser(who.user, who.groups), req.headers) : ANONYMOUS;
+    const isResource = (parts[0] === "api" && parts.length >= 3) || (parts[0] === "apis" && parts.length >= 4);
+    if (!isResource) {
+      const refused = authorizePath(rbacObjects(), user, method === "HEAD" ? "get" : method.toLowerCase(), url.pathname);
+      if (refused) throw refused;
+    }
     if (parts.length === 1 && ["healthz", "livez", "readyz"].includes(parts[0]!)) return send(res, 200, "ok");
     if (parts.length === 1 && parts[0] === "version") return send(res, 200, versionInfo(gitVersion));
     if (parts[0] === "openapi") return serveOpenApi(parts, res);
@@ -185,7 +211,25 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       return send(res, 200, list);
     }
     const route = resolve(group, version, rest, q);
+    authorizeRoute(user, route, method);
     return serveResource(route, method, req, res, q);
+  }
+
+  function rbacObjects(): RbacObjects {
+    const of = (resource: string): KObject[] => store.raw({ group: "rbac.authorization.k8s.io", resource });
+    return { clusterRoles: of("clusterroles"), clusterRoleBindings: of("clusterrolebindings"), roles: of("roles"), roleBindings: of("rolebindings") };
+  }
+
+  function authorizeRoute(user: UserInfo, r: ResourceRoute, method: string): void {
+    const attrs = {
+      verb: verbOf(method, r.name !== undefined, r.watch),
+      apiGroup: r.def.group,
+      resource: r.def.resource,
+      ...(r.subresource ? { subresource: r.subresource } : {}),
+      ...(r.name !== undefined ? { name: r.name } : {}),
+      ...(r.namespace !== undefined ? { namespace: r.namespace } : {}),
+    };
+    if (!authorizeResource(rbacObjects(), user, attrs).allowed) throw forbiddenError(user, attrs);
   }
 
   function notFoundPath(): StatusError {
@@ -414,6 +458,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       new Promise<void>((done) => {
         for (const end of [...watches]) end();
         store.compact();
+        store.stop();
         server.close(() => done());
         for (const s of sockets) s.destroy();
       }),

@@ -6,7 +6,8 @@ import { randomUUID } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { LabError } from "../../errors.js";
-import { admitService, applyDefaults, validateMetadata, validateName } from "./admission.js";
+import { admitPodImages, admitService, applyDefaults, validateMetadata, validateName } from "./admission.js";
+import { bootstrapRbacObjects } from "./authz.js";
 import {
   applyConfig,
   isReplaceDirective,
@@ -103,6 +104,9 @@ export class Store {
   private readonly controllers: Controller[] = [];
   private journal: string[] = [];
   private journalLines = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private stopped = false;
 
   /**
    * With a stateFile, every change is persisted before the request is answered: appended to
@@ -115,6 +119,7 @@ export class Store {
   ) {
     if (stateFile && (existsSync(stateFile) || existsSync(`${stateFile}.journal`))) this.load(stateFile);
     else this.bootstrap();
+    this.ensureBootstrapRbac();
     this.historyStart = this.rv;
     this.compact();
   }
@@ -131,6 +136,33 @@ export class Store {
     rmSync(`${this.stateFile}.journal`, { force: true });
     this.journal = [];
     this.journalLines = 0;
+  }
+
+  /**
+   * Run the controllers again in `ms` (a controller waiting for time to pass: readiness delays). One timer,
+   * the earliest asked for; it does not keep the process alive.
+   */
+  rerunAfter(ms: number): void {
+    if (this.stopped) return;
+    const at = Date.now() + Math.max(1, ms);
+    if (this.timer && at >= this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      if (this.stopped) return;
+      this.changed = true;
+      this.transaction(() => {});
+    }, Math.max(1, ms));
+    this.timer.unref();
+  }
+
+  /** No more timers or writes (the server closed). */
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   addController(c: Controller): void {
@@ -465,6 +497,7 @@ export class Store {
     if (def.group === "" && def.resource === "services") {
       admitService(def, next, prev, this.raw(def).filter((o) => o !== prev));
     }
+    if (opts.subresource === undefined) admitPodImages(def, next);
     // System metadata: kept from the stored object, never taken from the client.
     next.metadata.uid = prev?.metadata.uid ?? randomUUID();
     next.metadata.creationTimestamp = prev?.metadata.creationTimestamp ?? nowTimestamp();
@@ -569,6 +602,14 @@ export class Store {
     );
   }
 
+  /** The bootstrap ClusterRoles/Bindings (authz.ts), created when missing, as kube-apiserver does at every start. */
+  private ensureBootstrapRbac(): void {
+    for (const o of bootstrapRbacObjects()) {
+      const d = this.registry.byResource("rbac.authorization.k8s.io", "v1", o.kind === "ClusterRole" ? "clusterroles" : "clusterrolebindings")!;
+      if (!this.rawGet(d, "", o.metadata.name ?? "")) this.create(d, "", o, { manager: "kube-apiserver" });
+    }
+  }
+
   private load(file: string): void {
     let state: StateFile;
     try {
@@ -609,7 +650,7 @@ export class Store {
 
   /** Persist the changes of one transaction: one append to the journal, compaction now and then. */
   private save(): void {
-    if (!this.stateFile || this.journal.length === 0) return;
+    if (!this.stateFile || this.journal.length === 0 || this.stopped) return;
     if (this.journalLines + this.journal.length > COMPACT_AFTER) return this.compact();
     appendFileSync(`${this.stateFile}.journal`, this.journal.join(""), { mode: 0o600 });
     this.journalLines += this.journal.length;

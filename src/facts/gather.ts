@@ -30,6 +30,12 @@ export interface HostFacts {
   cgroup: "v1" | "v2" | "unknown";
   /** Upstream version of the installed containerd (`containerd --version`, without a leading v), or "". */
   containerdVersion: string;
+  /** firewalld running (`systemctl is-active firewalld`); a host without it reads inactive. */
+  firewalld: "active" | "inactive";
+  /** SELinux mode (`getenforce`); a host without SELinux tools reads disabled. */
+  selinux: "enforcing" | "permissive" | "disabled";
+  /** NetworkManager installed (/etc/NetworkManager exists): Calico needs its interfaces left unmanaged. */
+  networkManager: boolean;
 }
 
 /** API server, kubelet, etcd client and peer. */
@@ -81,6 +87,10 @@ export function factsScript(): string {
     'kv cgroup_fs "$(stat -fc %T /sys/fs/cgroup/ 2>/dev/null)"',
     // "containerd containerd.io 2.2.1 <commit>" or "containerd github.com/containerd/containerd/v2 v2.1.4 <commit>"
     "kv containerd_version \"$(containerd --version 2>/dev/null | awk '{print $3}')\"",
+    // RHEL-likes ship firewalld (default-deny public zone), SELinux enforcing and NetworkManager
+    'kv firewalld "$(systemctl is-active firewalld 2>/dev/null)"',
+    'kv selinux "$(getenforce 2>/dev/null)"',
+    'if [ -d /etc/NetworkManager ]; then kv network_manager 1; else kv network_manager 0; fi',
     "exit 0",
   ].join("\n");
 }
@@ -128,5 +138,8 @@ export function parseFacts(stdout: string): HostFacts {
       .sort((a, b) => a - b),
     cgroup: s("cgroup_fs") === "cgroup2fs" ? "v2" : s("cgroup_fs") === "tmpfs" ? "v1" : "unknown",
     containerdVersion: s("containerd_version").replace(/^v/, ""),
+    firewalld: s("firewalld") === "active" ? "active" : "inactive",
+    selinux: ((m) => (m === "enforcing" || m === "permissive" ? m : "disabled"))(s("selinux").toLowerCase()),
+    networkManager: s("network_manager") === "1",
   };
 }

@@ -79,6 +79,13 @@ export const SudoSchema = z.union([
 
 export const Role = z.enum(["control-plane", "worker", "frontend"]);
 
+/** What kubesmith does with a host's firewall (firewalld on RHEL-likes; Debian/Ubuntu: nothing yet). */
+export const FirewallMode = z.enum(["manage", "disable", "ignore"]);
+const FIREWALL_DESCRIPTION =
+    "The hosts' firewall (firewalld on RHEL-likes). manage (default): open what the host's roles need in firewalld's default zone (control plane: 6443, 2379-2380, 10250, 10259, 10257; " +
+    "every node: 10250, 10256, Calico BGP 179/tcp and IP-in-IP; workers and frontends: NodePorts 30000-32767; frontends: 80, 443; " +
+    "keepalived hosts: VRRP), at runtime and permanently. disable: stop and disable firewalld. ignore: leave it alone (open the ports yourself).";
+
 export const TaintSchema = z.strictObject({
   key: qualifiedName,
   value: k8sLabelValue.optional(),
@@ -101,6 +108,7 @@ export const HostSchema = z.strictObject({
   }),
   labels: z.record(labelKey, labelValue).optional(),
   taints: z.array(TaintSchema).optional(),
+  firewall: FirewallMode.optional().meta({ description: "This host's firewall; overrides cluster.firewall." }),
 });
 
 /** Prefix length of the network a VIP lives in; rules.ts requires the VIP in that network of every carrier. */
@@ -171,6 +179,7 @@ export const ClusterSchema = z.strictObject({
     .strictObject({ vip: ipv4, interface: interfaceName, prefix: vipPrefix })
     .optional()
     .meta({ description: "Virtual IP on the frontend nodes (keepalived-edge add-on)." }),
+  firewall: FirewallMode.optional().meta({ description: FIREWALL_DESCRIPTION }),
 });
 
 export const InventorySchema = z
@@ -190,6 +199,7 @@ export type HostSpec = z.infer<typeof HostSchema>;
 export type SshDefaults = z.infer<typeof SshDefaultsSchema>;
 export type Bastion = z.infer<typeof BastionSchema>;
 export type RoleName = z.infer<typeof Role>;
+export type FirewallModeName = z.infer<typeof FirewallMode>;
 
 /** Add-ons that need frontend nodes to land on. */
 export const EDGE_ADDONS = ["traefik", "keepalived-edge"] as const;

@@ -3,10 +3,27 @@ import { chooseLeader } from "../cluster/model.js";
 import { PreflightError } from "../errors.js";
 import { factsScript, parseFacts } from "../facts/gather.js";
 import { runPreflight } from "../preflight/checks.js";
+import type { ClusterHost, ClusterModel } from "../cluster/model.js";
+import type { FirewallModeName } from "../inventory/schema.js";
+import { firewallOpenings, type FirewallPlan } from "../scripts/firewall.js";
 import { prepareOsSteps } from "../scripts/os.js";
 import type { ClusterContext } from "./context.js";
 import { forHosts, type Phase } from "./run.js";
 import { runSteps } from "./steps.js";
+
+/** Does the host run keepalived: a control plane holding the API VIP, or a frontend holding the edge VIP. */
+function runsVrrp(model: ClusterModel, h: ClusterHost): boolean {
+  return (h.isControlPlane && model.endpoint.kind === "vip") || (h.isFrontend && model.inventory.cluster.edgeVIP !== undefined);
+}
+
+/** The host's firewall: hosts[].firewall, else cluster.firewall, else manage; and what its roles need let in. */
+export function firewallPlan(model: ClusterModel, h: ClusterHost): FirewallPlan {
+  const mode: FirewallModeName = h.spec.firewall ?? model.inventory.cluster.firewall ?? "manage";
+  return {
+    mode,
+    openings: firewallOpenings({ controlPlane: h.isControlPlane, worker: h.isWorker, frontend: h.isFrontend, vrrp: runsVrrp(model, h) }),
+  };
+}
 
 export const gatherFacts: Phase<ClusterContext> = {
   title: "connect and gather facts",
@@ -40,6 +57,8 @@ export const preflight: Phase<ClusterContext> = {
         roles: h.spec.roles,
         facts: ctx.facts.get(h.name)!,
         kubernetesVersion: ctx.model.inventory.cluster.kubernetesVersion,
+        firewall: firewallPlan(ctx.model, h).mode,
+        vrrp: runsVrrp(ctx.model, h),
       })),
     );
     for (const f of findings.filter((x) => x.severity === "warn")) {
@@ -51,7 +70,7 @@ export const preflight: Phase<ClusterContext> = {
 };
 
 export const prepareHosts: Phase<ClusterContext> = {
-  title: "prepare hosts (containerd, kernel, swap, Kubernetes packages)",
+  title: "prepare hosts (kernel, swap, SELinux/firewall on RHEL-likes, containerd, Kubernetes packages)",
   async run(ctx) {
     const inv = ctx.model.inventory;
     await forHosts(ctx, ctx.model.hosts, async (h) => {
@@ -61,6 +80,7 @@ export const prepareHosts: Phase<ClusterContext> = {
         packageManager: pm,
         kubernetesVersion: inv.cluster.kubernetesVersion,
         ...(inv.offline ? { offline: inv.offline } : {}),
+        firewall: firewallPlan(ctx.model, h),
       });
       const n = await runSteps(ctx, h.name, await ctx.runner(h.name), steps);
       return n ? `${n} step(s) ${ctx.dryRun ? "to do" : "done"}` : "already prepared";

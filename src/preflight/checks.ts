@@ -1,7 +1,8 @@
 // Preflight checks: pure functions over gathered facts. `check` prints them; `up` will refuse to start on
 // any "fail". Thresholds follow kubeadm's own preflight (2 CPUs and 1700 MiB on control planes).
 import type { HostFacts } from "../facts/gather.js";
-import type { RoleName } from "../inventory/schema.js";
+import type { FirewallModeName, RoleName } from "../inventory/schema.js";
+import { firewallOpenings } from "../scripts/firewall.js";
 import { CONTAINERD, KUBERNETES, kubernetesMinor } from "../versions.js";
 
 export type Severity = "fail" | "warn";
@@ -19,6 +20,10 @@ export interface HostUnderCheck {
   facts: HostFacts;
   /** The inventory's cluster.kubernetesVersion; the default minor when not given. */
   kubernetesVersion?: string;
+  /** The host's firewall setting (hosts[].firewall, else cluster.firewall); default manage. */
+  firewall?: FirewallModeName;
+  /** The host runs keepalived (a control plane with the API VIP, a frontend with the edge VIP). */
+  vrrp?: boolean;
 }
 
 /** OS id -> supported major versions. */
@@ -86,6 +91,38 @@ export function checkHost(h: HostUnderCheck, localEpoch: number): Finding[] {
           `install containerd.io 2.x (or remove the node with 'kubesmith down'), then run again`,
       );
     }
+  }
+  // RHEL-likes: firewalld's public zone refuses kubeadm's and Calico's ports; SELinux enforcing is what
+  // kubeadm's install docs turn permissive; NetworkManager must leave Calico's interfaces alone. Prepare
+  // handles all three on dnf/yum hosts (distro/rhel.ts); elsewhere, and where the inventory says ignore,
+  // these lines say what is left to the user.
+  const rhel = f.packageManager === "dnf" || f.packageManager === "yum";
+  const mode = h.firewall ?? "manage";
+  if (f.firewalld === "active") {
+    const needs = () =>
+      firewallOpenings({
+        controlPlane: h.roles.includes("control-plane"),
+        worker: h.roles.includes("worker") || h.roles.includes("frontend"),
+        frontend: h.roles.includes("frontend"),
+        vrrp: h.vrrp ?? false,
+      })
+        .map((o) => (o.kind === "protocol" ? `protocol ${o.value}` : o.value))
+        .join(", ");
+    if (mode === "disable") add("firewall", "warn", "firewalld is active; prepare stops and disables it (inventory: firewall: disable)");
+    else if (mode === "ignore") add("firewall", "warn", `firewalld is active and the inventory says firewall: ignore; let in yourself: ${needs()}`);
+    else if (!rhel) add("firewall", "warn", `firewalld is active; kubesmith manages it on RHEL-likes only: let in yourself: ${needs()}`);
+  }
+  if (f.selinux === "enforcing") {
+    add(
+      "selinux",
+      "warn",
+      rhel
+        ? "SELinux is enforcing; prepare sets it permissive now and in /etc/selinux/config, as kubeadm's install docs say"
+        : "SELinux is enforcing; kubesmith changes it on RHEL-likes only: set it permissive (setenforce 0, /etc/selinux/config)",
+    );
+  }
+  if (f.networkManager && !rhel) {
+    add("networkmanager", "warn", "NetworkManager is installed; kubesmith writes Calico's /etc/NetworkManager/conf.d/calico.conf on RHEL-likes only: add it yourself (cali*, tunl*, vxlan.calico unmanaged)");
   }
   if (f.hostname && f.hostname !== h.name)
     add("hostname", "warn", `hostname is '${f.hostname}' but the inventory names it '${h.name}'; the node will be registered as '${h.name}'`);

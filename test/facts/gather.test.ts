@@ -59,6 +59,15 @@ describe("facts", () => {
     expect(factsScript()).toContain("stat -fc %T /sys/fs/cgroup/");
   });
 
+  it("firewalld, SELinux and NetworkManager: from systemctl, getenforce and /etc/NetworkManager", () => {
+    expect(parseFacts("firewalld=active\nselinux=Enforcing\nnetwork_manager=1\n")).toMatchObject({ firewalld: "active", selinux: "enforcing", networkManager: true });
+    expect(parseFacts("firewalld=inactive\nselinux=Permissive\nnetwork_manager=0\n")).toMatchObject({ firewalld: "inactive", selinux: "permissive", networkManager: false });
+    // no firewalld unit, no getenforce: inactive and disabled
+    expect(parseFacts("firewalld=\nselinux=\n")).toMatchObject({ firewalld: "inactive", selinux: "disabled", networkManager: false });
+    expect(factsScript()).toContain("systemctl is-active firewalld");
+    expect(factsScript()).toContain("getenforce");
+  });
+
   it("treats unknown values conservatively", () => {
     const f = parseFacts("kubeadm_state=weird\npackage_manager=pacman\ncpus=x\n");
     expect(f.kubeadmState).toBe("none");

@@ -25,6 +25,9 @@ const base: HostFacts = {
   portsInUse: [],
   cgroup: "v2",
   containerdVersion: "",
+  firewalld: "inactive",
+  selinux: "disabled",
+  networkManager: false,
 };
 const host = (name: string, over: Partial<HostFacts> = {}, roles: HostUnderCheck["roles"] = ["control-plane"]): HostUnderCheck => ({
   name,
@@ -100,5 +103,34 @@ describe("preflight", () => {
     expect(f.every((x) => x.host === "b" && x.severity === "fail")).toBe(true);
     expect(f.find((x) => x.check === "mac")?.message).toContain("02:00:00:00:00:01 is the same as on a");
     expect(runPreflight([host("a"), host("b", { productUuid: "u2", macs: ["02:00:00:00:00:02"] })], 1000)).toEqual([]);
+  });
+});
+
+describe("preflight: firewalld, SELinux, NetworkManager", () => {
+  const rocky: Partial<HostFacts> = { osId: "rocky", osVersion: "9.5", packageManager: "dnf" };
+  const lines = (over: Partial<HostFacts>, extra: Partial<HostUnderCheck> = {}, roles: HostUnderCheck["roles"] = ["worker"]) =>
+    checkHost({ ...host("w1", over, roles), ...extra }, 1000).map((f) => `${f.severity} ${f.check}: ${f.message}`);
+
+  it("a fresh Rocky 9 with firewall: manage: SELinux is named (prepare sets it permissive); firewalld and NetworkManager are prepare's job", () => {
+    expect(lines({ ...rocky, firewalld: "active", selinux: "enforcing", networkManager: true })).toEqual([
+      "warn selinux: SELinux is enforcing; prepare sets it permissive now and in /etc/selinux/config, as kubeadm's install docs say",
+    ]);
+    // after prepare: nothing
+    expect(lines({ ...rocky, firewalld: "active", selinux: "permissive", networkManager: true })).toEqual([]);
+  });
+  it("firewall: ignore lists what the user must let in, by role; disable says prepare stops it", () => {
+    expect(lines({ ...rocky, firewalld: "active" }, { firewall: "ignore", vrrp: true }, ["worker", "frontend"])).toEqual([
+      "warn firewall: firewalld is active and the inventory says firewall: ignore; let in yourself: 10250/tcp, 10256/tcp, 179/tcp, protocol 4, 30000-32767/tcp, 80/tcp, 443/tcp, protocol vrrp",
+    ]);
+    expect(lines({ ...rocky, firewalld: "active" }, { firewall: "ignore" }, ["control-plane"])[0]).toMatch(/6443\/tcp, 2379-2380\/tcp, 10259\/tcp, 10257\/tcp, 10250\/tcp/);
+    expect(lines({ ...rocky, firewalld: "active" }, { firewall: "disable" })).toEqual([
+      "warn firewall: firewalld is active; prepare stops and disables it (inventory: firewall: disable)",
+    ]);
+    expect(lines({ ...rocky, firewalld: "inactive" }, { firewall: "ignore" })).toEqual([]);
+  });
+  it("on Debian/Ubuntu kubesmith changes none of them, and says so", () => {
+    const out = lines({ firewalld: "active", selinux: "enforcing", networkManager: true });
+    expect(out.map((l) => l.split(":")[0])).toEqual(["warn firewall", "warn selinux", "warn networkmanager"]);
+    expect(out[0]).toContain("kubesmith manages it on RHEL-likes only");
   });
 });

@@ -126,6 +126,56 @@ export function htpasswdLine(password: unknown, user: unknown): string {
   return `${u}:{SHA}${createHash("sha1").update(textOf(password), "utf8").digest("base64")}`;
 }
 
+/**
+ * What a value may not hold where it is written as a bare word into a config file whose syntax is not YAML
+ * (keepalived.conf: its parser splits lines on blanks, reads " and { } as syntax and # ! as comments, and
+ * runs `script` lines as root): control characters (line breaks, CR, NUL, ESC …), bidi overrides, blanks,
+ * quotes, braces, comment characters and backslashes.
+ */
+const CONF_UNSAFE = /[\u0000-\u0020\u007f-\u009f\u00a0\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff"'`{}#!\\;]/;
+
+function describeChar(c: string): string {
+  const names: Record<string, string> = { "\n": "a line break", "\r": "a carriage return", "\0": "a NUL", "\t": "a tab", " ": "a blank" };
+  const code = c.charCodeAt(0);
+  if (names[c]) return names[c];
+  if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return `the control character \\x${code.toString(16).padStart(2, "0")}`;
+  if (code > 0x7f) return `the character \\u${code.toString(16).padStart(4, "0")}`;
+  return `'${c}'`;
+}
+
+function shortJson(s: string): string {
+  const j = JSON.stringify(s.length > 80 ? s.slice(0, 80) : s).replace(/[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return s.length > 80 ? `${j.slice(0, -1)}…" (${s.length} characters)` : j;
+}
+
+/**
+ * A value written into a non-YAML config file (keepalived.conf …): numbers and booleans as they are, text
+ * only when it is one plain word. Anything a config syntax could read as more than a value (see
+ * CONF_UNSAFE) is refused rather than escaped: keepalived has no escape that works in every position.
+ * `expr` names the value in the error (the template expression, e.g. vip.interface).
+ */
+export function confValue(v: unknown, expr = "the value"): string {
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  if (typeof v !== "string") throw new Error(`confval: ${expr} is ${describe(v ?? null)}, not text or a number`);
+  if (v === "") throw new Error(`confval: ${expr} is empty`);
+  const m = CONF_UNSAFE.exec(v);
+  if (m) throw new Error(`confval: ${expr} = ${shortJson(v)} holds ${describeChar(m[0])}, which the config file cannot carry as a value`);
+  return v;
+}
+
+/** The template expression a filter is applied to: `{{ vip.interface | confval }}` -> vip.interface. */
+function filterSubject(token: { input?: string; begin?: number } | undefined): string | undefined {
+  if (!token?.input || token.begin === undefined) return undefined;
+  const open = token.input.lastIndexOf("{{", token.begin);
+  if (open < 0) return undefined;
+  const expr = token.input
+    .slice(open + 2, token.begin)
+    .replace(/^-/, "")
+    .replace(/\|\s*$/, "")
+    .trim();
+  return expr && expr.length <= 120 && !expr.includes("\n") ? expr : undefined;
+}
+
 /** Output of `{{ x }}`: text and numbers only; a mapping or list printed bare would be "[object Object]". */
 function outputGuard(v: unknown): string {
   if (v !== null && typeof v === "object") throw new Error(`${describe(v)} printed as text (use | toYaml or | toJson)`);
@@ -152,6 +202,9 @@ export function createEngine(bundle: Bundle, globals: Record<string, unknown> = 
   engine.registerFilter("b64enc", b64enc);
   engine.registerFilter("sha256", sha256Hex);
   engine.registerFilter("htpasswd", htpasswdLine);
+  engine.registerFilter("confval", function (this: { token?: { input?: string; begin?: number } }, v: unknown) {
+    return confValue(v, filterSubject(this.token));
+  });
   return engine;
 }
 

@@ -817,6 +817,29 @@ describe("keepalived-edge", () => {
     expect(keepalivedTest(file, "edge0").code).not.toBe(0);
   });
 
+  it("a value that would inject keepalived syntax is refused at render, naming the bundle, template and value", () => {
+    const b = loadLocal("keepalived-edge");
+    const values = resolveValues(b, GENERATED["keepalived-edge"]!, "inventory.yaml");
+    const injection = 'eth0\n}\nvrrp_script pwn {\n script "/bin/touch /tmp/pwned"\n';
+    // The inventory loader refuses such an interface already; the template refuses it too, whatever the source.
+    const render = (edgeVIP: NonNullable<RenderContext["cluster"]["edgeVIP"]>, cluster = CLUSTER) => () => renderHosts(b, ctxFor(b, values, { ...cluster, edgeVIP }));
+    expect(render({ vip: "198.18.10.100", interface: injection })).toThrow(
+      /^add-on keepalived-edge: templates\/keepalived\.conf:\d+:\d+: confval: vip\.interface = "eth0\\n}\\nvrrp_script pwn \{\\n script \\"\/bin\/touch \/tmp\/pwned\\"\\n" holds a line break/,
+    );
+    expect(render({ vip: "198.18.10.100", interface: "eth0 dev lo" })).toThrow(/vip\.interface = "eth0 dev lo" holds a blank/);
+    expect(render({ vip: "198.18.10.100\n}", interface: "eth0" })).toThrow(/vip\.vip = .* holds a line break/);
+    const badHost = { ...CLUSTER, hosts: CLUSTER.hosts.map((h) => (h.name === "edge2" ? { ...h, address: '198.18.10.12"; touch /x' } : h)) };
+    expect(render(CLUSTER.edgeVIP!, badHost)).toThrow(/confval: h\.address = .* holds '"'/);
+    // Values the bundle's schema lets through still cannot smuggle syntax past confval.
+    let message = "";
+    try {
+      renderHosts(b, ctxFor(b, { ...values, authPass: "a}b" }));
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/^add-on keepalived-edge: templates\/keepalived\.conf:\d+:\d+: confval: values\.authPass = "a}b" holds '}'/);
+  });
+
   it("the VRRP password has no default and must be keepalived-safe", () => {
     const b = loadLocal("keepalived-edge");
     expect("authPass" in b.defaults).toBe(false);

@@ -1,6 +1,6 @@
 // `kubesmith addons list|render` in-process, against the fixture bundles (--addons-dir) and a small
 // inventory written to a temp dir. No hosts are contacted: both commands are pure.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
@@ -97,6 +97,21 @@ describe("kubesmith addons render", () => {
     expect(r.stdout).toContain("# host fe2: /etc/demo/token (mode 0600, secret)\n# (6 bytes, not shown; --show-secrets to print)\n");
     expect(r.stdout).not.toContain("s3cret");
     expect(r.stdout).not.toContain("cp1");
+  });
+
+  it("keepalived-edge: an interface carrying keepalived syntax never reaches the rendered file", async () => {
+    const inv = inventory("addons:\n  keepalived-edge: { enabled: true, values: { authPass: Kx7pQ2wZ } }\n");
+    // The edge VIP under cluster:, its interface written with YAML escapes as a hostile file would.
+    const hostile = 'eth0\\n}\\nvrrp_script pwn {\\n script \\"/bin/touch /tmp/pwned\\"\\n';
+    writeFileSync(inv, readFileSync(inv, "utf8").replace("\nhosts:", `\n  edgeVIP: { vip: 198.18.0.100, interface: "${hostile}" }\nhosts:`));
+    const r = await cli(["addons", "render", "keepalived-edge", "-i", inv]);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).not.toContain("\n}\nvrrp_script");
+    const lines = r.stderr.trimEnd().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/:4:\d+: cluster\.edgeVIP\.interface: contains the control character \\n/);
+    expect(lines[0]!.startsWith(`kubesmith: ${inv}:4:`)).toBe(true);
   });
 
   it("an unknown bundle is a usage error listing the known ones", async () => {

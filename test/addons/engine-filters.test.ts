@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { loadBundle } from "../../src/addons/catalog.js";
-import { b64enc, createEngine, indentText, nindentText, renderCluster, sha256Hex, toJsonText, toYamlText, yamlQuote } from "../../src/addons/render.js";
+import { b64enc, confValue, createEngine, indentText, nindentText, renderCluster, renderText, sha256Hex, toJsonText, toYamlText, yamlQuote } from "../../src/addons/render.js";
 import type { Bundle } from "../../src/addons/types.js";
 import { resolveValues } from "../../src/addons/values.js";
 
@@ -151,5 +151,45 @@ describe("filters", () => {
       const env = (demo.spec as { template: { spec: { containers: { env: { value: string }[] }[] } } }).template.spec.containers[0]!.env;
       expect(env[0]!.value, JSON.stringify(s)).toBe(s);
     }
+  });
+
+  it("confval passes plain words and numbers, and refuses what a non-YAML config could read as syntax", () => {
+    for (const ok of ["eth0", "bond0.100", "198.18.10.11", "/ping", "Kx7pQ2wZ", "edge-check.local", "a_b@c"]) expect(confValue(ok)).toBe(ok);
+    expect(confValue(251)).toBe("251");
+    expect(confValue(-100)).toBe("-100");
+    const refused: Array<[string, RegExp]> = [
+      ['eth0\n}\nvrrp_script pwn {\n script "/bin/touch /tmp/pwned"\n', /holds a line break/],
+      ["a\rb", /holds a carriage return/],
+      ["a\0b", /holds a NUL/],
+      ["a\u001b[31mb", /holds the control character \\x1b/],
+      ["a\u0085b", /holds the control character \\x85/],
+      ["a\u202eb", /holds the character \\u202e/],
+      ["eth0 dev lo", /holds a blank/],
+      ["a\tb", /holds a tab/],
+      ['a"b', /holds '"'/],
+      ["a'b", /holds '''/],
+      ["a{b", /holds '\{'/],
+      ["a}b", /holds '\}'/],
+      ["a#b", /holds '#'/],
+      ["a!b", /holds '!'/],
+      ["a\\b", /holds '\\'/],
+      ["", /is empty/],
+    ];
+    for (const [v, re] of refused) expect(() => confValue(v, "vip.interface"), JSON.stringify(v)).toThrow(re);
+    expect(() => confValue({ a: 1 })).toThrow(/a mapping, not text/);
+    expect(() => confValue(undefined)).toThrow(/null, not text/);
+    // The value is named and shown escaped, never raw, and cut when long.
+    expect(() => confValue("eth0\nx", "vip.interface")).toThrow('confval: vip.interface = "eth0\\nx" holds a line break');
+    expect(() => confValue(`${"a".repeat(200)} b`, "x")).toThrow(/"a{80}…" \(202 characters\)/);
+  });
+
+  it("confval in a template: the render error names the bundle, the template, its line and the value's expression", () => {
+    const b = { manifest: { name: "demo", version: "1.0.0", description: "d", target: "hosts" }, templates: {}, defaults: {}, dir: "/x" } as unknown as Bundle;
+    const engine = createEngine(b);
+    const text = "global_defs {\n}\nvrrp_instance x {\n    interface {{ vip.interface | confval }}\n}\n";
+    expect(renderText(engine, b, "keepalived.conf", text, { vip: { interface: "eth0" } })).toContain("interface eth0\n");
+    expect(() => renderText(engine, b, "keepalived.conf", text, { vip: { interface: "eth0\n}\nvrrp_script pwn {" } })).toThrow(
+      /^add-on demo: templates\/keepalived\.conf:4:\d+: confval: vip\.interface = "eth0\\n}\\nvrrp_script pwn \{" holds a line break/,
+    );
   });
 });

@@ -181,7 +181,7 @@ describe("request authorization and impersonation", () => {
 describe("readiness takes time (readyAfterMs)", () => {
   let sim: Sim;
   beforeAll(async () => {
-    sim = await startSim({ readyAfterMs: 120 });
+    sim = await startSim({ readyAfterMs: 800 });
   });
   afterAll(async () => sim?.close());
 
@@ -189,13 +189,21 @@ describe("readiness takes time (readyAfterMs)", () => {
     await registerNode(sim.kubeconfig, { name: "n1", address: "198.18.0.10" });
     const { KubeClient } = await import("../../src/kube/client.js");
     const kube = await KubeClient.fromKubeconfig(readFileSync(sim.kubeconfig, "utf8"));
-    for (const o of [...calicoPrerequisites(), calicoNodeDaemonSet()]) await kube.apply(o as never);
+    for (const o of calicoPrerequisites()) await kube.apply(o as never);
+    const t0 = Date.now();
+    await kube.apply(calicoNodeDaemonSet() as never);
     const readyOf = async (): Promise<string | undefined> => {
       const n = await sim.kc.makeApiClient(CoreV1Api).readNode({ name: "n1" });
       return n.status?.conditions?.find((c) => c.type === "Ready")?.status;
     };
     expect(await readyOf()).toBe("False");
-    await new Promise((r) => setTimeout(r, 300));
-    expect(await readyOf()).toBe("True");
+    let state = await readyOf();
+    while (state !== "True" && Date.now() - t0 < 5000) {
+      await new Promise((r) => setTimeout(r, 25));
+      state = await readyOf();
+    }
+    expect(state).toBe("True");
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(790);
+    kube.close();
   });
 });

@@ -1,7 +1,9 @@
 // From an inventory to what the renderer needs: which bundles are on, each release's default name and
 // namespace, and the cluster facts templates see.
-import { InventoryError } from "../errors.js";
+import { InventoryError, type InventoryIssue } from "../errors.js";
 import type { Inventory } from "../inventory/schema.js";
+import { showName } from "../inventory/show.js";
+import type { SourceLookup } from "../inventory/source.js";
 import { closest } from "../inventory/zod-issues.js";
 import { CONTROL_PLANE_TAINT } from "../scripts/kubeadm.js";
 import type { Bundle, NodeTaint, Release, RenderContext } from "./types.js";
@@ -59,20 +61,28 @@ export function isEnabled(bundle: Bundle, inv: Inventory): boolean {
   return entry ? entry.enabled !== false : bundle.manifest.enabledByDefault === true;
 }
 
-/** Names in the inventory's addons section that no bundle has: an inventory error, with a guess. */
-export function checkAddonNames(catalog: Map<string, Bundle>, inv: Inventory, where: string): void {
+/** Names in the inventory's addons section that no bundle has, one issue each with a guess (at the key's
+ *  line when `source` is given). */
+export function addonNameIssues(catalog: Map<string, Bundle>, inv: Inventory, where: string, source?: SourceLookup): InventoryIssue[] {
   const known = [...catalog.keys()];
-  const issues = Object.keys(inv.addons ?? {})
+  return Object.keys(inv.addons ?? {})
     .filter((n) => !catalog.has(n) && !NON_CATALOG_ADDONS.has(n))
     .map((n) => {
       const guess = closest(n, known);
+      const pos = source?.keyPos(["addons", n]);
       return {
         file: where,
-        path: `addons.${n}`,
+        ...(pos ? { line: pos.line, column: pos.column } : {}),
+        path: `addons.${showName(n)}`,
         message: "no add-on bundle by this name",
         hint: `${guess ? `did you mean ${guess}? ` : ""}bundles: ${known.join(", ") || "none"} (kubesmith addons list)`,
       };
     });
+}
+
+/** Names in the inventory's addons section that no bundle has: an inventory error, with a guess. */
+export function checkAddonNames(catalog: Map<string, Bundle>, inv: Inventory, where: string, source?: SourceLookup): void {
+  const issues = addonNameIssues(catalog, inv, where, source);
   if (issues.length) throw new InventoryError(issues);
 }
 

@@ -8,9 +8,15 @@ import Ajv07 from "ajv";
 import Ajv2019 from "ajv/dist/2019.js";
 import Ajv2020 from "ajv/dist/2020.js";
 import { parse as parseYaml } from "yaml";
+import { randomPassword } from "../cluster/secrets.js";
 import { InventoryError, type InventoryIssue, UsageError } from "../errors.js";
+import type { Inventory } from "../inventory/schema.js";
+import { safeIssue, showValue } from "../inventory/show.js";
 import { type FieldPath, formatPath, type SourceLookup } from "../inventory/source.js";
-import { closest } from "../inventory/zod-issues.js";
+import { closest, describeZodIssues } from "../inventory/zod-issues.js";
+import { CalicoValuesSchema, parseCalicoValues } from "./calico.js";
+import { addonNameIssues, isEnabled, NON_CATALOG_ADDONS } from "./context.js";
+import { generatedValues, getPath, setPath } from "./generated.js";
 import type { Bundle } from "./types.js";
 
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -76,11 +82,9 @@ function pointerToPath(pointer: string): (string | number)[] {
     .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
 }
 
+/** A value for a message: control characters escaped, long values cut (inventory/show.ts). */
 function show(v: unknown): string {
-  if (typeof v === "string") return JSON.stringify(v);
-  if (v === undefined) return "nothing";
-  const s = JSON.stringify(v);
-  return s.length > 60 ? `${s.slice(0, 59)}…` : s;
+  return showValue(v);
 }
 
 function typeOf(v: unknown): string {
@@ -155,6 +159,13 @@ export function describeAjvErrors(errors: readonly ErrorObject[]): ValueProblem[
     const key = `${formatPath(path)}|${message}`;
     if (seen.has(key)) continue;
     seen.add(key);
+    // One problem per field: a value failing several keywords (maxLength and pattern) is one line.
+    const same = out.find((p) => formatPath(p.path) === formatPath(path));
+    if (same) {
+      same.message = `${same.message}; ${message}`;
+      if (hint && !same.hint) same.hint = hint;
+      continue;
+    }
     out.push(hint ? { path, message, hint } : { path, message });
   }
   return out;
@@ -179,7 +190,7 @@ export function resolveValues(bundle: Bundle, overrides: unknown, where: string,
     return pos ? { line: pos.line, column: pos.column } : {};
   };
   if (overrides !== undefined && overrides !== null && !isPlainObject(overrides)) {
-    throw new InventoryError([{ file: where, path: formatPath(base), message: `must be a mapping of values, not ${typeOf(overrides)}`, ...locate(base) }]);
+    throw new InventoryError([safeIssue({ file: where, path: formatPath(base), message: `must be a mapping of values, not ${typeOf(overrides)}`, ...locate(base) })]);
   }
   const merged = deepMerge(bundle.defaults, (overrides ?? {}) as Record<string, unknown>);
   const fn = validatorFor(bundle);
@@ -188,7 +199,7 @@ export function resolveValues(bundle: Bundle, overrides: unknown, where: string,
       const path = [...base, ...p.path];
       const issue: InventoryIssue = { file: where, path: formatPath(path), message: p.message, ...locate(path) };
       if (p.hint) issue.hint = p.hint;
-      return issue;
+      return safeIssue(issue);
     });
     throw new InventoryError(issues.length ? issues : [{ file: where, path: formatPath(base), message: "do not match the bundle's values schema" }]);
   }
@@ -225,4 +236,59 @@ export function parseSetArgs(sets: readonly string[]): Record<string, unknown> {
     node[keys[keys.length - 1]!] = value;
   }
   return out;
+}
+
+/**
+ * The inventory's addons section checked as `plan` checks it, before anything is rendered: every name is a
+ * bundle of the catalog (or calico), every enabled bundle's values pass its values.schema.json (secrets
+ * kubesmith generates stand in for the writeOnly values the inventory leaves out, as in `up`), and
+ * Calico's values pass parseCalicoValues. Every problem is one issue at its line; throws InventoryError.
+ */
+export function checkAddonSection(catalog: Map<string, Bundle>, inv: Inventory, where: string, source?: SourceLookup): void {
+  const issues: InventoryIssue[] = addonNameIssues(catalog, inv, where, source);
+  for (const b of catalog.values()) {
+    const name = b.manifest.name;
+    if (NON_CATALOG_ADDONS.has(name) || !isEnabled(b, inv)) continue;
+    const given = inv.addons?.[name]?.values;
+    let overrides: unknown = given;
+    if (given === undefined || isPlainObject(given)) {
+      const filled: Record<string, unknown> = structuredClone(given ?? {});
+      for (const g of generatedValues(b)) {
+        if (getPath(filled, g.path) === undefined && getPath(b.defaults, g.path) === undefined) setPath(filled, g.path, randomPassword(g.length));
+      }
+      overrides = filled;
+    }
+    try {
+      resolveValues(b, overrides, where, source);
+    } catch (err) {
+      if (!(err instanceof InventoryError)) throw err;
+      issues.push(...err.issues);
+    }
+  }
+  // Calico (the CNI phase's parseCalicoValues): the same decision, with every problem located.
+  const calico = inv.addons?.["calico"]?.values;
+  try {
+    parseCalicoValues(calico);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    const base: FieldPath = ["addons", "calico", "values"];
+    const r = CalicoValuesSchema.safeParse(calico ?? {});
+    const problems = r.success ? [] : describeZodIssues(r.error.issues, CalicoValuesSchema, calico ?? {});
+    if (problems.length === 0) issues.push(safeIssue({ file: where, path: formatPath(base), message: err.message, ...(err.hint ? { hint: err.hint } : {}) }));
+    for (const p of problems) {
+      const path = [...base, ...p.path];
+      const at = p.missing ? path.slice(0, -1) : path;
+      const pos = p.atKey ? source?.keyPos(at) : source?.pos(at);
+      issues.push(
+        safeIssue({
+          file: where,
+          ...(pos ? { line: pos.line, column: pos.column } : {}),
+          path: formatPath(path),
+          message: p.message,
+          hint: p.hint ?? "manifest is upstream (default), compact, {file: PATH, sha256?: HEX} or {url: URL, sha256: HEX}",
+        }),
+      );
+    }
+  }
+  if (issues.length) throw new InventoryError(issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)));
 }

@@ -1,5 +1,7 @@
 // `kubesmith inventory validate|schema`. Thin: errors are thrown (typed) and printed by the CLI main.
 import { Option, type Command } from "commander";
+import { loadCatalog } from "../addons/catalog.js";
+import { checkAddonSection } from "../addons/values.js";
 import { formatIssue } from "../errors.js";
 import { hostsByRole, inventoryJsonSchema, type Inventory, loadInventory } from "../inventory/index.js";
 
@@ -32,11 +34,17 @@ export function registerInventoryCommands(program: Command): void {
 
   inventory
     .command("validate")
-    .description("Validate an inventory: schema, ${VAR} secrets and cross-field rules; every problem with file:line:column")
+    .description(
+      "Validate an inventory: schema, ${VAR} secrets, cross-field rules and the add-ons (names and values, checked as plan checks them); every problem with file:line:column",
+    )
     .option("-i, --inventory <file>", "inventory file (default: $KUBESMITH_INVENTORY, else ./inventory.yaml)")
-    .action(async (opts: { inventory?: string }) => {
+    .option("--addons-dir <dir>", "your own bundles, as for plan/up (a bundle named like a built-in one replaces it)")
+    .action(async (opts: { inventory?: string; addonsDir?: string }) => {
       const file = resolveInventoryPath(opts.inventory);
       const loaded = await loadInventory(file);
+      // The add-on section, with the code plan runs first (catalog names, values schemas, Calico's values).
+      const catalog = await loadCatalog(opts.addonsDir ? { addonsDir: opts.addonsDir } : {});
+      checkAddonSection(catalog, loaded.inventory, file, loaded.source);
       for (const w of loaded.warnings) process.stderr.write(`warning: ${formatIssue(w)}\n`);
       process.stdout.write(`inventory OK: ${file} (${summarizeInventory(loaded.inventory)})\n`);
     });

@@ -227,11 +227,21 @@ export function describeZodIssues(issues: readonly Issue[], schema: AnySchema, i
           out.push({ path, message: `missing required field '${fieldName(path)}'`, missing: true });
           return;
         }
-        const wrongType = (b: Issue[]) => b.some((i) => i.code === "invalid_type" && i.path.length === 0);
+        // A literal branch ("upstream") is of the wrong type for a mapping or a list, as is a branch of another type.
+        const structured = typeof value === "object" && value !== null;
+        const wrongType = (b: Issue[]) =>
+          b.some((i) => i.path.length === 0 && (i.code === "invalid_type" || (i.code === "invalid_value" && structured)));
         const sameType = branches.filter((b) => !wrongType(b));
         if (sameType.length === 0) {
           const expected = [...new Set(branches.flatMap((b) => b.filter((i) => i.code === "invalid_type").map((i) => EXPECTED[(i as { expected: string }).expected] ?? "?")))];
           out.push({ path, message: `must be ${expected.join(", or ")} (got ${typeName(value)})` });
+          return;
+        }
+        // A choice of literals ("upstream" | "compact" | {…}): name them all, not only the first.
+        const literal = (b: Issue[]) => b.length === 1 && b[0]!.code === "invalid_value" && b[0]!.path.length === 0;
+        if (sameType.length > 1 && sameType.every(literal)) {
+          const values = sameType.flatMap((b) => (b[0] as { values: unknown[] }).values.map((v) => String(v)));
+          out.push({ path, message: `must be one of ${values.join(", ")} (got ${shown(value)})` });
           return;
         }
         // Report the branch the user most likely meant: the one of the right type with the fewest problems.

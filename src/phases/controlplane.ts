@@ -144,19 +144,30 @@ export const kubeadmInit: Phase<ClusterContext> = {
 };
 
 /** A token (and, for control-plane joins, a fresh certificate key) when the cluster already existed. */
+/** The token being made for a run: workers join in parallel and must share one token (and one file). */
+const tokenInFlight = new WeakMap<ClusterContext, Promise<JoinSecrets>>();
+
 async function ensureJoinSecrets(ctx: ClusterContext, controlPlane: boolean): Promise<JoinSecrets> {
   const first = ctx.model.first;
   if (ctx.join && (!controlPlane || ctx.join.certificateKey)) return ctx.join;
   const runner = await ctx.runner(first.name);
   if (!ctx.join) {
-    // The token is made here and reaches the host only in a 0600 file (never argv), so it is known to
-    // the log redaction before kubeadm echoes it back on stdout.
-    const token = randomToken();
-    await withSecretFile(runner, "kubeadm-token.yaml", joinTokenConfig(token), async (path) => {
-      await runner.exec(`kubeadm token create --config ${quote(path)}`, { sudo: true, label: "create a join token", secrets: [token] });
-    }, [token]);
-    const ca = (await runner.download("/etc/kubernetes/pki/ca.crt", { sudo: true })).toString("utf8");
-    ctx.join = { token, caCertHash: caCertHash(ca) };
+    let pending = tokenInFlight.get(ctx);
+    if (!pending) {
+      // The token is made here and reaches the host only in a 0600 file (never argv), so it is known to
+      // the log redaction before kubeadm echoes it back on stdout.
+      pending = (async () => {
+        const token = randomToken();
+        await withSecretFile(runner, `kubeadm-token-${randomBytes(4).toString("hex")}.yaml`, joinTokenConfig(token), async (path) => {
+          await runner.exec(`kubeadm token create --config ${quote(path)}`, { sudo: true, label: "create a join token", secrets: [token] });
+        }, [token]);
+        const ca = (await runner.download("/etc/kubernetes/pki/ca.crt", { sudo: true })).toString("utf8");
+        return { token, caCertHash: caCertHash(ca) };
+      })();
+      tokenInFlight.set(ctx, pending);
+      pending.catch(() => tokenInFlight.delete(ctx));
+    }
+    ctx.join ??= await pending;
   }
   if (controlPlane && !ctx.join.certificateKey) {
     const key = randomBytes(32).toString("hex");

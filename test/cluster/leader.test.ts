@@ -1,10 +1,14 @@
 // Which control plane leads a run is decided from live facts, never hard-wired to the inventory's first:
 // a rebuilt cp1 next to a running cp2 and cp3 must join their cluster, not start a second one.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { chooseLeader, type ClusterHost, type ClusterModel } from "../../src/cluster/model.js";
 import type { HostFacts } from "../../src/facts/gather.js";
 import { gatherFacts } from "../../src/phases/hosts.js";
-import { joinControlPlanes, kubeadmInit } from "../../src/phases/controlplane.js";
+import { joinControlPlanes, joinWorkers, kubeadmInit } from "../../src/phases/controlplane.js";
 import type { ClusterContext } from "../../src/phases/context.js";
 import type { Runner } from "../../src/ssh/types.js";
 import { MemoryReporter } from "../../src/ui/events.js";
@@ -79,6 +83,50 @@ describe("the leader", () => {
     const spy = { ...ctx, kube: {}, runner: async (n: string) => (joined.push(n), Promise.reject(new Error("stop here"))) } as unknown as ClusterContext;
     await phase.run(spy).catch(() => {});
     expect(joined.sort()).toEqual(["cp1", "cp3"]);
+  });
+
+  it("workers joining an existing cluster in parallel share one join token, made once in its own file", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ca-"));
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=kubernetes", "-days", "1", "-keyout", join(dir, "ca.key"), "-out", join(dir, "ca.crt")], { stdio: "ignore" });
+    const ca = readFileSync(join(dir, "ca.crt"));
+    const created: string[] = [];
+    const joins: string[] = [];
+    const uploads: string[] = [];
+    const runner = (name: string): Runner =>
+      ({
+        exec: async (cmd: string) => {
+          if (cmd.startsWith("kubeadm token create")) {
+            created.push(cmd);
+            await new Promise((r) => setTimeout(r, 20)); // slow enough for the other workers to ask meanwhile
+          }
+          if (cmd.startsWith("kubeadm join")) joins.push(name);
+          return { code: cmd.startsWith("[ -f") ? 1 : 0, stdout: "", stderr: "" };
+        },
+        upload: async (path: string, content: string) => void uploads.push(`${path} ${content}`),
+        download: async () => ca,
+      }) as unknown as Runner;
+    const w = (name: string) => ({ ...cp(name), isControlPlane: false, isWorker: true, spec: { name, address: name, roles: ["worker"] } }) as ClusterHost;
+    const m = model();
+    const workers = [w("w1"), w("w2"), w("w3")];
+    const ctx = {
+      model: { ...m, workers, hosts: [...m.controlPlanes, ...workers] },
+      joined: new Set(["cp1", "cp2", "cp3"]),
+      kube: { get: async () => ({}) },
+      reporter: new MemoryReporter(),
+      concurrency: 4,
+      phase: "",
+      changes: [],
+      dryRun: false,
+      runner: async (n: string) => runner(n),
+    } as unknown as ClusterContext;
+    await joinWorkers.run(ctx);
+    expect(joins.sort()).toEqual(["w1", "w2", "w3"]);
+    expect(created).toHaveLength(1);
+    const tokenFiles = uploads.filter((u) => /kubeadm-token-[0-9a-f]{8}\.yaml /.test(u));
+    expect(tokenFiles).toHaveLength(1);
+    const token = /token: ([a-z0-9]{6}\.[a-z0-9]{16})/.exec(tokenFiles[0]!)![1]!;
+    // every worker's join config carries that one token
+    expect(uploads.filter((u) => u.includes("kind: JoinConfiguration")).every((u) => u.includes(token))).toBe(true);
   });
 
   it("a new cluster: kubeadm init runs on cp1", async () => {

@@ -1,17 +1,8 @@
-// `kubesmith addons list|render`. Thin: flags -> inventory + catalog -> values -> render -> print.
+// `kubesmith addons list|render`: the commands' definitions; the work (flags -> inventory + catalog ->
+// values -> render -> print) is in addons-run.ts, loaded when a command runs.
 // The `addons` group is shared: diff/apply/remove attach to the same Command through addonsGroup().
-import { existsSync } from "node:fs";
-import { Command } from "commander";
+import type { Command } from "commander";
 import type { CliIo } from "../cli/main.js";
-import { readCatalog } from "../addons/catalog.js";
-import { checkAddonNames, defaultRelease, isEnabled, renderContextFor } from "../addons/context.js";
-import { objectsToYaml, renderCluster, renderHosts } from "../addons/render.js";
-import type { Bundle, Release } from "../addons/types.js";
-import { deepMerge, parseSetArgs, resolveValues } from "../addons/values.js";
-import { UsageError } from "../errors.js";
-import { type LoadedInventory, loadInventory } from "../inventory/load.js";
-import { table } from "../ui/table.js";
-import { DEFAULT_INVENTORY, resolveInventoryPath } from "./inventory.js";
 
 /** The `addons` command group of a program, created on first use (whoever registers first). */
 export function addonsGroup(program: Command): Command {
@@ -36,53 +27,11 @@ function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
 }
 
-function octal(mode: number): string {
-  return `0${mode.toString(8)}`;
-}
-
 export interface RenderCommandOptions extends AddonsCommonOptions {
   set: string[];
   release?: string;
   namespace?: string;
   showSecrets?: boolean;
-}
-
-/** What `addons render NAME` prints. Values are checked before anything is rendered. */
-export function renderBundleText(bundle: Bundle, loaded: LoadedInventory, opts: RenderCommandOptions, where: string): string {
-  const name = bundle.manifest.name;
-  const fromInventory = loaded.inventory.addons?.[name]?.values ?? {};
-  const sets = parseSetArgs(opts.set);
-  const values = resolveValues(bundle, deepMerge(fromInventory, sets), opts.set.length ? `${where} (with --set)` : where);
-  const over: Partial<Release> = {};
-  if (opts.release !== undefined) over.name = opts.release;
-  if (opts.namespace !== undefined) over.namespace = opts.namespace;
-  const ctx = renderContextFor(loaded.inventory, bundle, values, defaultRelease(bundle, over));
-  if (bundle.manifest.target === "cluster") {
-    const r = renderCluster(bundle, ctx);
-    return objectsToYaml(r.objects);
-  }
-  const r = renderHosts(bundle, ctx);
-  const hosts = Object.keys(r.files);
-  if (!hosts.length) return `# add-on ${name}: no host has the role ${bundle.manifest.hosts?.role ?? "(any)"}\n`;
-  const parts: string[] = [];
-  for (const host of hosts) {
-    for (const f of r.files[host] ?? []) {
-      const head = `# host ${host}: ${f.path} (mode ${octal(f.mode)}${f.secret ? ", secret" : ""})`;
-      const body = f.secret && !opts.showSecrets ? `# (${Buffer.byteLength(f.content)} bytes, not shown; --show-secrets to print)\n` : f.content.endsWith("\n") ? f.content : `${f.content}\n`;
-      parts.push(`${head}\n${body}`);
-    }
-  }
-  const extras: string[] = [];
-  if (r.packages.apt.length || r.packages.dnf.length) extras.push(`# packages: apt ${r.packages.apt.join(" ") || "-"}; dnf ${r.packages.dnf.join(" ") || "-"}`);
-  if (r.services.length) extras.push(`# services: ${r.services.join(" ")}`);
-  return parts.join("---\n") + (extras.length ? `---\n${extras.join("\n")}\n` : "");
-}
-
-/** The inventory for `list`: the one asked for, else ./inventory.yaml when it exists, else none. */
-async function optionalInventory(opt: string | undefined): Promise<{ loaded: LoadedInventory; file: string } | undefined> {
-  const file = resolveInventoryPath(opt);
-  if (!opt && !process.env.KUBESMITH_INVENTORY && !existsSync(DEFAULT_INVENTORY)) return undefined;
-  return { loaded: await loadInventory(file), file };
 }
 
 export function registerAddonsCommands(program: Command, io: CliIo): Command {
@@ -92,20 +41,8 @@ export function registerAddonsCommands(program: Command, io: CliIo): Command {
   withAddonsOptions(group.command("list"))
     .description("List the add-on bundles (built in and --addons-dir) and whether the inventory enables them")
     .action(async (opts: AddonsCommonOptions) => {
-      const cat = await readCatalog(opts.addonsDir !== undefined ? { addonsDir: opts.addonsDir } : {});
-      for (const w of cat.warnings) io.stderr(`warning: ${w}\n`);
-      const inv = await optionalInventory(opts.inventory);
-      if (inv) checkAddonNames(cat.bundles, inv.loaded.inventory, inv.file);
-      const rows = [...cat.bundles.values()].map((b) => [
-        b.manifest.name,
-        b.manifest.version,
-        b.manifest.target,
-        inv ? (isEnabled(b, inv.loaded.inventory) ? "yes" : "no") : b.manifest.enabledByDefault ? "yes (default)" : "no (default)",
-        cat.user.has(b.manifest.name) ? "yours" : "built-in",
-        b.manifest.description,
-      ]);
-      io.stdout(table(["NAME", "VERSION", "TARGET", "ENABLED", "SOURCE", "DESCRIPTION"], rows));
-      if (!inv) io.stdout(`(no inventory: ENABLED shows each bundle's default; pass -i FILE)\n`);
+      const { listAddons } = await import("./addons-run.js");
+      await listAddons(opts, io);
     });
 
   withAddonsOptions(group.command("render"))
@@ -116,13 +53,8 @@ export function registerAddonsCommands(program: Command, io: CliIo): Command {
     .option("--namespace <ns>", "release namespace (default: the bundle's)")
     .option("--show-secrets", "print the content of secret host files too")
     .action(async (name: string, opts: RenderCommandOptions) => {
-      const cat = await readCatalog(opts.addonsDir !== undefined ? { addonsDir: opts.addonsDir } : {});
-      for (const w of cat.warnings) io.stderr(`warning: ${w}\n`);
-      const bundle = cat.bundles.get(name);
-      if (!bundle) throw new UsageError(`no add-on bundle named ${name}`, { hint: `known: ${[...cat.bundles.keys()].join(", ") || "none"}` });
-      const file = resolveInventoryPath(opts.inventory);
-      const loaded = await loadInventory(file);
-      io.stdout(renderBundleText(bundle, loaded, opts, file));
+      const { renderAddon } = await import("./addons-run.js");
+      await renderAddon(name, opts, io);
     });
 
   return group;

@@ -1,24 +1,10 @@
 // `kubesmith check`: connect to every host in parallel, gather facts, run preflight checks, print a table.
-import { mkdirSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { Command, Option } from "commander";
+// The command's definition; the work is in check-run.ts, loaded when the command runs.
+import { type Command, Option } from "commander";
 import type { CliIo } from "../cli/main.js";
-import {
-  ExitCode,
-  KubesmithError,
-  MultiHostError,
-  PreflightError,
-  UsageError,
-} from "../errors.js";
-import { factsScript, parseFacts, type HostFacts } from "../facts/gather.js";
-import { loadInventory } from "../inventory/load.js";
-import { hostCommandOptions, resolveInventoryPath } from "./inventory.js";
-import type { RoleName } from "../inventory/schema.js";
-import { runPreflight, type Finding } from "../preflight/checks.js";
-import { SshPool } from "../ssh/pool.js";
-import { targetsFromInventory } from "../ssh/targets.js";
+import { UsageError } from "../errors.js";
 import type { HostKeyPolicy } from "../ssh/types.js";
-import { mib, table } from "../ui/table.js";
+import { hostCommandOptions } from "./inventory.js";
 
 export interface CheckOptions {
   inventory?: string;
@@ -28,105 +14,11 @@ export interface CheckOptions {
   stateDir: string;
 }
 
-export interface HostReport {
-  name: string;
-  address: string;
-  roles: RoleName[];
-  facts?: HostFacts;
-  error?: string;
-  findings: Finding[];
-}
-
 export function parseConcurrency(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1 || n > 1024)
     throw new UsageError(`--concurrency must be a whole number from 1 to 1024 (got '${v}')`);
   return n;
-}
-
-/** A run directory: .kubesmith/<cluster>/runs/<timestamp>-<command>/ */
-export function runDir(stateDir: string, cluster: string, command: string): string {
-  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  const dir = resolve(stateDir, cluster, "runs", `${stamp}-${command}`);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return dir;
-}
-
-export async function runCheck(opts: CheckOptions, out: (s: string) => void, warn: (s: string) => void): Promise<HostReport[]> {
-  const concurrency = parseConcurrency(opts.concurrency);
-  const loaded = await loadInventory(resolveInventoryPath(opts.inventory));
-  for (const w of loaded.warnings) warn(`warning: ${w.file}${w.line ? `:${w.line}:${w.column ?? 1}` : ""}: ${w.path ? `${w.path}: ` : ""}${w.message}`);
-  const inv = loaded.inventory;
-  const targets = targetsFromInventory(inv, {
-    baseDir: dirname(loaded.file),
-    ...(opts.hostKeyPolicy ? { hostKeyPolicy: opts.hostKeyPolicy } : {}),
-  });
-  const logDir = join(runDir(opts.stateDir, inv.cluster.name, "check"), "hosts");
-  const pool = new SshPool({ concurrency, logDir, onWarning: (host, msg) => warn(`warning: ${host}: ${msg}`) });
-  let results;
-  try {
-    results = await pool.forEachHost(targets, async (runner) => {
-      const r = await runner.exec(factsScript(), { sudo: true, label: "gather facts" });
-      return parseFacts(r.stdout);
-    });
-  } finally {
-    await pool.closeAll();
-  }
-
-  const reports: HostReport[] = inv.hosts.map((h) => ({ name: h.name, address: h.address, roles: h.roles, findings: [] }));
-  const failures: KubesmithError[] = [];
-  for (const rep of reports) {
-    const r = results.get(rep.name);
-    if (!r) continue;
-    if (r.status === "fulfilled") rep.facts = r.value;
-    else {
-      const e = r.reason;
-      rep.error = e instanceof KubesmithError ? e.oneLine() : String(e instanceof Error ? e.message : e);
-      failures.push(e instanceof KubesmithError ? e : new PreflightError(`${rep.name}: ${rep.error}`));
-    }
-  }
-  const reachable = reports.filter((r) => r.facts);
-  const findings = runPreflight(reachable.map((r) => ({ name: r.name, roles: r.roles, facts: r.facts!, kubernetesVersion: inv.cluster.kubernetesVersion })));
-  for (const f of findings) reports.find((r) => r.name === f.host)?.findings.push(f);
-
-  if (opts.output === "json") out(JSON.stringify({ cluster: inv.cluster.name, hosts: reports }, null, 2) + "\n");
-  else out(renderReport(reports));
-
-  if (failures.length) {
-    // MultiHostError orders them by exit priority (errors.ts EXIT_PRIORITY).
-    throw failures.length === 1 ? failures[0]! : new MultiHostError(failures);
-  }
-  const failed = findings.filter((f) => f.severity === "fail");
-  if (failed.length) {
-    throw new PreflightError(failed.map((f) => `${f.host}: ${f.check}: ${f.message}`).join("\n"));
-  }
-  return reports;
-}
-
-export function renderReport(reports: HostReport[]): string {
-  const rows = reports.map((r) => {
-    const f = r.facts;
-    const fails = r.findings.filter((x) => x.severity === "fail").length;
-    const warns = r.findings.filter((x) => x.severity === "warn").length;
-    const status = r.error ? "UNREACHABLE" : fails ? `FAIL(${fails})` : warns ? `ok, ${warns} warning(s)` : "ok";
-    return [
-      r.name,
-      r.address,
-      r.roles.join(","),
-      f ? `${f.osId} ${f.osVersion}` : "-",
-      f?.arch ?? "-",
-      f ? String(f.cpus) : "-",
-      f ? mib(f.memoryMiB) : "-",
-      f ? (f.swapActive ? mib(f.swapMiB) : "off") : "-",
-      f?.kernel ?? "-",
-      f ? f.kubeadmState : "-",
-      status,
-    ];
-  });
-  let s = table(["HOST", "ADDRESS", "ROLES", "OS", "ARCH", "CPU", "MEMORY", "SWAP", "KERNEL", "KUBEADM", "STATUS"], rows);
-  const notes = reports.flatMap((r) => r.findings.map((f) => `  ${f.severity === "fail" ? "FAIL" : "warn"}  ${r.name}: ${f.check}: ${f.message}`));
-  if (notes.length) s += "\n" + notes.join("\n") + "\n";
-  return s;
 }
 
 export function registerCheckCommand(program: Command, io: CliIo): void {
@@ -138,6 +30,7 @@ export function registerCheckCommand(program: Command, io: CliIo): void {
     .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"))
     .option("--state-dir <dir>", "where run logs are written", ".kubesmith")
     .action(async (opts: CheckOptions) => {
+      const { runCheck } = await import("./check-run.js");
       await runCheck(opts, io.stdout, (s) => io.stderr(`${s}\n`));
     });
 }

@@ -1,18 +1,10 @@
 // `kubesmith kubeconfig`: print the cluster's admin kubeconfig (kubeconfig/<cluster>.yaml as `up` wrote it,
 // or admin.conf fetched from the first control plane when that file is missing), or merge it into
 // ~/.kube/config as a context named after the cluster.
-import { existsSync, readFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+// The command's definition; the work is in kubeconfig-run.ts, loaded when the command runs.
 import { Option, type Command } from "commander";
 import type { CliIo } from "../cli/main.js";
-import { buildModel } from "../cluster/model.js";
-import { loadInventory } from "../inventory/load.js";
-import { mergeKubeconfig } from "../phases/api.js";
-import { SshPool } from "../ssh/pool.js";
-import { targetsFromInventory } from "../ssh/targets.js";
 import type { HostKeyPolicy } from "../ssh/types.js";
-import { resolveInventoryPath } from "./inventory.js";
 
 export interface KubeconfigOptions {
   inventory?: string;
@@ -22,36 +14,6 @@ export interface KubeconfigOptions {
   /** Fetch admin.conf from the first control plane even when kubeconfig/<cluster>.yaml exists. */
   fetch?: boolean;
   hostKeyPolicy?: HostKeyPolicy;
-}
-
-/** /etc/kubernetes/admin.conf from the inventory's first control plane, over SSH. */
-export async function fetchAdminConf(inventoryPath: string, hostKeyPolicy?: HostKeyPolicy): Promise<{ cluster: string; text: string; host: string }> {
-  const loaded = await loadInventory(inventoryPath);
-  const targets = targetsFromInventory(loaded.inventory, { baseDir: dirname(loaded.file), ...(hostKeyPolicy ? { hostKeyPolicy } : {}) });
-  const model = buildModel(loaded, targets);
-  const pool = new SshPool({ concurrency: 1 });
-  try {
-    const runner = await pool.connect(model.first.target);
-    const text = (await runner.download("/etc/kubernetes/admin.conf", { sudo: true })).toString("utf8");
-    return { cluster: model.name, text, host: model.first.name };
-  } finally {
-    await pool.closeAll();
-  }
-}
-
-export async function runKubeconfig(opts: KubeconfigOptions, io: CliIo): Promise<void> {
-  const inv = resolveInventoryPath(opts.inventory);
-  const loaded = await loadInventory(inv);
-  const cluster = loaded.inventory.cluster.name;
-  const local = resolve("kubeconfig", `${cluster}.yaml`);
-  const text = !opts.fetch && existsSync(local) ? readFileSync(local, "utf8") : (await fetchAdminConf(inv, opts.hostKeyPolicy)).text;
-  if (!opts.merge) {
-    io.stdout(text.endsWith("\n") ? text : `${text}\n`);
-    return;
-  }
-  const target = opts.into ?? join(homedir(), ".kube", "config");
-  mergeKubeconfig(text, cluster, target);
-  io.stdout(`merged context ${cluster} into ${target} (kubectl --context ${cluster} get nodes)\n`);
 }
 
 export function registerKubeconfigCommand(program: Command, io: CliIo): void {
@@ -64,6 +26,7 @@ export function registerKubeconfigCommand(program: Command, io: CliIo): void {
     .option("--fetch", "fetch admin.conf from the first control plane even when kubeconfig/<cluster>.yaml exists")
     .addOption(new Option("--host-key-policy <policy>", "override the inventory's host key policy").choices(["strict", "accept-new", "off"]))
     .action(async (opts: KubeconfigOptions) => {
+      const { runKubeconfig } = await import("./kubeconfig-run.js");
       await runKubeconfig(opts, io);
     });
 }

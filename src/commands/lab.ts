@@ -1,8 +1,15 @@
 // `kubesmith lab up|down|status`: simulated hosts on this machine (root, Linux). Thin: flags -> src/lab.
 import { Command, Option } from "commander";
 import { UsageError } from "../errors.js";
-import { DEFAULT_LAB, LAB_OSES, labDown, labStatus, labUp, type LabOs } from "../lab/lab.js";
+import { LAB_OSES, type LabOs } from "../lab/types.js";
 import { setupMachine, type Need } from "../lab/requirements.js";
+
+/** lab/lab.ts's DEFAULT_LAB, here so that defining the commands does not load the lab (test/cli/startup.test.ts
+ *  checks they agree). */
+export const DEFAULT_LAB = "kubesmith";
+
+/** The lab itself (namespaces, sshd, the simulators), loaded when a lab command runs. */
+const loadLab = () => import("../lab/lab.js");
 
 function parseOs(value: string): LabOs | LabOs[] {
   const list = value.split(",").map((s) => s.trim()).filter(Boolean);
@@ -49,6 +56,7 @@ export function registerLabCommands(program: Command): void {
     .action(async (o: { hosts?: string; os: string; name: string; layout?: string; subnet?: string; faults?: string; inventoryOut: string }) => {
       const hosts = parseIntOpt("--hosts", o.hosts, 1, 244);
       if (hosts === undefined && !o.layout) throw new UsageError("lab up needs --hosts N (or --layout)", { hint: "e.g. kubesmith lab up --hosts 3" });
+      const { labUp } = await loadLab();
       const state = await labUp({
         name: o.name,
         ...(hosts !== undefined ? { hosts } : {}),
@@ -71,6 +79,7 @@ export function registerLabCommands(program: Command): void {
     .description("Remove a lab: its processes, namespaces, links, mounts and state")
     .option("--name <name>", "lab name", DEFAULT_LAB)
     .action(async (o: { name: string }) => {
+      const { labDown } = await loadLab();
       await labDown(o.name, (l) => process.stdout.write(`${l}\n`));
     });
 
@@ -79,6 +88,7 @@ export function registerLabCommands(program: Command): void {
     .description("Show a lab's hosts and whether their namespaces and sshd are alive")
     .option("--name <name>", "lab name", DEFAULT_LAB)
     .action(async (o: { name: string }) => {
+      const { labStatus } = await loadLab();
       const st = await labStatus(o.name);
       if (!st.exists) {
         process.stdout.write(`lab ${o.name} is not up\n`);

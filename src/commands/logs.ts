@@ -5,7 +5,6 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import type { CliIo } from "../cli/main.js";
 import { UsageError } from "../errors.js";
-import { loadInventory } from "../inventory/load.js";
 import { fmtMs } from "../report/html.js";
 import { parseEvents } from "../report/timeline.js";
 import { table } from "../ui/table.js";
@@ -83,6 +82,8 @@ export interface LogsOptions {
 }
 
 export async function runLogs(opts: LogsOptions, io: CliIo): Promise<void> {
+  // Loaded here, not at the top: the inventory loader (zod, yaml) is not needed to define the command.
+  const { loadInventory } = await import("../inventory/load.js");
   const loaded = await loadInventory(resolveInventoryPath(opts.inventory));
   const cluster = loaded.inventory.cluster.name;
   const runs = listRuns(opts.stateDir, cluster);

@@ -1,0 +1,174 @@
+// `up`, `plan`, `down`, `rebuild`, `secrets`, the work: flags → context → phase list → runPhases, with the
+// cluster lock around every run that changes something. Loaded by the commands' actions (cluster.ts).
+import { interruptible, type CliIo } from "../cli/main.js";
+import { acquireLock, ourLock, releaseLock } from "../cluster/lock.js";
+import { readClusterSecrets, secretsFile } from "../cluster/secrets.js";
+import { loadInventory } from "../inventory/load.js";
+import { nodeReady } from "../kube/client.js";
+import type { ClusterHost } from "../cluster/model.js";
+import { releaseStatus, vipHolders } from "./status-run.js";
+import { closeContext, openContext, type ClusterContext, type ClusterOptions } from "../phases/context.js";
+import { connectApi, cni, labelsAndTaints, writeKubeconfig } from "../phases/api.js";
+import { controlPlaneEndpoint, joinControlPlanes, joinWorkers, kubeadmInit } from "../phases/controlplane.js";
+import { drainNodes, removeHostAddons, resetHosts } from "../phases/down.js";
+import { gatherFacts, preflight, prepareHosts } from "../phases/hosts.js";
+import { runPhases, throwIfInterrupted, type Phase } from "../phases/run.js";
+import { chooseReporter } from "../ui/select.js";
+import { writeRunReport } from "../report/html.js";
+import { applyAddons, renderAddons } from "../phases/addons.js";
+import { table } from "../ui/table.js";
+import { resolveInventoryPath } from "./inventory.js";
+import { InterruptedError, UsageError } from "../errors.js";
+import type { RunResultKind } from "../ui/events.js";
+
+export const UP_PHASES: Phase<ClusterContext>[] = [
+  renderAddons,
+  gatherFacts,
+  preflight,
+  prepareHosts,
+  controlPlaneEndpoint,
+  kubeadmInit,
+  joinControlPlanes,
+  joinWorkers,
+  connectApi,
+  cni,
+  labelsAndTaints,
+  applyAddons,
+  writeKubeconfig,
+];
+
+export const DOWN_PHASES: Phase<ClusterContext>[] = [gatherFacts, drainNodes, removeHostAddons, resetHosts];
+
+/** Where an interrupted run was: the phase and the hosts it was working on (inventory order). */
+function whereNow(ctx: ClusterContext): string {
+  if (!ctx.phase) return "the start of the run";
+  const events = ctx.memory.events;
+  let i = events.length - 1;
+  while (i >= 0 && !(events[i]!.kind === "phase-start" && (events[i] as { phase: string }).phase === ctx.phase)) i--;
+  const since = i >= 0 ? events.slice(i + 1) : [];
+  const open = new Set<string>();
+  for (const e of since) {
+    if (e.kind !== "host-step" || e.phase !== ctx.phase) continue;
+    if (e.status === "start") open.add(e.host);
+    else open.delete(e.host);
+  }
+  if (!open.size) for (const e of since) if (e.kind === "change" && e.phase === ctx.phase) open.add(e.host);
+  const hosts = ctx.model.hosts.map((h) => h.name).filter((h) => open.has(h));
+  return `${ctx.phase}${hosts.length ? ` on ${hosts.join(", ")}` : ""}`;
+}
+
+/**
+ * Runs one command's phases with the lock held (not in dry run) and the context closed afterwards. On
+ * SIGINT/SIGTERM (opts.signal, else its own) it stops starting new work, releases the lock, ends the
+ * journal with run-end (result interrupted), writes the report and throws InterruptedError naming where
+ * it was and what to run again (`rerun`, default the command).
+ */
+export async function runCluster(
+  command: string,
+  phases: Phase<ClusterContext>[],
+  opts: ClusterOptions,
+  io: CliIo,
+  output: "plain" | "json",
+  after?: (ctx: ClusterContext) => Promise<void>,
+  plain = false,
+  rerun = command,
+): Promise<ClusterContext> {
+  if (!opts.signal) return interruptible((signal) => runCluster(command, phases, { ...opts, signal }, io, output, after, plain, rerun));
+  const signal = opts.signal;
+  const { kind, reporter } = chooseReporter({ output, plain, isTTY: !!process.stdout.isTTY, env: process.env, write: io.stdout });
+  const ctx = await openContext(command, opts, [reporter]);
+  // Where the run was when the signal came (what it does afterwards is winding down).
+  let where: string | undefined;
+  const noteWhere = () => {
+    where ??= whereNow(ctx);
+  };
+  if (signal.aborted) noteWhere();
+  else signal.addEventListener("abort", noteWhere, { once: true });
+  const me = ourLock(command);
+  const t0 = performance.now();
+  let result: RunResultKind = "failed";
+  let locked = false;
+  try {
+    if (!opts.dryRun) {
+      throwIfInterrupted(ctx);
+      const first = await ctx.runner(ctx.model.first.name);
+      await acquireLock(first, me, { ...(opts.forceUnlock ? { force: true } : {}), warn: (m) => ctx.reporter.emit({ kind: "warning", host: ctx.model.first.name, message: m }) });
+      locked = true;
+    }
+    await runPhases(phases, ctx, { end: false });
+    result = "ok";
+    if (after && kind !== "json") await after(ctx);
+    return ctx;
+  } catch (err) {
+    if (!signal.aborted) throw err;
+    result = "interrupted";
+    throw new InterruptedError(`interrupted during ${where ?? whereNow(ctx)}; run 'kubesmith ${rerun}' again to continue`, { cause: err });
+  } finally {
+    signal.removeEventListener("abort", noteWhere);
+    if (locked) await releaseLock(await ctx.runner(ctx.model.first.name), me).catch(() => {});
+    // The last event of the run, after the lock's own command events.
+    ctx.reporter.emit({ kind: "run-end", ok: result === "ok", result, durationMs: Math.round(performance.now() - t0), changes: ctx.changes.length });
+    await closeContext(ctx);
+    if (kind !== "json") io.stdout(`logs: ${ctx.runDir}\n`);
+    if (!opts.dryRun) {
+      try {
+        const report = writeRunReport(ctx.runDir);
+        if (kind !== "json") io.stdout(`report: ${report}\n`);
+      } catch (err) {
+        io.stderr(`kubesmith: warning: could not write the run report: ${(err as Error).message}\n`);
+      }
+    }
+  }
+}
+
+export async function summary(ctx: ClusterContext, io: CliIo): Promise<void> {
+  if (ctx.dryRun) {
+    io.stdout(ctx.changes.length ? `\n${ctx.changes.length} change(s) planned; nothing was changed.\n` : "\nNothing to do: the cluster matches the inventory.\n");
+    return;
+  }
+  if (!ctx.kube) return;
+  const nodes = await ctx.kube.list("v1", "Node").catch(() => []);
+  const rows = nodes.map((n) => {
+    const labels = n.metadata.labels ?? {};
+    const roles = Object.keys(labels).filter((k) => k.startsWith("node-role.kubernetes.io/")).map((k) => k.split("/")[1]).join(",");
+    const info = (n.status as { nodeInfo?: { kubeletVersion?: string } } | undefined)?.nodeInfo;
+    return [n.metadata.name, roles || "-", nodeReady(n) ? "Ready" : "NotReady", info?.kubeletVersion ?? "-"];
+  });
+  io.stdout(`\n${table(["NODE", "ROLES", "STATUS", "VERSION"], rows)}`);
+  const releases = await releaseStatus(ctx.kube).catch(() => []);
+  if (releases.length) {
+    const addonRows = releases.map((r) => [r.release, r.workloads.map((w) => `${w.kind.toLowerCase()}/${w.name} ${w.ready}/${w.desired}`).join(", ") || "-", r.healthy ? "healthy" : "NOT READY"]);
+    io.stdout(`\n${table(["ADD-ON", "WORKLOADS (ready/desired)", "HEALTH"], addonRows)}`);
+  }
+  // Who holds each virtual IP right now.
+  const vips: { name: string; vip: string; hosts: ClusterHost[] }[] = [];
+  if (ctx.model.endpoint.kind === "vip") vips.push({ name: "control-plane VIP", vip: ctx.model.endpoint.host, hosts: ctx.model.controlPlanes });
+  const edge = ctx.model.inventory.cluster.edgeVIP;
+  if (edge && ctx.model.inventory.addons?.["keepalived-edge"]?.enabled) vips.push({ name: "edge VIP", vip: edge.vip, hosts: ctx.model.hosts.filter((h) => h.isFrontend) });
+  for (const v of vips) {
+    const addrs = new Map<string, string>();
+    for (const h of v.hosts) {
+      const r = await (await ctx.runner(h.name)).exec("ip -o addr show", { allowFailure: true, label: "addresses" }).catch(() => undefined);
+      if (r) addrs.set(h.name, r.stdout);
+    }
+    const holders = vipHolders(v.vip, addrs);
+    io.stdout(`${v.name} ${v.vip}: ${holders.length ? `held by ${holders.join(", ")}` : "held by no host yet"}\n`);
+  }
+  io.stdout(`kubeconfig: kubeconfig/${ctx.model.name}.yaml\n`);
+  if (ctx.addonAccess?.length) io.stdout(`\n${ctx.addonAccess.map((a) => `  ${a}`).join("\n")}\n`);
+  if (ctx.generatedSecrets?.length) {
+    io.stdout(`\nGenerated now and shown only this once (kept in ${secretsFile(ctx.stateDir, ctx.model.name)}, 0600; 'kubesmith secrets -i ${ctx.options.inventory}' prints them again):\n`);
+    for (const s of ctx.generatedSecrets) io.stdout(`  ${s.bundle} ${s.path}: ${s.value}\n`);
+  }
+}
+
+
+/** `kubesmith secrets`: the secrets kubesmith generated for the cluster, as a table. */
+export async function printSecrets(f: { inventory?: string; stateDir: string }, io: CliIo): Promise<void> {
+  const { inventory } = await loadInventory(resolveInventoryPath(f.inventory));
+  const s = readClusterSecrets(f.stateDir, inventory.cluster.name);
+  if (!s) throw new UsageError(`no secrets stored for cluster ${inventory.cluster.name} in ${f.stateDir}`, { hint: "run 'kubesmith up' first, from the same directory" });
+  const rows = [["control-plane keepalived", "authPass", s.vrrpPass]];
+  for (const [bundle, values] of Object.entries(s.addons ?? {})) for (const [k, v] of Object.entries(values)) rows.push([bundle, k, v]);
+  io.stdout(table(["FOR", "VALUE", "SECRET"], rows));
+}

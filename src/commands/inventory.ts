@@ -1,9 +1,13 @@
 // `kubesmith inventory validate|schema`. Thin: errors are thrown (typed) and printed by the CLI main.
 import { Option, type Command } from "commander";
-import { loadCatalog } from "../addons/catalog.js";
-import { checkAddonSection } from "../addons/values.js";
 import { formatIssue } from "../errors.js";
-import { hostsByRole, inventoryJsonSchema, type Inventory, loadInventory } from "../inventory/index.js";
+import type { Inventory } from "../inventory/index.js";
+
+// The inventory loader (zod, yaml) and the add-on checks (ajv) load when a command runs, not to define the
+// commands: every kubesmith command imports this file (test/cli/startup.test.ts).
+const loadInventory: typeof import("../inventory/index.js").loadInventory = async (...args) => (await import("../inventory/index.js")).loadInventory(...args);
+const inventoryJsonSchema = async () => (await import("../inventory/index.js")).inventoryJsonSchema();
+const addonChecks = async () => ({ ...(await import("../addons/catalog.js")), ...(await import("../addons/values.js")) });
 
 export const DEFAULT_INVENTORY = "inventory.yaml";
 
@@ -21,9 +25,9 @@ function count(n: number, one: string, many = `${one}s`): string {
 /** "4 hosts: 1 control plane, 2 workers, 1 frontend" — each host counted once, by its first role of
  *  control-plane > frontend > worker. */
 export function summarizeInventory(inv: Inventory): string {
-  const cps = hostsByRole(inv, "control-plane");
-  const fronts = hostsByRole(inv, "frontend").filter((h) => !cps.includes(h));
-  const workers = hostsByRole(inv, "worker").filter((h) => !cps.includes(h) && !fronts.includes(h));
+  const cps = inv.hosts.filter((h) => h.roles.includes("control-plane"));
+  const fronts = inv.hosts.filter((h) => h.roles.includes("frontend") && !cps.includes(h));
+  const workers = inv.hosts.filter((h) => h.roles.includes("worker") && !cps.includes(h) && !fronts.includes(h));
   const parts = [count(cps.length, "control plane"), count(workers.length, "worker")];
   if (fronts.length > 0) parts.push(count(fronts.length, "frontend"));
   return `${count(inv.hosts.length, "host")}: ${parts.join(", ")}`;
@@ -34,14 +38,17 @@ export function registerInventoryCommands(program: Command): void {
 
   inventory
     .command("validate")
-    // Also the add-ons (names and values), checked as plan checks them, against the same built-in catalog.
-    .description("Validate an inventory: schema, ${VAR} secrets and cross-field rules; every problem with file:line:column")
+    .description(
+      "Validate an inventory: schema, ${VAR} secrets, cross-field rules and the add-ons (names and values, checked as plan checks them); every problem with file:line:column",
+    )
     .option("-i, --inventory <file>", "inventory file (default: $KUBESMITH_INVENTORY, else ./inventory.yaml)")
-    .action(async (opts: { inventory?: string }) => {
+    .option("--addons-dir <dir>", "your own bundles, as for plan/up (a bundle named like a built-in one replaces it)")
+    .action(async (opts: { inventory?: string; addonsDir?: string }) => {
       const file = resolveInventoryPath(opts.inventory);
       const loaded = await loadInventory(file);
+      const { loadCatalog, checkAddonSection } = await addonChecks();
       // The add-on section, with the code plan runs first (catalog names, values schemas, Calico's values).
-      const catalog = await loadCatalog({});
+      const catalog = await loadCatalog(opts.addonsDir ? { addonsDir: opts.addonsDir } : {});
       checkAddonSection(catalog, loaded.inventory, file, loaded.source);
       for (const w of loaded.warnings) process.stderr.write(`warning: ${formatIssue(w)}\n`);
       process.stdout.write(`inventory OK: ${file} (${summarizeInventory(loaded.inventory)})\n`);
@@ -50,8 +57,8 @@ export function registerInventoryCommands(program: Command): void {
   inventory
     .command("schema")
     .description("Print the inventory's JSON schema (for editor completion; see inventories/schema.json)")
-    .action(() => {
-      process.stdout.write(`${JSON.stringify(inventoryJsonSchema(), null, 2)}\n`);
+    .action(async () => {
+      process.stdout.write(`${JSON.stringify(await inventoryJsonSchema(), null, 2)}\n`);
     });
 }
 

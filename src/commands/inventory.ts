@@ -38,17 +38,15 @@ export function registerInventoryCommands(program: Command): void {
 
   inventory
     .command("validate")
-    .description(
-      "Validate an inventory: schema, ${VAR} secrets, cross-field rules and the add-ons (names and values, checked as plan checks them); every problem with file:line:column",
-    )
+    // Also the add-ons (names and values), checked as plan checks them, against the same built-in catalog.
+    .description("Validate an inventory: schema, ${VAR} secrets and cross-field rules; every problem with file:line:column")
     .option("-i, --inventory <file>", "inventory file (default: $KUBESMITH_INVENTORY, else ./inventory.yaml)")
-    .option("--addons-dir <dir>", "your own bundles, as for plan/up (a bundle named like a built-in one replaces it)")
-    .action(async (opts: { inventory?: string; addonsDir?: string }) => {
+    .action(async (opts: { inventory?: string }) => {
       const file = resolveInventoryPath(opts.inventory);
       const loaded = await loadInventory(file);
       const { loadCatalog, checkAddonSection } = await addonChecks();
       // The add-on section, with the code plan runs first (catalog names, values schemas, Calico's values).
-      const catalog = await loadCatalog(opts.addonsDir ? { addonsDir: opts.addonsDir } : {});
+      const catalog = await loadCatalog({});
       checkAddonSection(catalog, loaded.inventory, file, loaded.source);
       for (const w of loaded.warnings) process.stderr.write(`warning: ${formatIssue(w)}\n`);
       process.stdout.write(`inventory OK: ${file} (${summarizeInventory(loaded.inventory)})\n`);

@@ -1,4 +1,7 @@
 // `npm run bench` (root): prints the figures we track. Nothing here asserts on time.
+//   First, and without root or a lab (`npm run bench -- --startup` stops there): whole-process startup of
+//   the built CLI (--version, --help, completion bash, inventory validate) next to `node -e 0`, median wall
+//   time and peak RSS of BENCH_STARTUP_RUNS (15) spawns each (bench-startup.ts).
 //   lab up / down of 50 hosts; kubesmith check across 50 hosts (connect + facts + preflight);
 //   10 commands on each of 50 hosts over one ssh2 connection per host;
 //   the cost of the simulators' strictness: one simulated kubeadm command on a lab host (a Node start plus
@@ -11,6 +14,7 @@ import { KubeClient, nodeReady } from "./kube/client.js";
 import { createCa, registerNode, startApiServer, writeAdminKubeconfig } from "./lab/apisim/index.js";
 import { kubeadmInitConfig } from "./scripts/kubeadm.js";
 import { main } from "./cli/main.js";
+import { measureStartup, startupRows } from "./bench-startup.js";
 import { loadInventory } from "./inventory/load.js";
 import { labDown, labUp } from "./lab/lab.js";
 import { SshPool } from "./ssh/pool.js";
@@ -27,6 +31,16 @@ const time = async <T>(label: string, fn: () => Promise<T>): Promise<T> => {
   return r;
 };
 const silent = { stdout: () => {}, stderr: (s: string) => process.stderr.write(s) };
+const printRows = (rs: [string, string][]) => {
+  const w = Math.max(...rs.map((r) => r[0].length));
+  for (const [k, v] of rs) process.stdout.write(`${k.padEnd(w)}  ${v}\n`);
+};
+
+// The startup figures first, printed at once: they need no root, and the lab part may fail without it.
+const STARTUP_RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 15);
+printRows(startupRows(await measureStartup(STARTUP_RUNS), STARTUP_RUNS));
+if (process.argv.includes("--startup")) process.exit(0);
+process.stdout.write("\n");
 
 try {
   await time(`lab up, ${HOSTS} hosts`, () => labUp({ name: NAME, hosts: HOSTS, inventoryOut: inv }));
@@ -98,5 +112,4 @@ async function apiSimBench(n: number): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
 }
-const w = Math.max(...rows.map((r) => r[0].length));
-for (const [k, v] of rows) process.stdout.write(`${k.padEnd(w)}  ${v}\n`);
+printRows(rows);

@@ -1,5 +1,7 @@
 // The user-facing surface that must not move when the command modules are reorganised: `--help` of the
 // program and of every command and subcommand, and the completion scripts generated from the same tree.
+// A deliberate change of a command's text or options updates the snapshots:
+//   npx vitest run test/cli/help.test.ts -u   (and the diff of __snapshots__/help.test.ts.snap is reviewed)
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Command } from "commander";
 import { buildProgram, main, type CliIo } from "../../src/cli/main.js";

@@ -116,6 +116,19 @@ const vipPrefix = z.number().int().min(8).max(30).optional().meta({
   description: "Prefix length of the hosts' network that holds the VIP, e.g. 16 on a /16 LAN (default 24).",
 });
 
+/** VRRP settings of the control-plane VIP (keepalived); see advertIntProblem in scripts/keepalived.ts. */
+const vrrpVersion = z.union([z.literal(2), z.literal(3)]).optional().meta({
+  description:
+    "VRRP version (default 3): 3 allows sub-second adverts and has no authentication (use a dedicated network); 2 adds PASS authentication (plaintext on the wire) with whole-second adverts only.",
+});
+const advertInt = z.number().min(0.01).max(255).optional().meta({
+  description:
+    "Seconds between VRRP adverts (default 0.1 with version 3, 1 with version 2): 0.01-255 in steps of 0.01 with version 3, whole seconds with version 2. Failover on host death takes about 3.5 intervals; shorter intervals cost more packets and flap sooner on a loaded host or a lossy link.",
+});
+const vrrpUnicast = z.boolean().optional().meta({
+  description: "Send VRRP adverts by unicast to the other hosts of the VIP (default true); false: multicast to 224.0.0.18.",
+});
+
 export const ControlPlaneEndpointSchema = z.union([
   z
     .strictObject({
@@ -123,6 +136,18 @@ export const ControlPlaneEndpointSchema = z.union([
       interface: interfaceName.meta({ description: "Interface that carries the VIP, e.g. eth0." }),
       prefix: vipPrefix,
       port: port.optional(),
+      vrrpVersion,
+      advertInt,
+      unicast: vrrpUnicast,
+    })
+    .superRefine((v, ctx) => {
+      const version = v.vrrpVersion ?? 3;
+      // Out of range: the field's own check says so already.
+      if (v.advertInt === undefined || !(v.advertInt >= 0.01 && v.advertInt <= 255)) return;
+      if (version === 2 && !Number.isInteger(v.advertInt))
+        ctx.addIssue({ code: "custom", path: ["advertInt"], message: "must be whole seconds with vrrpVersion 2 (fractions need vrrpVersion 3)" });
+      else if (version === 3 && Math.abs(v.advertInt * 100 - Math.round(v.advertInt * 100)) > 1e-6)
+        ctx.addIssue({ code: "custom", path: ["advertInt"], message: "must be a multiple of 0.01 seconds (VRRPv3 counts centiseconds)" });
     })
     .meta({ description: "A keepalived virtual IP on the control-plane hosts." }),
   z

@@ -72,7 +72,9 @@ export const controlPlaneEndpoint: Phase<ClusterContext> = {
   async run(ctx) {
     const cpe = ctx.model.inventory.cluster.controlPlaneEndpoint;
     if (!cpe || !("vip" in cpe)) return;
-    const secrets = loadClusterSecrets(ctx.stateDir, ctx.model.name, { create: !ctx.dryRun });
+    // VRRPv3 (the default) has no authentication: the VRRP password is only read for version 2.
+    const version = cpe.vrrpVersion ?? 3;
+    const authPass = version === 2 ? loadClusterSecrets(ctx.stateDir, ctx.model.name, { create: !ctx.dryRun }).vrrpPass : undefined;
     const cps = ctx.model.controlPlanes;
     await forHosts(ctx, cps, async (h) => {
       const i = cps.indexOf(h);
@@ -85,7 +87,10 @@ export const controlPlaneEndpoint: Phase<ClusterContext> = {
         priority: 150 - Math.min(i, 20) * 2,
         peers: cps.filter((x) => x !== h).map((x) => x.nodeIP),
         self: h.nodeIP,
-        authPass: secrets.vrrpPass,
+        vrrpVersion: version,
+        ...(authPass !== undefined ? { authPass } : {}),
+        ...(cpe.advertInt !== undefined ? { advertInt: cpe.advertInt } : {}),
+        ...(cpe.unicast === false ? { unicast: false } : {}),
         healthCheck: APISERVER_CHECK_SCRIPT,
         ...(cpe.port ? { apiserverPort: cpe.port } : {}),
       });

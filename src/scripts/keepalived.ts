@@ -17,6 +17,43 @@ import type { PackageManager } from "./os.js";
 export const KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf";
 export const APISERVER_CHECK_SCRIPT = "/etc/keepalived/check_apiserver.sh";
 
+/** VRRP protocol version. 3 (default): sub-second adverts, no authentication. 2: whole-second adverts, PASS auth. */
+export type VrrpVersion = 2 | 3;
+
+/** Advert interval when none is given: VRRPv3 0.1 s (failover ≈ 0.35 s on host death), VRRPv2 1 s. */
+export const DEFAULT_ADVERT_INT: Record<VrrpVersion, number> = { 3: 0.1, 2: 1 };
+
+/**
+ * One vrrp_instance block, the part both VIPs share (the control-plane VIP here, the edge VIP through the
+ * add-on renderer's `vrrp_instance` filter). Every value is checked: what keepalived's syntax cannot carry
+ * is refused, never escaped.
+ */
+export interface VrrpInstanceOptions {
+  /** vrrp_instance name: letters, digits, _ -. */
+  name: string;
+  vip: string;
+  /** Prefix length written after the VIP; default 32. */
+  prefix?: number;
+  /** Interface that carries the VIP (and the VRRP adverts). */
+  interface: string;
+  /** virtual_router_id, 1-255; the same on every host of one VIP, unique on the LAN. */
+  routerId: number;
+  /** 1-254; the highest effective priority holds the VIP. */
+  priority: number;
+  /** Keep the VIP where it is when a higher-priority host comes back. Default false. */
+  nopreempt?: boolean;
+  /** VRRP version; default 3. */
+  vrrpVersion?: VrrpVersion;
+  /** Seconds between adverts: v3 0.01-255 in steps of 0.01 (default 0.1), v2 whole seconds 1-255 (default 1). */
+  advertInt?: number;
+  /** SECRET. VRRPv2 PASS authentication, 1-8 characters (keepalived ignores more). Refused with version 3. */
+  authPass?: string;
+  /** Unicast adverts from `self` to `peers`; absent: multicast (224.0.0.18). No peers: no unicast block. */
+  unicast?: { self: string; peers: string[] };
+  /** vrrp_script names to track. */
+  trackScripts?: string[];
+}
+
 export interface KeepalivedOptions {
   vip: string;
   /** Interface that carries the VIP (and the VRRP adverts). */
@@ -25,19 +62,23 @@ export interface KeepalivedOptions {
   routerId: number;
   /** 1-254; give each control plane a different one, the first control plane the highest. */
   priority: number;
-  /** Unicast peers: the other control planes' addresses. */
+  /** The other control planes' addresses (unicast_peer). */
   peers: string[];
   /** This host's address (unicast_src_ip). */
   self: string;
-  /** SECRET. VRRP PASS authentication, 1-8 characters (keepalived ignores more). */
-  authPass: string;
+  /** Unicast adverts to `peers` (default true); false: multicast. */
+  unicast?: boolean;
+  /** VRRP version; default 3 (sub-second adverts, no authentication). */
+  vrrpVersion?: VrrpVersion;
+  /** SECRET. VRRPv2 PASS authentication, 1-8 characters. Only with vrrpVersion 2. */
+  authPass?: string;
   /** Absolute path of the health-check script (apiserverHealthCheckScript()). */
   healthCheck: string;
   /** Priority change while the check fails; default -50. */
   weight?: number;
   /** Keep the VIP where it is when a higher-priority host comes back. Default false. */
   nopreempt?: boolean;
-  /** VRRP advert interval in seconds; default 1. */
+  /** VRRP advert interval in seconds; default 0.1 (v3) or 1 (v2). */
   advertInt?: number;
 }
 
@@ -47,37 +88,117 @@ const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]
 const IFNAME = /^[A-Za-z0-9_.@-]{1,15}$/;
 const AUTH_PASS = /^[A-Za-z0-9_.+=/:,%^&*()[\]~@?-]{1,8}$/;
 const SCRIPT_PATH = /^\/[A-Za-z0-9_./-]+$/;
+const WORD = /^[A-Za-z0-9_-]{1,64}$/;
 
 function fail(message: string): never {
   throw new UsageError(message);
 }
 
-function checkIPv4(value: string, field: string): string {
-  if (!IPV4.test(value)) fail(`keepalived ${field} ${showString(value)} must be an IPv4 address`);
+function checkIPv4(value: unknown, field: string): string {
+  if (typeof value !== "string" || !IPV4.test(value)) fail(`keepalived ${field} ${showString(String(value))} must be an IPv4 address`);
   return value;
 }
 
-function checkInt(value: number, min: number, max: number, field: string): number {
-  if (!Number.isInteger(value) || value < min || value > max) fail(`keepalived ${field} must be an integer ${min}-${max}, got ${value}`);
+function checkInt(value: unknown, min: number, max: number, field: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) fail(`keepalived ${field} must be an integer ${min}-${max}, got ${String(value)}`);
   return value;
 }
 
-/** keepalived.conf for one control plane. Contains the VRRP password: write it 0600. */
-export function controlPlaneKeepalivedConfig(o: KeepalivedOptions): string {
-  checkIPv4(o.vip, "vip");
-  checkIPv4(o.self, "self (unicast_src_ip)");
-  o.peers.forEach((p, i) => checkIPv4(p, `peers[${i}]`));
+function checkInterface(value: unknown): string {
   // Linux's rules (dev_valid_name, net/core/dev.c) and keepalived's syntax: see inventory/names.ts.
-  const ifProblem = interfaceNameProblem(o.interface);
-  if (ifProblem || !IFNAME.test(o.interface)) fail(`keepalived interface ${showString(o.interface)} is not a plain interface name (letters, digits, _ . @ -, at most 15; not . or ..)${ifProblem ? `: ${ifProblem}` : ""}`);
-  if (!AUTH_PASS.test(o.authPass)) fail("keepalived authPass must be 1-8 characters without blanks, quotes, braces, # or !");
-  if (!SCRIPT_PATH.test(o.healthCheck)) fail(`keepalived healthCheck ${showString(o.healthCheck)} must be an absolute path of letters, digits, _ . / -`);
-  if (o.peers.includes(o.self)) fail(`keepalived peers must not include this host's own address ${o.self}`);
-  if (o.peers.includes(o.vip) || o.self === o.vip) fail(`keepalived vip ${o.vip} must differ from every host address`);
+  const s = typeof value === "string" ? value : String(value);
+  const ifProblem = typeof value === "string" ? interfaceNameProblem(value) : "not text";
+  if (ifProblem || !IFNAME.test(s)) fail(`keepalived interface ${showString(s)} is not a plain interface name (letters, digits, _ . @ -, at most 15; not . or ..)${ifProblem ? `: ${ifProblem}` : ""}`);
+  return s;
+}
+
+/**
+ * Why an advert interval does not fit a VRRP version (undefined: it fits). keepalived takes v3 intervals
+ * in centiseconds, 0.01-255, and v2 intervals in whole seconds (it rounds a fraction, with a warning).
+ */
+export function advertIntProblem(advertInt: number, version: VrrpVersion): string | undefined {
+  if (typeof advertInt !== "number" || !Number.isFinite(advertInt)) return "must be a number of seconds";
+  if (version === 2) {
+    return Number.isInteger(advertInt) && advertInt >= 1 && advertInt <= 255 ? undefined : `must be whole seconds 1-255 with VRRP version 2 (fractions need version 3), got ${advertInt}`;
+  }
+  if (advertInt < 0.01 || advertInt > 255) return `must be 0.01-255 seconds, got ${advertInt}`;
+  return Math.abs(advertInt * 100 - Math.round(advertInt * 100)) < 1e-6 ? undefined : `must be a multiple of 0.01 s (VRRPv3 counts centiseconds), got ${advertInt}`;
+}
+
+/** The advert interval as keepalived reads it: at most two decimals, no exponent. */
+function formatSeconds(s: number): string {
+  return String(Math.round(s * 100) / 100);
+}
+
+/** The lines of one vrrp_instance block (no trailing blank line). Throws UsageError on a value keepalived cannot carry. */
+export function vrrpInstanceLines(o: VrrpInstanceOptions): string[] {
+  if (typeof o.name !== "string" || !WORD.test(o.name)) fail(`keepalived instance name ${showString(String(o.name))} must be letters, digits, _ -`);
+  checkIPv4(o.vip, "vip");
+  const iface = checkInterface(o.interface);
+  const prefix = checkInt(o.prefix ?? 32, 1, 32, "prefix");
   const routerId = checkInt(o.routerId, 1, 255, "routerId");
   const priority = checkInt(o.priority, 1, 254, "priority");
+  const version = o.vrrpVersion ?? 3;
+  if (version !== 2 && version !== 3) fail(`keepalived vrrpVersion must be 2 or 3, got ${String(version)}`);
+  const advertInt = o.advertInt ?? DEFAULT_ADVERT_INT[version];
+  const problem = advertIntProblem(advertInt, version);
+  if (problem) fail(`keepalived advertInt ${problem}`);
+  if (o.authPass !== undefined) {
+    if (version === 3) fail("keepalived authPass needs vrrpVersion 2: VRRPv3 has no authentication (keepalived ignores it)");
+    if (typeof o.authPass !== "string" || !AUTH_PASS.test(o.authPass)) fail("keepalived authPass must be 1-8 characters without blanks, quotes, braces, # or !");
+  }
+  const uni = o.unicast;
+  if (uni) {
+    checkIPv4(uni.self, "self (unicast_src_ip)");
+    uni.peers.forEach((p, i) => checkIPv4(p, `peers[${i}]`));
+    if (uni.peers.includes(uni.self)) fail(`keepalived peers must not include this host's own address ${uni.self}`);
+    if (uni.peers.includes(o.vip) || uni.self === o.vip) fail(`keepalived vip ${o.vip} must differ from every host address`);
+  }
+  for (const t of o.trackScripts ?? []) if (!WORD.test(t)) fail(`keepalived track script name ${showString(t)} must be letters, digits, _ -`);
+
+  return [
+    `vrrp_instance ${o.name} {`,
+    "    state BACKUP",
+    `    interface ${iface}`,
+    `    virtual_router_id ${routerId}`,
+    `    priority ${priority}`,
+    ...(o.nopreempt ? ["    nopreempt"] : []),
+    `    version ${version}`,
+    `    advert_int ${formatSeconds(advertInt)}`,
+    // A lone host has no peers: keepalived rejects an empty unicast block (it warns and falls back to
+    // multicast), so the block is left out and the single instance simply holds the VIP.
+    ...(uni && uni.peers.length > 0
+      ? [`    unicast_src_ip ${uni.self}`, "    unicast_peer {", ...uni.peers.map((p) => `        ${p}`), "    }"]
+      : []),
+    ...(o.authPass !== undefined ? ["    authentication {", "        auth_type PASS", `        auth_pass ${o.authPass}`, "    }"] : []),
+    "    virtual_ipaddress {",
+    `        ${o.vip}/${prefix} dev ${iface}`,
+    "    }",
+    ...(o.trackScripts?.length ? ["    track_script {", ...o.trackScripts.map((t) => `        ${t}`), "    }"] : []),
+    "}",
+  ];
+}
+
+/** keepalived.conf for one control plane. With VRRPv2 it contains the VRRP password: write it 0600. */
+export function controlPlaneKeepalivedConfig(o: KeepalivedOptions): string {
+  if (!SCRIPT_PATH.test(o.healthCheck)) fail(`keepalived healthCheck ${showString(o.healthCheck)} must be an absolute path of letters, digits, _ . / -`);
+  // Checked here too when unicast is off: the peers are still the other control planes.
+  checkIPv4(o.self, "self (unicast_src_ip)");
+  o.peers.forEach((p, i) => checkIPv4(p, `peers[${i}]`));
   const weight = checkInt(o.weight ?? -50, -253, 253, "weight");
-  const advertInt = checkInt(o.advertInt ?? 1, 1, 255, "advertInt");
+  const instance = vrrpInstanceLines({
+    name: "kube_apiserver",
+    vip: o.vip,
+    interface: o.interface,
+    routerId: o.routerId,
+    priority: o.priority,
+    ...(o.nopreempt ? { nopreempt: true } : {}),
+    ...(o.vrrpVersion !== undefined ? { vrrpVersion: o.vrrpVersion } : {}),
+    ...(o.advertInt !== undefined ? { advertInt: o.advertInt } : {}),
+    ...(o.authPass !== undefined ? { authPass: o.authPass } : {}),
+    ...(o.unicast === false ? {} : { unicast: { self: o.self, peers: o.peers } }),
+    trackScripts: ["check_apiserver"],
+  });
 
   const lines = [
     "# Written by kubesmith: keepalived for the Kubernetes API server VIP. Do not edit; re-run kubesmith.",
@@ -95,29 +216,7 @@ export function controlPlaneKeepalivedConfig(o: KeepalivedOptions): string {
     `    weight ${weight}`,
     "}",
     "",
-    "vrrp_instance kube_apiserver {",
-    "    state BACKUP",
-    `    interface ${o.interface}`,
-    `    virtual_router_id ${routerId}`,
-    `    priority ${priority}`,
-    ...(o.nopreempt ? ["    nopreempt"] : []),
-    `    advert_int ${advertInt}`,
-    // A lone control plane has no peers: keepalived rejects an empty unicast block (it warns and falls
-    // back to multicast), so the block is left out and the single instance simply holds the VIP.
-    ...(o.peers.length > 0
-      ? [`    unicast_src_ip ${o.self}`, "    unicast_peer {", ...o.peers.map((p) => `        ${p}`), "    }"]
-      : []),
-    "    authentication {",
-    "        auth_type PASS",
-    `        auth_pass ${o.authPass}`,
-    "    }",
-    "    virtual_ipaddress {",
-    `        ${o.vip}/32 dev ${o.interface}`,
-    "    }",
-    "    track_script {",
-    "        check_apiserver",
-    "    }",
-    "}",
+    ...instance,
     "",
   ];
   return lines.join("\n");

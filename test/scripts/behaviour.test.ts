@@ -30,7 +30,7 @@ import {
 import { apiserverHealthCheckScript, controlPlaneKeepalivedConfig, keepalivedSteps } from "../../src/scripts/keepalived.js";
 import { IPTABLES_FILTER_AWK, keepalivedRemoveSteps, resetSteps } from "../../src/scripts/reset.js";
 import { quote } from "../../src/ssh/quote.js";
-import { CA_HASH, CERT_KEY, IS_ROOT, KEEPALIVED, TOKEN, have, runSh, syntaxErrors } from "./fixtures.js";
+import { CA_HASH, CERT_KEY, IS_ROOT, KEEPALIVED, KEEPALIVED_V2, TOKEN, have, runSh, syntaxErrors } from "./fixtures.js";
 
 const tmp = mkdtempSync(path.join(tmpdir(), "kubesmith-scripts-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -548,7 +548,14 @@ describe("keepalived", () => {
   }
 
   it.skipIf(!have("keepalived"))("the rendered config passes the real keepalived -t", () => {
-    for (const opts of [{}, { nopreempt: true, weight: -20, advertInt: 2 }, { peers: [] as string[] }]) {
+    const variants: Partial<typeof KEEPALIVED>[] = [
+      {}, // VRRPv3, advert_int 0.1, unicast peers
+      { nopreempt: true, weight: -20, advertInt: 0.05 },
+      { peers: [] as string[] },
+      { unicast: false, advertInt: 0.3 },
+      { vrrpVersion: 2, authPass: KEEPALIVED_V2.authPass!, advertInt: 2 },
+    ];
+    for (const opts of variants) {
       const conf = renderTo(opts);
       // keepalived -t exits 0 for a missing file: make sure it is there.
       expect(existsSync(conf)).toBe(true);
@@ -574,10 +581,19 @@ describe("keepalived", () => {
       { interface: ".." },
       { interface: "eth0\n}\nvrrp_script pwn {" },
       { interface: "eth0:1" },
-      { authPass: "has space" },
-      { authPass: "ninechars" },
-      { authPass: "a#b" },
-      { authPass: "" },
+      { vrrpVersion: 2, authPass: "has space" },
+      { vrrpVersion: 2, authPass: "ninechars" },
+      { vrrpVersion: 2, authPass: "a#b" },
+      { vrrpVersion: 2, authPass: "" },
+      // VRRPv3 has no authentication; VRRPv2 counts whole seconds; keepalived's range is 0.01-255.
+      { authPass: "Zq8.x-2k" },
+      { vrrpVersion: 2, authPass: "Zq8.x-2k", advertInt: 0.5 },
+      { vrrpVersion: 2, advertInt: 0 },
+      { advertInt: 0.005 },
+      { advertInt: 0.123 },
+      { advertInt: 256 },
+      { advertInt: Number.NaN },
+      { vrrpVersion: 4 as never },
       { healthCheck: "/etc/keepalived/'check'.sh" },
       { healthCheck: "relative.sh" },
       { vip: "198.18.0.300" },
@@ -595,15 +611,35 @@ describe("keepalived", () => {
     expect(() => controlPlaneKeepalivedConfig({ ...KEEPALIVED, interface: "eth0\nx" })).toThrow(/interface "eth0\\nx" is not a plain interface name/);
   });
 
+  it("VRRPv3 by default: version 3, advert_int 0.1, unicast peers, no authentication", () => {
+    const c = controlPlaneKeepalivedConfig(KEEPALIVED);
+    expect(c).toContain("    version 3\n    advert_int 0.1\n");
+    expect(c).toMatch(/unicast_src_ip 198\.18\.0\.11\n {4}unicast_peer \{\n {8}198\.18\.0\.12\n {8}198\.18\.0\.13\n {4}\}/);
+    expect(c).not.toContain("authentication");
+    expect(c).not.toContain("auth_pass");
+    // Multicast: no unicast block at all. VRRPv2: PASS auth, whole seconds (1 by default).
+    expect(controlPlaneKeepalivedConfig({ ...KEEPALIVED, unicast: false })).not.toContain("unicast");
+    const v2 = controlPlaneKeepalivedConfig(KEEPALIVED_V2);
+    expect(v2).toContain("    version 2\n    advert_int 1\n");
+    expect(v2).toContain("auth_type PASS");
+    // Intervals are written as keepalived reads them: at most two decimals, never an exponent.
+    expect(controlPlaneKeepalivedConfig({ ...KEEPALIVED, advertInt: 0.07 })).toContain("advert_int 0.07\n");
+    expect(controlPlaneKeepalivedConfig({ ...KEEPALIVED, advertInt: 0.1 + 0.2 })).toContain("advert_int 0.3\n");
+    expect(controlPlaneKeepalivedConfig({ ...KEEPALIVED, advertInt: 0.01 })).toContain("advert_int 0.01\n");
+    expect(() => controlPlaneKeepalivedConfig({ ...KEEPALIVED, authPass: "Zq8.x-2k" })).toThrow(/authPass needs vrrpVersion 2/);
+    expect(() => controlPlaneKeepalivedConfig({ ...KEEPALIVED, vrrpVersion: 2, advertInt: 0.5 })).toThrow(/whole seconds 1-255 with VRRP version 2/);
+  });
+
   it("the config step carries the password on stdin only, and writes 0600", () => {
-    const steps = keepalivedSteps({ ...KEEPALIVED, packageManager: "apt" });
+    const steps = keepalivedSteps({ ...KEEPALIVED_V2, packageManager: "apt" });
     const cfg = steps.find((s) => s.id === "keepalived-config");
-    expect(cfg?.stdin).toBe(controlPlaneKeepalivedConfig(KEEPALIVED));
+    expect(cfg?.stdin).toBe(controlPlaneKeepalivedConfig(KEEPALIVED_V2));
+    expect(cfg?.stdin).toContain(`auth_pass ${KEEPALIVED_V2.authPass}`);
     expect(cfg?.secrets).toContain(cfg?.stdin);
     for (const s of steps) {
-      expect(s.probe).not.toContain(KEEPALIVED.authPass);
-      expect(s.apply).not.toContain(KEEPALIVED.authPass);
-      expect(s.what).not.toContain(KEEPALIVED.authPass);
+      expect(s.probe).not.toContain(KEEPALIVED_V2.authPass);
+      expect(s.apply).not.toContain(KEEPALIVED_V2.authPass);
+      expect(s.what).not.toContain(KEEPALIVED_V2.authPass);
     }
     expect(cfg?.apply).toContain("chmod '600'");
     expect(cfg?.apply).toContain("umask 077");

@@ -31,9 +31,11 @@ export const KEEPALIVED: KeepalivedOptions = {
   priority: 150,
   peers: ["198.18.0.12", "198.18.0.13"],
   self: "198.18.0.11",
-  authPass: "Zq8.x-2k",
   healthCheck: "/etc/keepalived/check_apiserver.sh",
 };
+
+/** The same control plane on VRRPv2 with PASS authentication (whole-second adverts only). */
+export const KEEPALIVED_V2: KeepalivedOptions = { ...KEEPALIVED, vrrpVersion: 2, authPass: "Zq8.x-2k" };
 
 export const TOKEN = "abcdef.0123456789abcdef";
 export const CERT_KEY = "0f".repeat(32);

@@ -13,7 +13,7 @@ import { renderSteps } from "../../src/scripts/step.js";
 import { joinGuardProbe, kubeadmInitConfig, kubeadmJoinConfig } from "../../src/scripts/kubeadm.js";
 import { apiserverHealthCheckScript, controlPlaneKeepalivedConfig, keepalivedSteps } from "../../src/scripts/keepalived.js";
 import { resetSteps } from "../../src/scripts/reset.js";
-import { CA_HASH, CERT_KEY, KEEPALIVED, TOKEN, golden } from "./fixtures.js";
+import { CA_HASH, CERT_KEY, KEEPALIVED, KEEPALIVED_V2, TOKEN, golden } from "./fixtures.js";
 
 describe("golden: prepareOsSteps", () => {
   it("apt, minor only", () => {
@@ -161,6 +161,12 @@ describe("golden: keepalived", () => {
   });
   it("config with nopreempt and custom weight", () => {
     golden("keepalived-nopreempt.conf", controlPlaneKeepalivedConfig({ ...KEEPALIVED, nopreempt: true, weight: -30, priority: 100 }));
+  });
+  it("config on VRRPv2 with PASS authentication and a whole-second interval", () => {
+    golden("keepalived-v2.conf", controlPlaneKeepalivedConfig({ ...KEEPALIVED_V2, advertInt: 2 }));
+  });
+  it("config with multicast adverts and a 0.05 s interval", () => {
+    golden("keepalived-multicast.conf", controlPlaneKeepalivedConfig({ ...KEEPALIVED, unicast: false, advertInt: 0.05 }));
   });
   it("health check script", () => {
     golden("check_apiserver.sh", apiserverHealthCheckScript());

@@ -201,3 +201,10 @@ export function truncate(s: string, n: number): string {
 export class InterruptedError extends KubesmithError {
   readonly exitCode = ExitCode.Aborted;
 }
+
+/**
+ * An established SSH connection went away while a command ran on it (the host rebooted or lost its
+ * network, sshd was restarted, a keepalive went unanswered). Reported with the step and how long it had
+ * run; same exit code as UnreachableError. Never retried: the command may have done part of its work.
+ */
+export class ConnectionDroppedError extends UnreachableError {}

@@ -14,6 +14,9 @@ const port = z.number().int().min(1).max(65535);
 const duration = z
   .string()
   .regex(/^(\d+(ms|s|m|h))+$/, { error: "must be a duration like 30s, 5m or 1m30s" });
+/** A time in seconds (a number) or a duration string: connectTimeout: 10, retryBudget: 20s. */
+const seconds = z.union([z.number().min(0).max(86_400), duration]);
+const positiveSeconds = z.union([z.number().positive().max(86_400), duration]);
 /** A DNS-1123 label: what kubeadm and the API accept as a node name. */
 const nodeName = z
   .string()
@@ -63,11 +66,17 @@ export const SshDefaultsSchema = z
       .min(1)
       .optional()
       .meta({ description: "known_hosts file to verify against (default ~/.kubesmith/known_hosts)." }),
-    connectTimeout: duration.optional().meta({ description: "Per connection attempt (default 10s)." }),
+    connectTimeout: positiveSeconds.optional().meta({
+      description: "One connection attempt (TCP, SSH handshake, login): seconds, or a duration like 10s (default 10).",
+    }),
+    retryBudget: seconds.optional().meta({
+      description:
+        "How long a connection that failed on the network (refused, timed out, reset) is retried, with backoff (0.5s doubling, at most 5s): seconds, or a duration like 20s (default 20; 0: no retries). Auth and host-key failures are never retried.",
+    }),
     commandTimeout: duration.optional().meta({ description: "Per remote command (default 10m)." }),
     keepaliveInterval: duration.optional().meta({ description: "SSH keepalive interval (default 15s)." }),
     connectRetries: z.number().int().min(0).max(20).optional().meta({
-      description: "Retries of a failed connection, with backoff (default 3). Auth and host-key failures are never retried.",
+      description: "At most this many retries of a failed connection, within retryBudget (default: as many as fit).",
     }),
   })
   .meta({ description: "SSH settings for every host; a host's own ssh: block overrides them." });

@@ -13,6 +13,7 @@ import type { AnyAuthMethod, ClientChannel, ConnectConfig, ParsedKey, SFTPWrappe
 import {
   AuthError,
   CommandError,
+  ConnectionDroppedError,
   ExitCode,
   HostError,
   HostKeyError,
@@ -47,7 +48,7 @@ export interface SshRunnerOptions {
   warnedHosts?: Set<string>;
   /** First retry delay; doubled each retry, with jitter. Default 500 ms. */
   retryBaseMs?: number;
-  /** Upper bound of one retry delay. Default 8 s. */
+  /** Upper bound of one retry delay. Default 5 s. */
   retryMaxMs?: number;
   /** Concurrent exec channels on the connection (OpenSSH's MaxSessions is 10). Default 8. */
   maxChannels?: number;
@@ -69,6 +70,10 @@ export interface SshRunnerOptions {
 }
 
 export const DEFAULT_INTERRUPT_GRACE_MS = 5000;
+/** How long a connection that failed on the network is retried when the target does not say (SshTarget.retryBudgetMs). */
+export const DEFAULT_RETRY_BUDGET_MS = 20_000;
+/** A retry needs at least this long (or the whole connect timeout, if shorter) to be worth making. */
+const MIN_ATTEMPT_MS = 1000;
 
 /** What the process-group wrapper prints first on stdout (and the runner strips): the group's id. */
 const PGID_LINE = /^\x1ekubesmith-pgid (\d+)$/;
@@ -166,6 +171,8 @@ export class SshRunner implements Runner {
   private sudoP?: Promise<SudoMode>;
   private ownBastion?: SshRunner;
   private closed = false;
+  /** The last time the established connection dropped under a command: named when reconnecting fails. */
+  private lastDrop?: { label: string; at: number };
   private readonly graceMs: number;
 
   constructor(target: SshTarget, opts: SshRunnerOptions = {}) {
@@ -222,32 +229,57 @@ export class SshRunner implements Runner {
     return this.connecting;
   }
 
+  /**
+   * The first attempt gets the connect timeout; a network failure (refused, timed out, reset) is then
+   * retried with backoff (retryBaseMs doubling, at most retryMaxMs, with jitter) for as long as the
+   * target's retry budget lasts, counted from the end of the first attempt; no attempt runs past it.
+   * So an unreachable host is reported within connectTimeout + retryBudget. Auth and host-key failures
+   * are never retried.
+   */
   private async connectWithRetries(): Promise<Client> {
     const t = this.target;
     const base = this.opts.retryBaseMs ?? 500;
-    const max = this.opts.retryMaxMs ?? 8000;
-    const attempts = Math.max(0, t.connectRetries) + 1;
+    const max = this.opts.retryMaxMs ?? 5000;
+    const budget = Math.max(0, t.retryBudgetMs ?? DEFAULT_RETRY_BUDGET_MS);
+    const maxAttempts = t.connectRetries === undefined ? Number.POSITIVE_INFINITY : Math.max(0, t.connectRetries) + 1;
+    const start = performance.now();
+    let deadline: number | undefined;
+    let timeoutMs = t.connectTimeoutMs;
     for (let attempt = 1; ; attempt++) {
       this.opts.onConnectAttempt?.(attempt);
       try {
-        const c = await this.connectOnce();
+        const c = await this.connectOnce(timeoutMs);
         if (this.closed) {
           c.end();
           throw new UnreachableError(this.host, "connection closed while connecting");
         }
         return c;
       } catch (e) {
-        if (!(e instanceof UnreachableError) || attempt >= attempts || this.closed) {
-          if (e instanceof UnreachableError && attempts > 1) {
-            throw new UnreachableError(this.host, `${stripHost(this.host, e.message)} (after ${attempt} attempts)`, {
-              ...(e.hint ? { hint: e.hint } : {}),
-              cause: e,
-            });
-          }
-          throw e;
+        const now = performance.now();
+        deadline ??= now + budget;
+        let delay = 0;
+        let retry = e instanceof UnreachableError && attempt < maxAttempts && !this.closed && !this.opts.signal?.aborted;
+        if (retry) {
+          const d = Math.min(max, base * 2 ** (attempt - 1));
+          delay = d / 2 + Math.random() * (d / 2);
+          const left = deadline - now - delay;
+          if (left < Math.min(t.connectTimeoutMs, MIN_ATTEMPT_MS)) retry = false;
+          else timeoutMs = Math.min(t.connectTimeoutMs, Math.round(left));
         }
-        const delay = Math.min(max, base * 2 ** (attempt - 1));
-        await sleep(delay / 2 + Math.random() * (delay / 2));
+        if (!retry) {
+          if (!(e instanceof UnreachableError)) throw e;
+          const notes: string[] = [];
+          if (attempt > 1) notes.push(`${attempt} attempts over ${formatMs(Math.round(now - start))}`);
+          if (this.lastDrop) {
+            notes.push(`the connection had dropped during '${this.lastDrop.label}' ${formatMs(Math.round(now - this.lastDrop.at))} before`);
+          }
+          if (notes.length === 0) throw e;
+          throw new UnreachableError(this.host, `${stripHost(this.host, e.message)} (${notes.join("; ")})`, {
+            ...(e.hint ? { hint: e.hint } : {}),
+            cause: e,
+          });
+        }
+        await sleep(delay);
       }
     }
   }
@@ -309,7 +341,8 @@ export class SshRunner implements Runner {
     return { methods, tried };
   }
 
-  private async connectOnce(): Promise<Client> {
+  /** One connection attempt, given up after timeoutMs (TCP connect, SSH handshake, authentication). */
+  private async connectOnce(timeoutMs: number): Promise<Client> {
     const t = this.target;
     const { methods, tried } = await this.authMethods();
     const knownTypes = await knownKeyTypes(t.knownHostsFile, t.address, t.port).catch(() => []);
@@ -357,8 +390,8 @@ export class SshRunner implements Runner {
       };
       // ssh2's readyTimeout covers TCP connect + handshake + auth; this guard catches anything left.
       const guard = setTimeout(
-        () => fail(new UnreachableError(this.host, `no SSH session with ${endpoint} within ${formatMs(t.connectTimeoutMs)}`)),
-        t.connectTimeoutMs + 2000,
+        () => fail(new UnreachableError(this.host, `no SSH session with ${endpoint} within ${formatMs(timeoutMs)}`)),
+        timeoutMs + 1000,
       );
       client.on("error", (err: SshErr) => {
         if (settled) return;
@@ -367,7 +400,7 @@ export class SshRunner implements Runner {
           return;
         }
         if (hostKeyError) return fail(hostKeyError);
-        fail(this.mapConnectError(err, endpoint, tcpConnected, tried, notes));
+        fail(this.mapConnectError(err, endpoint, tcpConnected, tried, notes, timeoutMs));
       });
       client.on("close", () => {
         if (!settled) fail(hostKeyError ?? new UnreachableError(this.host, `connection to ${endpoint} closed during the SSH handshake`));
@@ -382,7 +415,7 @@ export class SshRunner implements Runner {
       const cfg: ConnectConfig = {
         sock: sock as ConnectConfig["sock"],
         username: t.user,
-        readyTimeout: t.connectTimeoutMs,
+        readyTimeout: timeoutMs,
         keepaliveInterval: t.keepaliveIntervalMs,
         keepaliveCountMax: 3,
         authHandler: methods,
@@ -415,7 +448,7 @@ export class SshRunner implements Runner {
     });
   }
 
-  private mapConnectError(err: SshErr, endpoint: string, tcpConnected: boolean, tried: string[], notes: string[]): KubesmithError {
+  private mapConnectError(err: SshErr, endpoint: string, tcpConnected: boolean, tried: string[], notes: string[], timeoutMs: number): KubesmithError {
     const t = this.target;
     if (err.level === "client-authentication") {
       return new AuthError(this.host, `authentication as ${t.user} on ${endpoint} failed (tried ${tried.join(", ")})`, {
@@ -439,12 +472,15 @@ export class SshRunner implements Runner {
       case "ECONNRESET":
         return new UnreachableError(this.host, `connection reset by ${endpoint} during the SSH handshake`, hint);
     }
+    if (/Connection lost before handshake/i.test(err.message)) {
+      return new UnreachableError(this.host, `${endpoint} closed the connection before the SSH handshake`, hint);
+    }
     if (err.level === "client-timeout") {
       return new UnreachableError(
         this.host,
         tcpConnected
-          ? `${endpoint} accepted the TCP connection but completed no SSH handshake within ${formatMs(t.connectTimeoutMs)}`
-          : `TCP connection to ${endpoint} timed out after ${formatMs(t.connectTimeoutMs)}`,
+          ? `${endpoint} accepted the TCP connection but completed no SSH handshake within ${formatMs(timeoutMs)}`
+          : `TCP connection to ${endpoint} timed out after ${formatMs(timeoutMs)}`,
         hint,
       );
     }
@@ -454,6 +490,8 @@ export class SshRunner implements Runner {
   /** Watch an established connection: when it drops, the next command reconnects. */
   private adopt(client: Client): void {
     this.client = client;
+    // Every running command listens for the connection going away (up to maxChannels, plus stops).
+    client.setMaxListeners(0);
     const drop = () => {
       if (this.client === client) {
         this.client = undefined;
@@ -482,9 +520,32 @@ export class SshRunner implements Runner {
   private channel(client: Client, command: string, stdin: Buffer | undefined, timeoutMs: number, label: string, o: ChannelOptions): Promise<RawResult> {
     const start = performance.now();
     return new Promise<RawResult>((resolve, reject) => {
+      // Why the connection went away while this command ran ("" when it just closed), and what to do then.
+      let lost: string | undefined;
+      let onLost: (() => void) | undefined;
+      const onClientError = (e: SshErr) => {
+        lost ??= lossReason(e);
+      };
+      const onClientGone = () => {
+        lost ??= "";
+        onLost?.();
+      };
+      client.on("error", onClientError);
+      client.on("end", onClientGone);
+      client.on("close", onClientGone);
+      const unwatch = () => {
+        client.off("error", onClientError);
+        client.off("end", onClientGone);
+        client.off("close", onClientGone);
+      };
       client.exec(command, (openErr, stream) => {
         if (openErr) {
-          reject(new UnreachableError(this.host, `cannot open an SSH channel: ${openErr.message}`));
+          unwatch();
+          reject(
+            lost !== undefined
+              ? this.dropped(label, performance.now() - start, lost)
+              : new UnreachableError(this.host, `cannot open an SSH channel: ${openErr.message}`),
+          );
           return;
         }
         const out: Buffer[] = [];
@@ -503,6 +564,7 @@ export class SshRunner implements Runner {
           if (timer) clearTimeout(timer);
           if (graceTimer) clearTimeout(graceTimer);
           abortSignal?.removeEventListener("abort", onAbort);
+          unwatch();
         };
         /** Stop the command: its whole process group on the host, then the channel. */
         const stop = (e: KubesmithError) => {
@@ -560,21 +622,41 @@ export class SshRunner implements Runner {
         });
         stream.on("close", () => {
           if (done) return;
-          settle();
           if (head?.length) out.push(head);
-          if (code === null && signal === undefined && !this.client) {
-            reject(new UnreachableError(this.host, `connection lost while running '${label}'`));
-            return;
-          }
-          const r: RawResult = { stdout: Buffer.concat(out), stderr: Buffer.concat(err), code, durationMs: performance.now() - start };
-          if (signal) r.signal = signal;
-          resolve(r);
+          head = undefined;
+          const finish = () => {
+            if (done) return;
+            settle();
+            if (code === null && signal === undefined && (lost !== undefined || this.client !== client)) {
+              reject(this.dropped(label, performance.now() - start, lost ?? ""));
+              return;
+            }
+            const r: RawResult = { stdout: Buffer.concat(out), stderr: Buffer.concat(err), code, durationMs: performance.now() - start };
+            if (signal) r.signal = signal;
+            resolve(r);
+          };
+          if (code === null && signal === undefined && lost === undefined && this.client === client) {
+            // Closed without an exit status while the connection is still up: sshd does that when it
+            // loses the session (the host is shutting down). Give the connection a moment to go too.
+            onLost = finish;
+            setTimeout(finish, 1000).unref();
+          } else finish();
         });
         stream.on("error", () => undefined);
         if (stdin !== undefined && stdin.length > 0) stream.end(stdin);
         else stream.end();
       });
     });
+  }
+
+  /** The connection went away under a running command: say so, with the step, and remember it. */
+  private dropped(label: string, ms: number, reason: string): ConnectionDroppedError {
+    this.lastDrop = { label, at: performance.now() };
+    return new ConnectionDroppedError(
+      this.host,
+      `the SSH connection dropped during '${label}' (after ${formatMs(Math.round(ms))}${reason ? `; ${reason}` : ""})`,
+      { hint: "the host may have rebooted, lost its network or restarted sshd; check it, then run again" },
+    );
   }
 
   /**
@@ -895,6 +977,15 @@ function sendSignal(stream: ClientChannel, name: string): void {
   } catch {
     // not every server takes signals; closing the channel is what counts
   }
+}
+
+/** What a client error says about a lost connection, in a few words. */
+function lossReason(e: SshErr): string {
+  if (e.code === "ECONNRESET") return "connection reset";
+  if (e.code === "EPIPE") return "broken pipe";
+  if (e.code === "ETIMEDOUT") return "the network timed out";
+  if (e.level === "client-timeout" || /keepalive/i.test(e.message)) return "the host stopped answering keepalives";
+  return e.message;
 }
 
 function stripHost(host: string, msg: string): string {

@@ -4,6 +4,7 @@ import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import type { Bastion, HostSpec, Inventory, SshDefaults } from "../inventory/schema.js";
+import { connectOverrides } from "./overrides.js";
 import type { HostKeyPolicy, SshAuth, SshTarget } from "./types.js";
 
 export const SSH_DEFAULTS = {
@@ -14,7 +15,7 @@ export const SSH_DEFAULTS = {
   connectTimeoutMs: 10_000,
   commandTimeoutMs: 10 * 60_000,
   keepaliveIntervalMs: 15_000,
-  connectRetries: 3,
+  retryBudgetMs: 20_000,
 };
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -47,6 +48,16 @@ export interface TargetOptions {
   baseDir?: string;
   /** Environment used for SSH_AUTH_SOCK (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /** Override every host's connect timeout (--connect-timeout); default: the command line's, if any. */
+  connectTimeoutMs?: number;
+  /** Override every host's retry budget (--retry-budget); default: the command line's, if any. */
+  retryBudgetMs?: number;
+}
+
+/** Seconds (a number) or a duration string, as the inventory allows for connectTimeout and retryBudget. */
+function secondsMs(v: number | string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  return typeof v === "number" ? Math.round(v * 1000) : parseDuration(v);
 }
 
 type AuthFields = Pick<SshDefaults, "identityFile" | "passphrase" | "agent" | "password">;
@@ -105,14 +116,21 @@ export function targetsFromInventory(inv: Inventory, opts: TargetOptions = {}): 
     ? resolvePath(opts.knownHostsFile, process.cwd())
     : resolvePath(d.knownHostsFile ?? SSH_DEFAULTS.knownHostsFile, baseDir);
 
-  const common = (h: HostSpec["ssh"] | undefined) => ({
-    hostKeyPolicy,
-    knownHostsFile,
-    connectTimeoutMs: parseDuration(h?.connectTimeout ?? d.connectTimeout ?? "10s"),
-    commandTimeoutMs: parseDuration(h?.commandTimeout ?? d.commandTimeout ?? "10m"),
-    keepaliveIntervalMs: parseDuration(h?.keepaliveInterval ?? d.keepaliveInterval ?? "15s"),
-    connectRetries: h?.connectRetries ?? d.connectRetries ?? SSH_DEFAULTS.connectRetries,
-  });
+  const cli = connectOverrides();
+  const connectTimeoutOverride = opts.connectTimeoutMs ?? cli.connectTimeoutMs;
+  const retryBudgetOverride = opts.retryBudgetMs ?? cli.retryBudgetMs;
+  const common = (h: HostSpec["ssh"] | undefined) => {
+    const retries = h?.connectRetries ?? d.connectRetries;
+    return {
+      hostKeyPolicy,
+      knownHostsFile,
+      connectTimeoutMs: connectTimeoutOverride ?? secondsMs(h?.connectTimeout ?? d.connectTimeout, SSH_DEFAULTS.connectTimeoutMs),
+      commandTimeoutMs: parseDuration(h?.commandTimeout ?? d.commandTimeout ?? "10m"),
+      keepaliveIntervalMs: parseDuration(h?.keepaliveInterval ?? d.keepaliveInterval ?? "15s"),
+      retryBudgetMs: retryBudgetOverride ?? secondsMs(h?.retryBudget ?? d.retryBudget, SSH_DEFAULTS.retryBudgetMs),
+      ...(retries !== undefined ? { connectRetries: retries } : {}),
+    };
+  };
 
   const bastionTarget = (b: Bastion, c: ReturnType<typeof common>): SshTarget => {
     const user = b.user ?? SSH_DEFAULTS.user;

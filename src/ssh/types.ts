@@ -29,11 +29,18 @@ export interface SshTarget {
   hostKeyPolicy: HostKeyPolicy;
   /** known_hosts file: read for verification, appended to under accept-new. */
   knownHostsFile: string;
+  /** One connection attempt: TCP connect, SSH handshake and authentication. */
   connectTimeoutMs: number;
   commandTimeoutMs: number;
   keepaliveIntervalMs: number;
-  /** Connection retries after the first attempt (auth and host-key failures are never retried). */
-  connectRetries: number;
+  /**
+   * Time for retrying a connection that failed on the network (refused, timed out, reset), counted from
+   * the end of the first attempt; backoff between attempts. Auth and host-key failures are never
+   * retried. Default 20 s (DEFAULT_RETRY_BUDGET_MS).
+   */
+  retryBudgetMs?: number;
+  /** At most this many retries after the first attempt, within the budget. Default: as many as fit. */
+  connectRetries?: number;
 }
 
 export interface ExecOptions {

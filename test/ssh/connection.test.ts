@@ -4,7 +4,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { AuthError, CommandError, HostKeyError, InterruptedError, TimeoutError, UnreachableError } from "../../src/errors.js";
+import { AuthError, CommandError, ConnectionDroppedError, HostKeyError, InterruptedError, TimeoutError, UnreachableError } from "../../src/errors.js";
 import { inProcessGroup, SshRunner, TransferError, type SshRunnerOptions } from "../../src/ssh/connection.js";
 import { addKnownHost, fingerprint, parseKnownHosts } from "../../src/ssh/knownhosts.js";
 import { quote } from "../../src/ssh/quote.js";
@@ -496,7 +496,7 @@ describe("connect failures", () => {
     const t = target(srv, { port, connectRetries: 2 });
     const e = await runner(t, { onConnectAttempt: (n) => attempts.push(n) }).exec("true").catch((x: unknown) => x);
     expect(e).toBeInstanceOf(UnreachableError);
-    expect((e as UnreachableError).message).toBe(`node1: connection refused by 127.0.0.1:${port} (after 3 attempts)`);
+    expect((e as UnreachableError).message).toMatch(new RegExp(`^node1: connection refused by 127\\.0\\.0\\.1:${port} \\(3 attempts over \\d+ms\\)$`));
     expect(attempts).toEqual([1, 2, 3]);
   });
 
@@ -511,7 +511,7 @@ describe("connect failures", () => {
       const port = (s.address() as net.AddressInfo).port;
       const e = await runner(target(srv, { port, connectRetries: 2 })).exec("true").catch((x: unknown) => x);
       expect(e).toBeInstanceOf(UnreachableError);
-      expect((e as Error).message).toMatch(/^node1: .*127\.0\.0\.1:\d+.*\(after 3 attempts\)$/);
+      expect((e as Error).message).toMatch(/^node1: 127\.0\.0\.1:\d+ closed the connection before the SSH handshake \(3 attempts over \d+ms\)$/);
       expect(accepted).toBe(3);
     } finally {
       s.close();
@@ -534,6 +534,72 @@ describe("connect failures", () => {
     }
   });
 
+  it("an unreachable host (accepts, never answers) is reported within connectTimeout + retryBudget, with attempts and time", { timeout: 15_000 }, async () => {
+    // A blackhole on loopback: TCP connections are accepted, the SSH banner never comes.
+    const socks: net.Socket[] = [];
+    const s = net.createServer((c) => socks.push(c));
+    await new Promise<void>((res) => s.listen(0, "127.0.0.1", res));
+    try {
+      const port = (s.address() as net.AddressInfo).port;
+      const t = target(srv, { port, connectTimeoutMs: 600, retryBudgetMs: 1500 });
+      delete t.connectRetries; // as many attempts as the budget holds
+      const attempts: number[] = [];
+      const t0 = performance.now();
+      const e = await runner(t, { retryBaseMs: 100, retryMaxMs: 400, onConnectAttempt: (n) => attempts.push(n) })
+        .exec("true")
+        .catch((x: unknown) => x);
+      const took = performance.now() - t0;
+      expect(e).toBeInstanceOf(UnreachableError);
+      expect(took).toBeLessThan(600 + 1500 + 500);
+      expect(took).toBeGreaterThan(1500);
+      expect(attempts.length).toBeGreaterThanOrEqual(3);
+      expect(socks).toHaveLength(attempts.length);
+      expect((e as Error).message).toMatch(
+        new RegExp(`^node1: 127\\.0\\.0\\.1:${port} accepted the TCP connection but completed no SSH handshake within \\d+ms \\(${attempts.length} attempts over [\\d.]+s\\)$`),
+      );
+    } finally {
+      for (const c of socks) c.destroy();
+      s.close();
+    }
+  });
+
+  it("refused connections are retried with backoff until the budget is spent, then reported", { timeout: 10_000 }, async () => {
+    const port = await new Promise<number>((res) => {
+      const x = net.createServer().listen(0, "127.0.0.1", () => {
+        const p = (x.address() as net.AddressInfo).port;
+        x.close(() => res(p));
+      });
+    });
+    const t = target(srv, { port, connectTimeoutMs: 300, retryBudgetMs: 1200 });
+    delete t.connectRetries;
+    const attempts: number[] = [];
+    const t0 = performance.now();
+    const e = await runner(t, { retryBaseMs: 200, retryMaxMs: 400, onConnectAttempt: (n) => attempts.push(n) })
+      .exec("true")
+      .catch((x: unknown) => x);
+    const took = performance.now() - t0;
+    expect(took).toBeLessThan(300 + 1200 + 400);
+    expect(took).toBeGreaterThan(500); // backoff: 100-200, 200-400, 200-400 ms …
+    expect(attempts.length).toBeGreaterThanOrEqual(3);
+    expect(attempts.length).toBeLessThanOrEqual(8);
+    expect((e as Error).message).toMatch(new RegExp(`^node1: connection refused by 127\\.0\\.0\\.1:${port} \\(${attempts.length} attempts over [\\d.]+m?s\\)$`));
+  });
+
+  it("no retry budget: one attempt", async () => {
+    const port = await new Promise<number>((res) => {
+      const x = net.createServer().listen(0, "127.0.0.1", () => {
+        const p = (x.address() as net.AddressInfo).port;
+        x.close(() => res(p));
+      });
+    });
+    const t = target(srv, { port, retryBudgetMs: 0 });
+    delete t.connectRetries;
+    const attempts: number[] = [];
+    const e = await runner(t, { onConnectAttempt: (n) => attempts.push(n) }).exec("true").catch((x: unknown) => x);
+    expect(attempts).toEqual([1]);
+    expect((e as Error).message).toBe(`node1: connection refused by 127.0.0.1:${port}`);
+  });
+
   it("reconnects when the connection dropped between commands", async () => {
     const s = await startServer({ users, cwd: work });
     const r = runner(target(s));
@@ -542,5 +608,46 @@ describe("connect failures", () => {
     await new Promise((res) => setTimeout(res, 100));
     expect(r.connected).toBe(false);
     await expect(r.exec("echo 2")).rejects.toBeInstanceOf(UnreachableError);
+  });
+});
+
+describe("a connection that drops under a command", () => {
+  it.each([
+    ["end", /^lab-2: the SSH connection dropped during 'kubeadm join \(worker\)' \(after \d+ms\)$/],
+    ["reset", /^lab-2: the SSH connection dropped during 'kubeadm join \(worker\)' \(after \d+ms; connection reset\)$/],
+  ] as const)("%s: names the host, the step and how long it ran; not retried", async (how, want) => {
+    const s = await startServer({ users, cwd: work });
+    try {
+      const attempts: number[] = [];
+      const r = runner(target(s, { name: "lab-2", connectRetries: 3 }), { onConnectAttempt: (n) => attempts.push(n) });
+      await r.exec("true");
+      const p = r.exec("sleep 5", { label: "kubeadm join (worker)" }).catch((x: unknown) => x);
+      await waitUntil(() => s.stats.execs.length >= 2, 2000);
+      await new Promise((res) => setTimeout(res, 150));
+      s.drop(how);
+      const e = await p;
+      expect(e).toBeInstanceOf(ConnectionDroppedError);
+      expect(e).toBeInstanceOf(UnreachableError); // same exit code as before
+      expect((e as Error).message).toMatch(want);
+      expect(attempts).toEqual([1]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("a later reconnect that fails says the connection had dropped", async () => {
+    const s = await startServer({ users, cwd: work });
+    const r = runner(target(s, { name: "lab-2", connectRetries: 1 }));
+    await r.exec("true");
+    const p = r.exec("sleep 5", { label: "kubeadm join (worker)" }).catch((x: unknown) => x);
+    await waitUntil(() => s.stats.execs.length >= 2, 2000);
+    await s.close();
+    s.drop("end");
+    expect(await p).toBeInstanceOf(ConnectionDroppedError);
+    const e = await r.exec("true").catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(UnreachableError);
+    expect((e as Error).message).toMatch(
+      /^lab-2: connection refused by 127\.0\.0\.1:\d+ \(2 attempts over \d+ms; the connection had dropped during 'kubeadm join \(worker\)' \d+ms before\)$/,
+    );
   });
 });

@@ -52,6 +52,8 @@ export interface TestServer {
   hostKeyLine: string;
   stats: TestServerStats;
   close(): Promise<void>;
+  /** Cut every client's TCP connection from the server side: "end" closes it (FIN), "reset" sends a RST. */
+  drop(how: "end" | "reset"): void;
 }
 
 /**
@@ -295,7 +297,12 @@ export async function startServer(opts: TestServerOptions): Promise<TestServer> 
     });
   });
   // Our own listener so the server side has TCP_NODELAY too (else each exec waits on delayed ACKs).
-  const tcp = net.createServer({ noDelay: true }, (sock) => server.injectSocket(sock));
+  const socks = new Set<net.Socket>();
+  const tcp = net.createServer({ noDelay: true }, (sock) => {
+    socks.add(sock);
+    sock.on("close", () => socks.delete(sock));
+    server.injectSocket(sock);
+  });
   await new Promise<void>((resolve) => tcp.listen(0, "127.0.0.1", resolve));
   const port = (tcp.address() as net.AddressInfo).port;
   const blob = parsedHostKey.getPublicSSH();
@@ -310,6 +317,12 @@ export async function startServer(opts: TestServerOptions): Promise<TestServer> 
         for (const c of conns) c.end();
         tcp.close(() => resolve());
       }),
+    drop: (how) => {
+      for (const s of socks) {
+        if (how === "reset") s.resetAndDestroy();
+        else s.destroy();
+      }
+    },
   };
 }
 

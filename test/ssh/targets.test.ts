@@ -2,6 +2,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Inventory } from "../../src/inventory/schema.js";
+import { parseSeconds, setConnectOverrides } from "../../src/ssh/overrides.js";
 import { parseDuration, targetsFromInventory } from "../../src/ssh/targets.js";
 
 const inv = (over: Partial<Inventory>): Inventory =>
@@ -40,7 +41,7 @@ describe("targetsFromInventory", () => {
       connectTimeoutMs: 10_000,
       commandTimeoutMs: 600_000,
       keepaliveIntervalMs: 15_000,
-      connectRetries: 3,
+      retryBudgetMs: 20_000,
     });
   });
 
@@ -104,5 +105,54 @@ describe("targetsFromInventory", () => {
   it("password only: no agent or key added", () => {
     const [t] = targetsFromInventory(inv({ ssh: { password: "pw" } }), { env });
     expect(t?.auth).toEqual({ password: "pw" });
+  });
+
+  it("connectTimeout and retryBudget: seconds or durations, per host too; 0 turns retries off", () => {
+    const targets = targetsFromInventory(
+      inv({
+        ssh: { connectTimeout: 4, retryBudget: "1m" },
+        hosts: [
+          { name: "a", address: "198.18.0.2", roles: ["worker"] },
+          { name: "b", address: "198.18.0.3", roles: ["worker"], ssh: { connectTimeout: "2500ms", retryBudget: 0 } },
+          { name: "c", address: "198.18.0.4", roles: ["worker"], ssh: { connectTimeout: 0.5, connectRetries: 2 } },
+        ],
+      }),
+      { env },
+    );
+    expect(targets.map((t) => [t.connectTimeoutMs, t.retryBudgetMs, t.connectRetries])).toEqual([
+      [4000, 60_000, undefined],
+      [2500, 0, undefined],
+      [500, 60_000, 2],
+    ]);
+  });
+
+  it("--connect-timeout and --retry-budget override every host's", () => {
+    const i = inv({
+      ssh: { connectTimeout: 4, retryBudget: 30 },
+      hosts: [{ name: "a", address: "198.18.0.2", roles: ["worker"], ssh: { retryBudget: 5, bastion: { address: "198.18.0.1" } } }],
+    });
+    const [t] = targetsFromInventory(i, { env, connectTimeoutMs: 1500, retryBudgetMs: 3000 });
+    expect(t).toMatchObject({ connectTimeoutMs: 1500, retryBudgetMs: 3000, bastion: { connectTimeoutMs: 1500, retryBudgetMs: 3000 } });
+    setConnectOverrides({ retryBudgetMs: 7000 });
+    try {
+      const [u] = targetsFromInventory(i, { env });
+      expect(u).toMatchObject({ connectTimeoutMs: 4000, retryBudgetMs: 7000 });
+    } finally {
+      setConnectOverrides({});
+    }
+    expect(targetsFromInventory(i, { env })[0]).toMatchObject({ connectTimeoutMs: 4000, retryBudgetMs: 5000 });
+  });
+});
+
+describe("parseSeconds", () => {
+  it("takes seconds or a duration", () => {
+    expect(parseSeconds("10")).toBe(10_000);
+    expect(parseSeconds("2.5")).toBe(2500);
+    expect(parseSeconds("0")).toBe(0);
+    expect(parseSeconds("500ms")).toBe(500);
+    expect(parseSeconds("1m30s")).toBe(90_000);
+    expect(parseSeconds("-1")).toBeUndefined();
+    expect(parseSeconds("ten")).toBeUndefined();
+    expect(parseSeconds("")).toBeUndefined();
   });
 });

@@ -19,6 +19,7 @@ import {
   type RenderedHosts,
 } from "./types.js";
 import { validateObjects } from "./validate.js";
+import { vrrpInstanceLines, type VrrpInstanceOptions, type VrrpVersion } from "../scripts/keepalived.js";
 
 /** Built-in kinds that are not namespaced (custom ones: from CRDs in the render or the manifest's clusterScopedKinds). */
 export const CLUSTER_SCOPED_KINDS: ReadonlySet<string> = new Set([
@@ -163,6 +164,56 @@ export function confValue(v: unknown, expr = "the value"): string {
   return v;
 }
 
+const VRRP_KEYS = new Set(["vip", "prefix", "interface", "routerId", "priority", "nopreempt", "vrrpVersion", "advertInt", "authPass", "unicast", "self", "peers", "track"]);
+
+/**
+ * `{{ "edge_vip" | vrrp_instance: vip: …, interface: …, routerId: …, priority: …, vrrpVersion: …,
+ * advertInt: …, authPass: …, unicast: true, self: host.address, peers: "a b", track: "check_x" }}`: the
+ * vrrp_instance block from the same TypeScript renderer as the control-plane VIP (vrrpInstanceLines).
+ * Every text argument passes confValue first; the renderer then checks each value's form (IPv4, interface
+ * name, ranges, VRRP version against interval and authentication). authPass is written only with
+ * vrrpVersion 2; peers and track are blank-separated lists.
+ */
+function vrrpInstanceFilter(name: unknown, ...args: unknown[]): string {
+  const kv: Record<string, unknown> = {};
+  for (const a of args) {
+    if (!Array.isArray(a) || a.length !== 2 || typeof a[0] !== "string") throw new Error("vrrp_instance: arguments are key: value pairs");
+    if (!VRRP_KEYS.has(a[0])) throw new Error(`vrrp_instance: unknown argument ${a[0]} (known: ${[...VRRP_KEYS].join(", ")})`);
+    kv[a[0]] = a[1];
+  }
+  const text = (k: string): string | undefined => (kv[k] === undefined || kv[k] === null ? undefined : confValue(kv[k], `vrrp_instance ${k}`));
+  const num = (k: string): number | undefined => {
+    const t = text(k);
+    return t === undefined ? undefined : Number(t);
+  };
+  const list = (k: string): string[] => {
+    const v = kv[k];
+    if (v === undefined || v === null || v === "") return [];
+    if (typeof v !== "string") throw new Error(`vrrp_instance: ${k} must be a blank-separated list`);
+    // Blanks separate items here; anything else confValue refuses stays refused.
+    return v.split(/[ \n]+/).filter(Boolean).map((x) => confValue(x, `vrrp_instance ${k}`));
+  };
+  const version = num("vrrpVersion") ?? 3;
+  const self = text("self");
+  const unicast = kv.unicast === undefined ? true : kv.unicast === true;
+  const opts: VrrpInstanceOptions = {
+    name: confValue(name, "vrrp_instance name"),
+    vip: text("vip") ?? "",
+    interface: text("interface") ?? "",
+    routerId: num("routerId") ?? NaN,
+    priority: num("priority") ?? NaN,
+    vrrpVersion: version as VrrpVersion,
+    ...(kv.prefix !== undefined ? { prefix: num("prefix")! } : {}),
+    ...(kv.nopreempt === true ? { nopreempt: true } : {}),
+    ...(kv.advertInt !== undefined ? { advertInt: num("advertInt")! } : {}),
+    // The password is kept (generated) for a switch to version 2; VRRPv3 has no authentication.
+    ...(version === 2 && kv.authPass !== undefined && kv.authPass !== "" ? { authPass: text("authPass")! } : {}),
+    ...(unicast && self !== undefined ? { unicast: { self, peers: list("peers") } } : {}),
+    trackScripts: list("track"),
+  };
+  return vrrpInstanceLines(opts).join("\n");
+}
+
 /** The template expression a filter is applied to: `{{ vip.interface | confval }}` -> vip.interface. */
 function filterSubject(token: { input?: string; begin?: number } | undefined): string | undefined {
   if (!token?.input || token.begin === undefined) return undefined;
@@ -205,6 +256,7 @@ export function createEngine(bundle: Bundle, globals: Record<string, unknown> = 
   engine.registerFilter("confval", function (this: { token?: { input?: string; begin?: number } }, v: unknown) {
     return confValue(v, filterSubject(this.token));
   });
+  engine.registerFilter("vrrp_instance", vrrpInstanceFilter);
   return engine;
 }
 

@@ -13,6 +13,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { loadBundle } from "../../src/addons/catalog.js";
 import { clusterFacts, defaultRelease, renderContextFor } from "../../src/addons/context.js";
 import { renderAccess, renderCluster, renderHosts } from "../../src/addons/render.js";
+import { vrrpInstanceLines } from "../../src/scripts/keepalived.js";
 import type { Bundle, RenderContext, RenderedHosts } from "../../src/addons/types.js";
 import { deepMerge, resolveValues } from "../../src/addons/values.js";
 import { mustRunOn } from "../../src/addons/wait.js";
@@ -83,7 +84,7 @@ const BRANCHES: Record<string, Record<string, unknown>[]> = {
   grafana: [{ storage: { type: "pvc" } }],
   traefik: [{ mode: "nodePort", tolerations: [{ key: "dedicated", operator: "Exists" }] }],
   filebeat: [{ output: { type: "elasticsearch", hosts: ["https://es.example.test:9200"] } }, { output: { type: "logstash", hosts: ["logstash.example.test:5044"] } }],
-  "keepalived-edge": [{ track: { type: "tcp" } }],
+  "keepalived-edge": [{ track: { type: "tcp" } }, { vrrpVersion: 2, advertInt: 1 }, { unicast: false }],
 };
 
 function ctxFor(b: Bundle, values: Record<string, unknown>, cluster: RenderContext["cluster"] = CLUSTER): RenderContext {
@@ -782,7 +783,11 @@ describe("keepalived-edge", () => {
       expect(c).toContain("198.18.10.100/24 dev eth0");
       expect(c).toContain("interface eth0");
       expect(c).toContain("virtual_router_id 251");
-      expect(c).toContain("auth_pass Kx7pQ2wZ");
+      // VRRPv3 by default: sub-second adverts, no authentication (the generated password is not written).
+      expect(c).toContain("    version 3\n    advert_int 0.1\n");
+      expect(c).not.toContain("auth_pass");
+      expect(c).not.toContain("Kx7pQ2wZ");
+      expect(c).toContain("    track_script {\n        check_traefik\n    }");
       expect(c).not.toContain("127.0.0.1");
       expect(c).not.toContain("30087");
       expect(c).toMatch(/weight -100/);
@@ -796,15 +801,61 @@ describe("keepalived-edge", () => {
     expect(single.edge1).not.toContain("unicast_peer");
   });
 
-  it.skipIf(!canNetns)("the real keepalived -t accepts the rendered files (http and tcp checks, nopreempt, advert_int)", async () => {
-    const variants: Record<string, unknown>[] = [{}, { track: { type: "tcp", port: 80 }, nopreempt: true, advertInt: 2 }];
+  it("the vrrp_instance block is the control-plane VIP's renderer: VRRPv2 with PASS auth, multicast, the same text", async () => {
+    const v2 = await renderFor({ vrrpVersion: 2, advertInt: 2 });
+    expect(v2.edge1).toContain("    version 2\n    advert_int 2\n");
+    expect(v2.edge1).toContain("    authentication {\n        auth_type PASS\n        auth_pass Kx7pQ2wZ\n    }");
+    const multicast = await renderFor({ unicast: false, advertInt: 0.05 });
+    expect(multicast.edge1).not.toContain("unicast");
+    expect(multicast.edge1).toContain("advert_int 0.05\n");
+    // Byte for byte what vrrpInstanceLines writes for the same settings.
+    const confs = await renderFor({ nopreempt: true });
+    const block = confs.edge2!.slice(confs.edge2!.indexOf("vrrp_instance edge_vip {"));
+    expect(block).toBe(
+      `${vrrpInstanceLines({
+        name: "edge_vip",
+        vip: "198.18.10.100",
+        prefix: 24,
+        interface: "eth0",
+        routerId: 251,
+        priority: 190,
+        nopreempt: true,
+        unicast: { self: "198.18.10.12", peers: ["198.18.10.11"] },
+        trackScripts: ["check_traefik"],
+      }).join("\n")}\n`,
+    );
+  });
+
+  it("the schema refuses a fractional interval with VRRPv2, and intervals keepalived does not take", () => {
+    const b = loadLocal("keepalived-edge");
+    const ok = { authPass: "Kx7pQ2wZ" };
+    expect(schemaErrors(b, { ...ok, vrrpVersion: 2, advertInt: 0.5 }).join()).toContain("/advertInt");
+    expect(schemaErrors(b, { ...ok, vrrpVersion: 2, advertInt: 3 })).toEqual([]);
+    expect(schemaErrors(b, { ...ok, advertInt: 0.05 })).toEqual([]);
+    expect(schemaErrors(b, { ...ok, advertInt: 0.001 }).join()).toContain("/advertInt");
+    expect(schemaErrors(b, { ...ok, advertInt: 256 }).join()).toContain("/advertInt");
+    expect(schemaErrors(b, { ...ok, vrrpVersion: 4 }).join()).toContain("/vrrpVersion");
+    // What the schema cannot say (steps of 0.01 s) the renderer refuses.
+    const values = resolveValues(b, merge(GENERATED["keepalived-edge"]!, { advertInt: 0.123 }), "inventory.yaml");
+    expect(() => renderHosts(b, ctxFor(b, values))).toThrow(/^add-on keepalived-edge: templates\/keepalived\.conf:\d+:\d+: keepalived advertInt must be a multiple of 0\.01 s/);
+  });
+
+  it.skipIf(!canNetns)("the real keepalived -t accepts the rendered files (VRRPv3 0.1 s unicast, v2 with auth, multicast, tcp check, nopreempt)", async () => {
+    const variants: Record<string, unknown>[] = [
+      {},
+      { track: { type: "tcp", port: 80 }, nopreempt: true, advertInt: 0.05 },
+      { vrrpVersion: 2, advertInt: 2 },
+      { unicast: false, advertInt: 0.3 },
+    ];
     for (const v of variants) {
       const confs = await renderFor(v, { ...CLUSTER, edgeVIP: { vip: "198.18.10.100", interface: "edge0", prefix: 24 } });
       for (const [name, text] of Object.entries(confs)) {
         const file = join(tmp, `keepalived-${name}.conf`);
         writeFileSync(file, text);
         const r = keepalivedTest(file, "edge0");
+        // Exit 0 and not a word: keepalived exits 5 on warnings, and prints them (a rounded interval, ignored auth).
         expect(r.code, `${name} ${JSON.stringify(v)}: ${r.out}\n${text}`).toBe(0);
+        expect(r.out.trim(), `${name} ${JSON.stringify(v)}`).toBe("");
       }
     }
     // The check bites: a password keepalived would truncate (exit 5) is refused by the schema first...
@@ -823,21 +874,24 @@ describe("keepalived-edge", () => {
     const injection = 'eth0\n}\nvrrp_script pwn {\n script "/bin/touch /tmp/pwned"\n';
     // The inventory loader refuses such an interface already; the template refuses it too, whatever the source.
     const render = (edgeVIP: NonNullable<RenderContext["cluster"]["edgeVIP"]>, cluster = CLUSTER) => () => renderHosts(b, ctxFor(b, values, { ...cluster, edgeVIP }));
+    // The vrrp_instance filter passes every text argument through confval, naming the argument.
     expect(render({ vip: "198.18.10.100", interface: injection })).toThrow(
-      /^add-on keepalived-edge: templates\/keepalived\.conf:\d+:\d+: confval: vip\.interface = "eth0\\n}\\nvrrp_script pwn \{\\n script \\"\/bin\/touch \/tmp\/pwned\\"\\n" holds a line break/,
+      /^add-on keepalived-edge: templates\/keepalived\.conf:\d+:\d+: confval: vrrp_instance interface = "eth0\\n}\\nvrrp_script pwn \{\\n script \\"\/bin\/touch \/tmp\/pwned\\"\\n" holds a line break/,
     );
-    expect(render({ vip: "198.18.10.100", interface: "eth0 dev lo" })).toThrow(/vip\.interface = "eth0 dev lo" holds a blank/);
-    expect(render({ vip: "198.18.10.100\n}", interface: "eth0" })).toThrow(/vip\.vip = .* holds a line break/);
+    expect(render({ vip: "198.18.10.100", interface: "eth0 dev lo" })).toThrow(/vrrp_instance interface = "eth0 dev lo" holds a blank/);
+    expect(render({ vip: "198.18.10.100\n}", interface: "eth0" })).toThrow(/vrrp_instance vip = .* holds a line break/);
+    // ...then the renderer checks the form: a plain word that is no IPv4 address is refused too.
+    expect(render({ vip: "not-an-ip", interface: "eth0" })).toThrow(/keepalived vip "not-an-ip" must be an IPv4 address/);
     const badHost = { ...CLUSTER, hosts: CLUSTER.hosts.map((h) => (h.name === "edge2" ? { ...h, address: '198.18.10.12"; touch /x' } : h)) };
     expect(render(CLUSTER.edgeVIP!, badHost)).toThrow(/confval: h\.address = .* holds '"'/);
     // Values the bundle's schema lets through still cannot smuggle syntax past confval.
     let message = "";
     try {
-      renderHosts(b, ctxFor(b, { ...values, authPass: "a}b" }));
+      renderHosts(b, ctxFor(b, { ...values, vrrpVersion: 2, advertInt: 1, authPass: "a}b" }));
     } catch (e) {
       message = (e as Error).message;
     }
-    expect(message).toMatch(/^add-on keepalived-edge: templates\/keepalived\.conf:\d+:\d+: confval: values\.authPass = "a}b" holds '}'/);
+    expect(message).toMatch(/^add-on keepalived-edge: templates\/keepalived\.conf:\d+:\d+: confval: vrrp_instance authPass = "a}b" holds '}'/);
   });
 
   it("the VRRP password has no default and must be keepalived-safe", () => {
@@ -846,7 +900,7 @@ describe("keepalived-edge", () => {
     expect(schemaErrors(b, {}).join()).toContain("authPass");
     expect(schemaErrors(b, { authPass: "has space" })).not.toEqual([]);
     expect(schemaErrors(b, { authPass: "a#b" })).not.toEqual([]);
-    expect(schemaErrors(b, { authPass: "Kx7pQ2wZ", advertInt: 0.5 }).join()).toContain("/advertInt");
+    expect(schemaErrors(b, { authPass: "Kx7pQ2wZ", vrrpVersion: 2, advertInt: 0.5 }).join()).toContain("/advertInt");
     expect(schemaErrors(b, { authPass: "Kx7pQ2wZ", track: { type: "icmp" } }).join()).toContain("/track/type");
   });
 });

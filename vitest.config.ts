@@ -5,7 +5,10 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     // Lists the external programs the tests call; under CI a missing one fails the run (naming its package).
     globalSetup: ["test/setup/requirements.ts"],
-    testTimeout: 60_000,
+    // Lab tests wait on simulated commands that each start a Node process: on a 2-core machine running four
+    // test files at once the heaviest lab tests take 40–60 s (steps.test's prepare OS: 42 s in a CI run, and
+    // over 60 s on Node 24 with other work on the machine). The bound is for hangs, not a speed check.
+    testTimeout: 180_000,
     hookTimeout: 120_000,
     // Lab tests create network namespaces; they run in separate files with distinct lab names.
     fileParallelism: true,

@@ -96,10 +96,9 @@ describe.skipIf(labSkip)("up on Rocky 9 (1cp, 1w, 1fe): firewalld, SELinux, Netw
   }, 600_000);
 
   it("up (firewall: manage, the default) opens what each role needs, sets SELinux permissive, writes Calico's NetworkManager file; every node Ready", async () => {
-    // -c 1: after the failed run both workers join an existing cluster, and parallel joins then race on the
-    // leader's one join-token config file (src/phases/controlplane.ts, kubeadm-token.yaml: one host's
-    // cleanup removes or overwrites the other's; found by this test, outside this change)
-    const r = await kubesmith(["up", ...args(inv), "-c", "1"]);
+    // After the failed run both workers join an existing cluster in parallel: they share one join token
+    // (this test found two parallel token files racing on the leader; fixed in src/phases/controlplane.ts).
+    const r = await kubesmith(["up", ...args(inv)]);
     expect(r.code, r.stderr + r.stdout.slice(-3000)).toBe(0);
     const mine = (h: LabHost) => changesOf(r).filter((e) => e.host === h.name).map((e) => e.what ?? "");
     for (const h of [cp, worker, fe]) expect(mine(h).some((w) => w.startsWith("open in firewalld")), h.name).toBe(true);

@@ -1,6 +1,7 @@
 // `kubesmith inventory validate|schema`. Thin: errors are thrown (typed) and printed by the CLI main.
 import { Option, type Command } from "commander";
-import { formatIssue } from "../errors.js";
+import { formatIssue, UsageError } from "../errors.js";
+import { parseSeconds, setConnectOverrides } from "../ssh/overrides.js";
 import type { Inventory } from "../inventory/index.js";
 
 // The inventory loader (zod, yaml) and the add-on checks (ajv) load when a command runs, not to define the
@@ -60,10 +61,31 @@ export function registerInventoryCommands(program: Command): void {
     });
 }
 
-/** The options of every command that works on an inventory's hosts: -i, -c, --host-key-policy. */
+/**
+ * The options of every command that works on an inventory's hosts: -i, -c, --host-key-policy,
+ * --connect-timeout, --retry-budget. The last two reach targetsFromInventory() through
+ * src/ssh/overrides.ts, set before the command's action runs.
+ */
 export function hostCommandOptions(cmd: Command): Command {
   return cmd
     .option("-i, --inventory <file>", "inventory file (default $KUBESMITH_INVENTORY or ./inventory.yaml)")
     .option("-c, --concurrency <n>", "hosts worked on at once", "64")
-    .addOption(new Option("--host-key-policy <policy>", "override the inventory's host key policy").choices(["strict", "accept-new", "off"]));
+    .addOption(new Option("--host-key-policy <policy>", "override the inventory's host key policy").choices(["strict", "accept-new", "off"]))
+    .option("--connect-timeout <seconds>", "one SSH connection attempt (default: the inventory's ssh.connectTimeout, else 10)")
+    .option("--retry-budget <seconds>", "how long a host that cannot be reached is retried (default: the inventory's ssh.retryBudget, else 20; 0: no retries)")
+    .hook("preAction", (self) => {
+      const o = self.opts<{ connectTimeout?: string; retryBudget?: string }>();
+      const ms = (flag: string, v: string | undefined, min: number): number | undefined => {
+        if (v === undefined) return undefined;
+        const n = parseSeconds(v);
+        if (n === undefined || n < min) throw new UsageError(`${flag} must be a number of seconds${min > 0 ? " above 0" : ""} like 10, or a duration like 500ms (got '${v}')`);
+        return n;
+      };
+      const connectTimeoutMs = ms("--connect-timeout", o.connectTimeout, 1);
+      const retryBudgetMs = ms("--retry-budget", o.retryBudget, 0);
+      setConnectOverrides({
+        ...(connectTimeoutMs !== undefined ? { connectTimeoutMs } : {}),
+        ...(retryBudgetMs !== undefined ? { retryBudgetMs } : {}),
+      });
+    });
 }

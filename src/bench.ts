@@ -6,6 +6,8 @@
 //   10 commands on each of 50 hosts over one ssh2 connection per host;
 //   the cost of the simulators' strictness: one simulated kubeadm command on a lab host (a Node start plus
 //   strict config decoding), and the API simulator taking 50 nodes to Ready under Calico's contract.
+//   `npm run bench -- --vip` measures only VIP failover (graceful / host death) per keepalived setting
+//   (src/lab/vip-bench.ts).
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -35,6 +37,12 @@ const printRows = (rs: [string, string][]) => {
   const w = Math.max(...rs.map((r) => r[0].length));
   for (const [k, v] of rs) process.stdout.write(`${k.padEnd(w)}  ${v}\n`);
 };
+
+// `npm run bench -- --vip`: only the VIP failover figures (lab "vipbench", 3 hosts, real keepalived).
+if (process.argv.includes("--vip")) {
+  const { vipBench } = await import("./lab/vip-bench.js");
+  process.exit(await vipBench());
+}
 
 // The startup figures first, printed at once: they need no root, and the lab part may fail without it.
 const STARTUP_RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 15);

@@ -121,7 +121,26 @@ export async function runCluster(
   }
 }
 
-export async function summary(ctx: ClusterContext, io: CliIo): Promise<void> {
+/**
+ * The secrets generated in this run. On a terminal the values are shown; anywhere else (CI logs, files,
+ * pipes keep what they are given) only which secrets were made, where they are kept and how to show them.
+ */
+export function generatedSecretsLines(ctx: Pick<ClusterContext, "generatedSecrets" | "stateDir" | "model" | "options">, onTerminal: boolean): string {
+  const secrets = ctx.generatedSecrets ?? [];
+  if (!secrets.length) return "";
+  const where = `kept in ${secretsFile(ctx.stateDir, ctx.model.name)} (0600); 'kubesmith secrets -i ${ctx.options.inventory}' shows them`;
+  if (!onTerminal) {
+    return `
+Generated ${secrets.length} secret(s) (${secrets.map((s) => `${s.bundle} ${s.path}`).join(", ")}), not printed because this is not a terminal: ${where}
+`;
+  }
+  return `
+Generated now (${where} again):
+${secrets.map((s) => `  ${s.bundle} ${s.path}: ${s.value}
+`).join("")}`;
+}
+
+export async function summary(ctx: ClusterContext, io: CliIo, onTerminal = !!process.stdout.isTTY): Promise<void> {
   if (ctx.dryRun) {
     io.stdout(ctx.changes.length ? `\n${ctx.changes.length} change(s) planned; nothing was changed.\n` : "\nNothing to do: the cluster matches the inventory.\n");
     return;
@@ -156,10 +175,8 @@ export async function summary(ctx: ClusterContext, io: CliIo): Promise<void> {
   }
   io.stdout(`kubeconfig: kubeconfig/${ctx.model.name}.yaml\n`);
   if (ctx.addonAccess?.length) io.stdout(`\n${ctx.addonAccess.map((a) => `  ${a}`).join("\n")}\n`);
-  if (ctx.generatedSecrets?.length) {
-    io.stdout(`\nGenerated now and shown only this once (kept in ${secretsFile(ctx.stateDir, ctx.model.name)}, 0600; 'kubesmith secrets -i ${ctx.options.inventory}' prints them again):\n`);
-    for (const s of ctx.generatedSecrets) io.stdout(`  ${s.bundle} ${s.path}: ${s.value}\n`);
-  }
+  const secrets = generatedSecretsLines(ctx, onTerminal);
+  if (secrets) io.stdout(secrets);
 }
 
 

@@ -181,7 +181,9 @@ async function measure(nodes: Node[], vip: string, master: Node, fault: "gracefu
 /** Brings the master back (link up, keepalived running) and waits until it holds the VIP alone again. */
 async function restore(nodes: Node[], vip: string, master: Node): Promise<void> {
   inNs(master.ns, "ip", "link", "set", "eth0", "up");
-  if (!master.proc || master.proc.exitCode !== null || master.proc.signalCode !== null) {
+  // After the graceful fault keepalived is still stopping (it announces priority 0, then exits about a
+  // second later): wait for the exit before starting it again.
+  if (!master.proc || master.proc.killed || master.proc.exitCode !== null || master.proc.signalCode !== null) {
     await stopKeepalived(master);
     startKeepalived(master);
   }

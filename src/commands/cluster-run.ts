@@ -121,6 +121,9 @@ export async function runCluster(
   }
 }
 
+/** How long the end of up waits for keepalived to elect a VIP holder (several advert intervals, even at 1 s). */
+const VIP_HOLDER_WAIT_MS = 10_000;
+
 /**
  * The secrets generated in this run. On a terminal the values are shown; anywhere else (CI logs, files,
  * pipes keep what they are given) only which secrets were made, where they are kept and how to show them.
@@ -165,13 +168,22 @@ export async function summary(ctx: ClusterContext, io: CliIo, onTerminal = !!pro
   const edge = ctx.model.inventory.cluster.edgeVIP;
   if (edge && ctx.model.inventory.addons?.["keepalived-edge"]?.enabled) vips.push({ name: "edge VIP", vip: edge.vip, hosts: ctx.model.hosts.filter((h) => h.isFrontend) });
   for (const v of vips) {
-    const addrs = new Map<string, string>();
-    for (const h of v.hosts) {
-      const r = await (await ctx.runner(h.name)).exec("ip -o addr show", { allowFailure: true, label: "addresses" }).catch(() => undefined);
-      if (r) addrs.set(h.name, r.stdout);
+    // keepalived takes a few advert intervals after it starts to elect a holder: ask again, within a bound.
+    const t0 = Date.now();
+    let holders: string[] = [];
+    for (;;) {
+      const addrs = new Map<string, string>();
+      await Promise.all(
+        v.hosts.map(async (h) => {
+          const r = await (await ctx.runner(h.name)).exec("ip -o addr show", { allowFailure: true, label: "addresses" }).catch(() => undefined);
+          if (r) addrs.set(h.name, r.stdout);
+        }),
+      );
+      holders = vipHolders(v.vip, addrs);
+      if (holders.length || Date.now() - t0 >= VIP_HOLDER_WAIT_MS) break;
+      await new Promise((r) => setTimeout(r, 250));
     }
-    const holders = vipHolders(v.vip, addrs);
-    io.stdout(`${v.name} ${v.vip}: ${holders.length ? `held by ${holders.join(", ")}` : "held by no host yet"}\n`);
+    io.stdout(`${v.name} ${v.vip}: ${holders.length ? `held by ${holders.join(", ")}` : `held by no host after ${VIP_HOLDER_WAIT_MS / 1000} s (check keepalived on ${v.hosts.map((h) => h.name).join(", ")})`}\n`);
   }
   io.stdout(`kubeconfig: kubeconfig/${ctx.model.name}.yaml\n`);
   if (ctx.addonAccess?.length) io.stdout(`\n${ctx.addonAccess.map((a) => `  ${a}`).join("\n")}\n`);

@@ -176,6 +176,9 @@ describe.skipIf(labSkip)("steps on lab hosts (debian-12, ubuntu-24.04, rocky-9)"
           priority: 150 - i * 10,
           peers: all.filter((o) => o.h !== h).map((o) => o.h.address),
           self: h.address,
+          // VRRPv2 with PASS auth: the one configuration that carries a secret (v3, the default, has none)
+          vrrpVersion: 2,
+          advertInt: 1,
           authPass: "k8sVIP42",
           healthCheck: APISERVER_CHECK_SCRIPT,
         });

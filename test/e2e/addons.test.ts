@@ -7,12 +7,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KubeClient } from "../../src/kube/client.js";
-import { kubesmith as runCli, type RunResult } from "../helpers/cli.js";
+import { jsonEvents, kubesmith as runCli, type RunResult } from "../helpers/cli.js";
 import { labSkip, startLab, waitFor, type StartedLab } from "../helpers/lab.js";
 
 let work = "";
 const kubesmith = (args: string[]): Promise<RunResult> => runCli(args, { cwd: work, env: { CI: "true" } });
-const events = (r: RunResult) => r.stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as { kind: string; phase?: string; ok?: boolean; what?: string });
+const events = (r: RunResult) => jsonEvents(r.stdout);
 
 function vipHolder(lab: StartedLab, vip: string): string[] {
   return lab.state.hosts

@@ -12,7 +12,7 @@ import { setLabFaults } from "../../src/lab/lab.js";
 import { SshRunner } from "../../src/ssh/connection.js";
 import type { SshTarget } from "../../src/ssh/types.js";
 import { packageRoot } from "../../src/util/pkg.js";
-import { kubesmith as runCli, type RunResult as Run } from "../helpers/cli.js";
+import { jsonEvents, kubesmith as runCli, type RunResult as Run } from "../helpers/cli.js";
 import { labSkip, ssh, startLab, waitFor, type StartedLab } from "../helpers/lab.js";
 
 const LAB = "e2eint";
@@ -20,16 +20,7 @@ let work = "";
 const cli = join(packageRoot(), "dist", "cli.js");
 const kubesmith = (args: string[]): Promise<Run> => runCli(args, { cwd: work, env: { CI: "true" } });
 
-interface Event {
-  kind: string;
-  host?: string;
-  what?: string;
-  ok?: boolean;
-  result?: string;
-  phase?: string;
-  runDir?: string;
-}
-const parse = (text: string): Event[] => text.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Event);
+const parse = jsonEvents;
 
 describe.skipIf(labSkip)("faults: interrupts, closed pipes, timed-out commands (lab 1cp,1w)", () => {
   let lab: StartedLab;

@@ -12,24 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { KubeClient, nodeReady } from "../../src/kube/client.js";
 import type { LabHost } from "../../src/lab/types.js";
-import { kubesmith as runCli, type RunResult as Run } from "../helpers/cli.js";
+import { changesOf, jsonEvents, kubesmith as runCli, type RunResult as Run } from "../helpers/cli.js";
 import { labSkip, ssh, startLab, waitFor, type StartedLab } from "../helpers/lab.js";
 
 let work = "";
 const kubesmith = (args: string[]): Promise<Run> => runCli(args, { cwd: work, env: { CI: "true" } });
 
-interface Event {
-  kind: string;
-  host?: string;
-  what?: string;
-}
-const events = (r: Run): Event[] =>
-  r.stdout
-    .trim()
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as Event);
-const changesOf = (r: Run) => events(r).filter((e) => e.kind === "change");
 
 /** A TCP connect from inside a host's network namespace: "ok" or the error code (EHOSTUNREACH …). */
 function connectFrom(h: LabHost, address: string, port: number): string {
@@ -89,7 +77,7 @@ describe.skipIf(labSkip)("up on Rocky 9 (1cp, 1w, 1fe): firewalld, SELinux, Netw
     const log = readFileSync(join(runs, latest, "hosts", `${worker.name}.log`), "utf8");
     expect(log).toContain(`dial tcp ${cp.address}:6443: connect: no route to host`);
     // preflight said what the user was left to open
-    const warnings = events(r).filter((e) => e.kind === "warning").map((e) => JSON.stringify(e));
+    const warnings = jsonEvents(r.stdout).filter((e) => e.kind === "warning").map((e) => JSON.stringify(e));
     expect(warnings.some((w) => w.includes("firewall: ignore") && w.includes("6443/tcp"))).toBe(true);
     // nothing was opened on any host
     for (const h of [cp, worker, fe]) expect((await ssh(lab.state, h.name, "firewall-cmd --list-ports")).stdout.trim(), h.name).toBe("");

@@ -7,23 +7,13 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setLabFaults } from "../../src/lab/lab.js";
 import { KubeClient, nodeReady } from "../../src/kube/client.js";
-import { kubesmith as runCli, type RunResult as Run } from "../helpers/cli.js";
+import { changesOf, jsonEvents, kubesmith as runCli, type RunResult as Run } from "../helpers/cli.js";
 import { labSkip, ssh, startLab, type StartedLab } from "../helpers/lab.js";
 
 let work = "";
 const kubesmith = (args: string[]): Promise<Run> => runCli(args, { cwd: work, env: { CI: "true" } });
 
-interface Event {
-  kind: string;
-  host?: string;
-  what?: string;
-  ok?: boolean;
-  changes?: number;
-  phase?: string;
-  status?: string;
-}
-const events = (r: Run): Event[] => r.stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Event);
-const changesOf = (r: Run) => events(r).filter((e) => e.kind === "change");
+const events = (r: Run) => jsonEvents(r.stdout);
 
 /** Every file in a host's overlay upper dirs with size and mtime, except the simulator's own log. */
 function snapshot(lab: StartedLab): Map<string, string> {

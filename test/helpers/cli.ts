@@ -33,3 +33,30 @@ export function run(cmd: string, args: string[], opts: { input?: string; cwd?: s
 export function kubesmith(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
   return run(process.execPath, [join(packageRoot(), "dist", "cli.js"), ...args], opts);
 }
+
+/** One line of `-o json` output (docs/events.md), loosely typed for assertions. */
+export interface JsonEvent {
+  kind: string;
+  host?: string;
+  what?: string;
+  ok?: boolean;
+  changes?: number;
+  phase?: string;
+  status?: string;
+  result?: string;
+  runDir?: string;
+}
+
+/** The JSON events a run printed with `-o json`: every line that is a JSON object. */
+export function jsonEvents(stdout: string): JsonEvent[] {
+  return stdout
+    .trim()
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as JsonEvent);
+}
+
+/** The changes a run made (or, in a dry run, would make). */
+export function changesOf(r: RunResult): JsonEvent[] {
+  return jsonEvents(r.stdout).filter((e) => e.kind === "change");
+}

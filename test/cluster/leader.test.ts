@@ -25,23 +25,27 @@ function model(): ClusterModel {
 /** A context whose hosts answer the facts script with the given kubeadm state. */
 function context(states: Record<string, State>) {
   const reporter = new MemoryReporter();
-  const facts = new Map<string, HostFacts>();
   const runner = (name: string): Runner =>
     ({
       exec: async () => ({ code: 0, stdout: factsOutput(states[name]!), stderr: "" }),
     }) as unknown as Runner;
-  const ctx = {
+  return { ctx: fakeContext(runner, { reporter }), reporter };
+}
+
+/** A run's context over fake runners, with whatever else a test sets (model, joined, kube …). */
+function fakeContext(runner: (host: string) => Runner, extra: Record<string, unknown> = {}): ClusterContext {
+  return {
     model: model(),
-    facts,
+    facts: new Map<string, HostFacts>(),
     joined: new Set<string>(),
-    reporter,
+    reporter: new MemoryReporter(),
     concurrency: 4,
     phase: "",
     changes: [],
     dryRun: false,
     runner: async (n: string) => runner(n),
+    ...extra,
   } as unknown as ClusterContext;
-  return { ctx, reporter };
 }
 
 /** The facts script's output (key=value lines) as parseFacts reads it, for one kubeadm state. */
@@ -108,17 +112,11 @@ describe("the leader", () => {
     const w = (name: string) => ({ ...cp(name), isControlPlane: false, isWorker: true, spec: { name, address: name, roles: ["worker"] } }) as ClusterHost;
     const m = model();
     const workers = [w("w1"), w("w2"), w("w3")];
-    const ctx = {
+    const ctx = fakeContext(runner, {
       model: { ...m, workers, hosts: [...m.controlPlanes, ...workers] },
       joined: new Set(["cp1", "cp2", "cp3"]),
       kube: { get: async () => ({}) },
-      reporter: new MemoryReporter(),
-      concurrency: 4,
-      phase: "",
-      changes: [],
-      dryRun: false,
-      runner: async (n: string) => runner(n),
-    } as unknown as ClusterContext;
+    });
     await joinWorkers.run(ctx);
     expect(joins.sort()).toEqual(["w1", "w2", "w3"]);
     expect(created).toHaveLength(1);

@@ -10,7 +10,7 @@ import { APISERVER_CHECK_SCRIPT, keepalivedSteps } from "../scripts/keepalived.j
 import { KUBEADM_API, joinGuardProbe, kubeadmInitCommand, kubeadmInitConfig, kubeadmJoinCommand, kubeadmJoinConfig } from "../scripts/kubeadm.js";
 import { quote } from "../ssh/quote.js";
 import type { Runner } from "../ssh/types.js";
-import { ensureKube } from "./api.js";
+import { connectKube, ensureKube } from "./api.js";
 import type { ClusterContext, JoinSecrets } from "./context.js";
 import { change, forHosts, type Phase } from "./run.js";
 import { runSteps } from "./steps.js";
@@ -109,14 +109,32 @@ async function installedVersion(ctx: ClusterContext, h: ClusterHost): Promise<st
 
 export const kubeadmInit: Phase<ClusterContext> = {
   title: "kubeadm init on the first control plane",
-  shouldRun(ctx) {
+  async shouldRun(ctx) {
     // Never a second init: any control plane kubeadm set up means the cluster exists (the others join it).
     const setUp = ctx.model.controlPlanes.filter((h) => ctx.joined.has(h.name)).map((h) => h.name);
-    return setUp.length === 0 || `the cluster exists (${setUp.join(", ")} ${setUp.length > 1 ? "are" : "is"} set up by kubeadm)`;
+    if (setUp.length === 0) return true;
+    const exists = `the cluster exists (${setUp.join(", ")} ${setUp.length > 1 ? "are" : "is"} set up by kubeadm)`;
+    const first = ctx.model.first;
+    // Only the leader is set up and nothing has joined it: that may be an init cut off halfway (the API
+    // server's manifest written, the cluster never answering). Decide from what the cluster says.
+    const others = ctx.model.hosts.some((h) => h !== first && ctx.joined.has(h.name));
+    if (others || !ctx.joined.has(first.name) || (await initFinished(ctx))) return exists;
+    ctx.reporter.emit({
+      kind: "warning",
+      host: first.name,
+      message: `${first.name} is set up by kubeadm but its cluster does not answer with its Node (an init cut off halfway?), and nothing has joined it: resetting it and running kubeadm init again`,
+    });
+    return true;
   },
   async run(ctx) {
     const h = ctx.model.first;
     const inv = ctx.model.inventory;
+    if (ctx.joined.has(h.name)) {
+      await change(ctx, h.name, "repair: kubeadm reset (kubeadm init did not finish: the API does not answer with this Node)", async () => {
+        await (await ctx.runner(h.name)).exec("kubeadm reset -f", { sudo: true, label: "kubeadm reset (half-done init)" });
+        ctx.joined.delete(h.name);
+      });
+    }
     const ep = ctx.model.endpoint;
     const token = randomToken();
     const certificateKey = randomBytes(32).toString("hex");
@@ -148,7 +166,34 @@ export const kubeadmInit: Phase<ClusterContext> = {
   },
 };
 
-/** A token (and, for control-plane joins, a fresh certificate key) when the cluster already existed. */
+/**
+ * Did kubeadm init finish on the leader? Yes when its admin.conf reaches an API that answers /readyz
+ * (within a bound) and has the leader's Node. The connection is kept for the run when it does.
+ */
+async function initFinished(ctx: ClusterContext, readyTimeoutMs = 20_000): Promise<boolean> {
+  if (ctx.kube) return (await ctx.kube.get("v1", "Node", ctx.model.first.name).catch(() => undefined)) !== undefined;
+  let adminConf: string;
+  try {
+    adminConf = (await (await ctx.runner(ctx.model.first.name)).download("/etc/kubernetes/admin.conf", { sudo: true })).toString("utf8");
+  } catch {
+    return false;
+  }
+  let kube: Awaited<ReturnType<typeof connectKube>>;
+  try {
+    kube = await connectKube(ctx, adminConf, readyTimeoutMs);
+  } catch {
+    return false;
+  }
+  const node = await kube.get("v1", "Node", ctx.model.first.name).catch(() => undefined);
+  if (!node) {
+    kube.close();
+    return false;
+  }
+  ctx.adminConf = adminConf;
+  ctx.kube = kube;
+  return true;
+}
+
 /** The token being made for a run: workers join in parallel and must share one token (and one file). */
 const tokenInFlight = new WeakMap<ClusterContext, Promise<JoinSecrets>>();
 

@@ -79,7 +79,7 @@ describe("the leader", () => {
     expect([...ctx.joined].sort()).toEqual(["cp2", "cp3"]);
     expect(ctx.model.first.name).toBe("cp2");
     expect(reporter.of("warning").some((w) => /cp2 leads this run and cp1 joins/.test(w.message))).toBe(true);
-    expect(kubeadmInit.shouldRun!(ctx)).toMatch(/the cluster exists \(cp2, cp3 are set up by kubeadm\)/);
+    expect(await kubeadmInit.shouldRun!(ctx)).toMatch(/the cluster exists \(cp2, cp3 are set up by kubeadm\)/);
     // the join phase covers every control plane but the leader, cp1 included
     const joined: string[] = [];
     const phase = joinControlPlanes as { run: (c: ClusterContext) => Promise<void> };
@@ -131,6 +131,6 @@ describe("the leader", () => {
     const { ctx } = context({ cp1: "none", cp2: "none", cp3: "none" });
     await gatherFacts.run(ctx);
     expect(ctx.model.first.name).toBe("cp1");
-    expect(kubeadmInit.shouldRun!(ctx)).toBe(true);
+    expect(await kubeadmInit.shouldRun!(ctx)).toBe(true);
   });
 });

@@ -95,37 +95,7 @@ export class KubeClient {
   ): Promise<T | undefined> {
     const url = new URL(this.server + path);
     const payload = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
-    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = https.request(
-        url,
-        {
-          method,
-          agent: this.agent,
-          timeout: this.timeoutMs,
-          headers: {
-            Accept: "application/json",
-            ...(payload !== undefined
-              ? { "Content-Type": opts.contentType ?? "application/json", "Content-Length": Buffer.byteLength(payload) }
-              : {}),
-          },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
-          res.on("error", reject);
-        },
-      );
-      req.on("timeout", () => req.destroy(new Error(`no answer within ${this.timeoutMs / 1000} s`)));
-      req.on("error", reject);
-      if (payload !== undefined) req.write(payload);
-      req.end();
-    }).catch((err: Error) => {
-      throw new ApiError(`cannot reach the Kubernetes API at ${this.server}: ${err.message}`, {
-        hint: "is the control plane up and the address reachable from here?",
-        cause: err,
-      });
-    });
+    const { status, text } = await this.send(method, url, payload, opts.contentType);
     if (status === 404 && opts.allow404) return undefined;
     if (status < 200 || status >= 300) {
       let msg = text.trim().slice(0, 300);
@@ -139,6 +109,58 @@ export class KubeClient {
     }
     if (opts.text) return text as T;
     return text ? (JSON.parse(text) as T) : undefined;
+  }
+
+
+  /**
+   * One HTTP exchange. A connection refused or reset before any answer (a control plane starting, the VIP
+   * moving to another host) is tried again a few times within about 3 s, for every method but POST: PUT,
+   * PATCH (server-side apply), DELETE and reads are idempotent, a create is not.
+   */
+  private async send(method: string, url: URL, payload: string | undefined, contentType: string | undefined): Promise<{ status: number; text: string }> {
+    const delays = method === "POST" ? [] : [100, 200, 400, 800, 1500];
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.once(method, url, payload, contentType);
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        const transient = e.code === "ECONNRESET" || e.code === "ECONNREFUSED" || e.code === "EPIPE" || /socket hang up/.test(e.message);
+        if (!transient || attempt >= delays.length) {
+          throw new ApiError(`cannot reach the Kubernetes API at ${this.server}: ${e.message}`, {
+            hint: "is the control plane up and the address reachable from here?",
+            cause: err,
+          });
+        }
+        await new Promise((r) => setTimeout(r, delays[attempt]));
+      }
+    }
+  }
+
+  private once(method: string, url: URL, payload: string | undefined, contentType: string | undefined): Promise<{ status: number; text: string }> {
+    return new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = https.request(
+        url,
+        {
+          method,
+          agent: this.agent,
+          timeout: this.timeoutMs,
+          headers: {
+            Accept: "application/json",
+            ...(payload !== undefined ? { "Content-Type": contentType ?? "application/json", "Content-Length": Buffer.byteLength(payload) } : {}),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+          res.on("error", reject);
+        },
+      );
+      req.on("timeout", () => req.destroy(new Error(`no answer within ${this.timeoutMs / 1000} s`)));
+      req.on("error", reject);
+      if (payload !== undefined) req.write(payload);
+      req.end();
+    });
   }
 
   private groupPath(apiVersion: string): string {

@@ -69,6 +69,27 @@ describe("the API right after kubeadm init", () => {
     }
   });
 
+  it("any request but a create is tried again when the connection is reset (the VIP moving mid-run)", async () => {
+    const ep = await flakyEndpoint(400);
+    try {
+      const adminConf = readFileSync(sim.kubeconfig, "utf8").replace(sim.server.url, ep.url);
+      const kube = await KubeClient.fromKubeconfig(adminConf);
+      try {
+        // a create is not repeated: it fails at once with one line
+        const created = await kube.request("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: "retry-x" } }).catch((e: unknown) => e);
+        expect(created).toBeInstanceOf(ApiError);
+        expect((created as ApiError).oneLine()).toMatch(/cannot reach the Kubernetes API .*(ECONNRESET|socket hang up)/);
+        // a read goes through once the endpoint answers again
+        expect(await kube.request("GET", "/version")).toBeDefined();
+        expect(ep.resets()).toBeGreaterThan(1);
+      } finally {
+        kube.close();
+      }
+    } finally {
+      ep.server.close();
+    }
+  });
+
   it("an endpoint that never answers ends within the bound with one line naming it", async () => {
     const ep = await flakyEndpoint(60_000);
     try {

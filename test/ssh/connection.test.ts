@@ -551,7 +551,10 @@ describe("connect failures", () => {
       const took = performance.now() - t0;
       expect(e).toBeInstanceOf(UnreachableError);
       expect(took).toBeLessThan(600 + 1500 + 500);
-      expect(took).toBeGreaterThan(1500);
+      // the first attempt waits its full connect timeout; how much of the budget the retries use depends on
+      // the backoff and on when the last attempt would run past the budget (1.37 s in one CI run), so only
+      // the count of attempts below says that retries happened
+      expect(took).toBeGreaterThan(600);
       expect(attempts.length).toBeGreaterThanOrEqual(3);
       expect(socks).toHaveLength(attempts.length);
       expect((e as Error).message).toMatch(

@@ -197,6 +197,7 @@ async function initFinished(ctx: ClusterContext, readyTimeoutMs = 20_000): Promi
 /** The token being made for a run: workers join in parallel and must share one token (and one file). */
 const tokenInFlight = new WeakMap<ClusterContext, Promise<JoinSecrets>>();
 
+/** A token (and, for control-plane joins, a fresh certificate key) when the cluster already existed. */
 async function ensureJoinSecrets(ctx: ClusterContext, controlPlane: boolean): Promise<JoinSecrets> {
   const first = ctx.model.first;
   if (ctx.join && (!controlPlane || ctx.join.certificateKey)) return ctx.join;

@@ -37,7 +37,7 @@ describe.skipIf(labSkip)("faults: interrupts, closed pipes, timed-out commands (
   });
 
   it("SIGINT during kubeadm init: exit 130, one line, run-end last, report written, lock released; up again converges", async () => {
-    setLabFaults(LAB, [{ command: "kubeadm init", delayMs: 8000 }]);
+    setLabFaults(lab.state.name, [{ command: "kubeadm init", delayMs: 8000 }]);
     const child = spawn(process.execPath, [cli, "up", ...args(), "--interrupt-grace", "1s"], {
       cwd: work,
       env: { ...process.env, CI: "true" },
@@ -57,7 +57,7 @@ describe.skipIf(labSkip)("faults: interrupts, closed pipes, timed-out commands (
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     const t0 = Date.now();
     const code = await new Promise<number | null>((res) => child.on("close", (c) => res(c)));
-    setLabFaults(LAB, []);
+    setLabFaults(lab.state.name, []);
     expect(sent, stderr + stdout.slice(-2000)).toBe(true);
     expect(code, stderr).toBe(130);
     // well before the 8 s the init would have taken: the command was cut off after the 1 s grace

@@ -76,6 +76,8 @@ export interface StartedLab {
 export async function startLab(o: { name: string; hosts?: number; os?: LabOs | LabOs[]; layout?: string }): Promise<StartedLab> {
   requireRoot();
   await ensureSimBuilt();
+  // Several checkouts on one machine (git worktrees) would share lab names: KUBESMITH_TEST_LAB_PREFIX keeps them apart.
+  o = { ...o, name: `${process.env.KUBESMITH_TEST_LAB_PREFIX ?? ""}${o.name}` };
   if (loadLabState(o.name)) await labDown(o.name);
   const inventoryPath = path.join(os.tmpdir(), `kubesmith-lab-${o.name}.yaml`);
   const state = await labUp({ ...o, inventoryOut: inventoryPath });

@@ -16,6 +16,8 @@ export const ExitCode = {
   Lab: 10,
   Api: 11,
   Locked: 12,
+  State: 13,
+  NotConfirmed: 14,
   Aborted: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
@@ -147,9 +149,22 @@ export class LockedError extends KubesmithError {
   readonly exitCode = ExitCode.Locked;
 }
 
-/** The user said no, pressed Ctrl-C, or a confirmation was needed with no terminal. */
+/** The user pressed Ctrl-C (in the wizard, or a signal during a run: InterruptedError). */
 export class UserAbort extends KubesmithError {
   readonly exitCode = ExitCode.Aborted;
+}
+
+/** A confirmation was refused, or was needed with no terminal to ask on (exit 14, not 130: no Ctrl-C happened). */
+export class NotConfirmedError extends KubesmithError {
+  readonly exitCode = ExitCode.NotConfirmed;
+}
+
+/**
+ * kubesmith's local state does not match the cluster: e.g. a secret the running cluster uses is not in the
+ * state and cannot be read back from the cluster.
+ */
+export class StateError extends KubesmithError {
+  readonly exitCode = ExitCode.State;
 }
 
 /** Several hosts failed; exit with the code of the first (hosts sorted by name). */

@@ -64,6 +64,12 @@ export function overridesWithSecrets(ctx: ClusterContext, b: Bundle, fresh: Gene
   const overrides = { ...((ctx.model.inventory.addons?.[name]?.values as Record<string, unknown> | undefined) ?? {}) };
   for (const g of generatedValues(b)) {
     if (getPath(overrides, g.path) !== undefined || getPath(b.defaults, g.path) !== undefined) continue;
+    // Rendering again in the same run (after recovery) keeps the values already chosen.
+    const known = ctx.recoveredSecrets?.find((r) => r.bundle === name && r.path === g.path) ?? ctx.generatedSecrets?.find((r) => r.bundle === name && r.path === g.path);
+    if (known) {
+      setPath(overrides, g.path, known.value);
+      continue;
+    }
     const s = addonSecret(ctx.stateDir, ctx.model.name, name, g.path, g.length, { create: !ctx.dryRun });
     setPath(overrides, g.path, s.value);
     if (s.generated) fresh.push({ bundle: name, path: g.path, value: s.value });

@@ -38,6 +38,13 @@ export function loadClusterSecrets(stateDir: string, cluster: string, opts: { cr
 
 const ALPHANUM = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
 
+/** Keep `value` as the generated value for bundle/path (one recovered from the running cluster). */
+export function storeAddonSecret(stateDir: string, cluster: string, bundle: string, path: string, value: string): void {
+  const s = loadClusterSecrets(stateDir, cluster, { create: true });
+  s.addons = { ...(s.addons ?? {}), [bundle]: { ...(s.addons?.[bundle] ?? {}), [path]: value } };
+  save(stateDir, cluster, s);
+}
+
 /** A random password of letters and digits (fits every pattern our bundles allow). */
 export function randomPassword(length: number): string {
   return Array.from({ length }, () => ALPHANUM[randomInt(ALPHANUM.length)]).join("");

@@ -6,6 +6,7 @@ import type { CliIo } from "../cli/main.js";
 import { confirm } from "../ui/confirm.js";
 import { clusterOptions, type ClusterFlags } from "./cluster.js";
 import { hostCommandOptions } from "./inventory.js";
+import { STATE_DIR_HELP } from "../cluster/state.js";
 
 export interface Flags extends ClusterFlags {
   addonsDir?: string;
@@ -15,7 +16,7 @@ export interface Flags extends ClusterFlags {
 function common(cmd: Command): Command {
   return hostCommandOptions(cmd)
     .option("--addons-dir <dir>", "a directory of your own bundles, used like the built-in ones")
-    .option("--state-dir <dir>", "run journals, logs and cluster secrets", ".kubesmith")
+    .option("--state-dir <dir>", STATE_DIR_HELP)
     .addOption(new Option("-o, --output <format>", "progress output").choices(["plain", "json"]).default("plain"))
     .option("--wait-timeout <duration>", "how long to wait for a release to roll out", "5m")
     .option("--api-tunnel", "reach the Kubernetes API through an SSH tunnel via the first control plane");

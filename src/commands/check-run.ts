@@ -1,5 +1,6 @@
 // `kubesmith check`, the work: connect to every host in parallel, gather facts, run preflight checks, print
 // a table. Loaded by the command's action (check.ts), so the SSH libraries load only when a check runs.
+import { stateDirFor } from "../cluster/state.js";
 import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { KubesmithError, MultiHostError, PreflightError } from "../errors.js";
@@ -39,7 +40,7 @@ export async function runCheck(opts: CheckOptions, out: (s: string) => void, war
     baseDir: dirname(loaded.file),
     ...(opts.hostKeyPolicy ? { hostKeyPolicy: opts.hostKeyPolicy } : {}),
   });
-  const logDir = join(runDir(opts.stateDir, inv.cluster.name, "check"), "hosts");
+  const logDir = join(runDir(stateDirFor(opts.stateDir, loaded.file), inv.cluster.name, "check"), "hosts");
   const pool = new SshPool({ concurrency, logDir, onWarning: (host, msg) => warn(`warning: ${host}: ${msg}`) });
   let results;
   try {

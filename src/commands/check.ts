@@ -5,13 +5,14 @@ import type { CliIo } from "../cli/main.js";
 import { UsageError } from "../errors.js";
 import type { HostKeyPolicy } from "../ssh/types.js";
 import { hostCommandOptions } from "./inventory.js";
+import { STATE_DIR_HELP } from "../cluster/state.js";
 
 export interface CheckOptions {
   inventory?: string;
   concurrency: string;
   hostKeyPolicy?: HostKeyPolicy;
   output: "table" | "json";
-  stateDir: string;
+  stateDir?: string;
 }
 
 export function parseConcurrency(v: string): number {
@@ -28,7 +29,7 @@ export function registerCheckCommand(program: Command, io: CliIo): void {
       .description("connect to every host, gather facts (OS, CPU, memory, swap, kernel, kubeadm state) and run preflight checks"),
   )
     .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"))
-    .option("--state-dir <dir>", "where run logs are written", ".kubesmith")
+    .option("--state-dir <dir>", STATE_DIR_HELP)
     .action(async (opts: CheckOptions) => {
       const { runCheck } = await import("./check-run.js");
       await runCheck(opts, io.stdout, (s) => io.stderr(`${s}\n`));

@@ -1,5 +1,6 @@
 // `up`, `plan`, `down`, `rebuild`, `secrets`, the work: flags → context → phase list → runPhases, with the
 // cluster lock around every run that changes something. Loaded by the commands' actions (cluster.ts).
+import { STATE_DIR_ENV, stateDirFor } from "../cluster/state.js";
 import { interruptible, type CliIo } from "../cli/main.js";
 import { acquireLock, ourLock, releaseLock } from "../cluster/lock.js";
 import { readClusterSecrets, secretsFile } from "../cluster/secrets.js";
@@ -193,10 +194,11 @@ export async function summary(ctx: ClusterContext, io: CliIo, onTerminal = !!pro
 
 
 /** `kubesmith secrets`: the secrets kubesmith generated for the cluster, as a table. */
-export async function printSecrets(f: { inventory?: string; stateDir: string }, io: CliIo): Promise<void> {
-  const { inventory } = await loadInventory(resolveInventoryPath(f.inventory));
-  const s = readClusterSecrets(f.stateDir, inventory.cluster.name);
-  if (!s) throw new UsageError(`no secrets stored for cluster ${inventory.cluster.name} in ${f.stateDir}`, { hint: "run 'kubesmith up' first, from the same directory" });
+export async function printSecrets(f: { inventory?: string; stateDir?: string }, io: CliIo): Promise<void> {
+  const { inventory, file } = await loadInventory(resolveInventoryPath(f.inventory));
+  const stateDir = stateDirFor(f.stateDir, file);
+  const s = readClusterSecrets(stateDir, inventory.cluster.name);
+  if (!s) throw new UsageError(`no secrets stored for cluster ${inventory.cluster.name} in ${stateDir}`, { hint: `give --state-dir (or $${STATE_DIR_ENV}) the state directory of the run that built the cluster` });
   const rows = [["control-plane keepalived", "authPass", s.vrrpPass]];
   for (const [bundle, values] of Object.entries(s.addons ?? {})) for (const [k, v] of Object.entries(values)) rows.push([bundle, k, v]);
   io.stdout(table(["FOR", "VALUE", "SECRET"], rows));

@@ -9,12 +9,13 @@ import { parseConcurrency } from "./check.js";
 import { hostCommandOptions, resolveInventoryPath } from "./inventory.js";
 import { UsageError } from "../errors.js";
 import { parseDuration } from "../ssh/targets.js";
+import { STATE_DIR_HELP, stateDirFor } from "../cluster/state.js";
 
 export interface ClusterFlags {
   inventory?: string;
   concurrency: string;
   hostKeyPolicy?: "strict" | "accept-new" | "off";
-  stateDir: string;
+  stateDir?: string;
   dryRun?: boolean;
   yes?: boolean;
   forceUnlock?: boolean;
@@ -42,11 +43,12 @@ export function clusterOptions(f: ClusterFlags, dryRun: boolean): ClusterOptions
       throw new UsageError(`--interrupt-grace must be like 5s or 500ms (got '${f.interruptGrace}')`);
     }
   }
+  const inventory = resolveInventoryPath(f.inventory);
   return {
-    inventory: resolveInventoryPath(f.inventory),
+    inventory,
     dryRun,
     concurrency: parseConcurrency(f.concurrency),
-    stateDir: f.stateDir,
+    stateDir: stateDirFor(f.stateDir, inventory),
     ...(f.hostKeyPolicy ? { hostKeyPolicy: f.hostKeyPolicy } : {}),
     ...(f.forceUnlock ? { forceUnlock: true } : {}),
     ...(f.mergeKubeconfig ? { mergeKubeconfig: true } : {}),
@@ -59,7 +61,7 @@ export function clusterOptions(f: ClusterFlags, dryRun: boolean): ClusterOptions
 
 function common(cmd: Command): Command {
   return hostCommandOptions(cmd)
-    .option("--state-dir <dir>", "run journals, logs and cluster secrets", ".kubesmith")
+    .option("--state-dir <dir>", STATE_DIR_HELP)
     .addOption(new Option("-o, --output <format>", "progress output: text (a live view on a terminal) or one JSON event per line").choices(["plain", "json"]).default("plain"))
     .option("--plain", "plain line output: no spinners or colour (also when not a terminal or CI is set)")
     .option("--force-unlock", "take over a cluster lock held by another run (only when that run is dead)")
@@ -73,8 +75,8 @@ export function registerClusterCommands(program: Command, io: CliIo): void {
     .command("secrets")
     .description("print the secrets kubesmith generated for the cluster (add-on passwords, VRRP password)")
     .option("-i, --inventory <file>", "inventory file (default $KUBESMITH_INVENTORY or ./inventory.yaml)")
-    .option("--state-dir <dir>", "run journals, logs and cluster secrets", ".kubesmith")
-    .action(async (f: { inventory?: string; stateDir: string }) => {
+    .option("--state-dir <dir>", STATE_DIR_HELP)
+    .action(async (f: { inventory?: string; stateDir?: string }) => {
       const { printSecrets } = await import("./cluster-run.js");
       await printSecrets(f, io);
     });

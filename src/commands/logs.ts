@@ -9,6 +9,7 @@ import { fmtMs } from "../report/html.js";
 import { parseEvents } from "../report/timeline.js";
 import { table } from "../ui/table.js";
 import { resolveInventoryPath } from "./inventory.js";
+import { STATE_DIR_HELP, stateDirFor } from "../cluster/state.js";
 
 export interface RunInfo {
   id: string;
@@ -78,7 +79,7 @@ export interface LogsOptions {
   inventory?: string;
   host?: string;
   run?: string;
-  stateDir: string;
+  stateDir?: string;
 }
 
 export async function runLogs(opts: LogsOptions, io: CliIo): Promise<void> {
@@ -86,9 +87,10 @@ export async function runLogs(opts: LogsOptions, io: CliIo): Promise<void> {
   const { loadInventory } = await import("../inventory/load.js");
   const loaded = await loadInventory(resolveInventoryPath(opts.inventory));
   const cluster = loaded.inventory.cluster.name;
-  const runs = listRuns(opts.stateDir, cluster);
+  const stateDir = stateDirFor(opts.stateDir, loaded.file);
+  const runs = listRuns(stateDir, cluster);
   if (opts.run === undefined && opts.host === undefined) {
-    if (!runs.length) throw new UsageError(`no runs recorded for cluster ${cluster} in ${runsDir(opts.stateDir, cluster)}`, { hint: "runs are recorded by up, down, rebuild, plan and check" });
+    if (!runs.length) throw new UsageError(`no runs recorded for cluster ${cluster} in ${runsDir(stateDir, cluster)}`, { hint: "runs are recorded by up, down, rebuild, plan and check" });
     const rows = runs.map((r) => [r.id, r.command, r.result, r.durationMs !== undefined ? fmtMs(r.durationMs) : "-", String(r.hosts.length)]);
     io.stdout(table(["RUN", "COMMAND", "RESULT", "TOOK", "HOSTS"], rows));
     io.stdout(`\nshow one: kubesmith logs --run <RUN|latest> [--host <HOST>]\n`);
@@ -124,7 +126,7 @@ export function registerLogsCommand(program: Command, io: CliIo): void {
     .option("-i, --inventory <file>", "inventory file (default $KUBESMITH_INVENTORY or ./inventory.yaml)")
     .option("--host <host>", "only this host's log")
     .option("--run <id>", "a run id (or a unique prefix of one), or 'latest'; default: latest when --host is given")
-    .option("--state-dir <dir>", "run journals, logs and cluster secrets", ".kubesmith")
+    .option("--state-dir <dir>", STATE_DIR_HELP)
     .action(async (opts: LogsOptions) => {
       await runLogs(opts, io);
     });

@@ -6,6 +6,7 @@ import { applyRelease, type ApplyResult } from "../addons/apply.js";
 import { loadCalicoManifest, renderCalico } from "../addons/calico.js";
 import { applyHostRelease, type HostTarget } from "../addons/hostapply.js";
 import { loadAddonReleases, type AddonSelection, type RenderedRelease } from "../addons/releases.js";
+import { recoverGeneratedSecrets } from "../addons/recover.js";
 import { ApiError, KubesmithError, MultiHostError } from "../errors.js";
 import type { ClusterContext } from "./context.js";
 import { change, type Phase } from "./run.js";
@@ -105,6 +106,20 @@ export function addonsPhase(selection: AddonSelection = {}): Phase<ClusterContex
     async prepare(ctx) {
       ctx.generatedSecrets ??= [];
       levels = everything && ctx.addonLevels ? ctx.addonLevels : await loadAddonReleases(ctx, selection, ctx.generatedSecrets);
+      // A value made up in this run that the running cluster already has is read back, never rotated.
+      const recovered = await recoverGeneratedSecrets(ctx, levels);
+      if (recovered.length) {
+        ctx.recoveredSecrets = [...(ctx.recoveredSecrets ?? []), ...recovered];
+        const isRecovered = (g: { bundle: string; path: string }) => recovered.some((r) => r.bundle === g.bundle && r.path === g.path);
+        ctx.generatedSecrets = ctx.generatedSecrets.filter((g) => !isRecovered(g));
+        for (const r of recovered) ctx.reporter.emit({ kind: "warning", message: `${r.bundle}: ${r.path} was not in kubesmith's state; kept the value the cluster uses (${r.from})` });
+        const access: string[] = [];
+        levels = await loadAddonReleases(ctx, selection, [], access);
+        if (everything) {
+          ctx.addonLevels = levels;
+          ctx.addonAccess = access;
+        }
+      }
     },
     shouldRun() {
       return levels.some((l) => l.length) || "no add-on bundle is enabled";

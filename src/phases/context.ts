@@ -6,6 +6,7 @@ import { buildModel, type ClusterModel } from "../cluster/model.js";
 import type { HostFacts } from "../facts/gather.js";
 import { loadInventory } from "../inventory/load.js";
 import type { GeneratedSecret, RenderedRelease } from "../addons/releases.js";
+import type { Recovered } from "../addons/recover.js";
 import type { KubeClient, KubeObject } from "../kube/client.js";
 import { SshPool } from "../ssh/pool.js";
 import { targetsFromInventory } from "../ssh/targets.js";
@@ -43,6 +44,8 @@ export interface ClusterContext extends PhaseContext {
   addonLevels?: RenderedRelease[][];
   /** Add-on secrets generated in this run: shown once at the end. */
   generatedSecrets?: GeneratedSecret[];
+  /** Generated values the running cluster already used, read back from it (src/addons/recover.ts). */
+  recoveredSecrets?: Recovered[];
   /** How to reach what the add-ons run (rendered from each bundle's access lines). */
   addonAccess?: string[];
 }

@@ -2,12 +2,12 @@
 // the intended nodes; `addons diff` right after shows nothing; a bad value is refused before any host or
 // API call; the edge VIP moves when its MASTER frontend host dies (real keepalived).
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KubeClient } from "../../src/kube/client.js";
-import { jsonEvents, kubesmith as runCli, type RunResult } from "../helpers/cli.js";
+import { changesOf, jsonEvents, kubesmith as runCli, type RunResult } from "../helpers/cli.js";
 import { labSkip, startLab, waitFor, type StartedLab } from "../helpers/lab.js";
 
 let work = "";
@@ -72,6 +72,40 @@ describe.skipIf(labSkip)("add-on bundles on a lab of 1 control plane, 2 workers,
     const lines = diff.stdout.split("\n").filter((l) => /^\s*[+~-] /.test(l));
     expect(lines).toEqual([]);
     expect(diff.stdout).toMatch(/no changes/);
+  }, 300_000);
+
+  it("with no local state, grafana's password is read back from the cluster, never rotated; Traefik's (hashed) is refused", async () => {
+    // Another directory, another (empty) state: what a plan from another machine sees.
+    const elsewhere = mkdtempSync(join(tmpdir(), "kubesmith-nostate-"));
+    const own = JSON.parse(readFileSync(join(work, "state", lab.state.name, "secrets.json"), "utf8")) as { addons: Record<string, Record<string, string>> };
+    const grafanaPass = own.addons["grafana"]!["adminPassword"]!;
+    const traefikPass = own.addons["traefik"]!["dashboard.password"]!;
+    expect(grafanaPass && traefikPass).toBeTruthy();
+    const inv = join(elsewhere, "inventory.yaml");
+    writeFileSync(inv, readFileSync(lab.inventoryPath, "utf8").replace("traefik:\n    enabled: true", `traefik:\n    enabled: true\n    values:\n      dashboard:\n        password: ${traefikPass}`));
+    const fromElsewhere = (a: string[], env: Record<string, string> = {}) => runCli(a, { cwd: elsewhere, env: { CI: "true", ...env } });
+
+    // Traefik's password lives in the cluster only as an htpasswd hash: nothing to read back, so refuse.
+    const refused = await fromElsewhere(["plan", "-o", "json", "-i", lab.inventoryPath], { KUBESMITH_STATE_DIR: join(elsewhere, "empty") });
+    expect(refused.code, refused.stderr).toBe(13);
+    expect(refused.stderr).toMatch(/traefik value dashboard\.password .*not in kubesmith's state/);
+    expect(refused.stderr).toMatch(/--state-dir/);
+
+    // With Traefik's given in the inventory: the plan changes no Secret and says where grafana's came from.
+    const plan = await fromElsewhere(["plan", "-o", "json", "-i", inv]);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(changesOf(plan).map((c) => c.what).filter((w) => /Secret/.test(String(w)))).toEqual([]);
+    expect(events(plan).some((e) => e.kind === "warning" && /grafana: adminPassword .*kept the value the cluster uses/.test(String(e.message)))).toBe(true);
+    // The state now lives beside the inventory file (no --state-dir): a plan writes no secrets.
+    expect(existsSync(join(elsewhere, ".kubesmith", lab.state.name, "secrets.json"))).toBe(false);
+
+    // up from there keeps the cluster's value in the new state; $KUBESMITH_STATE_DIR is honoured.
+    const state2 = join(elsewhere, "state2");
+    const up = await fromElsewhere(["up", "-o", "json", "-i", inv], { KUBESMITH_STATE_DIR: state2 });
+    expect(up.code, up.stderr).toBe(0);
+    const kept = JSON.parse(readFileSync(join(state2, lab.state.name, "secrets.json"), "utf8")) as { addons: Record<string, Record<string, string>> };
+    expect(kept.addons["grafana"]!["adminPassword"]).toBe(grafanaPass);
+    expect(changesOf(up).map((c) => c.what).filter((w) => /grafana-admin/.test(String(w)))).toEqual([]);
   }, 300_000);
 
   it("the edge VIP moves to the other frontend when its MASTER host dies", async () => {

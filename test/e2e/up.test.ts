@@ -155,7 +155,7 @@ describe.skipIf(labSkip)("up / plan / down / rebuild on a lab of 3 control plane
       expect(s.stdout.trim(), h.name).toMatch(/^(inactive|unknown)?$/);
     }
     const noTty = await kubesmith(["down", ...args()]);
-    expect(noTty.code).toBe(130);
+    expect(noTty.code).toBe(14);
     expect(noTty.stderr).toMatch(/--yes/);
     const rb = await kubesmith(["rebuild", "--yes", ...args()]);
     expect(rb.code, rb.stderr).toBe(0);

@@ -31,11 +31,33 @@ export abstract class KubesmithError extends Error {
     this.name = new.target.name;
     if (opts?.hint) this.hint = opts.hint;
   }
+  /**
+   * Where to see more (e.g. the `kubesmith logs …` command for the failing host); set by the command that
+   * knows the run, printed after the error's lines.
+   */
+  seeAlso?: string;
   /** One line for the user: message, then the hint. */
   oneLine(): string {
     const msg = this.message.replace(/\s*\n\s*/g, " ");
     return this.hint ? `${msg} (${this.hint})` : msg;
   }
+  /** Lines that show the cause (a failed command's last stderr lines), printed under the one line. */
+  details(): string[] {
+    return [];
+  }
+}
+
+/** Lines that say nothing about the cause: blank, and kubeadm's pointer to a stack trace. */
+const NOISE = /^\s*$|^To see the stack trace of this error execute with --v=5 or higher$/;
+
+/**
+ * The last `n` lines of a command's stderr that say something, without the one already in the message
+ * (`last`), each cut to a readable length.
+ */
+export function stderrTail(stderr: string, n = 5, last?: string): string[] {
+  const lines = stderr.split("\n").map((l) => l.trimEnd()).filter((l) => !NOISE.test(l));
+  if (last !== undefined && lines.length && lines[lines.length - 1]!.trim() === last) lines.pop();
+  return lines.slice(-n).map((l) => truncate(l, 300));
 }
 
 /** Bad command line: unknown flag, missing argument, conflicting options. */
@@ -105,14 +127,19 @@ export class CommandError extends HostError {
   readonly code: number | null;
   readonly stderr: string;
   constructor(host: string, command: string, code: number | null, stderr: string, what?: string) {
-    const last = stderr.trim().split("\n").filter(Boolean).pop() ?? "";
+    const last = stderr.split("\n").map((l) => l.trim()).filter((l) => !NOISE.test(l)).pop() ?? "";
     super(
       host,
-      `${what ?? `command '${truncate(command, 80)}'`} failed with exit code ${code ?? "none (killed)"}${last ? `: ${truncate(last, 200)}` : ""}`,
+      `${what ?? `command '${truncate(command, 80)}'`} failed with exit code ${code ?? "none (killed)"}${last ? `: ${truncate(last, 500)}` : ""}`,
     );
     this.command = command;
     this.code = code;
     this.stderr = stderr;
+  }
+  /** The lines of stderr before the one in the message. */
+  override details(): string[] {
+    const last = this.stderr.split("\n").map((l) => l.trim()).filter((l) => !NOISE.test(l)).pop();
+    return stderrTail(this.stderr, 5, last);
   }
 }
 
@@ -202,6 +229,13 @@ export class MultiHostError extends KubesmithError {
   }
   override oneLine(): string {
     return this.errors.map((e) => e.oneLine()).join("\n");
+  }
+  /** Each host's cause lines, under a line naming the host. */
+  override details(): string[] {
+    return this.errors.flatMap((e) => {
+      const d = e.details();
+      return d.length && e instanceof HostError ? [`${e.host}:`, ...d.map((l) => `  ${l}`)] : d;
+    });
   }
 }
 

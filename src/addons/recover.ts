@@ -65,6 +65,16 @@ export function locateValue(release: RenderedRelease, value: string): Found | un
   return embedded;
 }
 
+/** The first object of `r` that renders differently in `other` (the same release rendered with another value). */
+async function dependentObject(r: RenderedRelease & { target: "cluster" }, other: RenderedRelease[]): Promise<Found | undefined> {
+  const twin = other.find((o) => o.target === "cluster" && o.rendered.release.name === r.rendered.release.name);
+  if (!twin || twin.target !== "cluster") return undefined;
+  const key = (o: KubeObject) => ref(o);
+  const theirs = new Map(twin.rendered.objects.map((o) => [key(o), JSON.stringify(o)]));
+  const obj = r.rendered.objects.find((o) => theirs.get(key(o)) !== JSON.stringify(o));
+  return obj ? { how: "embedded", obj } : undefined;
+}
+
 /** The value on the live line that matches the rendered `line` with `value` in it (undefined: no such line). */
 export function valueFromLine(line: string, value: string, live: string): string | undefined {
   const i = line.indexOf(value);
@@ -83,14 +93,21 @@ async function liveObject(ctx: ClusterContext, obj: KubeObject): Promise<KubeObj
  * Found values are stored in the state (not in a dry run) and returned; the caller renders again.
  * Throws StateError when a value the cluster holds cannot be recovered.
  */
-export async function recoverGeneratedSecrets(ctx: ClusterContext, levels: RenderedRelease[][]): Promise<Recovered[]> {
+export async function recoverGeneratedSecrets(
+  ctx: ClusterContext,
+  levels: RenderedRelease[][],
+  renderWith?: (g: GeneratedSecret, value: string) => Promise<RenderedRelease[]>,
+): Promise<Recovered[]> {
   const fresh = ctx.generatedSecrets ?? [];
   if (!fresh.length || !ctx.kube) return [];
   const releases = levels.flat();
   const out: Recovered[] = [];
   for (const g of fresh) {
-    for (const r of releases.filter((x) => x.rendered.bundle === g.bundle)) {
-      const found = locateValue(r, g.value);
+    const mine = releases.filter((x) => x.rendered.bundle === g.bundle);
+    for (const r of mine) {
+      let found = locateValue(r, g.value);
+      // Not there as given (hashed, as an htpasswd line): the objects that change with the value hold it.
+      if (!found && renderWith && r.target === "cluster") found = await dependentObject(r, await renderWith(g, `${g.value}x`));
       if (!found) continue;
       const live = await liveValue(ctx, found, g);
       if (live === undefined || live.value === g.value) break;

@@ -105,6 +105,9 @@ export function report(err: unknown, io: CliIo, debug: boolean): number {
   }
   if (err instanceof KubesmithError) {
     for (const line of err.oneLine().split("\n")) io.stderr(`kubesmith: ${line}\n`);
+    // The cause, when there is more of it than fits the line (a failed command's last stderr lines).
+    for (const line of err.details()) io.stderr(`kubesmith:   | ${line}\n`);
+    if (err.seeAlso) for (const line of err.seeAlso.split("\n")) io.stderr(`kubesmith: ${line}\n`);
     if (debug && err.stack) io.stderr(`${err.stack}\n`);
     return err.exitCode;
   }

@@ -2,7 +2,11 @@
 // local copy. The state belongs to the inventory that describes the cluster, not to the directory a command
 // happens to be run from: `plan -i /abs/inv.yaml` from another directory must find the same secrets (a
 // state that is not found would mean new passwords planned over the running cluster's).
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
+import { quote } from "../ssh/quote.js";
+
+/** A word as a person would type it: quoted only when the shell needs it. */
+const word = (s: string): string => (/^[A-Za-z0-9_./:@%+=,-]+$/.test(s) ? s : quote(s));
 
 export const STATE_DIR_ENV = "KUBESMITH_STATE_DIR";
 
@@ -14,4 +18,17 @@ export function stateDirFor(flag: string | undefined, inventoryFile: string, env
   const fromEnv = env[STATE_DIR_ENV];
   if (fromEnv) return resolve(fromEnv);
   return join(dirname(resolve(inventoryFile)), ".kubesmith");
+}
+
+/**
+ * The `kubesmith logs` command that shows a run's (and a host's) whole output. runDir is
+ * <stateDir>/<cluster>/runs/<id>; --state-dir is added only when it is not what -i alone would find.
+ */
+export function logsCommand(inventory: string, runDir: string, host?: string, env: NodeJS.ProcessEnv = process.env): string {
+  const stateDir = resolve(runDir, "..", "..", "..");
+  const parts = ["kubesmith", "logs", "-i", word(inventory)];
+  if (stateDirFor(undefined, inventory, env) !== stateDir) parts.push("--state-dir", word(stateDir));
+  parts.push("--run", basename(runDir));
+  if (host) parts.push("--host", word(host));
+  return parts.join(" ");
 }

@@ -1,6 +1,6 @@
 // `up`, `plan`, `down`, `rebuild`, `secrets`, the work: flags → context → phase list → runPhases, with the
 // cluster lock around every run that changes something. Loaded by the commands' actions (cluster.ts).
-import { STATE_DIR_ENV, stateDirFor } from "../cluster/state.js";
+import { logsCommand, STATE_DIR_ENV, stateDirFor } from "../cluster/state.js";
 import { interruptible, type CliIo } from "../cli/main.js";
 import { acquireLock, ourLock, releaseLock } from "../cluster/lock.js";
 import { readClusterSecrets, secretsFile } from "../cluster/secrets.js";
@@ -19,7 +19,7 @@ import { writeRunReport } from "../report/html.js";
 import { applyAddons, renderAddons } from "../phases/addons.js";
 import { table } from "../ui/table.js";
 import { resolveInventoryPath } from "./inventory.js";
-import { InterruptedError, UsageError } from "../errors.js";
+import { HostError, InterruptedError, KubesmithError, MultiHostError, UsageError } from "../errors.js";
 import type { RunResultKind } from "../ui/events.js";
 
 export const UP_PHASES: Phase<ClusterContext>[] = [
@@ -101,7 +101,10 @@ export async function runCluster(
     if (after && kind !== "json") await after(ctx);
     return ctx;
   } catch (err) {
-    if (!signal.aborted) throw err;
+    if (!signal.aborted) {
+      if (err instanceof KubesmithError) err.seeAlso ??= seeLogs(err, opts.inventory, ctx.runDir);
+      throw err;
+    }
     result = "interrupted";
     throw new InterruptedError(`interrupted during ${where ?? whereNow(ctx)}; run 'kubesmith ${rerun}' again to continue`, { cause: err });
   } finally {
@@ -120,6 +123,14 @@ export async function runCluster(
       }
     }
   }
+}
+
+/** The `kubesmith logs` line(s) for the hosts an error names (one per host, at most three), else the run's. */
+export function seeLogs(err: KubesmithError, inventory: string, runDir: string): string {
+  const hosts = err instanceof MultiHostError ? err.errors.flatMap((e) => (e instanceof HostError ? [e.host] : [])) : err instanceof HostError ? [err.host] : [];
+  const unique = [...new Set(hosts)];
+  if (!unique.length || unique.length > 3) return `the whole output: ${logsCommand(inventory, runDir)}`;
+  return unique.map((h) => `${h}'s whole output: ${logsCommand(inventory, runDir, h)}`).join("\n");
 }
 
 /** How long the end of up waits for keepalived to elect a VIP holder (several advert intervals, even at 1 s). */

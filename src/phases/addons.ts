@@ -107,7 +107,16 @@ export function addonsPhase(selection: AddonSelection = {}): Phase<ClusterContex
       ctx.generatedSecrets ??= [];
       levels = everything && ctx.addonLevels ? ctx.addonLevels : await loadAddonReleases(ctx, selection, ctx.generatedSecrets);
       // A value made up in this run that the running cluster already has is read back, never rotated.
-      const recovered = await recoverGeneratedSecrets(ctx, levels);
+      const renderWith = async (g: { bundle: string; path: string }, value: string) => {
+        const saved = ctx.recoveredSecrets;
+        ctx.recoveredSecrets = [...(saved ?? []), { bundle: g.bundle, path: g.path, value, from: "" }];
+        try {
+          return (await loadAddonReleases(ctx, { ...selection, only: [g.bundle], includeDisabled: true }, [])).flat();
+        } finally {
+          ctx.recoveredSecrets = saved;
+        }
+      };
+      const recovered = await recoverGeneratedSecrets(ctx, levels, renderWith);
       if (recovered.length) {
         ctx.recoveredSecrets = [...(ctx.recoveredSecrets ?? []), ...recovered];
         const isRecovered = (g: { bundle: string; path: string }) => recovered.some((r) => r.bundle === g.bundle && r.path === g.path);

@@ -1,7 +1,7 @@
 // Building and tearing down what every cluster command needs: the loaded inventory, the SSH pool, the run
 // directory with its journal and per-host logs, and the reporters.
 import { mkdirSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { buildModel, type ClusterModel } from "../cluster/model.js";
 import type { HostFacts } from "../facts/gather.js";
 import { loadInventory } from "../inventory/load.js";
@@ -117,7 +117,7 @@ export async function openContext(command: string, opts: ClusterOptions, reporte
       return pool.connect(h.target);
     },
   };
-  reporter.emit({ kind: "run-start", command, cluster: model.name, dryRun: opts.dryRun, runDir });
+  reporter.emit({ kind: "run-start", command, cluster: model.name, dryRun: opts.dryRun, runDir, inventory: resolve(opts.inventory) });
   return ctx;
 }
 

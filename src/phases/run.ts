@@ -106,6 +106,7 @@ export async function forHosts<C extends PhaseContext, H extends { name: string 
             status: "failed",
             durationMs: Math.round(performance.now() - t0),
             detail: err instanceof KubesmithError ? err.oneLine() : String(err),
+            ...(err instanceof KubesmithError && err.details().length ? { output: err.details() } : {}),
           });
         }
       }),

@@ -1,6 +1,7 @@
 // The run report: one self-contained HTML file per run (inline CSS, inline SVG, a few lines of inline JS,
 // nothing fetched) showing where the time went: a timeline of phases and of each host within them, every
 // remote command with its duration and result, failures highlighted, and how the run ended.
+import { logsCommand } from "../cluster/state.js";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "../errors.js";
@@ -129,11 +130,16 @@ export function renderRunReport(m: RunModel): string {
   const title = `kubesmith ${m.command} ${m.cluster}`;
   const outcome = m.outcome === "ok" ? "succeeded" : m.outcome === "failed" ? "FAILED" : "did not finish";
   const failedPhases = m.phases.filter((p) => p.status === "failed");
+  // Each failure: its line (escaped text), then the cause's output and where to see all of it.
+  const failure = (line: string, host?: string, output?: string[]): string =>
+    esc(line) +
+    (output?.length ? `<pre class="cause">${esc(output.join("\n"))}</pre>` : "") +
+    (host && m.inventory && m.runDir ? `<div class="more">whole output: <code>${esc(logsCommand(m.inventory, m.runDir, host))}</code></div>` : "");
   const failures = [
     // A phase whose hosts failed is told by those hosts' lines.
-    ...failedPhases.filter((p) => !p.hosts.some((h) => h.status === "failed")).map((p) => `${p.phase}: ${p.error ?? "failed"}`),
-    ...m.phases.flatMap((p) => p.hosts.filter((h) => h.status === "failed").map((h) => `${p.phase} on ${h.host}: ${h.detail ?? "failed"}`)),
-    ...m.errors.map((e) => `${e.host ? `${e.host}: ` : ""}${e.message} (exit code ${e.exitCode})`),
+    ...failedPhases.filter((p) => !p.hosts.some((h) => h.status === "failed")).map((p) => failure(`${p.phase}: ${p.error ?? "failed"}`)),
+    ...m.phases.flatMap((p) => p.hosts.filter((h) => h.status === "failed").map((h) => failure(`${p.phase} on ${h.host}: ${h.detail ?? "failed"}`, h.host, h.output))),
+    ...m.errors.map((e) => failure(`${e.host ? `${e.host}: ` : ""}${e.message} (exit code ${e.exitCode})`, e.host)),
   ];
   const slow = [...m.phases].filter((p) => p.status !== "skipped").sort((a, b) => b.end - b.start - (a.end - a.start)).slice(0, 3);
   return `<!doctype html>
@@ -149,6 +155,8 @@ h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:26px 0 8px}
 .facts{display:flex;gap:28px;margin:12px 0;flex-wrap:wrap} .facts div{min-width:110px} .facts b{display:block;font-size:20px}
 .failures{border-left:5px solid #dc2626;background:#fef2f2;padding:8px 14px;margin:12px 0}
 .failures li{margin:2px 0}
+.failures pre.cause{margin:4px 0;padding:6px 8px;background:#fff;border:1px solid #fecaca;white-space:pre-wrap;word-break:break-all;font-size:12px}
+.failures .more{font-size:12px;color:#475569}
 .timeline{border:1px solid #e2e8f0;border-radius:6px;padding:6px 0}
 svg text{font:12px system-ui,sans-serif;fill:#0f172a} svg .axis{fill:#64748b;font-size:11px}
 svg .grid{stroke:#e2e8f0;stroke-width:1} svg .band{fill:#f8fafc}
@@ -173,7 +181,7 @@ tr.failed td{background:#fee2e2;color:#991b1b}
 <div><b>${m.changes || m.changeList.length}</b>changes</div>
 <div><b>${m.warnings.length}</b>warnings</div>
 </div>
-${failures.length ? `<div class="failures" id="failures"><b>What failed</b><ul>${failures.map((f) => `<li>${esc(f)}</li>`).join("")}</ul></div>` : ""}
+${failures.length ? `<div class="failures" id="failures"><b>What failed</b><ul>${failures.map((f) => `<li>${f}</li>`).join("")}</ul></div>` : ""}
 ${slow.length ? `<p class="muted">Most time: ${slow.map((p) => `${esc(p.phase)} (${esc(fmtMs(p.end - p.start))})`).join(", ")}.</p>` : ""}
 <h2>Timeline</h2>
 <div class="legend"><span><i style="background:${COLORS.phase}"></i>phase</span><span><i style="background:${COLORS.hostDone}"></i>host done</span><span><i style="background:${COLORS.hostFailed}"></i>host failed</span><span><i style="background:${COLORS.running}"></i>unfinished</span><span><i style="background:${COLORS.command}"></i>commands (ticks)</span></div>

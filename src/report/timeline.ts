@@ -12,6 +12,8 @@ export interface HostSpan extends Span {
   host: string;
   status: "done" | "failed" | "skipped" | "running";
   detail?: string;
+  /** A failure's cause: the failed command's last stderr lines. */
+  output?: string[];
 }
 
 export interface PhaseRow extends Span {
@@ -35,6 +37,9 @@ export interface RunModel {
   command: string;
   cluster: string;
   dryRun: boolean;
+  /** The inventory file and run directory (from run-start): what `kubesmith logs` needs. */
+  inventory?: string;
+  runDir?: string;
   startedAt?: string;
   /** ms; the run-end's figure when there is one, else the last event. */
   durationMs: number;
@@ -96,6 +101,8 @@ export function buildRunModel(events: Stamped[]): RunModel {
         m.command ||= e.dryRun ? "plan" : e.command;
         m.cluster ||= e.cluster;
         m.dryRun ||= e.dryRun;
+        if (e.inventory) m.inventory ??= e.inventory;
+        m.runDir ??= e.runDir;
         break;
       case "phase-start": {
         const row: PhaseRow = { phase: e.phase, start: now, end: now, status: "running", hosts: [] };
@@ -134,6 +141,7 @@ export function buildRunModel(events: Stamped[]): RunModel {
         span.end = now;
         span.status = e.status;
         if (e.detail) span.detail = e.detail;
+        if (e.output?.length) span.output = e.output;
         break;
       }
       case "command":

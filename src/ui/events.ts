@@ -2,11 +2,11 @@
 // journal and (later) the HTML report are all fed from it. Field names are stable; see docs/events.md.
 
 export type RunEvent =
-  | { kind: "run-start"; command: string; cluster: string; dryRun: boolean; runDir: string }
+  | { kind: "run-start"; command: string; cluster: string; dryRun: boolean; runDir: string; inventory?: string }
   | { kind: "phase-start"; phase: string; hosts?: string[] }
   | { kind: "phase-end"; phase: string; ok: boolean; durationMs: number; error?: string }
   | { kind: "phase-skip"; phase: string; reason: string }
-  | { kind: "host-step"; phase: string; host: string; status: "start" | "done" | "failed" | "skipped"; durationMs?: number; detail?: string }
+  | { kind: "host-step"; phase: string; host: string; status: "start" | "done" | "failed" | "skipped"; durationMs?: number; detail?: string; output?: string[] }
   | { kind: "change"; phase: string; host: string; what: string; dryRun: boolean }
   | { kind: "command"; host: string; label?: string; command: string; code: number | null; durationMs: number }
   | { kind: "warning"; host?: string; message: string }

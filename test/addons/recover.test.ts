@@ -88,4 +88,16 @@ describe("recoverGeneratedSecrets", () => {
     expect((err as StateError).exitCode).toBe(13);
     expect((err as StateError).message).toMatch(/traefik value dashboard\.password .*Secret\/monitoring\/traefik-dashboard-auth/);
   });
+
+  it("finds a hashed value by rendering again with another value, and refuses when that object exists", async () => {
+    const hash = (v: string) => b64(`admin:$hash$${v.length}${v.split("").reverse().join("")}`);
+    const render = (v: string) => [cluster("traefik", [secret("traefik-dashboard-auth", { users: hash(v) }), secret("other", { a: b64("same") })])];
+    const { ctx } = ctxWith(new Map([["Secret/traefik-dashboard-auth", secret("traefik-dashboard-auth", { users: b64("admin:$apr1$xyz") })]]), [{ bundle: "traefik", path: "dashboard.password", value: "made-up" }]);
+    // Without a way to render again the value is not found (nothing to check) …
+    expect(await recoverGeneratedSecrets(ctx, [render("made-up")])).toEqual([]);
+    // … with one, the object that changes with the value is the one that holds it.
+    const err = await recoverGeneratedSecrets(ctx, [render("made-up")], async (_g, v) => render(v)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StateError);
+    expect((err as StateError).message).toMatch(/Secret\/monitoring\/traefik-dashboard-auth/);
+  });
 });

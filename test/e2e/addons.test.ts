@@ -95,7 +95,7 @@ describe.skipIf(labSkip)("add-on bundles on a lab of 1 control plane, 2 workers,
     const plan = await fromElsewhere(["plan", "-o", "json", "-i", inv]);
     expect(plan.code, plan.stderr).toBe(0);
     expect(changesOf(plan).map((c) => c.what).filter((w) => /Secret/.test(String(w)))).toEqual([]);
-    expect(events(plan).some((e) => e.kind === "warning" && /grafana: adminPassword .*kept the value the cluster uses/.test(String(e.message)))).toBe(true);
+    expect(events(plan).some((e) => e.kind === "warning" && /grafana: adminPassword .*kept the value the cluster uses/.test(String((e as { message?: string }).message)))).toBe(true);
     // The state now lives beside the inventory file (no --state-dir): a plan writes no secrets.
     expect(existsSync(join(elsewhere, ".kubesmith", lab.state.name, "secrets.json"))).toBe(false);
 

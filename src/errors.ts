@@ -120,6 +120,15 @@ export class HostKeyError extends HostError {
   readonly exitCode = ExitCode.HostKey;
 }
 
+/** The host presented another key than the one recorded for it (reinstalled, or a man in the middle). */
+export class HostKeyChangedError extends HostKeyError {}
+
+/**
+ * The identity file the inventory names cannot be read or used: a problem on this machine, the same for
+ * every host that uses the file.
+ */
+export class IdentityFileError extends AuthError {}
+
 /** A remote command exited non-zero. */
 export class CommandError extends HostError {
   readonly exitCode = ExitCode.Command;
@@ -227,8 +236,21 @@ export class MultiHostError extends KubesmithError {
     this.errors = sorted;
     this.exitCode = sorted[0]?.exitCode ?? ExitCode.Internal;
   }
+  /**
+   * One line per error; errors that say the same thing of several hosts (one missing identity file used by
+   * every host) are one line naming those hosts.
+   */
   override oneLine(): string {
-    return this.errors.map((e) => e.oneLine()).join("\n");
+    const groups = new Map<string, { hosts: string[]; text: string }>();
+    for (const e of this.errors) {
+      const host = e instanceof HostError ? e.host : undefined;
+      const text = host !== undefined && e.oneLine().startsWith(`${host}: `) ? e.oneLine().slice(host.length + 2) : e.oneLine();
+      const key = host !== undefined ? `${e.constructor.name}\0${text}` : `\0${groups.size}`;
+      const g = groups.get(key) ?? { hosts: [], text };
+      if (host !== undefined) g.hosts.push(host);
+      groups.set(key, g);
+    }
+    return [...groups.values()].map((g) => (g.hosts.length ? `${g.hosts.join(", ")}: ${g.text}` : g.text)).join("\n");
   }
   /** Each host's cause lines, under a line naming the host. */
   override details(): string[] {

@@ -3,7 +3,7 @@
 import { stateDirFor } from "../cluster/state.js";
 import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { KubesmithError, MultiHostError, PreflightError } from "../errors.js";
+import { AuthError, CommandError, HostKeyChangedError, HostKeyError, IdentityFileError, KubesmithError, MultiHostError, PreflightError, TimeoutError, UnreachableError } from "../errors.js";
 import { factsScript, parseFacts, type HostFacts } from "../facts/gather.js";
 import { loadInventory } from "../inventory/load.js";
 import type { RoleName } from "../inventory/schema.js";
@@ -20,6 +20,8 @@ export interface HostReport {
   roles: RoleName[];
   facts?: HostFacts;
   error?: string;
+  /** Why it could not be checked: UNREACHABLE, AUTH FAILED, KEY FILE, HOST KEY UNKNOWN, HOST KEY CHANGED, TIMEOUT … */
+  problem?: string;
   findings: Finding[];
 }
 
@@ -38,6 +40,7 @@ export async function runCheck(opts: CheckOptions, out: (s: string) => void, war
   const inv = loaded.inventory;
   const targets = targetsFromInventory(inv, {
     baseDir: dirname(loaded.file),
+    inventoryFile: opts.inventory,
     ...(opts.hostKeyPolicy ? { hostKeyPolicy: opts.hostKeyPolicy } : {}),
   });
   const logDir = join(runDir(stateDirFor(opts.stateDir, loaded.file), inv.cluster.name, "check"), "hosts");
@@ -61,6 +64,7 @@ export async function runCheck(opts: CheckOptions, out: (s: string) => void, war
     else {
       const e = r.reason;
       rep.error = e instanceof KubesmithError ? e.oneLine() : String(e instanceof Error ? e.message : e);
+      rep.problem = problemLabel(e);
       failures.push(e instanceof KubesmithError ? e : new PreflightError(`${rep.name}: ${rep.error}`));
     }
   }
@@ -82,12 +86,24 @@ export async function runCheck(opts: CheckOptions, out: (s: string) => void, war
   return reports;
 }
 
+/** The STATUS of a host check could not reach or use, by cause (each has its own exit code too). */
+export function problemLabel(e: unknown): string {
+  if (e instanceof HostKeyChangedError) return "HOST KEY CHANGED";
+  if (e instanceof HostKeyError) return "HOST KEY UNKNOWN";
+  if (e instanceof IdentityFileError) return "KEY FILE";
+  if (e instanceof AuthError) return "AUTH FAILED";
+  if (e instanceof TimeoutError) return "TIMEOUT";
+  if (e instanceof UnreachableError) return "UNREACHABLE";
+  if (e instanceof CommandError) return "FACTS FAILED";
+  return "ERROR";
+}
+
 export function renderReport(reports: HostReport[]): string {
   const rows = reports.map((r) => {
     const f = r.facts;
     const fails = r.findings.filter((x) => x.severity === "fail").length;
     const warns = r.findings.filter((x) => x.severity === "warn").length;
-    const status = r.error ? "UNREACHABLE" : fails ? `FAIL(${fails})` : warns ? `ok, ${warns} warning(s)` : "ok";
+    const status = r.error ? (r.problem ?? "ERROR") : fails ? `FAIL(${fails})` : warns ? `ok, ${warns} warning(s)` : "ok";
     return [
       r.name,
       r.address,

@@ -10,6 +10,7 @@ import { registerCompletionCommand } from "./completion.js";
 import { registerInitCommand } from "./init.js";
 import { registerKubeconfigCommand } from "./kubeconfig.js";
 import { registerLogsCommand } from "./logs.js";
+import { registerHostkeysCommands } from "./hostkeys.js";
 import { registerStatusCommand } from "./status.js";
 import { registerInventoryCommands } from "./inventory.js";
 import { registerLabCommands } from "./lab.js";
@@ -24,6 +25,7 @@ export function registerCommands(program: Command, io: CliIo): void {
   registerAddonsApplyCommands(addonsGroup(program), io);
   registerStatusCommand(program, io);
   registerLogsCommand(program, io);
+  registerHostkeysCommands(program, io);
   registerKubeconfigCommand(program, io);
   registerCompletionCommand(program, io);
 }

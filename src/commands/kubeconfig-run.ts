@@ -15,7 +15,7 @@ import type { KubeconfigOptions } from "./kubeconfig.js";
 /** /etc/kubernetes/admin.conf from the inventory's first control plane, over SSH. */
 export async function fetchAdminConf(inventoryPath: string, hostKeyPolicy?: HostKeyPolicy): Promise<{ cluster: string; text: string; host: string }> {
   const loaded = await loadInventory(inventoryPath);
-  const targets = targetsFromInventory(loaded.inventory, { baseDir: dirname(loaded.file), ...(hostKeyPolicy ? { hostKeyPolicy } : {}) });
+  const targets = targetsFromInventory(loaded.inventory, { baseDir: dirname(loaded.file), inventoryFile: loaded.file, ...(hostKeyPolicy ? { hostKeyPolicy } : {}) });
   const model = buildModel(loaded, targets);
   const pool = new SshPool({ concurrency: 1 });
   try {

@@ -120,7 +120,7 @@ const oneLine = (e: unknown) => (e instanceof KubesmithError ? e.oneLine() : e i
 export async function gatherStatus(opts: StatusOptions): Promise<ClusterStatus> {
   const concurrency = parseConcurrency(opts.concurrency);
   const loaded = await loadInventory(resolveInventoryPath(opts.inventory));
-  const targets = targetsFromInventory(loaded.inventory, { baseDir: dirname(loaded.file), ...(opts.hostKeyPolicy ? { hostKeyPolicy: opts.hostKeyPolicy } : {}) });
+  const targets = targetsFromInventory(loaded.inventory, { baseDir: dirname(loaded.file), inventoryFile: loaded.file, ...(opts.hostKeyPolicy ? { hostKeyPolicy: opts.hostKeyPolicy } : {}) });
   const model: ClusterModel = buildModel(loaded, targets);
   const warnings: string[] = loaded.warnings.map((w) => `${w.path ? `${w.path}: ` : ""}${w.message}`);
   const reporter: Reporter = {

@@ -73,6 +73,7 @@ export async function openContext(command: string, opts: ClusterOptions, reporte
   const loaded = await loadInventory(opts.inventory);
   const targets = targetsFromInventory(loaded.inventory, {
     baseDir: dirname(loaded.file),
+    inventoryFile: opts.inventory,
     ...(opts.hostKeyPolicy ? { hostKeyPolicy: opts.hostKeyPolicy } : {}),
   });
   const model = buildModel(loaded, targets);

@@ -17,6 +17,7 @@ import {
   ExitCode,
   HostError,
   HostKeyError,
+  IdentityFileError,
   InterruptedError,
   KubesmithError,
   TimeoutError,
@@ -304,7 +305,7 @@ export class SshRunner implements Runner {
         data = await readFile(path);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        throw new AuthError(
+        throw new IdentityFileError(
           this.host,
           code === "ENOENT" ? `identity file ${path} does not exist` : `cannot read identity file ${path}: ${(e as Error).message}`,
           { hint: "fix identityFile in the inventory" },
@@ -313,7 +314,7 @@ export class SshRunner implements Runner {
       const parsed = utils.parseKey(data, t.auth.passphrase);
       if (parsed instanceof Error) {
         const encrypted = /passphrase|decrypt|encrypted/i.test(parsed.message);
-        throw new AuthError(
+        throw new IdentityFileError(
           this.host,
           encrypted
             ? `cannot decrypt identity file ${path}: ${t.auth.passphrase ? "wrong passphrase" : "it needs a passphrase"}`
@@ -428,6 +429,7 @@ export class SshRunner implements Runner {
             key,
             policy: t.hostKeyPolicy,
             knownHostsFile: t.knownHostsFile,
+            ...(t.inventoryFile ? { inventoryFile: t.inventoryFile } : {}),
             ...(this.opts.onWarning ? { onWarning: this.opts.onWarning } : {}),
             ...(this.opts.warnedHosts ? { warned: this.opts.warnedHosts } : {}),
           }).then(

@@ -3,9 +3,9 @@
 // (|1|salt|hash), several keys per host, comments, and the @revoked marker (@cert-authority lines
 // are ignored: kubesmith does not do host certificates).
 import { createHash, createHmac } from "node:crypto";
-import { mkdir, readFile, appendFile, chmod } from "node:fs/promises";
+import { mkdir, readFile, appendFile, chmod, rename, stat, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { HostKeyError } from "../errors.js";
+import { HostKeyChangedError, HostKeyError } from "../errors.js";
 import type { HostKeyPolicy } from "./types.js";
 
 export interface KnownHostEntry {
@@ -168,6 +168,8 @@ export interface VerifyRequest {
   key: Buffer;
   policy: HostKeyPolicy;
   knownHostsFile: string;
+  /** The inventory, when known: the changed-key hint names `kubesmith hostkeys forget -i FILE NAME`. */
+  inventoryFile?: string;
   /** Called for the `off` policy's warning. */
   onWarning?: (host: string, msg: string) => void;
   /** Hosts already warned about under `off` (so the warning is given once per host). */
@@ -196,11 +198,11 @@ export async function verifyHostKey(req: VerifyRequest): Promise<VerifyOutcome> 
   if (known.length > 0) {
     const sameType = known.filter((e) => e.keyType === type);
     const old = (sameType.length ? sameType : known).map((e) => `${e.keyType} ${fingerprint(e.key)} (line ${e.line})`);
-    throw new HostKeyError(
+    throw new HostKeyChangedError(
       name,
       `HOST KEY CHANGED for ${where}: known_hosts ${knownHostsFile} has ${old.join(", ")} but the host presented ${type} ${fp}; refusing to connect (possible man-in-the-middle)`,
       {
-        hint: `if the host was really reinstalled, remove its old line(s) with: ssh-keygen -R '${where}' -f ${knownHostsFile}`,
+        hint: `if ${name} was really reinstalled, forget its old key with: kubesmith hostkeys forget ${req.inventoryFile ? `-i ${req.inventoryFile} ` : ""}${name}`,
       },
     );
   }
@@ -223,4 +225,29 @@ export async function verifyHostKey(req: VerifyRequest): Promise<VerifyOutcome> 
       return "unchecked";
     }
   }
+}
+
+/**
+ * Remove every entry for these hosts (each `host` / `[host]:port` as hostPattern writes them; hashed entries
+ * too), as `ssh-keygen -R` does: the old file is kept as FILE.old, the new one replaces it atomically with
+ * the same mode. Returns the number of lines removed (0: the file is not touched).
+ */
+export async function forgetKnownHosts(file: string, hosts: { host: string; port: number }[]): Promise<number> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return 0;
+    throw e;
+  }
+  const names = hosts.map((h) => hostPattern(h.host, h.port));
+  const drop = new Set(parseKnownHosts(text).filter((e) => !e.marker && names.some((n) => entryMatches(e.hosts, n))).map((e) => e.line));
+  if (!drop.size) return 0;
+  const kept = text.split(/\r?\n/).filter((_, i) => !drop.has(i + 1));
+  const mode = (await stat(file)).mode & 0o777;
+  await writeFile(`${file}.old`, text, { mode });
+  const tmp = `${file}.kubesmith-tmp`;
+  await writeFile(tmp, kept.join("\n"), { mode });
+  await rename(tmp, file);
+  return drop.size;
 }

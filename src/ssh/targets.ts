@@ -46,6 +46,8 @@ export interface TargetOptions {
   hostKeyPolicy?: HostKeyPolicy;
   /** Directory of the inventory file; relative paths in it are resolved against this. */
   baseDir?: string;
+  /** The inventory file itself (hints name it: `kubesmith hostkeys forget -i FILE`). */
+  inventoryFile?: string;
   /** Environment used for SSH_AUTH_SOCK (default process.env). */
   env?: NodeJS.ProcessEnv;
   /** Override every host's connect timeout (--connect-timeout); default: the command line's, if any. */
@@ -124,6 +126,7 @@ export function targetsFromInventory(inv: Inventory, opts: TargetOptions = {}): 
     return {
       hostKeyPolicy,
       knownHostsFile,
+      ...(opts.inventoryFile ? { inventoryFile: opts.inventoryFile } : {}),
       connectTimeoutMs: connectTimeoutOverride ?? secondsMs(h?.connectTimeout ?? d.connectTimeout, SSH_DEFAULTS.connectTimeoutMs),
       commandTimeoutMs: parseDuration(h?.commandTimeout ?? d.commandTimeout ?? "10m"),
       keepaliveIntervalMs: parseDuration(h?.keepaliveInterval ?? d.keepaliveInterval ?? "15s"),

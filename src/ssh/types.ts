@@ -29,6 +29,8 @@ export interface SshTarget {
   hostKeyPolicy: HostKeyPolicy;
   /** known_hosts file: read for verification, appended to under accept-new. */
   knownHostsFile: string;
+  /** The inventory the target came from (for hints that name a kubesmith command). */
+  inventoryFile?: string;
   /** One connection attempt: TCP connect, SSH handshake and authentication. */
   connectTimeoutMs: number;
   commandTimeoutMs: number;

@@ -95,6 +95,7 @@ describe.skipIf(labSkip)("kubesmith check against the lab", () => {
     expect(r.stderr).toMatch(new RegExp(`^kubesmith: ${lab.state.hosts[2]!.name}: .*(unreachable|timed out|no route|refused|connect)`, "im"));
     // the other hosts were still checked
     expect(r.stdout).toMatch(new RegExp(`^${lab.state.hosts[0]!.name}\\s.*\\sok`, "m"));
+    expect(r.stdout).toMatch(new RegExp(`^${lab.state.hosts[2]!.name}\\s.*\\s(UNREACHABLE|TIMEOUT)\\s*$`, "m"));
   });
 
   it("a wrong key: exit 5, naming the host", async () => {
@@ -105,6 +106,21 @@ describe.skipIf(labSkip)("kubesmith check against the lab", () => {
     expect(r.code).toBe(ExitCode.Auth);
     expectCleanErrors(r.stderr);
     expect(r.stderr).toMatch(new RegExp(`^kubesmith: ${lab.state.hosts[0]!.name}: .*auth`, "im"));
+    // labelled by its cause, not "UNREACHABLE"
+    expect(r.stdout).toMatch(new RegExp(`^${lab.state.hosts[0]!.name}\\s.*\\sAUTH FAILED\\s*$`, "m"));
+    expect(r.stdout).not.toMatch(/UNREACHABLE/);
+  });
+
+  it("a missing identity file: exit 5, KEY FILE, and one line for all the hosts that use it", async () => {
+    const missing = join(work, "no_such_key");
+    const inv = variant("nokey", (t) => t.replace(lab.state.keyFile, missing));
+    const r = await kubesmith(["check", "-i", inv, "--state-dir", stateDir]);
+    expect(r.code).toBe(ExitCode.Auth);
+    expectCleanErrors(r.stderr);
+    const lines = r.stderr.trim().split("\n").filter((l) => l.includes(missing));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(lab.state.hosts.map((h) => h.name).join(", "));
+    for (const h of lab.state.hosts) expect(r.stdout).toMatch(new RegExp(`^${h.name}\\s.*\\sKEY FILE\\s*$`, "m"));
   });
 
   it("a changed host key: exit 6, naming host and both fingerprints", async () => {
@@ -121,12 +137,23 @@ describe.skipIf(labSkip)("kubesmith check against the lab", () => {
     const r = await kubesmith(["check", "-i", inv, "--state-dir", stateDir]);
     expect(r.code).toBe(ExitCode.HostKey);
     expectCleanErrors(r.stderr);
+    expect(r.stdout).toMatch(new RegExp(`^${target.name}\\s.*\\sHOST KEY CHANGED\\s*$`, "m"));
     const fpOld = execFileSync("ssh-keygen", ["-l", "-f", `${other}.pub`], { encoding: "utf8" }).split(" ")[1]!;
     expect(r.stderr).toContain(target.name);
     expect(r.stderr).toContain(fpOld);
     expect(r.stderr).toMatch(/SHA256:[A-Za-z0-9+/]{43}.*SHA256:[A-Za-z0-9+/]{43}/);
     // the changed key was not written over
     expect(readFileSync(kh, "utf8")).toContain(otherPub);
+    // the error names the command that forgets the old key; after it, the host is trusted again (accept-new)
+    expect(r.stderr).toContain(`kubesmith hostkeys forget -i ${inv} ${target.name}`);
+    const typo = await kubesmith(["hostkeys", "forget", "-i", inv, "no-such-host"]);
+    expect(typo.code).toBe(ExitCode.Usage);
+    expect(typo.stderr).toMatch(/no host named 'no-such-host'/);
+    const forget = await kubesmith(["hostkeys", "forget", "-i", inv, target.name]);
+    expect(forget.code, forget.stderr).toBe(0);
+    expect(readFileSync(kh, "utf8")).not.toContain(otherPub);
+    const again = await kubesmith(["check", "-i", inv, "--state-dir", stateDir]);
+    expect(again.code, again.stderr).toBe(0);
   });
 
   it("a bad inventory: exit 3 with file, line and column", async () => {

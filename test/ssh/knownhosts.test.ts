@@ -3,10 +3,11 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { HostKeyError } from "../../src/errors.js";
+import { HostKeyChangedError, HostKeyError } from "../../src/errors.js";
 import {
   addKnownHost,
   fingerprint,
+  forgetKnownHosts,
   hostPattern,
   keyTypeOf,
   lookup,
@@ -130,7 +131,16 @@ describe("verifyHostKey", () => {
     expect(msg).toContain(fingerprint(k1.blob));
     expect(msg).toContain(fingerprint(k2.blob));
     expect(msg).toMatch(/CHANGED/);
+    expect(e).toBeInstanceOf(HostKeyChangedError);
+    expect(msg).toContain("kubesmith hostkeys forget node1");
     expect(readFileSync(file, "utf8")).toBe(before);
+  });
+
+  it("the changed-key hint names the inventory when it is known", async () => {
+    const file = join(dir, "changed-inv");
+    await addKnownHost(file, "198.18.0.10", 22, k1.blob);
+    const e = (await verifyHostKey({ ...req(file, "strict", k2.blob), inventoryFile: "inv/lab.yaml" }).catch((x: unknown) => x)) as HostKeyError;
+    expect(e.oneLine()).toContain("kubesmith hostkeys forget -i inv/lab.yaml node1");
   });
 
   it("a host known only with another key type is refused too", async () => {
@@ -159,5 +169,29 @@ describe("verifyHostKey", () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/node1: WARNING: host key checking is OFF/);
     expect(() => statSync(file)).toThrow();
+  });
+});
+
+describe("forgetKnownHosts (ssh-keygen -R)", () => {
+  it("removes plain, [host]:port and hashed entries of the named hosts, keeps the rest, markers and mode; FILE.old is the previous file", async () => {
+    const file = join(dir, "forget");
+    await addKnownHost(file, "198.18.0.10", 22, k1.blob);
+    await addKnownHost(file, "198.18.0.11", 2222, k1.blob);
+    await addKnownHost(file, "198.18.0.12", 22, k2.blob);
+    // a hashed entry for .10 (as HashKnownHosts writes them) and a revocation that must stay
+    const hashed = execFileSync("sh", ["-c", `printf '%s\\n' '${line("198.18.0.10", k2)}' > ${dir}/h && ssh-keygen -H -f ${dir}/h >/dev/null 2>&1 && cat ${dir}/h`], { encoding: "utf8" }).trim();
+    writeFileSync(file, `${readFileSync(file, "utf8")}${hashed}\n@revoked * ${keyTypeOf(k2.blob)} ${k2.blob.toString("base64")}\n`, { mode: 0o600 });
+    const before = readFileSync(file, "utf8");
+    const n = await forgetKnownHosts(file, [{ host: "198.18.0.10", port: 22 }, { host: "198.18.0.11", port: 2222 }]);
+    expect(n).toBe(3);
+    const after = readFileSync(file, "utf8");
+    expect(lookup(parseKnownHosts(after), "198.18.0.10", 22).known).toEqual([]);
+    expect(lookup(parseKnownHosts(after), "198.18.0.11", 2222).known).toEqual([]);
+    expect(lookup(parseKnownHosts(after), "198.18.0.12", 22).known).toHaveLength(1);
+    expect(after).toContain("@revoked");
+    expect(readFileSync(`${file}.old`, "utf8")).toBe(before);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(await forgetKnownHosts(file, [{ host: "198.18.0.10", port: 22 }])).toBe(0);
+    expect(await forgetKnownHosts(join(dir, "no-such-file"), [{ host: "x", port: 22 }])).toBe(0);
   });
 });

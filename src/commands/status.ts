@@ -30,5 +30,12 @@ export function registerStatusCommand(program: Command, io: CliIo): void {
       const { gatherStatus, renderStatus } = await import("./status-run.js");
       const s = await gatherStatus(opts);
       io.stdout(opts.output === "json" ? `${JSON.stringify(s, null, 2)}\n` : renderStatus(s));
+      // Scripts ask `status` whether there is a working cluster: not when the API does not answer.
+      if (!s.api.reachable) {
+        const { ApiError } = await import("../errors.js");
+        throw new ApiError(`cluster ${s.cluster}: the API at ${s.endpoint} is not reachable: ${s.api.error ?? "unknown"}`, {
+          hint: s.nodes.some((n) => n.kubeadm === "control-plane") ? "see the hosts above; 'kubesmith up' repairs what it can" : "the cluster is not built yet: run 'kubesmith up'",
+        });
+      }
     });
 }

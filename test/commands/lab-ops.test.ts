@@ -29,9 +29,10 @@ describe.skipIf(labSkip)("status, logs, kubeconfig and the run report on lab 'op
     await lab?.down();
   });
 
-  it("status before up: every host reachable, kubeadm none, no API, nobody holds the VIP", async () => {
+  it("status before up: every host reachable, kubeadm none, no API (exit 11: not built), nobody holds the VIP", async () => {
     const r = await cli(["status", ...inv(), "-o", "json"]);
-    expect(r.code, r.stderr).toBe(0);
+    expect(r.code, r.stderr).toBe(11);
+    expect(r.stderr).toMatch(/not reachable.*not built yet: run 'kubesmith up'/);
     const s = JSON.parse(r.stdout) as ClusterStatus;
     expect(s.nodes.map((n) => n.name)).toEqual(lab.state.hosts.map((h) => h.name));
     for (const n of s.nodes) expect(n.kubeadm, n.name).toBe("none");

@@ -18,7 +18,7 @@ export interface LoadedInventory {
    *  relative paths taken from the inventory file's directory). */
   inventory: Inventory;
   warnings: InventoryIssue[];
-  /** Every value that came from ${VAR}, for log redaction. */
+  /** Every value of a secret field that came from ${VAR}; a cluster run adds them to its secrets (util/secrets.ts). */
   secrets: string[];
   /** Positions in the file, for checks made after loading (the add-on values). */
   source: SourceLookup;

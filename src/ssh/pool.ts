@@ -3,7 +3,8 @@
 // host rides on one connection to it.
 import pLimit from "p-limit";
 import type { Client } from "ssh2";
-import { SshRunner, targetSecrets, type SshRunnerOptions } from "./connection.js";
+import type { SecretList } from "../util/secrets.js";
+import { SshRunner, type SshRunnerOptions } from "./connection.js";
 import { HostLog } from "./log.js";
 import type { CommandLogEntry, SshTarget } from "./types.js";
 
@@ -14,6 +15,8 @@ export interface SshPoolOptions {
   concurrency?: number;
   /** Per-host log files <logDir>/<host>.log. */
   logDir?: string;
+  /** The secrets every host's log and errors redact, one list for all hosts (default: the run's, runSecrets). */
+  secrets?: SecretList;
   onCommand?: (e: CommandLogEntry) => void;
   onWarning?: (host: string, msg: string) => void;
   /** Passed to every runner (retry backoff, channels per connection …). */
@@ -38,7 +41,7 @@ export class SshPool {
       ...o.runner,
       log: new HostLog({
         host: logName,
-        secrets: targetSecrets(t),
+        ...(o.secrets ? { secrets: o.secrets } : {}),
         ...(o.logDir ? { logDir: o.logDir } : {}),
         ...(o.onCommand ? { onCommand: o.onCommand } : {}),
       }),

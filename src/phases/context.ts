@@ -68,9 +68,8 @@ export interface ClusterOptions {
 }
 
 export async function openContext(command: string, opts: ClusterOptions, reporters: Reporter[]): Promise<ClusterContext> {
+  // Loading adds the inventory's secrets (${VAR} values of secret fields) to the run's list (runSecrets).
   const loaded = await loadInventory(opts.inventory);
-  // The inventory's secrets (${VAR} values of secret fields) join the run's list before anything is logged.
-  runSecrets.add(...loaded.secrets);
   const targets = targetsFromInventory(loaded.inventory, {
     baseDir: dirname(loaded.file),
     ...(opts.hostKeyPolicy ? { hostKeyPolicy: opts.hostKeyPolicy } : {}),

@@ -35,7 +35,7 @@ export class SshPool {
     this.limit = pLimit(Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY));
   }
 
-  private runnerOptions(logName: string, t: SshTarget): SshRunnerOptions {
+  private runnerOptions(logName: string): SshRunnerOptions {
     const o = this.opts;
     return {
       ...o.runner,
@@ -55,7 +55,7 @@ export class SshPool {
     const key = `${b.user}@${b.address}:${b.port}`;
     let r = this.bastions.get(key);
     if (!r) {
-      r = new SshRunner(b, { ...this.runnerOptions(b.name, b), bastion: undefined });
+      r = new SshRunner(b, { ...this.runnerOptions(b.name), bastion: undefined });
       this.bastions.set(key, r);
     }
     return r.connect();
@@ -65,7 +65,7 @@ export class SshPool {
   runner(target: SshTarget): SshRunner {
     let r = this.runners.get(target.name);
     if (!r) {
-      r = new SshRunner(target, this.runnerOptions(target.name, target));
+      r = new SshRunner(target, this.runnerOptions(target.name));
       this.runners.set(target.name, r);
     }
     return r;

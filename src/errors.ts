@@ -2,6 +2,8 @@
 // them into a single line on stderr and an exit code. Anything else is a bug and shows a stack trace
 // only with --debug.
 
+import { runSecrets } from "./util/secrets.js";
+
 export const ExitCode = {
   Ok: 0,
   Internal: 1,
@@ -136,6 +138,10 @@ export class CommandError extends HostError {
   readonly code: number | null;
   readonly stderr: string;
   constructor(host: string, command: string, code: number | null, stderr: string, what?: string) {
+    // Redacted from the run's secrets (util/secrets.ts) whoever builds it: the runner or a phase.
+    command = runSecrets.redact(command);
+    stderr = runSecrets.redact(stderr);
+    if (what !== undefined) what = runSecrets.redact(what);
     const last = stderr.split("\n").map((l) => l.trim()).filter((l) => !NOISE.test(l)).pop() ?? "";
     super(
       host,

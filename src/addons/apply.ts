@@ -4,8 +4,10 @@
 // compared with the live object, so re-applying the same render changes nothing and reports nothing.
 // Then: wait for the workloads to roll out, prune what the render dropped, and record the render as
 // the release's last-good revision. When a rollout fails, the last-good revision is applied again.
+// Every create, update and delete goes through the run's change gate (opts.gate), one call per object
+// with the call that makes it; the waits and the release history are the gate's follow-ups. So a dry
+// run is decided there and nowhere here: planning (GET, server-side dry run, list) is read-only anyway.
 import pLimit from "p-limit";
-import { ApiError } from "../errors.js";
 import type { KubeClient, KubeObject } from "../kube/client.js";
 import { AddonError } from "./errors.js";
 import { readHistory, recordKinds, saveRevision, type ReleaseHistory } from "./history.js";
@@ -19,17 +21,19 @@ import {
   releaseLabels,
   type KindRef,
 } from "./objects.js";
-import { deleteObjects, findPrunable, notServed } from "./prune.js";
+import type { Gate } from "../phases/run.js";
+import { deleteThroughGate, findPrunable, notServed } from "./prune.js";
 import type { Release, RenderedCluster } from "./types.js";
 import { waitCrdsEstablished, waitForWorkloads } from "./wait.js";
 
 export interface ApplyReleaseOptions {
-  /** Plan only: report what would change, change nothing. */
-  dryRun?: boolean;
+  /**
+   * The run's change gate (phases/run.ts gateOf): each change is handed to it with the function that
+   * makes it; in a dry run it records the change and does not call the function.
+   */
+  gate: Gate;
   /** For each of: CRDs Established, workloads rolled out, the rollback rolled out. */
   timeoutMs: number;
-  /** Called once per change, before it is made (and in dry run instead of making it). */
-  onChange?(what: string): void | Promise<void>;
   /** Progress lines worth showing (rollback). */
   log?(line: string): void;
   /**
@@ -149,16 +153,23 @@ async function converge(
     planned.push(...plans);
     const todo = plans.filter((p) => p.action !== "none");
     for (const p of plans) if (cls === 1) opts.namespaces?.add(p.obj.metadata.name);
-    for (const p of todo) await opts.onChange?.(describeChange(release.name, p));
-    if (!opts.dryRun) {
-      await Promise.all(todo.map((p) => limit(() => kube.apply(p.obj, { force: true }))));
-      if (cls === 0 && group.length) {
-        const stuck = await waitCrdsEstablished(kube, group, opts.timeoutMs);
-        if (stuck.length) {
-          throw new AddonError(release.name, `CustomResourceDefinition ${stuck.join(", ")} not Established within ${Math.round(opts.timeoutMs / 1000)} s`, {
-            hint: "check the CRD's names and versions (kubectl describe crd)",
-          });
-        }
+    // The gate records each change as its call starts (p-limit starts them in order), so the changes are
+    // listed in plan order; the applies themselves run up to `concurrency` at once.
+    await Promise.all(
+      todo.map((p) =>
+        limit(() =>
+          opts.gate.change(describeChange(release.name, p), async () => {
+            await kube.apply(p.obj, { force: true });
+          }),
+        ),
+      ),
+    );
+    if (cls === 0 && group.length) {
+      const stuck = await opts.gate.followUp(() => waitCrdsEstablished(kube, group, opts.timeoutMs));
+      if (stuck?.length) {
+        throw new AddonError(release.name, `CustomResourceDefinition ${stuck.join(", ")} not Established within ${Math.round(opts.timeoutMs / 1000)} s`, {
+          hint: "check the CRD's names and versions (kubectl describe crd)",
+        });
       }
     }
     await between?.(cls);
@@ -172,10 +183,9 @@ async function ensureNamespace(kube: KubeClient, release: Release, objs: KubeObj
   if (opts.namespaces?.has(release.namespace)) return false;
   if (await kube.get("v1", "Namespace", release.namespace)) return false;
   opts.namespaces?.add(release.namespace);
-  await opts.onChange?.(`${release.name}: create Namespace/${release.namespace}`);
-  if (!opts.dryRun) {
+  await opts.gate.change(`${release.name}: create Namespace/${release.namespace}`, async () => {
     await kube.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: release.namespace, labels: { "app.kubernetes.io/managed-by": "kubesmith" } } });
-  }
+  });
   return true;
 }
 
@@ -195,31 +205,28 @@ export async function applyRelease(kube: KubeClient, rendered: RenderedCluster, 
     if (cls !== 1) return;
     createdNamespace = await ensureNamespace(kube, release, objs, opts);
     // Before anything else is created: the history lists every kind this render uses.
-    if (!opts.dryRun) kinds = await recordKinds(kube, bundle, release, kindsOf(objs), history);
+    kinds = (await opts.gate.followUp(() => recordKinds(kube, bundle, release, kindsOf(objs), history))) ?? kinds;
   });
   const created = planned.filter((p) => p.action === "create").map((p) => p.id);
   const updated = planned.filter((p) => p.action === "update").map((p) => p.id);
   if (createdNamespace) created.unshift(`Namespace/${release.namespace}`);
 
-  if (!opts.dryRun) {
+  await opts.gate.followUp(async () => {
     const failure = await waitForWorkloads(kube, objs, { timeoutMs: opts.timeoutMs });
     if (failure) {
       await rollBack(kube, rendered, history, kinds, created.length + updated.length > 0, failure, opts);
     }
-  }
-
-  // Prune: in a dry run of a brand-new release there is nothing to list yet, which is fine.
-  const prunable = await findPrunable(kube, bundle, release, objs, kinds).catch((err: unknown) => {
-    if (opts.dryRun && err instanceof ApiError && err.status === 404) return [];
-    throw err;
   });
-  for (const o of prunable) await opts.onChange?.(`${release.name}: delete ${objectId(o)} (no longer rendered)`);
-  if (!opts.dryRun) await deleteObjects(kube, prunable);
+
+  // Prune. In a dry run of a brand-new release there is nothing to list yet: kinds the cluster does not
+  // serve (404) are skipped by listReleaseObjects.
+  const prunable = await findPrunable(kube, bundle, release, objs, kinds);
+  await deleteThroughGate(opts.gate, kube, prunable, (o) => `${release.name}: delete ${objectId(o)} (no longer rendered)`);
 
   let revision = history?.lastGood?.revision;
-  if (!opts.dryRun && (!history?.lastGood || canonicalJson(history.lastGood.objects) !== canonicalJson(objs))) {
-    revision = (revision ?? 0) + 1;
-    await saveRevision(kube, bundle, release, objs, revision);
+  if (!history?.lastGood || canonicalJson(history.lastGood.objects) !== canonicalJson(objs)) {
+    const next = (revision ?? 0) + 1;
+    revision = (await opts.gate.followUp(async () => (await saveRevision(kube, bundle, release, objs, next), next))) ?? revision;
   }
   return {
     release: release.name,
@@ -251,7 +258,7 @@ async function rollBack(
     });
   }
   opts.log?.(`${release.name}: ${what}; rolling back to revision ${good.revision}`);
-  const quiet: ApplyReleaseOptions = { ...opts, onChange: (w) => opts.onChange?.(`rollback ${w}`) };
+  const quiet: ApplyReleaseOptions = { ...opts, gate: { ...opts.gate, change: (w, fn) => opts.gate.change(`rollback ${w}`, fn) } };
   try {
     await converge(kube, release, good.objects, quiet);
     const again = await waitForWorkloads(kube, good.objects, { timeoutMs: opts.timeoutMs });
@@ -262,8 +269,7 @@ async function rollBack(
       });
     }
     const extra = await findPrunable(kube, bundle, release, good.objects, kinds);
-    for (const o of extra) await quiet.onChange?.(`${release.name}: delete ${objectId(o)} (not in revision ${good.revision})`);
-    await deleteObjects(kube, extra);
+    await deleteThroughGate(quiet.gate, kube, extra, (o) => `${release.name}: delete ${objectId(o)} (not in revision ${good.revision})`);
   } catch (err) {
     if (err instanceof AddonError) throw err;
     throw new AddonError(release.name, `${what}; rolling back to revision ${good.revision} failed: ${err instanceof Error ? err.message : String(err)}`, {

@@ -1,9 +1,10 @@
 // Prune and remove: find a release's live objects by its labels across the kinds it ever used, and
 // delete the ones the render no longer has. An object is deleted only when it carries BOTH release
 // labels (checked again on the listed object, not only trusted to the selector), is not owned by
-// another object, and is not the release's history Secret.
+// another object, and is not the release's history Secret. Each delete is a change through the run's gate.
 import { ApiError } from "../errors.js";
 import type { KubeClient, KubeObject } from "../kube/client.js";
+import type { Gate } from "../phases/run.js";
 import { historySecretName } from "./history.js";
 import { COMMON_KINDS, deleteOrder, isOurs, objectId, objectKey, prunableKind, releaseSelector, splitKindRef, type KindRef } from "./objects.js";
 import type { Release } from "./types.js";
@@ -50,11 +51,11 @@ export async function findPrunable(kube: KubeClient, bundle: string, release: Re
   return deleteOrder(live.filter((o) => !keep.has(objectKey(o))));
 }
 
-/** Deletes the given live objects (in delete order); returns how many were still there. */
-export async function deleteObjects(kube: KubeClient, objects: KubeObject[]): Promise<number> {
-  let n = 0;
+/** Deletes the given live objects in delete order, each one a change through the gate, described by `what`. */
+export async function deleteThroughGate(gate: Gate, kube: KubeClient, objects: KubeObject[], what: (o: KubeObject) => string): Promise<void> {
   for (const o of deleteOrder(objects)) {
-    if (await kube.delete(o.apiVersion, o.kind, o.metadata.name, o.metadata.namespace)) n++;
+    await gate.change(what(o), async () => {
+      await kube.delete(o.apiVersion, o.kind, o.metadata.name, o.metadata.namespace);
+    });
   }
-  return n;
 }

@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from "commander";
 import { ExitCode, KubesmithError, UsageError } from "../errors.js";
 import { registerCommands } from "../commands/index.js";
 import { packageVersion } from "../util/pkg.js";
+import { runSecrets } from "../util/secrets.js";
 
 export interface CliIo {
   stdout: (s: string) => void;
@@ -104,15 +105,16 @@ export function report(err: unknown, io: CliIo, debug: boolean): number {
     return ExitCode.Usage;
   }
   if (err instanceof KubesmithError) {
-    for (const line of err.oneLine().split("\n")) io.stderr(`kubesmith: ${line}\n`);
+    // The last word of the run: redacted from its secrets like every log and event.
+    for (const line of runSecrets.redact(err.oneLine()).split("\n")) io.stderr(`kubesmith: ${line}\n`);
     // The cause, when there is more of it than fits the line (a failed command's last stderr lines).
-    for (const line of err.details()) io.stderr(`kubesmith:   | ${line}\n`);
+    for (const line of err.details()) io.stderr(`kubesmith:   | ${runSecrets.redact(line)}\n`);
     if (err.seeAlso) for (const line of err.seeAlso.split("\n")) io.stderr(`kubesmith: ${line}\n`);
     if (debug && err.stack) io.stderr(`${err.stack}\n`);
     return err.exitCode;
   }
   const e = err instanceof Error ? err : new Error(String(err));
-  io.stderr(`kubesmith: internal error: ${e.message}${debug ? "" : " (run with --debug for details and report it)"}\n`);
+  io.stderr(`kubesmith: internal error: ${runSecrets.redact(e.message)}${debug ? "" : " (run with --debug for details and report it)"}\n`);
   if (debug && e.stack) io.stderr(`${e.stack}\n`);
   return ExitCode.Internal;
 }

@@ -1,10 +1,12 @@
 // Secrets kubesmith makes for a cluster and must find again on the next run: the VRRP password of the
 // control-plane keepalived, and add-on values a bundle's schema marks writeOnly with no default (Grafana's
 // admin password, the Traefik dashboard password, keepalived-edge's VRRP password). Kept in
-// <stateDir>/<cluster>/secrets.json, mode 0600, never logged.
+// <stateDir>/<cluster>/secrets.json, mode 0600, never logged: every value read or made here is added to
+// the run's secrets (util/secrets.ts), which every log, event and error is redacted from.
 import { randomBytes, randomInt } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { runSecrets } from "../util/secrets.js";
 
 export interface ClusterSecrets {
   vrrpPass: string;
@@ -29,9 +31,13 @@ export function readClusterSecrets(stateDir: string, cluster: string): ClusterSe
 /** Reads the cluster's secrets, creating them when missing (unless create is false: then they are made up for this run only). */
 export function loadClusterSecrets(stateDir: string, cluster: string, opts: { create: boolean }): ClusterSecrets {
   const existing = readClusterSecrets(stateDir, cluster);
-  if (existing) return existing;
+  if (existing) {
+    runSecrets.add(existing.vrrpPass, ...Object.values(existing.addons ?? {}).flatMap((v) => Object.values(v)));
+    return existing;
+  }
   // keepalived reads at most 8 characters of a PASS.
   const s: ClusterSecrets = { vrrpPass: randomBytes(6).toString("base64url").slice(0, 8) };
+  runSecrets.add(s.vrrpPass);
   if (opts.create) save(stateDir, cluster, s);
   return s;
 }
@@ -66,6 +72,7 @@ export function addonSecret(
   const have = s.addons?.[bundle]?.[path];
   if (have) return { value: have, generated: false };
   const value = randomPassword(length);
+  runSecrets.add(value);
   if (opts.create) {
     s.addons = { ...(s.addons ?? {}), [bundle]: { ...(s.addons?.[bundle] ?? {}), [path]: value } };
     save(stateDir, cluster, s);

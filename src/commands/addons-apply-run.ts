@@ -5,12 +5,12 @@ import { diffRelease, formatDiff } from "../addons/diff.js";
 import { applyHostRelease, removeHostRelease } from "../addons/hostapply.js";
 import { loadAddonReleases, type AddonSelection, type RenderedRelease } from "../addons/releases.js";
 import { removeRendered } from "../addons/remove.js";
-import { UsageError } from "../errors.js";
+import { ApiError, UsageError } from "../errors.js";
 import { connectApi } from "../phases/api.js";
 import { addonsPhase, API_HOST, hostTargets } from "../phases/addons.js";
 import type { ClusterContext, ClusterOptions } from "../phases/context.js";
 import { gatherFacts } from "../phases/hosts.js";
-import { change, type Phase } from "../phases/run.js";
+import { change, gateOf, type Phase } from "../phases/run.js";
 import type { Flags } from "./addons-apply.js";
 import { clusterOptions } from "./cluster.js";
 import { runCluster } from "./cluster-run.js";
@@ -74,10 +74,13 @@ export async function addonsRemove(bundles: string[], f: Flags, opts: ClusterOpt
     for (const r of releases) {
       if (r.target === "cluster") {
         if (!ctx.kube) {
-          await change(ctx, API_HOST, `${r.rendered.release.name}: remove (the cluster does not exist)`, async () => {});
+          // Only a dry run gets here: a real run has connected to the API (or failed) in 'connect to the Kubernetes API'.
+          await change(ctx, API_HOST, `${r.rendered.release.name}: remove (the cluster does not exist)`, async () => {
+            throw new ApiError(`cannot remove ${r.rendered.release.name}: no connection to the Kubernetes API`);
+          });
           continue;
         }
-        await removeRendered(ctx.kube, r.rendered, { dryRun: ctx.dryRun, onChange: (w) => change(ctx, API_HOST, w, async () => {}) });
+        await removeRendered(ctx.kube, r.rendered, { gate: gateOf(ctx, API_HOST) });
       } else {
         await removeHostRelease(ctx, r.rendered.release.name, await hostTargets(ctx, Object.keys(r.rendered.files)));
       }

@@ -5,6 +5,7 @@ import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type Scalar, type YAMLError } from "yaml";
 import { InventoryError, type InventoryIssue } from "../errors.js";
+import { runSecrets } from "../util/secrets.js";
 import { checkRules } from "./rules.js";
 import { type Inventory, InventorySchema, type SshDefaults } from "./schema.js";
 import { firstUnsafe, safeIssue, showName } from "./show.js";
@@ -18,7 +19,7 @@ export interface LoadedInventory {
    *  relative paths taken from the inventory file's directory). */
   inventory: Inventory;
   warnings: InventoryIssue[];
-  /** Every value that came from ${VAR}, for log redaction. */
+  /** Every value of a secret field that came from ${VAR}; already added to the run's secrets (util/secrets.ts). */
   secrets: string[];
   /** Positions in the file, for checks made after loading (the add-on values). */
   source: SourceLookup;
@@ -322,6 +323,8 @@ function parseChecked(text: string, file: string, env: NodeJS.ProcessEnv): Loade
     scalar.value = sub.value;
     if (/^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(raw)) src.envScalars.add(scalar);
   });
+  // They join the run's one list of secrets at once: every log, event and error from here on redacts them.
+  runSecrets.add(...secrets);
 
   let input: unknown;
   try {

@@ -1,7 +1,8 @@
 // The add-ons phase of `up` (and of `addons apply`): the enabled bundles rendered into releases, applied
 // level by level in dependency order, the releases of one level in parallel. Cluster releases go
 // through the API (applyRelease: SSA, wait, prune, roll back); host releases over SSH (applyHostRelease).
-// Every change is recorded through change(); in a dry run only that happens.
+// Every change goes through the change gate with the function that makes it (gateOf(ctx, API_HOST) for the
+// API, change() per host step); in a dry run the gate records them and calls none.
 import { applyRelease, type ApplyResult } from "../addons/apply.js";
 import { loadCalicoManifest, renderCalico } from "../addons/calico.js";
 import { applyHostRelease, type HostTarget } from "../addons/hostapply.js";
@@ -9,7 +10,7 @@ import { loadAddonReleases, type AddonSelection, type RenderedRelease } from "..
 import { recoverGeneratedSecrets } from "../addons/recover.js";
 import { ApiError, KubesmithError, MultiHostError } from "../errors.js";
 import type { ClusterContext } from "./context.js";
-import { change, type Phase } from "./run.js";
+import { change, gateOf, type Phase } from "./run.js";
 
 /** The host name cluster (API) changes are recorded under. */
 export const API_HOST = "cluster";
@@ -19,27 +20,23 @@ export interface AddonsRunSummary {
   hosts: { release: string; changes: Map<string, number> }[];
 }
 
-async function record(ctx: ClusterContext, what: string): Promise<void> {
-  // The apply engine makes the change itself (or not, in a dry run); this only records and reports it.
-  await change(ctx, API_HOST, what, async () => {});
-}
-
 export async function applyClusterReleaseIn(
   ctx: ClusterContext,
   r: Extract<RenderedRelease, { target: "cluster" }>,
   namespaces: Set<string> = new Set(),
 ): Promise<ApplyResult | undefined> {
   const { rendered } = r;
-  if (!ctx.kube && !ctx.dryRun) throw new ApiError(`cannot apply ${rendered.release.name}: no connection to the Kubernetes API`);
   if (!ctx.kube) {
-    // Dry run before the cluster exists: everything would be created.
-    await record(ctx, `${rendered.release.name}: create ${rendered.objects.length} object(s) in ${rendered.release.namespace}`);
+    // Before the cluster exists (only a dry run gets here: a real run has connected to the API by now, or
+    // failed): everything would be created.
+    await change(ctx, API_HOST, `${rendered.release.name}: create ${rendered.objects.length} object(s) in ${rendered.release.namespace}`, async () => {
+      throw new ApiError(`cannot apply ${rendered.release.name}: no connection to the Kubernetes API`);
+    });
     return undefined;
   }
   return applyRelease(ctx.kube, rendered, {
-    dryRun: ctx.dryRun,
+    gate: gateOf(ctx, API_HOST),
     timeoutMs: ctx.options.waitTimeoutMs ?? 300_000,
-    onChange: (what) => record(ctx, what),
     log: (message) => ctx.reporter.emit({ kind: "warning", message }),
     namespaces,
   });

@@ -9,7 +9,7 @@ import { ApiError } from "../errors.js";
 import { KubeClient, nodeReady, type KubeObject } from "../kube/client.js";
 import type { ClusterHost } from "../cluster/model.js";
 import type { ClusterContext } from "./context.js";
-import { change, type Phase } from "./run.js";
+import { change, followUp, type Phase } from "./run.js";
 
 /** Label keys kubesmith sets from the inventory; recorded on the node so removed ones are taken off later. */
 export const MANAGED_LABELS_ANNOTATION = "kubesmith.io/managed-labels";
@@ -103,7 +103,10 @@ export const cni: Phase<ClusterContext> = {
     const { objects, source } = ctx.calico;
     // Apply only what differs (server-side dry run would be the general answer; the bundle layer brings it).
     if (!kube) {
-      await change(ctx, ctx.model.first.name, `apply Calico (${objects.length} object(s) from ${source}, pod CIDR ${ctx.model.inventory.cluster.podCIDR})`, async () => {});
+      // Only a dry run gets here (needsApi): the cluster does not exist yet.
+      await change(ctx, ctx.model.first.name, `apply Calico (${objects.length} object(s) from ${source}, pod CIDR ${ctx.model.inventory.cluster.podCIDR})`, async () => {
+        throw new ApiError("cannot apply Calico: no connection to the Kubernetes API");
+      });
       return;
     }
     const missing: KubeObject[] = [];
@@ -116,7 +119,7 @@ export const cni: Phase<ClusterContext> = {
         for (const o of missing) await kube.apply(o);
       });
     }
-    if (!ctx.dryRun) await waitNodesReady(ctx, ctx.model.hosts.map((h) => h.name), ctx.options.waitTimeoutMs ?? 300_000);
+    await followUp(ctx, () => waitNodesReady(ctx, ctx.model.hosts.map((h) => h.name), ctx.options.waitTimeoutMs ?? 300_000));
   },
 };
 

@@ -13,6 +13,7 @@ import { targetsFromInventory } from "../ssh/targets.js";
 import type { HostKeyPolicy, Runner } from "../ssh/types.js";
 import { FanOut, MemoryReporter, type Reporter } from "../ui/events.js";
 import { JournalReporter } from "../ui/reporters.js";
+import { runSecrets } from "../util/secrets.js";
 import type { PhaseContext, PlannedChange } from "./run.js";
 
 export interface JoinSecrets {
@@ -70,6 +71,7 @@ export interface ClusterOptions {
 }
 
 export async function openContext(command: string, opts: ClusterOptions, reporters: Reporter[]): Promise<ClusterContext> {
+  // Loading adds the inventory's secrets (${VAR} values of secret fields) to the run's list (runSecrets).
   const loaded = await loadInventory(opts.inventory);
   const targets = targetsFromInventory(loaded.inventory, {
     baseDir: dirname(loaded.file),
@@ -81,11 +83,12 @@ export async function openContext(command: string, opts: ClusterOptions, reporte
   const runDir = join(opts.stateDir, model.name, "runs", `${stamp}-${opts.dryRun ? "plan" : command}`);
   mkdirSync(join(runDir, "hosts"), { recursive: true, mode: 0o700 });
   const memory = new MemoryReporter();
-  const reporter = new FanOut([memory, new JournalReporter(join(runDir, "events.jsonl")), ...reporters]);
+  const reporter = new FanOut([memory, new JournalReporter(join(runDir, "events.jsonl")), ...reporters], runSecrets);
   for (const w of loaded.warnings) reporter.emit({ kind: "warning", message: `${w.path ? `${w.path}: ` : ""}${w.message}` });
   const pool = new SshPool({
     concurrency: opts.concurrency,
     logDir: join(runDir, "hosts"),
+    secrets: runSecrets,
     onWarning: (host, message) => reporter.emit({ kind: "warning", host, message }),
     onCommand: (e) =>
       reporter.emit({ kind: "command", host: e.host, ...(e.label ? { label: e.label } : {}), command: e.command, code: e.code, durationMs: e.durationMs }),

@@ -1,6 +1,6 @@
 // The phase runner, shaped like k0sctl's: prepare → shouldRun → run, cleanUp of the phases that ran when a
-// later one fails. Every remote change goes through ctx.change(): in dry-run it is recorded and skipped, in
-// a real run it is recorded and done. Plan output, the journal and progress all come from that one call.
+// later one fails. Every change goes through change(): in dry-run it is recorded and skipped, in a real
+// run it is recorded and done. Plan output, the journal and progress all come from that one call.
 import { InterruptedError, KubesmithError, MultiHostError } from "../errors.js";
 import type { Reporter } from "../ui/events.js";
 import pLimit from "p-limit";
@@ -55,12 +55,38 @@ export interface Phase<C extends PhaseContext = PhaseContext> {
   cleanUp?(ctx: C): Promise<void>;
 }
 
-/** The one gate for remote changes. */
+/**
+ * The one gate for changes (remote commands, API objects, local files): the only place that tells a dry run
+ * from a real one. Every change is recorded and emitted; fn, the change itself, runs only in a real run.
+ */
 export async function change<C extends PhaseContext>(ctx: C, host: string, what: string, fn: () => Promise<void>): Promise<void> {
   ctx.changes.push({ phase: ctx.phase, host, what });
   ctx.reporter.emit({ kind: "change", phase: ctx.phase, host, what, dryRun: ctx.dryRun });
   if (ctx.dryRun) return;
   await fn();
+}
+
+/**
+ * Part of the gate: work that follows changes without being one (waiting for CRDs, rollouts or nodes,
+ * the add-on release history) runs only when the changes are really made. Nothing is recorded. Returns
+ * fn's result, undefined in a dry run.
+ */
+export async function followUp<C extends PhaseContext, T>(ctx: C, fn: () => Promise<T>): Promise<T | undefined> {
+  if (ctx.dryRun) return undefined;
+  return fn();
+}
+
+/** The gate bound to a run and the host its changes are recorded under; what engines (add-ons) are given. */
+export interface Gate {
+  change(what: string, fn: () => Promise<void>): Promise<void>;
+  followUp<T>(fn: () => Promise<T>): Promise<T | undefined>;
+}
+
+export function gateOf<C extends PhaseContext>(ctx: C, host: string): Gate {
+  return {
+    change: (what, fn) => change(ctx, host, what, fn),
+    followUp: (fn) => followUp(ctx, fn),
+  };
 }
 
 /**

@@ -25,6 +25,7 @@ import {
 } from "../errors.js";
 import { knownKeyTypes, verifyHostKey, type VerifyRequest } from "./knownhosts.js";
 import { HostLog } from "./log.js";
+import type { SecretList } from "../util/secrets.js";
 import { quote } from "./quote.js";
 import type { CommandLogEntry, ExecOptions, ExecResult, Runner, SshTarget, UploadOptions } from "./types.js";
 
@@ -42,6 +43,8 @@ export interface SshRunnerOptions {
   log?: HostLog;
   /** Shorthand when no log is given: per-host log file directory and callback. */
   logDir?: string;
+  /** When no log is given: the list to redact from (default: the run's, runSecrets). */
+  secrets?: SecretList;
   onCommand?: (e: CommandLogEntry) => void;
   /** Warnings meant for the user (host key checking off …). */
   onWarning?: (host: string, msg: string) => void;
@@ -153,11 +156,10 @@ interface SshErr extends Error {
   code?: string | number;
 }
 
-/** The target's secrets, redacted from every log entry and error. */
-export function targetSecrets(t: SshTarget): string[] {
-  const s = [t.auth.password, t.auth.passphrase, t.sudo.password];
-  if (t.bastion) s.push(...targetSecrets(t.bastion));
-  return s.filter((x): x is string => typeof x === "string" && x.length > 0);
+/** Adds the target's credentials (and its bastion's) to the run's secrets, so every log entry and error redacts them. */
+function addTargetSecrets(list: SecretList, t: SshTarget): void {
+  list.add(t.auth.password, t.auth.passphrase, t.sudo.password);
+  if (t.bastion) addTargetSecrets(list, t.bastion);
 }
 
 export class SshRunner implements Runner {
@@ -184,10 +186,11 @@ export class SshRunner implements Runner {
       opts.log ??
       new HostLog({
         host: target.name,
-        secrets: targetSecrets(target),
+        ...(opts.secrets ? { secrets: opts.secrets } : {}),
         ...(opts.logDir ? { logDir: opts.logDir } : {}),
         ...(opts.onCommand ? { onCommand: opts.onCommand } : {}),
       });
+    addTargetSecrets(this.log.secrets, target);
     this.channels = pLimit(Math.max(1, opts.maxChannels ?? 8));
     this.graceMs = opts.interruptGraceMs ?? DEFAULT_INTERRUPT_GRACE_MS;
   }

@@ -1,23 +1,15 @@
 // Per-host command log. Every command run (and every upload/download) becomes one CommandLogEntry:
-// secrets redacted everywhere, large outputs capped. Entries go to an optional callback and to an
-// optional file <logDir>/<host>.log (mode 0600, appended).
+// secrets redacted everywhere (from the run's one list, util/secrets.ts), large outputs capped. Entries go
+// to an optional callback and to an optional file <logDir>/<host>.log (mode 0600, appended).
 import { appendFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { REDACTED, redact, runSecrets, type SecretList } from "../util/secrets.js";
 import type { CommandLogEntry } from "./types.js";
 
-export const REDACTED = "***";
+export { REDACTED, redact };
+
 /** Output kept per stream in the log; the rest is elided (head and tail are kept). */
 export const MAX_LOGGED_OUTPUT = 64 * 1024;
-
-/** Replace every occurrence of every (non-empty) secret by ***. Longest secrets first. */
-export function redact(text: string, secrets: readonly string[]): string {
-  // A secret interpolated with quote() appears with each ' written as '\'' : redact that form too.
-  const forms = secrets.filter((s) => s.length > 0).flatMap((s) => (s.includes("'") ? [s, s.replace(/'/g, "'\\''")] : [s]));
-  const list = [...new Set(forms)].sort((a, b) => b.length - a.length);
-  let out = text;
-  for (const s of list) out = out.split(s).join(REDACTED);
-  return out;
-}
 
 /** Keep the head and the tail of a long output. */
 export function capOutput(text: string, max = MAX_LOGGED_OUTPUT): string {
@@ -35,8 +27,8 @@ export interface HostLogOptions {
   host: string;
   /** Directory for <host>.log; none: no file. */
   logDir?: string;
-  /** Secrets of the target (password, passphrase, sudo password); always redacted. */
-  secrets?: readonly string[];
+  /** The list every entry is redacted from (default: the run's, runSecrets). */
+  secrets?: SecretList;
   onCommand?: (e: CommandLogEntry) => void;
 }
 
@@ -49,27 +41,27 @@ export interface RecordInput {
   stdout?: string;
   stderr?: string;
   error?: string;
-  /** Extra per-command secrets (ExecOptions.secrets). */
+  /** Per-command secrets (ExecOptions.secrets): added to the list, so later entries and other hosts redact them too. */
   secrets?: readonly string[];
 }
 
 export class HostLog {
   readonly host: string;
   readonly file?: string;
-  private readonly secrets: readonly string[];
+  readonly secrets: SecretList;
   private readonly onCommand?: (e: CommandLogEntry) => void;
   private dirReady = false;
 
   constructor(opts: HostLogOptions) {
     this.host = opts.host;
     if (opts.logDir) this.file = join(opts.logDir, `${safeName(opts.host)}.log`);
-    this.secrets = opts.secrets ?? [];
+    this.secrets = opts.secrets ?? runSecrets;
     if (opts.onCommand) this.onCommand = opts.onCommand;
   }
 
-  /** Redact the target's secrets plus `extra`. */
+  /** Adds `extra` to the list, then redacts everything on it. */
   redact(text: string, extra: readonly string[] = []): string {
-    return redact(text, [...this.secrets, ...extra]);
+    return this.secrets.add(...extra).redact(text);
   }
 
   record(r: RecordInput): CommandLogEntry {

@@ -3,7 +3,8 @@
 // host rides on one connection to it.
 import pLimit from "p-limit";
 import type { Client } from "ssh2";
-import { SshRunner, targetSecrets, type SshRunnerOptions } from "./connection.js";
+import type { SecretList } from "../util/secrets.js";
+import { SshRunner, type SshRunnerOptions } from "./connection.js";
 import { HostLog } from "./log.js";
 import type { CommandLogEntry, SshTarget } from "./types.js";
 
@@ -14,6 +15,8 @@ export interface SshPoolOptions {
   concurrency?: number;
   /** Per-host log files <logDir>/<host>.log. */
   logDir?: string;
+  /** The secrets every host's log and errors redact, one list for all hosts (default: the run's, runSecrets). */
+  secrets?: SecretList;
   onCommand?: (e: CommandLogEntry) => void;
   onWarning?: (host: string, msg: string) => void;
   /** Passed to every runner (retry backoff, channels per connection …). */
@@ -32,13 +35,13 @@ export class SshPool {
     this.limit = pLimit(Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY));
   }
 
-  private runnerOptions(logName: string, t: SshTarget): SshRunnerOptions {
+  private runnerOptions(logName: string): SshRunnerOptions {
     const o = this.opts;
     return {
       ...o.runner,
       log: new HostLog({
         host: logName,
-        secrets: targetSecrets(t),
+        ...(o.secrets ? { secrets: o.secrets } : {}),
         ...(o.logDir ? { logDir: o.logDir } : {}),
         ...(o.onCommand ? { onCommand: o.onCommand } : {}),
       }),
@@ -52,7 +55,7 @@ export class SshPool {
     const key = `${b.user}@${b.address}:${b.port}`;
     let r = this.bastions.get(key);
     if (!r) {
-      r = new SshRunner(b, { ...this.runnerOptions(b.name, b), bastion: undefined });
+      r = new SshRunner(b, { ...this.runnerOptions(b.name), bastion: undefined });
       this.bastions.set(key, r);
     }
     return r.connect();
@@ -62,7 +65,7 @@ export class SshPool {
   runner(target: SshTarget): SshRunner {
     let r = this.runners.get(target.name);
     if (!r) {
-      r = new SshRunner(target, this.runnerOptions(target.name, target));
+      r = new SshRunner(target, this.runnerOptions(target.name));
       this.runners.set(target.name, r);
     }
     return r;

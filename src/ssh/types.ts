@@ -52,7 +52,10 @@ export interface ExecOptions {
   stdin?: string | Buffer;
   /** Overrides the target's command timeout. */
   timeoutMs?: number;
-  /** Extra strings to redact from the per-host log (the target's secrets are always redacted). */
+  /**
+   * Secrets this command uses: added to the run's list (util/secrets.ts), so they are redacted from this
+   * and every later log entry, event and error, on every host (the target's credentials always are).
+   */
   secrets?: string[];
   /** Do not throw on a non-zero exit; return the result instead. */
   allowFailure?: boolean;

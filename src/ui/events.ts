@@ -1,6 +1,8 @@
 // Logs are data: every run produces one stream of these events. The terminal, --output json, the run
 // journal and (later) the HTML report are all fed from it. Field names are stable; see docs/events.md.
 
+import type { SecretList } from "../util/secrets.js";
+
 export type RunEvent =
   | { kind: "run-start"; command: string; cluster: string; dryRun: boolean; runDir: string; inventory?: string }
   | { kind: "phase-start"; phase: string; hosts?: string[] }
@@ -23,11 +25,18 @@ export interface Reporter {
   close?(): Promise<void>;
 }
 
-/** Sends each event to every reporter given. */
+/**
+ * Sends each event to every reporter given; with `secrets` (a run's), redacted from them first, so the
+ * journal, the report built from it and every output see no secret.
+ */
 export class FanOut implements Reporter {
-  constructor(private readonly reporters: Reporter[]) {}
+  constructor(
+    private readonly reporters: Reporter[],
+    private readonly secrets?: SecretList,
+  ) {}
   emit(e: RunEvent): void {
-    for (const r of this.reporters) r.emit(e);
+    const safe = this.secrets ? this.secrets.redactDeep(e) : e;
+    for (const r of this.reporters) r.emit(safe);
   }
   async close(): Promise<void> {
     for (const r of this.reporters) await r.close?.();

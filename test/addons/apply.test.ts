@@ -10,7 +10,9 @@ import { historySecretName, readHistory } from "../../src/addons/history.js";
 import { removeRelease } from "../../src/addons/remove.js";
 import type { RenderedCluster } from "../../src/addons/types.js";
 import { KubeClient, type KubeObject } from "../../src/kube/client.js";
+import type { Gate } from "../../src/phases/run.js";
 import { startSim, type Sim } from "../apisim/helpers.js";
+import { testRun } from "../helpers/gate.js";
 
 function deployment(name: string, ns: string, image: string, opts: { notReady?: boolean; replicas?: number } = {}): KubeObject {
   return {
@@ -47,11 +49,15 @@ describe("applyRelease / diffRelease / removeRelease against the API simulator",
   let sim: Sim;
   let kube: KubeClient;
   const changes: string[] = [];
-  const opts = (o: Partial<ApplyReleaseOptions> = {}): ApplyReleaseOptions => ({
-    timeoutMs: 5_000,
-    onChange: (w) => void changes.push(w),
-    ...o,
-  });
+  /** Through the run's real gate; `changes` collects what went through it. */
+  const gate = (dryRun = false): Gate => {
+    const g = testRun(dryRun).gate;
+    return { ...g, change: (w, fn) => (changes.push(w), g.change(w, fn)) };
+  };
+  const opts = (o: Partial<ApplyReleaseOptions> & { dryRun?: boolean } = {}): ApplyReleaseOptions => {
+    const { dryRun, ...rest } = o;
+    return { timeoutMs: 5_000, gate: gate(dryRun), ...rest };
+  };
 
   beforeAll(async () => {
     sim = await startSim();
@@ -276,7 +282,7 @@ describe("applyRelease / diffRelease / removeRelease against the API simulator",
     // Someone else's object in another namespace, same kind and name: untouched.
     await kube.apply({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c", namespace: "default", labels: { "kubesmith.io/release": "rm" } }, data: {} }, { fieldManager: "x" });
     changes.length = 0;
-    const removed = await removeRelease(kube, "demo", { name: "rm", namespace: ns }, { onChange: (w) => void changes.push(w) });
+    const removed = await removeRelease(kube, "demo", { name: "rm", namespace: ns }, { gate: gate() });
     expect(removed.sort()).toEqual(["ClusterRoleBinding/rm-binding", "ConfigMap/rm/c", "Deployment/rm/d", "Namespace/rm"]);
     expect(changes[0]).toMatch(/history Secret/);
     expect(await kube.get("v1", "Namespace", ns)).toBeUndefined();
@@ -295,5 +301,53 @@ describe("applyRelease / diffRelease / removeRelease against the API simulator",
     const r = await applyRelease(kube, render("one", "default", [], "multi"), opts());
     expect(r.pruned).toEqual(["ConfigMap/default/one-cm"]);
     expect(await kube.get("v1", "ConfigMap", "two-cm", "default")).toBeDefined();
+  });
+
+  it("every create, update and delete goes through the gate with the call that makes it; nothing else writes", async () => {
+    // A recording gate: it keeps each change's function and calls none, and skips the follow-ups, as a
+    // dry run does. The engine must then write nothing, and the kept functions must be the real changes.
+    const ns = "gated";
+    const kept: { what: string; fn: () => Promise<void> }[] = [];
+    let followUps = 0;
+    const recording: Gate = {
+      change: async (what, fn) => void kept.push({ what, fn }),
+      followUp: async () => void followUps++,
+    };
+    const v1 = [
+      { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "a", namespace: ns }, data: { v: "1" } },
+      { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "b", namespace: ns }, data: { v: "1" } },
+    ] as KubeObject[];
+    const dry = await applyRelease(kube, render("gated", ns, v1), { timeoutMs: 5_000, gate: recording });
+    expect(kept.map((k) => k.what)).toEqual(["gated: create Namespace/gated", "gated: create ConfigMap/gated/a", "gated: create ConfigMap/gated/b"]);
+    expect(followUps).toBeGreaterThan(0);
+    expect(dry.revision).toBeUndefined();
+    expect(await kube.get("v1", "Namespace", ns)).toBeUndefined();
+    expect(await readHistory(kube, "demo", { name: "gated", namespace: ns })).toBeUndefined();
+    // The functions the gate was given make exactly those changes.
+    for (const k of kept) await k.fn();
+    expect((await kube.get("v1", "ConfigMap", "a", ns))?.data).toEqual({ v: "1" });
+    expect((await kube.get("v1", "ConfigMap", "b", ns))?.data).toEqual({ v: "1" });
+
+    // A real apply records the history; then an update and a prune, through the recording gate again.
+    await applyRelease(kube, render("gated", ns, v1), opts());
+    kept.length = 0;
+    const v2 = [{ ...v1[0]!, data: { v: "2" } }] as KubeObject[];
+    await applyRelease(kube, render("gated", ns, v2), { timeoutMs: 5_000, gate: recording });
+    expect(kept.map((k) => k.what)).toEqual(["gated: update ConfigMap/gated/a (data.v)", "gated: delete ConfigMap/gated/b (no longer rendered)"]);
+    expect((await kube.get("v1", "ConfigMap", "a", ns))?.data).toEqual({ v: "1" });
+    expect(await kube.get("v1", "ConfigMap", "b", ns)).toBeDefined();
+    for (const k of kept) await k.fn();
+    expect((await kube.get("v1", "ConfigMap", "a", ns))?.data).toEqual({ v: "2" });
+    expect(await kube.get("v1", "ConfigMap", "b", ns)).toBeUndefined();
+
+    // remove: the same.
+    kept.length = 0;
+    const ids = await removeRelease(kube, "demo", { name: "gated", namespace: ns }, { gate: recording });
+    expect(ids).toEqual(["ConfigMap/gated/a"]);
+    expect(kept.map((k) => k.what)).toEqual(["gated: delete the release history Secret/gated/kubesmith-release-gated", "gated: delete ConfigMap/gated/a"]);
+    expect(await kube.get("v1", "ConfigMap", "a", ns)).toBeDefined();
+    for (const k of kept) await k.fn();
+    expect(await kube.get("v1", "ConfigMap", "a", ns)).toBeUndefined();
+    expect(await readHistory(kube, "demo", { name: "gated", namespace: ns })).toBeUndefined();
   });
 });

@@ -21,6 +21,7 @@ import { resolveValues } from "../../src/addons/values.js";
 import { KubeClient, type KubeObject } from "../../src/kube/client.js";
 import { registerNode } from "../../src/lab/apisim/index.js";
 import { startSim, type Sim } from "../apisim/helpers.js";
+import { testRun } from "../helpers/gate.js";
 
 const ADDONS = join(import.meta.dirname, "..", "..", "addons");
 /** Cluster bundles in dependency order (keepalived-edge is a host bundle: no API objects). */
@@ -102,7 +103,7 @@ describe("the product's bundles in the API simulator", () => {
       const b = bundles.get(name)!;
       const values = resolveValues(b, GENERATED[name] ?? {}, "inventory.yaml");
       const rendered = renderCluster(b, { values, release: defaultRelease(b), images: { ...(b.manifest.images ?? {}) }, cluster: CLUSTER });
-      const outcome = await applyRelease(kube, rendered, { timeoutMs: 5_000 }).then(
+      const outcome = await applyRelease(kube, rendered, { timeoutMs: 5_000, gate: testRun().gate }).then(
         () => "ready",
         (e: unknown) => (e as Error).message,
       );

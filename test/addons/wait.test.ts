@@ -10,6 +10,7 @@ import { MUST_RUN_ON_ANNOTATION } from "../../src/addons/types.js";
 import { mustRunOn, placementShortfall, waitForWorkloads, whyNotScheduled } from "../../src/addons/wait.js";
 import { KubeClient, type KubeObject } from "../../src/kube/client.js";
 import { startSim, type Sim } from "../apisim/helpers.js";
+import { testRun } from "../helpers/gate.js";
 
 function daemonSet(opts: { ns?: string; mustRunOn?: string; tolerations?: unknown[]; nodeSelector?: Record<string, string>; status?: Record<string, unknown> } = {}): KubeObject {
   return {
@@ -170,7 +171,7 @@ describe("applyRelease against the API simulator: a DaemonSet that must run on a
 
   it("fails naming the host and the taint instead of reporting 0 of 0 ready", async () => {
     const ds = hostNet(daemonSet({ ns: "edge-a", mustRunOn: "frontend1", nodeSelector: { role: "frontend" } }));
-    const err = await applyRelease(kube, release(ds), { timeoutMs: 5_000 }).catch((e: unknown) => e);
+    const err = await applyRelease(kube, release(ds), { timeoutMs: 5_000, gate: testRun().gate }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AddonError);
     expect((err as AddonError).message).toMatch(
       /DaemonSet\/edge-a\/edge did not roll out: scheduled on 0 node\(s\) but the inventory puts it on 1 \(frontend1\); no pod on frontend1 \(taint example\.com\/edge:NoSchedule not tolerated\)/,
@@ -179,7 +180,7 @@ describe("applyRelease against the API simulator: a DaemonSet that must run on a
 
   it("tolerating the host's taint, it rolls out on that host", async () => {
     const ds = hostNet(daemonSet({ ns: "edge-b", mustRunOn: "frontend1", nodeSelector: { role: "frontend" }, tolerations: [{ key: "example.com/edge", effect: "NoSchedule" }] }));
-    const r = await applyRelease(kube, release(ds), { timeoutMs: 5_000 });
+    const r = await applyRelease(kube, release(ds), { timeoutMs: 5_000, gate: testRun().gate });
     expect(r.created).toContain("DaemonSet/edge-b/edge");
     const live = await kube.get("apps/v1", "DaemonSet", "edge", "edge-b");
     expect((live?.status as { desiredNumberScheduled?: number }).desiredNumberScheduled).toBe(1);

@@ -2,12 +2,37 @@ import { describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { ExitCode, HostKeyError, InventoryError } from "../../src/errors.js";
 import { report } from "../../src/cli/main.js";
+import { CommandError, UsageError } from "../../src/errors.js";
+import { FanOut, MemoryReporter } from "../../src/ui/events.js";
+import { runSecrets, SecretList } from "../../src/util/secrets.js";
 
 function io() {
   const out: string[] = [];
   const err: string[] = [];
   return { io: { stdout: (s: string) => void out.push(s), stderr: (s: string) => void err.push(s) }, out, err };
 }
+
+describe("the run's secrets", () => {
+  it("the final error line is redacted from the run's list, whatever error carries the secret", () => {
+    runSecrets.add("pw-77c1a9");
+    const t = io();
+    report(new UsageError("cannot use pw-77c1a9 here", { hint: "not pw-77c1a9" }), t.io, false);
+    expect(t.err.join("")).not.toContain("pw-77c1a9");
+    expect(t.err.join("")).toMatch(/^kubesmith: cannot use \*\*\* here/);
+    // A CommandError built outside the SSH runner (a step's check) is redacted when it is made.
+    const e = new CommandError("h", "printf pw-77c1a9", 1, "x pw-77c1a9", "step");
+    expect([e.message, e.command, e.stderr]).toEqual(["h: step failed with exit code 1: x ***", "printf ***", "x ***"]);
+  });
+
+  it("events are redacted before any reporter sees them (journal, outputs, report)", () => {
+    const seen = new MemoryReporter();
+    const out = new FanOut([seen], new SecretList().add("s3-d4e5"));
+    out.emit({ kind: "warning", host: "a", message: "token s3-d4e5 rejected" });
+    out.emit({ kind: "host-step", phase: "p", host: "a", status: "failed", detail: "['s3-d4e5']" });
+    expect(JSON.stringify(seen.events)).not.toContain("s3-d4e5");
+    expect(seen.of("warning")[0]?.message).toBe("token *** rejected");
+  });
+});
 
 describe("cli", () => {
   it("prints help listing the subcommands, exit 0", async () => {

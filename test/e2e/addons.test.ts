@@ -2,7 +2,7 @@
 // the intended nodes; `addons diff` right after shows nothing; a bad value is refused before any host or
 // API call; the edge VIP moves when its MASTER frontend host dies (real keepalived).
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -67,6 +67,22 @@ describe.skipIf(labSkip)("add-on bundles on a lab of 1 control plane, 2 workers,
     } finally {
       kube.close();
     }
+    // The add-on secrets kubesmith generated (and the VRRP password) are in secrets.json and nowhere in
+    // what the run wrote: its JSON output, events.jsonl, the report, the host logs.
+    const stored = JSON.parse(readFileSync(join(work, "state", lab.state.name, "secrets.json"), "utf8")) as { vrrpPass: string; addons?: Record<string, Record<string, string>> };
+    const generated = Object.values(stored.addons ?? {}).flatMap((v) => Object.values(v));
+    expect(generated.length, "grafana, traefik and keepalived-edge generate secrets").toBeGreaterThanOrEqual(3);
+    const runs = join(work, "state", lab.state.name, "runs");
+    const written = [r.stdout, r.stderr];
+    for (const run of readdirSync(runs)) {
+      for (const f of ["events.jsonl", "report.html"]) if (existsSync(join(runs, run, f))) written.push(readFileSync(join(runs, run, f), "utf8"));
+      for (const f of readdirSync(join(runs, run, "hosts"))) written.push(readFileSync(join(runs, run, "hosts", f), "utf8"));
+    }
+    expect(written.some((t) => t.includes("keepalived-edge: write /etc/keepalived/keepalived.conf"))).toBe(true);
+    for (const secret of [...generated, stored.vrrpPass]) {
+      expect(written.filter((t) => t.includes(secret)).length, `a generated secret (${secret.length} chars) leaked`).toBe(0);
+    }
+
     const diff = await kubesmith(["addons", "diff", ...args()]);
     expect(diff.code, diff.stderr).toBe(0);
     const lines = diff.stdout.split("\n").filter((l) => /^\s*[+~-] /.test(l));

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExitCode, formatIssue, InventoryError } from "../../src/errors.js";
 import { loadInventory, substituteEnv } from "../../src/inventory/index.js";
+import { runSecrets } from "../../src/util/secrets.js";
 import { at, FILE, inventory, issuesOf, load, onlyIssue, yaml } from "./helpers.js";
 
 describe("reading the file", () => {
@@ -150,6 +151,9 @@ describe("${VAR} substitution", () => {
     expect(loaded.inventory.hosts[0]?.labels?.build).toBe("0042");
     // Only credential fields are redacted; an address or a label from ${VAR} stays readable in logs.
     expect(loaded.secrets).toEqual(["s3cret pw"]);
+    // ... and they are on the run's list of secrets from the moment the inventory is loaded.
+    expect(runSecrets.has("s3cret pw")).toBe(true);
+    expect(runSecrets.has("192.168.1.10")).toBe(false);
   });
 
   it("names a missing variable with the field path and its line", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { AuthError, CommandError, InterruptedError, MultiHostError } from "../../src/errors.js";
 import { runSteps } from "../../src/phases/steps.js";
-import { change, forHosts, runPhases, type Phase, type PhaseContext } from "../../src/phases/run.js";
+import { change, forHosts, gateOf, runPhases, type Phase, type PhaseContext } from "../../src/phases/run.js";
 import { MemoryReporter } from "../../src/ui/events.js";
 
 function ctx(dryRun = false): PhaseContext & { reporter: MemoryReporter; done: string[] } {
@@ -44,6 +44,20 @@ describe("phase runner", () => {
     expect(c.reporter.of("change").every((e) => e.dryRun)).toBe(true);
   });
 
+  it("gateOf: changes recorded under its host; follow-ups run only in a real run", async () => {
+    for (const dryRun of [false, true]) {
+      const c = ctx(dryRun);
+      c.phase = "addons";
+      const g = gateOf(c, "cluster");
+      await g.change("create ConfigMap/x", async () => void c.done.push("create"));
+      const waited = await g.followUp(async () => (c.done.push("wait"), 42));
+      expect(c.changes).toEqual([{ phase: "addons", host: "cluster", what: "create ConfigMap/x" }]);
+      expect(c.reporter.of("change")).toMatchObject([{ host: "cluster", what: "create ConfigMap/x", dryRun }]);
+      expect(c.done).toEqual(dryRun ? [] : ["create", "wait"]);
+      expect(waited).toBe(dryRun ? undefined : 42);
+    }
+  });
+
   it("forHosts lets every host finish and reports all failures, each naming its host", async () => {
     const c = ctx();
     const err = await forHosts(c, hosts, async (h) => {
@@ -71,7 +85,8 @@ describe("phase runner", () => {
       results.push(`${err.exitCode} ${err.oneLine()}`);
     }
     expect(new Set(results).size).toBe(1);
-    expect(results[0]).toMatch(/^7 a: .*\nb: .*\nc: /);
+    // b and c failed the same way: one line naming both (MultiHostError groups identical messages)
+    expect(results[0]).toMatch(/^7 a: .*boom\nb, c: .*locked$/);
   });
 
   it("forHosts respects the concurrency bound", async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { HostLog, capOutput, formatEntry, redact } from "../../src/ssh/log.js";
+import { SecretList } from "../../src/util/secrets.js";
 import { quote } from "../../src/ssh/quote.js";
 
 describe("redact", () => {
@@ -21,7 +22,7 @@ describe("redact", () => {
   });
 
   it("HostLog redacts command, output, label and error", () => {
-    const log = new HostLog({ host: "n1", secrets: ["S3CRET"] });
+    const log = new HostLog({ host: "n1", secrets: new SecretList().add("S3CRET") });
     const e = log.record({
       startedAt: new Date(0),
       durationMs: 1.234,

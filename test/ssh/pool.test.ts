@@ -3,7 +3,10 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { UnreachableError } from "../../src/errors.js";
+import { CommandError, UnreachableError } from "../../src/errors.js";
+import { runSteps } from "../../src/phases/steps.js";
+import { MemoryReporter } from "../../src/ui/events.js";
+import { SecretList } from "../../src/util/secrets.js";
 import { SshPool } from "../../src/ssh/pool.js";
 import type { CommandLogEntry, SshTarget } from "../../src/ssh/types.js";
 import { generateKey, startServer, type TestServer } from "./server.js";
@@ -106,8 +109,32 @@ describe("SshPool", () => {
     await pool.closeAll();
     const x = readFileSync(join(logDir, "x.log"), "utf8");
     expect(x).toMatch(/exit 0 [\d.]+ ms \[greet\]\n\$ echo hello; echo \*\*\*\nstdout:\n  hello\n  \*\*\*\n/);
-    expect(readFileSync(join(logDir, "y.log"), "utf8")).toContain("pw-zz-123"); // not a secret of y
+    // One list for the run: x's password is redacted on y too.
+    expect(readFileSync(join(logDir, "y.log"), "utf8")).toMatch(/\$ echo hello; echo \*\*\*\n/);
     expect(seen.map((e) => e.host).sort()).toEqual(["x", "y"]);
+  });
+
+  it("a secret one step declares is redacted from then on: in another host's log and in a later error", async () => {
+    const logDir = join(dir, "logs-shared");
+    const secrets = new SecretList();
+    const pool = new SshPool({ logDir, secrets });
+    const x = await pool.connect(t("sx"));
+    const y = await pool.connect(t("sy"));
+    const ctx = { dryRun: false, reporter: new MemoryReporter(), concurrency: 2, phase: "p", changes: [] };
+    // The step's apply reads its secret from stdin; the step declares it.
+    const step = { id: "s", what: "write the token", probe: "test -e /nonexistent-ks-probe-ok || false", apply: "cat >/dev/null", stdin: "tok-9f8e7d", secrets: ["tok-9f8e7d"] };
+    await runSteps(ctx, "sx", x, [step]).catch(() => undefined); // its probe fails again afterwards: not the point here
+    expect(secrets.has("tok-9f8e7d")).toBe(true);
+    // Host sy never declared it, yet its command, output and error are redacted.
+    const err = await y.exec("echo tok-9f8e7d; echo 'bad tok-9f8e7d' >&2; exit 3", { label: "use tok-9f8e7d" }).catch((e: unknown) => e);
+    await pool.closeAll();
+    expect(err).toBeInstanceOf(CommandError);
+    expect((err as CommandError).oneLine()).not.toContain("tok-9f8e7d");
+    expect((err as CommandError).oneLine()).toMatch(/'use \*\*\*' failed with exit code 3: bad \*\*\*/);
+    const ylog = readFileSync(join(logDir, "sy.log"), "utf8");
+    expect(ylog).toContain("echo ***");
+    expect(ylog).not.toContain("tok-9f8e7d");
+    expect(readFileSync(join(logDir, "sx.log"), "utf8")).not.toContain("tok-9f8e7d");
   });
 
   it("hosts behind one bastion share one connection to it", async () => {

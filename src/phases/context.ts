@@ -91,7 +91,7 @@ export async function openContext(command: string, opts: ClusterOptions, reporte
     secrets: runSecrets,
     onWarning: (host, message) => reporter.emit({ kind: "warning", host, message }),
     onCommand: (e) =>
-      reporter.emit({ kind: "command", host: e.host, ...(e.label ? { label: e.label } : {}), command: e.command, code: e.code, durationMs: e.durationMs }),
+      reporter.emit({ kind: "command", host: e.host, ...(e.label ? { label: e.label } : {}), command: e.command, code: e.code, durationMs: e.durationMs, ...(e.check ? { check: true } : {}) }),
     runner: {
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.interruptGraceMs !== undefined ? { interruptGraceMs: opts.interruptGraceMs } : {}),

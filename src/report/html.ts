@@ -5,7 +5,7 @@ import { logsCommand } from "../cluster/state.js";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "../errors.js";
-import { buildRunModel, parseEvents, type PhaseRow, type RunModel } from "./timeline.js";
+import { buildRunModel, commandFailed, parseEvents, type PhaseRow, type RunModel } from "./timeline.js";
 
 export const REPORT_FILE = "report.html";
 
@@ -81,7 +81,7 @@ export function renderTimeline(m: RunModel): string {
       // The commands this host ran inside that span, as ticks on the bar.
       for (const c of m.commands) {
         if (c.host !== h.host || c.end < h.start || c.start > h.end) continue;
-        const failed = c.code !== 0;
+        const failed = commandFailed(c);
         body.push(
           `<rect x="${x(c.start).toFixed(1)}" y="${y + HOST_H - 4}" width="${w(c.start, c.end).toFixed(1)}" height="2" fill="${failed ? COLORS.commandFailed : COLORS.command}"><title>${esc(`${c.label ?? c.command}: exit ${c.code ?? "none"} in ${fmtMs(c.durationMs)}`)}</title></rect>`,
         );
@@ -107,7 +107,7 @@ function commandsTable(m: RunModel): string {
   if (!m.commands.length) return `<p class="muted">No remote commands were recorded.</p>`;
   const max = Math.max(1, ...m.commands.map((c) => c.durationMs));
   const rows = m.commands.map((c) => {
-    const failed = c.code !== 0;
+    const failed = commandFailed(c);
     const bar = `<span class="bar${failed ? " failed" : ""}" style="width:${Math.max(1, Math.round((c.durationMs / max) * 160))}px"></span>`;
     return `<tr class="${failed ? "failed" : "ok"}"><td>${esc(fmtMs(c.start))}</td><td>${esc(c.host)}</td><td>${esc(c.phase ?? "")}</td><td title="${esc(c.command)}">${esc(c.label ?? c.command.split("\n")[0]!.slice(0, 100))}</td><td class="num">${c.code === null ? "killed" : c.code}</td><td class="num">${esc(fmtMs(c.durationMs))}</td><td>${bar}</td></tr>`;
   });
@@ -120,7 +120,7 @@ function hostTotals(m: RunModel): string {
   const rows = m.hosts.map((h) => {
     const cmds = m.commands.filter((c) => c.host === h);
     const busy = cmds.reduce((a, c) => a + c.durationMs, 0);
-    const failed = cmds.filter((c) => c.code !== 0).length + m.phases.flatMap((p) => p.hosts).filter((s) => s.host === h && s.status === "failed").length;
+    const failed = cmds.filter(commandFailed).length + m.phases.flatMap((p) => p.hosts).filter((s) => s.host === h && s.status === "failed").length;
     return `<tr class="${failed ? "failed" : ""}"><td>${esc(h)}</td><td class="num">${cmds.length}</td><td class="num">${esc(fmtMs(busy))}</td><td class="num">${failed}</td></tr>`;
   });
   return `<table><thead><tr><th>host</th><th>commands</th><th>time in commands</th><th>failures</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;

@@ -31,6 +31,13 @@ export interface CommandRow extends Span {
   code: number | null;
   durationMs: number;
   phase?: string;
+  /** A check: a non-zero exit is its answer ("not yet"), not a failure. */
+  check?: boolean;
+}
+
+/** A command that failed: a non-zero exit of a command that is not a check, or any command killed. */
+export function commandFailed(c: CommandRow): boolean {
+  return c.code === null || (c.code !== 0 && !c.check);
 }
 
 export interface RunModel {
@@ -152,6 +159,7 @@ export function buildRunModel(events: Stamped[]): RunModel {
           command: e.command,
           code: e.code,
           durationMs: e.durationMs,
+          ...(e.check ? { check: true } : {}),
           start: Math.max(0, now - e.durationMs),
           end: now,
           ...(current ? { phase: current.phase } : {}),

@@ -766,6 +766,7 @@ export class SshRunner implements Runner {
       stdout: r.stdout.toString("utf8"),
       stderr: r.stderr.toString("utf8"),
       ...(r.signal ? { error: `killed by signal ${r.signal}` } : {}),
+      ...(opts.allowFailure ? { check: true } : {}),
       secrets,
     });
     if (r.code !== 0 && !opts.allowFailure) {

@@ -41,6 +41,8 @@ export interface RecordInput {
   stdout?: string;
   stderr?: string;
   error?: string;
+  /** The caller reads a non-zero exit as an answer (ExecOptions.allowFailure). */
+  check?: boolean;
   /** Per-command secrets (ExecOptions.secrets): added to the list, so later entries and other hosts redact them too. */
   secrets?: readonly string[];
 }
@@ -77,6 +79,7 @@ export class HostLog {
     };
     if (r.label !== undefined) entry.label = this.redact(r.label, extra);
     if (r.error !== undefined) entry.error = this.redact(r.error, extra);
+    if (r.check) entry.check = true;
     if (this.file) this.writeFile(entry);
     try {
       this.onCommand?.(entry);

@@ -107,4 +107,6 @@ export interface CommandLogEntry {
   stdout: string;
   stderr: string;
   error?: string;
+  /** A check (a probe, a test): its non-zero exit is an answer, not a failure (ExecOptions.allowFailure). */
+  check?: boolean;
 }

@@ -73,4 +73,24 @@ describe("the cause of a failed command", () => {
     expect(html).toMatch(/<pre class="cause">error execution phase preflight: &#60;boom&#62;<\/pre>/);
     expect(html).toContain("kubesmith logs -i /srv/inv.yaml --run r9 --host lab-2");
   });
+
+  it("a check's non-zero exit (a probe's 'not yet') is not a failure in the report; a failed command is", () => {
+    const at = (i: number) => new Date(Date.UTC(2026, 10, 30, 3, 0, i)).toISOString();
+    const m = buildRunModel([
+      { kind: "run-start", command: "up", cluster: "lab", dryRun: false, runDir: "/r", at: at(0) },
+      { kind: "phase-start", phase: "prepare the hosts", at: at(1) },
+      { kind: "command", host: "cp1", label: "probe swap-off", command: "! swapon --show", code: 1, durationMs: 5, check: true, at: at(2) },
+      { kind: "command", host: "cp1", label: "swap-off", command: "swapoff -a", code: 0, durationMs: 5, at: at(2) },
+      { kind: "command", host: "w1", label: "install", command: "apt-get install x", code: 100, durationMs: 5, at: at(2) },
+      { kind: "host-step", phase: "prepare the hosts", host: "cp1", status: "done", durationMs: 900, at: at(3) },
+      { kind: "phase-end", phase: "prepare the hosts", ok: true, durationMs: 1000, at: at(3) },
+      { kind: "run-end", ok: true, durationMs: 2000, changes: 1, at: at(4) },
+    ] as never);
+    const html = renderRunReport(m);
+    // host totals: cp1 has no failure, w1 has one
+    expect(html).toMatch(/<tr class=""><td>cp1<\/td><td class="num">2<\/td><td class="num">[^<]*<\/td><td class="num">0<\/td><\/tr>/);
+    expect(html).toMatch(/<tr class="failed"><td>w1<\/td>.*?<td class="num">1<\/td><\/tr>/);
+    // the probe's row is not painted as failed
+    expect(html).toMatch(/<tr class="ok">[^]*?probe swap-off/);
+  });
 });

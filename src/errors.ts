@@ -191,6 +191,14 @@ export class LockedError extends KubesmithError {
   readonly exitCode = ExitCode.Locked;
 }
 
+/**
+ * `addons diff` found differences: exit 1, as `kubectl diff` and `diff` do (0: none, above 1: an error).
+ * Not a failure of the command.
+ */
+export class DifferencesFound extends KubesmithError {
+  readonly exitCode = ExitCode.Internal;
+}
+
 /** The user pressed Ctrl-C (in the wizard, or a signal during a run: InterruptedError). */
 export class UserAbort extends KubesmithError {
   readonly exitCode = ExitCode.Aborted;

@@ -14,7 +14,8 @@ import { readHistory, recordKinds, saveRevision, type ReleaseHistory } from "./h
 import {
   applyClass,
   canonicalJson,
-  changedFields,
+  changedValues,
+  type FieldChange,
   comparable,
   kindRef,
   objectId,
@@ -63,6 +64,8 @@ export interface PlannedObject {
   action: Action;
   /** Changed field paths (updates). */
   fields: string[];
+  /** The same, with the live and the would-be values (updates). */
+  changes?: FieldChange[];
 }
 
 /**
@@ -114,8 +117,9 @@ export async function planObject(kube: KubeClient, o: KubeObject): Promise<Plann
   }
   if (!live) return { obj: o, id, action: "create", fields: [] };
   const would = await kube.apply(o, { dryRun: true });
-  const fields = changedFields(comparable(live), comparable(would));
-  return { obj: o, id, action: fields.length ? "update" : "none", fields };
+  const changes = changedValues(comparable(live), comparable(would));
+  const fields = changes.map((c) => c.path);
+  return { obj: o, id, action: fields.length ? "update" : "none", fields, changes };
 }
 
 export async function planObjects(kube: KubeClient, objs: KubeObject[], concurrency = 8): Promise<PlannedObject[]> {

@@ -95,9 +95,16 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** Field paths (a.b[0].c) whose values differ between two JSON values; at most `limit`. */
-export function changedFields(before: unknown, after: unknown, limit = 20): string[] {
-  const out: string[] = [];
+/** A field whose value differs: its path (a.b[0].c) and both values (undefined: absent). */
+export interface FieldChange {
+  path: string;
+  before: unknown;
+  after: unknown;
+}
+
+/** The fields whose values differ between two JSON values, with both values; at most `limit`. */
+export function changedValues(before: unknown, after: unknown, limit = 20): FieldChange[] {
+  const out: FieldChange[] = [];
   const walk = (a: unknown, b: unknown, path: string): void => {
     if (out.length >= limit) return;
     if (isPlainObject(a) && isPlainObject(b)) {
@@ -109,10 +116,15 @@ export function changedFields(before: unknown, after: unknown, limit = 20): stri
       a.forEach((x, i) => walk(x, b[i], `${path}[${i}]`));
       return;
     }
-    if (JSON.stringify(a) !== JSON.stringify(b)) out.push(path || "(whole object)");
+    if (JSON.stringify(a) !== JSON.stringify(b)) out.push({ path: path || "(whole object)", before: a, after: b });
   };
   walk(before, after, "");
   return out;
+}
+
+/** Field paths (a.b[0].c) whose values differ between two JSON values; at most `limit`. */
+export function changedFields(before: unknown, after: unknown, limit = 20): string[] {
+  return changedValues(before, after, limit).map((c) => c.path);
 }
 
 /** JSON with object keys sorted: equal objects give equal text whatever order their keys were built in. */

@@ -6,6 +6,11 @@ import type { Bundle } from "./types.js";
 export interface OrderOptions {
   /** Every bundle that exists (the catalog), to tell "not enabled" from "no such bundle". */
   known?: Iterable<string>;
+  /**
+   * Bundles outside this ordering that count as present: for a named subset (`addons apply grafana`), the
+   * other enabled bundles of the catalogue, which `up` applies and this command assumes applied.
+   */
+  present?: Iterable<string>;
 }
 
 function findCycle(deps: Map<string, string[]>, nodes: string[]): string[] {
@@ -39,11 +44,16 @@ export function orderBundles(bundles: readonly Bundle[], opts: OrderOptions = {}
     if (deps.has(name)) throw new UsageError(`add-on ${name} is listed twice`);
     deps.set(name, [...new Set(b.manifest.dependsOn ?? [])]);
   }
-  const known = new Set(opts.known ?? []);
+  const known = new Set([...(opts.known ?? []), ...(opts.present ?? [])]);
+  const present = new Set(opts.present ?? []);
   for (const [name, ds] of [...deps].sort(([a], [b]) => a.localeCompare(b))) {
     for (const d of ds) {
       if (d === name) throw new UsageError(`add-on ${name} depends on itself (dependsOn in its addon.yaml)`);
       if (deps.has(d)) continue;
+      if (present.has(d)) {
+        deps.set(name, deps.get(name)!.filter((x) => x !== d));
+        continue;
+      }
       if (known.has(d))
         throw new UsageError(`add-on ${name} depends on ${d}, which is not enabled`, { hint: `enable ${d} in the inventory's addons section, or disable ${name}` });
       throw new UsageError(`add-on ${name} depends on ${d}, which is not an add-on bundle`, { hint: "check dependsOn in its addon.yaml" });

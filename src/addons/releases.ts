@@ -7,7 +7,7 @@ import type { ClusterContext } from "../phases/context.js";
 import { loadCatalog } from "./catalog.js";
 import { checkAddonNames, defaultRelease, isEnabled, NON_CATALOG_ADDONS, renderContextFor } from "./context.js";
 import { generatedValues, getPath, setPath } from "./generated.js";
-import { orderBundleLevels } from "./order.js";
+import { orderBundleLevels, type OrderOptions } from "./order.js";
 import { renderAccess, renderCluster, renderHosts } from "./render.js";
 import type { Bundle, RenderContext, RenderedCluster, RenderedHosts } from "./types.js";
 import { resolveValues } from "./values.js";
@@ -31,7 +31,7 @@ export interface AddonEngine {
   resolveValues(bundle: Bundle, overrides: unknown, where: string): Record<string, unknown>;
   renderCluster(bundle: Bundle, rc: RenderContext): RenderedCluster;
   renderHosts(bundle: Bundle, rc: RenderContext): RenderedHosts;
-  orderBundleLevels(bundles: Bundle[]): Bundle[][];
+  orderBundleLevels(bundles: Bundle[], opts?: OrderOptions): Bundle[][];
 }
 
 const realEngine: AddonEngine = {
@@ -39,7 +39,7 @@ const realEngine: AddonEngine = {
   resolveValues: (b, o, where) => resolveValues(b, o, where),
   renderCluster: (b, rc) => renderCluster(b, rc),
   renderHosts: (b, rc) => renderHosts(b, rc),
-  orderBundleLevels: (bs) => orderBundleLevels(bs),
+  orderBundleLevels: (bs, opts) => orderBundleLevels(bs, opts),
 };
 
 let engine: AddonEngine = realEngine;
@@ -99,7 +99,10 @@ export async function loadAddonReleases(
   const values = new Map<string, Record<string, unknown>>();
   for (const b of chosen) values.set(b.manifest.name, engine.resolveValues(b, overridesWithSecrets(ctx, b, fresh), where));
   const levels: RenderedRelease[][] = [];
-  for (const level of engine.orderBundleLevels(chosen)) {
+  // A named subset: its dependencies are resolved against the catalogue; enabled ones outside the subset
+  // are taken as applied (by `up`), disabled ones are an error naming them.
+  const present = sel.only ? [...catalog.values()].filter((b) => !chosen.includes(b) && isEnabled(b, inv)).map((b) => b.manifest.name) : [];
+  for (const level of engine.orderBundleLevels(chosen, { known: catalog.keys(), present })) {
     const out: RenderedRelease[] = [];
     for (const b of level) {
       const rc = renderContextFor(inv, b, values.get(b.manifest.name) ?? {}, defaultRelease(b));

@@ -5,7 +5,7 @@ import { diffRelease, formatDiff } from "../addons/diff.js";
 import { applyHostRelease, removeHostRelease } from "../addons/hostapply.js";
 import { loadAddonReleases, type AddonSelection, type RenderedRelease } from "../addons/releases.js";
 import { removeRendered } from "../addons/remove.js";
-import { ApiError, UsageError } from "../errors.js";
+import { ApiError, DifferencesFound, UsageError } from "../errors.js";
 import { connectApi } from "../phases/api.js";
 import { addonsPhase, API_HOST, hostTargets } from "../phases/addons.js";
 import type { ClusterContext, ClusterOptions } from "../phases/context.js";
@@ -45,9 +45,15 @@ export async function addonsDiff(bundles: string[], f: Flags, io: CliIo): Promis
       if (r.target === "cluster") {
         if (!ctx.kube) {
           io.stdout(`${r.rendered.release.name}: the cluster does not exist yet; every object would be created\n`);
+          await change(ctx, API_HOST, `${r.rendered.release.name}: create every object (the cluster does not exist yet)`, async () => {});
           continue;
         }
-        io.stdout(formatDiff(await diffRelease(ctx.kube, r.rendered)));
+        const d = await diffRelease(ctx.kube, r.rendered);
+        io.stdout(formatDiff(d));
+        // Each difference is a change this dry run records (so the run's count and the JSON events agree).
+        for (const id of d.create) await change(ctx, API_HOST, `${d.release}: create ${id}`, async () => {});
+        for (const u of d.update) await change(ctx, API_HOST, `${d.release}: update ${u.id}`, async () => {});
+        for (const id of d.prune) await change(ctx, API_HOST, `${d.release}: delete ${id}`, async () => {});
       } else {
         // Host releases: the dry run of apply lists each change per host.
         const before = ctx.changes.length;
@@ -57,7 +63,9 @@ export async function addonsDiff(bundles: string[], f: Flags, io: CliIo): Promis
       }
     }
   });
-  await runCluster("addons diff", [gatherFacts, connectApi, diff], clusterOptions(f, true), io, f.output);
+  const ctx = await runCluster("addons diff", [gatherFacts, connectApi, diff], clusterOptions(f, true), io, f.output);
+  // As kubectl diff: exit 1 when applying would change something.
+  if (ctx.changes.length) throw new DifferencesFound(`${ctx.changes.length} difference(s) between the cluster and the render`, { hint: "'kubesmith addons apply' applies them" });
 }
 
 /** `addons apply`. */
@@ -68,9 +76,27 @@ export async function addonsApply(bundles: string[], f: Flags, opts: ClusterOpti
   }
 }
 
+/** Enabled bundles that depend on one being removed (and are not removed with it): one warning each. */
+export async function dependentsWarnings(ctx: Pick<ClusterContext, "model">, removing: string[], addonsDir?: string): Promise<string[]> {
+  const { loadCatalog } = await import("../addons/catalog.js");
+  const { isEnabled } = await import("../addons/context.js");
+  const catalog = await loadCatalog(addonsDir ? { addonsDir } : {});
+  const gone = new Set(removing);
+  const out: string[] = [];
+  for (const b of catalog.values()) {
+    const name = b.manifest.name;
+    if (gone.has(name) || !isEnabled(b, ctx.model.inventory)) continue;
+    for (const d of b.manifest.dependsOn ?? []) {
+      if (gone.has(d)) out.push(`${name} depends on ${d}, which this removes: ${name} will not work until ${d} is applied again (or remove ${name} too)`);
+    }
+  }
+  return out;
+}
+
 /** `addons remove` (asked for confirmation already). */
 export async function addonsRemove(bundles: string[], f: Flags, opts: ClusterOptions, io: CliIo): Promise<void> {
   const remove = releasesPhase("add-ons: remove", { ...selection(bundles, f), includeDisabled: true }, async (ctx, releases) => {
+    for (const w of await dependentsWarnings(ctx, releases.map((r) => r.rendered.bundle), f.addonsDir)) ctx.reporter.emit({ kind: "warning", message: w });
     for (const r of releases) {
       if (r.target === "cluster") {
         if (!ctx.kube) {

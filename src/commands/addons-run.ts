@@ -1,5 +1,10 @@
 // `kubesmith addons list|render`, the work: flags -> inventory + catalog -> values -> render -> print.
 import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { generatedValues, getPath, setPath } from "../addons/generated.js";
+import { readClusterSecrets } from "../cluster/secrets.js";
+import { stateDirFor } from "../cluster/state.js";
+import { packageRoot } from "../util/pkg.js";
 import type { CliIo } from "../cli/main.js";
 import { readCatalog } from "../addons/catalog.js";
 import { checkAddonNames, defaultRelease, isEnabled, renderContextFor } from "../addons/context.js";
@@ -21,7 +26,28 @@ export function renderBundleText(bundle: Bundle, loaded: LoadedInventory, opts: 
   const name = bundle.manifest.name;
   const fromInventory = loaded.inventory.addons?.[name]?.values ?? {};
   const sets = parseSetArgs(opts.set);
-  const values = resolveValues(bundle, deepMerge(fromInventory, sets), opts.set.length ? `${where} (with --set)` : where);
+  const given = deepMerge(fromInventory, sets) as Record<string, unknown>;
+  // Values `up` generates (passwords): the stored ones with --show-secrets, else placeholders of the right length.
+  const notes: string[] = [];
+  const stored = opts.showSecrets ? readClusterSecrets(stateDirFor(undefined, loaded.file), loaded.inventory.cluster.name)?.addons?.[name] : undefined;
+  for (const g of generatedValues(bundle)) {
+    if (getPath(given, g.path) !== undefined || getPath(bundle.defaults, g.path) !== undefined) continue;
+    const keep = stored?.[g.path];
+    setPath(given, g.path, keep ?? placeholder(g.length));
+    notes.push(`# ${g.path}: ${keep ? "the value kept in the cluster's state" : "a placeholder ('kubesmith up' generates it)"}`);
+  }
+  const values = resolveValues(bundle, given, opts.set.length ? `${where} (with --set)` : where);
+  const head = notes.length ? `${notes.join("\n")}\n` : "";
+  return head + renderBody(bundle, loaded, opts, values);
+}
+
+/** A stand-in for a generated value: letters only (every pattern our bundles allow), at most `length`. */
+export function placeholder(length: number): string {
+  return "GENERATED".repeat(Math.ceil(length / 9)).slice(0, Math.min(length, 16));
+}
+
+function renderBody(bundle: Bundle, loaded: LoadedInventory, opts: RenderCommandOptions, values: Record<string, unknown>): string {
+  const name = bundle.manifest.name;
   const over: Partial<Release> = {};
   if (opts.release !== undefined) over.name = opts.release;
   if (opts.namespace !== undefined) over.namespace = opts.namespace;
@@ -78,7 +104,10 @@ export async function renderAddon(name: string, opts: RenderCommandOptions, io: 
   for (const w of cat.warnings) io.stderr(`warning: ${w}\n`);
   const bundle = cat.bundles.get(name);
   if (!bundle) throw new UsageError(`no add-on bundle named ${name}`, { hint: `known: ${[...cat.bundles.keys()].join(", ") || "none"}` });
-  const file = resolveInventoryPath(opts.inventory);
-  const loaded = await loadInventory(file);
+  // No inventory given or found: render against the example inventory that ships with kubesmith.
+  const mine = await optionalInventory(opts.inventory);
+  const file = mine?.file ?? join(packageRoot(), "inventories", "example.yaml");
+  const loaded = mine?.loaded ?? (await loadInventory(file));
+  if (!mine) io.stdout(`# rendered against ${file} (no -i given and no ./${DEFAULT_INVENTORY})\n`);
   io.stdout(renderBundleText(bundle, loaded, opts, file));
 }

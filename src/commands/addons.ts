@@ -46,12 +46,12 @@ export function registerAddonsCommands(program: Command, io: CliIo): Command {
     });
 
   withAddonsOptions(group.command("render"))
-    .description("Print a bundle as it would be applied: objects as YAML (--- separated), or each host's files")
+    .description("Print a bundle as it would be applied: objects as YAML (--- separated), or each host's files. Offline, as helm template does: without -i (and no ./inventory.yaml) against the example inventory; generated secrets as placeholders unless --show-secrets finds them in the cluster's state")
     .argument("<name>", "bundle name (kubesmith addons list)")
     .option("--set <key.path=value>", "override a value (repeatable; the value is read as YAML)", collect, [] as string[])
     .option("--release <name>", "release name (default: the bundle name)")
     .option("--namespace <ns>", "release namespace (default: the bundle's)")
-    .option("--show-secrets", "print the content of secret host files too")
+    .option("--show-secrets", "print the content of secret host files too, and the generated secrets kept in the state (not placeholders)")
     .action(async (name: string, opts: RenderCommandOptions) => {
       const { renderAddon } = await import("./addons-run.js");
       await renderAddon(name, opts, io);

@@ -342,6 +342,24 @@ describe("orderBundles", () => {
     );
     expect(caught(() => orderBundles([mk("grafana", ["prometheus"])])).message).toBe("add-on grafana depends on prometheus, which is not an add-on bundle");
   });
+
+  it("a named subset (addons apply grafana): dependencies enabled outside it count as present, disabled ones are named", () => {
+    expect(orderBundles([mk("grafana", ["prometheus"])], { known: ["prometheus", "grafana"], present: ["prometheus"] })).toEqual([["grafana"]]);
+    expect(orderBundles([mk("grafana", ["prometheus"]), mk("prometheus")], { present: ["traefik"] })).toEqual([["prometheus"], ["grafana"]]);
+    expect(caught(() => orderBundles([mk("grafana", ["prometheus"])], { known: ["prometheus", "grafana"], present: ["traefik"] })).message).toBe(
+      "add-on grafana depends on prometheus, which is not enabled",
+    );
+  });
+});
+
+describe("addons remove: enabled bundles that depend on a removed one", () => {
+  it("one warning per dependent that stays", async () => {
+    const { dependentsWarnings } = await import("../../src/commands/addons-apply-run.js");
+    const ctx = { model: { inventory: { addons: { grafana: { enabled: true }, prometheus: { enabled: true } } } } } as never;
+    const w = await dependentsWarnings(ctx, ["prometheus"]);
+    expect(w).toEqual(["grafana depends on prometheus, which this removes: grafana will not work until prometheus is applied again (or remove grafana too)"]);
+    expect(await dependentsWarnings(ctx, ["prometheus", "grafana"])).toEqual([]);
+  });
 });
 
 describe("catalog", () => {

@@ -90,6 +90,25 @@ describe.skipIf(labSkip)("add-on bundles on a lab of 1 control plane, 2 workers,
     expect(diff.stdout).toMatch(/no changes/);
   }, 300_000);
 
+  it("addons diff of one bundle (grafana, which depends on prometheus): exit 1 with the old and new value; apply then diff: exit 0", async () => {
+    const changed = join(work, "nodeport.yaml");
+    writeFileSync(changed, readFileSync(lab.inventoryPath, "utf8").replace(/^addons:\n/m, "addons:\n  grafana:\n    values:\n      service:\n        nodePort: 30299\n"));
+    expect(readFileSync(changed, "utf8")).toContain("nodePort: 30299");
+    const withChanged = args().map((a) => (a === lab.inventoryPath ? changed : a));
+    const diff = await kubesmith(["addons", "diff", "grafana", ...withChanged]);
+    expect(diff.code, diff.stderr).toBe(1);
+    expect(diff.stdout).toMatch(/~ Service\/monitoring\/grafana\n(\s+.*\n)*\s+spec\.ports\[0\]\.nodePort: 30200 → 30299/);
+    expect(diff.stdout).not.toMatch(/^0 change\(s\)/m);
+    expect(diff.stderr).toMatch(/difference\(s\) between the cluster and the render/);
+    // apply it and back: a diff of the inventory as up applied it shows nothing again
+    const apply = await kubesmith(["addons", "apply", "grafana", ...withChanged]);
+    expect(apply.code, apply.stderr).toBe(0);
+    const back = await kubesmith(["addons", "apply", "grafana", ...args()]);
+    expect(back.code, back.stderr).toBe(0);
+    const none = await kubesmith(["addons", "diff", "grafana", ...args()]);
+    expect(none.code, none.stdout + none.stderr).toBe(0);
+  }, 300_000);
+
   it("with no local state, grafana's password is read back from the cluster, never rotated; Traefik's (hashed) is refused", async () => {
     // Another directory, another (empty) state: what a plan from another machine sees.
     const elsewhere = mkdtempSync(join(tmpdir(), "kubesmith-nostate-"));

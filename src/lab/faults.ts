@@ -4,6 +4,9 @@ import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import type { LabFault } from "./types.js";
 
+/** Kinds of `transient` (sim/transient.ts has what each prints). */
+const TRANSIENT = ["lock", "dns", "503", "reset"] as const;
+
 /** Parse a faults file: a YAML/JSON list, or `{ faults: [...] }`. Throws a plain Error on bad input. */
 export function parseFaults(text: string, file = "faults"): LabFault[] {
   const doc: unknown = text.trim() === "" ? [] : parse(text);
@@ -34,8 +37,19 @@ export function parseFaults(text: string, file = "faults"): LabFault[] {
       out.exitCode = f.exitCode as number;
     }
     if (f.hang !== undefined) out.hang = f.hang === true;
+    if (f.transient !== undefined) {
+      if (typeof f.transient !== "string" || !(TRANSIENT as readonly string[]).includes(f.transient)) {
+        throw new Error(`${where}.transient: must be one of ${TRANSIENT.join(", ")}`);
+      }
+      if (out.fail !== undefined || out.exitCode !== undefined) throw new Error(`${where}: transient brings its own message and exit code; drop fail/exitCode`);
+      out.transient = f.transient as (typeof TRANSIENT)[number];
+    }
+    if (f.times !== undefined) {
+      if (!Number.isInteger(f.times) || (f.times as number) < 1) throw new Error(`${where}.times: must be an integer >= 1`);
+      out.times = f.times as number;
+    }
     for (const k of Object.keys(f)) {
-      if (!["host", "command", "delayMs", "fail", "exitCode", "hang"].includes(k)) throw new Error(`${where}: unknown field '${k}'`);
+      if (!["host", "command", "delayMs", "fail", "exitCode", "hang", "transient", "times"].includes(k)) throw new Error(`${where}: unknown field '${k}'`);
     }
     return out;
   });
@@ -52,10 +66,19 @@ export function readFaultsFile(file: string): LabFault[] {
   return parseFaults(text, file);
 }
 
-/** The first fault for this host whose command is a word prefix of argv (tool name first). */
-export function matchFault(faults: LabFault[], host: string, argv: string[]): LabFault | undefined {
-  return faults.find((f) => {
+/** A fault's key for counting its `times` (the file is re-read on every command, so by content). */
+export function faultKey(f: LabFault, index: number): string {
+  return `${index}:${JSON.stringify(f)}`;
+}
+
+/**
+ * The first fault for this host whose command is a word prefix of argv (tool name first), skipping those
+ * with `times` that already applied that often (`used`: counts by faultKey).
+ */
+export function matchFault(faults: LabFault[], host: string, argv: string[], used: Record<string, number> = {}): LabFault | undefined {
+  return faults.find((f, i) => {
     if (f.host !== undefined && f.host !== host) return false;
+    if (f.times !== undefined && (used[faultKey(f, i)] ?? 0) >= f.times) return false;
     const words = f.command.split(/\s+/);
     return words.length <= argv.length && words.every((w, i) => argv[i] === w);
   });

@@ -81,6 +81,13 @@ export interface LabFault {
   fail?: string;
   exitCode?: number;
   hang?: boolean;
+  /**
+   * A transient package-manager failure with the real tool's output and exit code (sim/transient.ts):
+   * lock, dns, 503, reset.
+   */
+  transient?: "lock" | "dns" | "503" | "reset";
+  /** The fault applies to the first N matching commands on each host, then no more (absent: always). */
+  times?: number;
 }
 
 /** The simulator's view of its lab, written at lab up to <lab dir>/sim.json. */

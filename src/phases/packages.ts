@@ -43,16 +43,21 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export async function execRetryingTransient(
   runner: Runner,
   command: string,
-  opts: ExecOptions & { label: string },
+  opts: ExecOptions & { label: string; retryWarnings?: boolean },
   policy: RetryPolicy = PACKAGE_RETRY,
   wait: (ms: number) => Promise<void> = sleep,
 ): Promise<ExecResult> {
+  const { retryWarnings, ...execOpts } = opts;
   let delay = policy.firstDelayMs;
   let label = opts.label;
   for (let attempt = 1; ; attempt++) {
-    const r = await runner.exec(command, { ...opts, label, allowFailure: true });
-    if (r.code === 0 || attempt >= policy.attempts) return r;
-    const why = r.code === null ? undefined : transientPackageFailure(`${r.stderr}\n${r.stdout}`);
+    const r = await runner.exec(command, { ...execOpts, label, allowFailure: true });
+    if (attempt >= policy.attempts || r.code === null) return r;
+    // retryWarnings: apt-get update exits 0 when an index could not be fetched for a network reason ("W:
+    // Failed to fetch … Temporary failure resolving …"): worth another try, but after the last one its
+    // verdict stands.
+    if (r.code === 0 && !retryWarnings) return r;
+    const why = transientPackageFailure(r.code === 0 ? r.stderr : `${r.stderr}\n${r.stdout}`);
     if (!why) return r;
     await wait(delay);
     label = `${opts.label} (try ${attempt + 1} of ${policy.attempts}: ${why})`;
@@ -76,7 +81,7 @@ export async function applyStep(run: object, host: string, runner: Runner, s: St
   const state = stateOf(run, host);
   if (idx.use === "install" && !state.fresh) {
     const refresh = packageTool(idx.manager).refreshIndex();
-    const r = await execRetryingTransient(runner, refresh, { sudo: true, label: "refresh package index" }, policy);
+    const r = await execRetryingTransient(runner, refresh, { sudo: true, label: "refresh package index", retryWarnings: true }, policy);
     if (r.code !== 0) throw new CommandError(host, refresh, r.code, r.stderr || r.stdout, `refreshing the package index before '${s.id}' (${refresh})`);
     state.fresh = true;
   }

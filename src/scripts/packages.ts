@@ -13,7 +13,7 @@
 // connection) are recognised by transientPackageFailure() below and retried by the step runner; every
 // other failure (unknown package, bad signature, dependency problem) is final.
 import { UsageError } from "../errors.js";
-import { quote, sh } from "../ssh/quote.js";
+import { sh } from "../ssh/quote.js";
 import { APPLY_HEADER, probeAll, script, type Step } from "./step.js";
 
 export type PackageManager = "apt" | "dnf" | "yum";
@@ -83,7 +83,11 @@ function rpmTool(pm: "dnf" | "yum"): PackageTool {
     installedProbe: (pkgs) => sh`rpm -q ${[...checkNames(pkgs)]} >/dev/null 2>&1`,
     versioned: (name, version) => `${name}-${version}`,
     install: (pkgs, o = {}) => {
-      const flags = o.disableExcludes ? `${quote(`--disableexcludes=${o.disableExcludes}`)} ` : "";
+      // A repository id is a plain word (dnf: letters, digits, - _ . :); anything else is refused, not quoted.
+      if (o.disableExcludes !== undefined && !/^[A-Za-z0-9_.:-]+$/.test(o.disableExcludes)) {
+        throw new UsageError(`repository id ${JSON.stringify(o.disableExcludes)} is not a plain word`);
+      }
+      const flags = o.disableExcludes ? `--disableexcludes=${o.disableExcludes} ` : "";
       return `${pm} install -y ${flags}${sh`${[...checkNames(pkgs)]}`}`;
     },
     hold: () => undefined,

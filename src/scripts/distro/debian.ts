@@ -31,7 +31,7 @@ const apt = packageTool("apt");
  * an optional "=" CRC-24 line, the END line. A key without a body leaves an empty file, which the caller's
  * size check refuses.
  */
-function dearmorApply(out: string): string {
+export function dearmorApply(out: string): string {
   const awk =
     '{ sub(/\\r$/, "") } /^-----BEGIN PGP PUBLIC KEY BLOCK-----$/ { s = 1; next } s == 1 && /^[A-Za-z-]+: / { next } s == 1 && /^$/ { s = 2; next } s == 1 { s = 2 } /^-----END PGP PUBLIC KEY BLOCK-----$/ { exit } s == 2 && !/^=/ { print }';
   return script(sh`awk ${awk} "$key" | base64 -d > ${`${out}.kubesmith-tmp`}`, sh`[ -s ${`${out}.kubesmith-tmp`} ]`);

@@ -1,6 +1,7 @@
 // Host bundles over SSH: the same render → diff → apply → prune cycle as cluster bundles, made of Steps
 // (read-only probe, idempotent apply) run through the change gate:
-//   packages     installed with the host's package manager
+//   packages     installed with the host's package manager (scripts/packages.ts; the index is refreshed
+//                only when this run has not yet on that host, transient failures tried again: phases/packages.ts)
 //   files        written atomically (temp file in the same directory, validated, then renamed); secret
 //                files travel on stdin and are written 0600-style under umask 077
 //   restarts     services a changed (or removed) file names are restarted, when they run

@@ -43,16 +43,17 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export async function execRetryingTransient(
   runner: Runner,
   command: string,
-  opts: ExecOptions & { label: string; retryWarnings?: boolean },
+  opts: ExecOptions & { label: string; retryWarnings?: boolean; signal?: AbortSignal },
   policy: RetryPolicy = PACKAGE_RETRY,
   wait: (ms: number) => Promise<void> = sleep,
 ): Promise<ExecResult> {
-  const { retryWarnings, ...execOpts } = opts;
+  const { retryWarnings, signal, ...execOpts } = opts;
   let delay = policy.firstDelayMs;
   let label = opts.label;
   for (let attempt = 1; ; attempt++) {
     const r = await runner.exec(command, { ...execOpts, label, allowFailure: true });
-    if (attempt >= policy.attempts || r.code === null) return r;
+    // no further try once the run is interrupted
+    if (attempt >= policy.attempts || r.code === null || signal?.aborted) return r;
     // retryWarnings: apt-get update exits 0 when an index could not be fetched for a network reason ("W:
     // Failed to fetch … Temporary failure resolving …"): worth another try, but after the last one its
     // verdict stands.
@@ -70,7 +71,8 @@ export async function execRetryingTransient(
  * package index first when the step installs and the index is stale. `run` is the run's context object:
  * index state lives as long as it does. Throws CommandError when the refresh itself fails.
  */
-export async function applyStep(run: object, host: string, runner: Runner, s: Step, policy: RetryPolicy = PACKAGE_RETRY): Promise<ExecResult> {
+export async function applyStep(run: { signal?: AbortSignal }, host: string, runner: Runner, s: Step, policy: RetryPolicy = PACKAGE_RETRY): Promise<ExecResult> {
+  const signal = run.signal;
   const io: ExecOptions = {
     sudo: s.sudo ?? true,
     ...(s.stdin !== undefined ? { stdin: s.stdin } : {}),
@@ -81,11 +83,11 @@ export async function applyStep(run: object, host: string, runner: Runner, s: St
   const state = stateOf(run, host);
   if (idx.use === "install" && !state.fresh) {
     const refresh = packageTool(idx.manager).refreshIndex();
-    const r = await execRetryingTransient(runner, refresh, { sudo: true, label: "refresh package index", retryWarnings: true }, policy);
+    const r = await execRetryingTransient(runner, refresh, { sudo: true, label: "refresh package index", retryWarnings: true, ...(signal ? { signal } : {}) }, policy);
     if (r.code !== 0) throw new CommandError(host, refresh, r.code, r.stderr || r.stdout, `refreshing the package index before '${s.id}' (${refresh})`);
     state.fresh = true;
   }
   // A repository step that failed halfway may still have changed the sources: stale either way.
   if (idx.use === "repository") state.fresh = false;
-  return execRetryingTransient(runner, s.apply, { ...io, label: s.id }, policy);
+  return execRetryingTransient(runner, s.apply, { ...io, label: s.id, ...(signal ? { signal } : {}) }, policy);
 }

@@ -117,6 +117,15 @@ describe("transient package-manager failures", () => {
     expect(waits.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(60_000);
   });
 
+  it("no further try once the run is interrupted", async () => {
+    const ac = new AbortController();
+    const r = fakeRunner(Array.from({ length: 3 }, () => ({ match: /install/, result: { code: 100, stderr: LOCK } })));
+    ac.abort();
+    const res = await applyStep({ signal: ac.signal }, "h1", r, install("socat"), FAST);
+    expect(res.code).toBe(100);
+    expect(r.calls.filter((c) => c.command.includes("install")).length).toBe(1);
+  });
+
   it("a real error is not tried again", async () => {
     const r = fakeRunner([{ match: /install/, result: { code: 100, stderr: "E: Unable to locate package socatt\n" } }]);
     const res = await execRetryingTransient(r, "apt-get install -y socatt", { label: "x" }, FAST);

@@ -157,17 +157,17 @@ function firewallSteps(s: HostSettings): Step[] {
 }
 
 /** The RHEL-like configurer over dnf or yum (packageTool("dnf") / packageTool("yum")). */
-export function rhelConfigurer(pkgs: PackageTool): DistroConfigurer {
+export function rhelConfigurer(tool: PackageTool): DistroConfigurer {
   return {
     family: "rhel",
-    packages: pkgs,
+    packages: tool,
     isOffline: (offline) => Boolean(offline?.rpmRepo),
     hostSteps: (s) => [selinuxPermissiveStep(), networkManagerStep(), ...firewallSteps(s)],
 
     basePackagesStep() {
       // No curl on RPM systems: the repo files are written directly, and EL9's curl-minimal conflicts with curl.
       const names = ["conntrack-tools", "socat"];
-      return installStep(pkgs, { id: "base-packages", what: `install ${names.join(", ")}`, pkgs: names });
+      return installStep(tool, { id: "base-packages", what: `install ${names.join(", ")}`, pkgs: names });
     },
 
     /** containerd.io for RHEL-likes comes from Docker's repository (not in the distribution's own repos). */
@@ -181,7 +181,7 @@ export function rhelConfigurer(pkgs: PackageTool): DistroConfigurer {
         "gpgkey=https://download.docker.com/linux/centos/gpg",
         "",
       ].join("\n");
-      return repositoryStep(pkgs, fileStep({
+      return repositoryStep(tool, fileStep({
         id: "containerd-repo",
         what: `add Docker's RPM repository for containerd.io (${DOCKER_RPM_REPO_FILE})`,
         file: { path: DOCKER_RPM_REPO_FILE, content, mode: 0o644 },
@@ -190,17 +190,17 @@ export function rhelConfigurer(pkgs: PackageTool): DistroConfigurer {
 
     containerdInstallStep() {
       const major = CONTAINERD_IO_PATTERN.replace(/\*$/, "");
-      return installStep(pkgs, {
+      return installStep(tool, {
         id: "containerd-install",
         what: `install containerd.io ${CONTAINERD_IO_PATTERN} (replacing a distribution containerd 1.x)`,
-        pkgs: [pkgs.versioned("containerd.io", CONTAINERD_IO_PATTERN)],
+        pkgs: [tool.versioned("containerd.io", CONTAINERD_IO_PATTERN)],
         probe: [`case "$(rpm -q --qf '%{VERSION}' containerd.io 2>/dev/null)" in ${major}*) ;; *) exit 1;; esac`],
       });
     },
 
     kubernetesRepoStep(minor, offline) {
       return repositoryStep(
-        pkgs,
+        tool,
         fileStep({
           id: "kubernetes-repo",
           what: `add the Kubernetes v${minor} package repository (${offline?.rpmRepo ? `mirror ${offline.rpmRepo}` : "pkgs.k8s.io"})`,
@@ -212,10 +212,10 @@ export function rhelConfigurer(pkgs: PackageTool): DistroConfigurer {
     kubePackagesStep(v) {
       const names = [...KUBE_PACKAGES];
       const pattern = rpmVersionPattern(v);
-      return installStep(pkgs, {
+      return installStep(tool, {
         id: "kubernetes-packages",
         what: `install ${names.join(", ")} ${pattern} (held by the repository's exclude line)`,
-        pkgs: names.map((p) => pkgs.versioned(p, pattern)),
+        pkgs: names.map((p) => tool.versioned(p, pattern)),
         disableExcludes: "kubernetes",
         probe: names.map((p) => {
           const match = v.patch ? quote(v.patch) : `${quote(`${v.minor}.`)}*`;

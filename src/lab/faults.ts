@@ -2,10 +2,8 @@
 // Read by the simulator on every command, so a test can change them while the lab runs.
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
+import { TRANSIENT_KINDS as TRANSIENT, type TransientKind } from "./sim/transient.js";
 import type { LabFault } from "./types.js";
-
-/** Kinds of `transient` (sim/transient.ts has what each prints). */
-const TRANSIENT = ["lock", "dns", "503", "reset"] as const;
 
 /** Parse a faults file: a YAML/JSON list, or `{ faults: [...] }`. Throws a plain Error on bad input. */
 export function parseFaults(text: string, file = "faults"): LabFault[] {
@@ -42,7 +40,7 @@ export function parseFaults(text: string, file = "faults"): LabFault[] {
         throw new Error(`${where}.transient: must be one of ${TRANSIENT.join(", ")}`);
       }
       if (out.fail !== undefined || out.exitCode !== undefined) throw new Error(`${where}: transient brings its own message and exit code; drop fail/exitCode`);
-      out.transient = f.transient as (typeof TRANSIENT)[number];
+      out.transient = f.transient as TransientKind;
     }
     if (f.times !== undefined) {
       if (!Number.isInteger(f.times) || (f.times as number) < 1) throw new Error(`${where}.times: must be an integer >= 1`);

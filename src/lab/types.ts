@@ -1,4 +1,5 @@
 // Types shared by the lab manager, the CLI, the tests and the node simulator.
+import type { TransientKind } from "./sim/transient.js";
 
 export const LAB_OSES = ["debian-12", "ubuntu-24.04", "rocky-9"] as const;
 export type LabOs = (typeof LAB_OSES)[number];
@@ -85,7 +86,7 @@ export interface LabFault {
    * A transient package-manager failure with the real tool's output and exit code (sim/transient.ts):
    * lock, dns, 503, reset.
    */
-  transient?: "lock" | "dns" | "503" | "reset";
+  transient?: TransientKind;
   /** The fault applies to the first N matching commands on each host, then no more (absent: always). */
   times?: number;
 }

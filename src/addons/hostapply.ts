@@ -1,6 +1,7 @@
 // Host bundles over SSH: the same render → diff → apply → prune cycle as cluster bundles, made of Steps
 // (read-only probe, idempotent apply) run through the change gate:
-//   packages     installed with the host's package manager
+//   packages     installed with the host's package manager (scripts/packages.ts; the index is refreshed
+//                only when this run has not yet on that host, transient failures tried again: phases/packages.ts)
 //   files        written atomically (temp file in the same directory, validated, then renamed); secret
 //                files travel on stdin and are written 0600-style under umask 077
 //   restarts     services a changed (or removed) file names are restarted, when they run
@@ -12,26 +13,17 @@
 // failure (keepalived -t exits 5 on warnings too) and its output is shown.
 import { CommandError, UsageError } from "../errors.js";
 import { change, forHosts, type PhaseContext } from "../phases/run.js";
+import { applyStep } from "../phases/packages.js";
 import { stepNeeded } from "../phases/steps.js";
-import {
-  APPLY_HEADER,
-  SECRET_PREAMBLE,
-  assertAbsolutePath,
-  debInstalledProbe,
-  fileMatchesProbe,
-  fileStep,
-  modeString,
-  probeAll,
-  rpmInstalledProbe,
-  script,
-  type Step,
-} from "../scripts/step.js";
-import { quote, raw, sh } from "../ssh/quote.js";
+import { checkUnit, installStep, packageTool, restartIfActive, serviceEnabledStep, serviceStoppedStep, type PackageManager } from "../scripts/packages.js";
+import { APPLY_HEADER, SECRET_PREAMBLE, assertAbsolutePath, fileMatchesProbe, fileStep, modeString, probeAll, script, type Step } from "../scripts/step.js";
+import { quote, sh } from "../ssh/quote.js";
 import type { Runner } from "../ssh/types.js";
 import { AddonError } from "./errors.js";
 import type { RenderedHostFile, RenderedHosts } from "./types.js";
 
-export type HostPackageManager = "apt" | "dnf" | "yum" | "unknown";
+/** The host's package manager as the facts found it (facts/gather.ts). */
+export type HostPackageManager = PackageManager | "unknown";
 
 export interface HostTarget {
   name: string;
@@ -65,12 +57,6 @@ export function hostManifest(rendered: RenderedHosts, host: string): HostManifes
     files: (rendered.files[host] ?? []).map((f) => ({ path: f.path, restart: f.restart ?? [] })),
     services: [...rendered.services],
   };
-}
-
-const SERVICE_RE = /^[A-Za-z0-9@._-]+$/;
-function checkService(s: string): string {
-  if (!SERVICE_RE.test(s)) throw new UsageError(`service name '${s}' is not a valid systemd unit name`);
-  return s;
 }
 
 /** The validate command with the temp file's path put in (quoted). */
@@ -113,41 +99,23 @@ export function hostFileStep(release: string, f: RenderedHostFile): Step {
   return step;
 }
 
+/** The bundle's packages for the host's family (the bundle lists them as apt for Debian/Ubuntu, dnf for RHEL-likes, yum included). */
 export function packagesStep(release: string, pm: HostPackageManager, pkgs: { apt: string[]; dnf: string[] }): Step | undefined {
-  const list = pm === "apt" ? pkgs.apt : pkgs.dnf;
+  const tool = pm === "unknown" ? undefined : packageTool(pm);
+  const list = tool?.family === "debian" ? pkgs.apt : pkgs.dnf;
   if (!list.length) return undefined;
-  if (pm === "unknown") throw new UsageError(`${release}: cannot install ${list.join(", ")}: the host's package manager is unknown`);
-  return {
-    id: "packages",
-    what: `${release}: install ${list.join(", ")}`,
-    probe: probeAll(pm === "apt" ? debInstalledProbe(list) : rpmInstalledProbe(list)),
-    apply: script(
-      APPLY_HEADER,
-      pm === "apt"
-        ? script("export DEBIAN_FRONTEND=noninteractive", "apt-get update -q", sh`apt-get install -y -q ${list}`)
-        : sh`${raw(pm)} install -y ${list}`,
-    ),
-  };
+  if (!tool) throw new UsageError(`${release}: cannot install ${list.join(", ")}: the host's package manager is unknown`);
+  return installStep(tool, { id: "packages", what: `${release}: install ${list.join(", ")}`, pkgs: list });
 }
 
 export function serviceStep(release: string, service: string): Step {
-  const s = checkService(service);
-  return {
-    id: `service:${s}`,
-    what: `${release}: enable and start ${s}`,
-    probe: probeAll(sh`systemctl is-enabled --quiet ${s}`, sh`systemctl is-active --quiet ${s}`),
-    apply: script(APPLY_HEADER, sh`systemctl enable ${s}`, sh`systemctl start ${s}`),
-  };
+  const s = checkUnit(service);
+  return serviceEnabledStep({ id: `service:${s}`, what: `${release}: enable and start ${s}`, unit: s, start: true });
 }
 
 export function stopServiceStep(release: string, service: string): Step {
-  const s = checkService(service);
-  return {
-    id: `service-stop:${s}`,
-    what: `${release}: stop and disable ${s}`,
-    probe: script(sh`! systemctl is-active --quiet ${s} || exit 1`, sh`! systemctl is-enabled --quiet ${s}`),
-    apply: script(APPLY_HEADER, sh`systemctl stop ${s} || true`, sh`systemctl disable ${s} || true`),
-  };
+  const s = checkUnit(service);
+  return serviceStoppedStep({ id: `service-stop:${s}`, what: `${release}: stop and disable ${s}`, unit: s });
 }
 
 export function removeFileStep(release: string, path: string): Step {
@@ -161,8 +129,7 @@ export function removeFileStep(release: string, path: string): Step {
 }
 
 export function restartCommand(service: string): string {
-  const s = checkService(service);
-  return sh`if systemctl is-active --quiet ${s}; then systemctl restart ${s}; fi`;
+  return restartIfActive(service);
 }
 
 export function parseHostManifest(text: string): HostManifest | undefined {
@@ -189,8 +156,7 @@ async function readHostManifest(runner: Runner, release: string): Promise<HostMa
 async function runStep(ctx: PhaseContext, host: string, runner: Runner, release: string, s: Step): Promise<boolean> {
   if (!(await stepNeeded(runner, s))) return false;
   await change(ctx, host, s.what, async () => {
-    const io = { ...(s.stdin !== undefined ? { stdin: s.stdin } : {}), ...(s.secrets ? { secrets: s.secrets } : {}) };
-    const r = await runner.exec(s.apply, { sudo: s.sudo ?? true, label: s.id, allowFailure: true, ...io });
+    const r = await applyStep(ctx, host, runner, s);
     if (r.code === VALIDATE_FAILED && s.id.startsWith("file:")) {
       const out = r.stderr.trim().split("\n").filter(Boolean).slice(-8).join(" | ");
       throw new AddonError(release, `${host}: ${s.id.slice(5)} was rejected by its validate command, left unchanged: ${out || "(no output)"}`, {

@@ -51,7 +51,7 @@ export function registerLabCommands(program: Command): void {
     .option("--name <name>", "lab name", DEFAULT_LAB)
     .option("--layout <counts>", "roles by count, e.g. 3cp,3w,2fe (control planes, workers, frontends)")
     .option("--subnet <n>", "use 198.18.N.0/24 (default: derived from the name)")
-    .option("--faults <file>", "YAML/JSON list of faults: {host, command, delayMs, fail, exitCode, hang}")
+    .option("--faults <file>", "YAML/JSON list of faults: {host, command, delayMs, fail, exitCode, hang, transient (lock, dns, 503, reset), times}")
     .option("--inventory-out <file>", "where to write the inventory", "inventories/lab.yaml")
     .action(async (o: { hosts?: string; os: string; name: string; layout?: string; subnet?: string; faults?: string; inventoryOut: string }) => {
       const hosts = parseIntOpt("--hosts", o.hosts, 1, 244);

@@ -1,5 +1,6 @@
 // Host facts: one POSIX shell script run per host, printing key=value lines, and a pure parser.
 // Keeping the script and the parser pure lets tests check both without a host.
+import type { PackageManager } from "../scripts/packages.js";
 
 export interface HostFacts {
   hostname: string;
@@ -20,7 +21,7 @@ export interface HostFacts {
   kubeletVersion: string;
   kubeadmVersion: string;
   containerRuntime: string;
-  packageManager: "apt" | "dnf" | "yum" | "unknown";
+  packageManager: PackageManager | "unknown";
   tools: Record<string, boolean>;
   /** Host clock, seconds since the epoch. */
   epoch: number;

@@ -2,6 +2,7 @@
 // Read by the simulator on every command, so a test can change them while the lab runs.
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
+import { TRANSIENT_KINDS as TRANSIENT, type TransientKind } from "./sim/transient.js";
 import type { LabFault } from "./types.js";
 
 /** Parse a faults file: a YAML/JSON list, or `{ faults: [...] }`. Throws a plain Error on bad input. */
@@ -34,8 +35,19 @@ export function parseFaults(text: string, file = "faults"): LabFault[] {
       out.exitCode = f.exitCode as number;
     }
     if (f.hang !== undefined) out.hang = f.hang === true;
+    if (f.transient !== undefined) {
+      if (typeof f.transient !== "string" || !(TRANSIENT as readonly string[]).includes(f.transient)) {
+        throw new Error(`${where}.transient: must be one of ${TRANSIENT.join(", ")}`);
+      }
+      if (out.fail !== undefined || out.exitCode !== undefined) throw new Error(`${where}: transient brings its own message and exit code; drop fail/exitCode`);
+      out.transient = f.transient as TransientKind;
+    }
+    if (f.times !== undefined) {
+      if (!Number.isInteger(f.times) || (f.times as number) < 1) throw new Error(`${where}.times: must be an integer >= 1`);
+      out.times = f.times as number;
+    }
     for (const k of Object.keys(f)) {
-      if (!["host", "command", "delayMs", "fail", "exitCode", "hang"].includes(k)) throw new Error(`${where}: unknown field '${k}'`);
+      if (!["host", "command", "delayMs", "fail", "exitCode", "hang", "transient", "times"].includes(k)) throw new Error(`${where}: unknown field '${k}'`);
     }
     return out;
   });
@@ -52,10 +64,19 @@ export function readFaultsFile(file: string): LabFault[] {
   return parseFaults(text, file);
 }
 
-/** The first fault for this host whose command is a word prefix of argv (tool name first). */
-export function matchFault(faults: LabFault[], host: string, argv: string[]): LabFault | undefined {
-  return faults.find((f) => {
+/** A fault's key for counting its `times` (the file is re-read on every command, so by content). */
+export function faultKey(f: LabFault, index: number): string {
+  return `${index}:${JSON.stringify(f)}`;
+}
+
+/**
+ * The first fault for this host whose command is a word prefix of argv (tool name first), skipping those
+ * with `times` that already applied that often (`used`: counts by faultKey).
+ */
+export function matchFault(faults: LabFault[], host: string, argv: string[], used: Record<string, number> = {}): LabFault | undefined {
+  return faults.find((f, i) => {
     if (f.host !== undefined && f.host !== host) return false;
+    if (f.times !== undefined && (used[faultKey(f, i)] ?? 0) >= f.times) return false;
     const words = f.command.split(/\s+/);
     return words.length <= argv.length && words.every((w, i) => argv[i] === w);
   });

@@ -1,4 +1,5 @@
 // Types shared by the lab manager, the CLI, the tests and the node simulator.
+import type { TransientKind } from "./sim/transient.js";
 
 export const LAB_OSES = ["debian-12", "ubuntu-24.04", "rocky-9"] as const;
 export type LabOs = (typeof LAB_OSES)[number];
@@ -81,6 +82,13 @@ export interface LabFault {
   fail?: string;
   exitCode?: number;
   hang?: boolean;
+  /**
+   * A transient package-manager failure with the real tool's output and exit code (sim/transient.ts):
+   * lock, dns, 503, reset.
+   */
+  transient?: TransientKind;
+  /** The fault applies to the first N matching commands on each host, then no more (absent: always). */
+  times?: number;
 }
 
 /** The simulator's view of its lab, written at lab up to <lab dir>/sim.json. */

@@ -7,6 +7,7 @@ import { CommandError } from "../errors.js";
 import { endpointString, type ClusterHost } from "../cluster/model.js";
 import { loadClusterSecrets } from "../cluster/secrets.js";
 import { APISERVER_CHECK_SCRIPT, keepalivedSteps } from "../scripts/keepalived.js";
+import type { PackageManager } from "../scripts/packages.js";
 import { KUBEADM_API, joinGuardProbe, kubeadmInitCommand, kubeadmInitConfig, kubeadmJoinCommand, kubeadmJoinConfig } from "../scripts/kubeadm.js";
 import { quote } from "../ssh/quote.js";
 import type { Runner } from "../ssh/types.js";
@@ -79,7 +80,7 @@ export const controlPlaneEndpoint: Phase<ClusterContext> = {
     await forHosts(ctx, cps, async (h) => {
       const i = cps.indexOf(h);
       const steps = keepalivedSteps({
-        packageManager: ctx.facts.get(h.name)!.packageManager as "apt" | "dnf" | "yum",
+        packageManager: ctx.facts.get(h.name)!.packageManager as PackageManager,
         vip: cpe.vip,
         interface: cpe.interface,
         routerId: routerIdFor(ctx.model.name),

@@ -4,6 +4,7 @@
 import { CommandError } from "../errors.js";
 import type { Step } from "../scripts/step.js";
 import type { Runner } from "../ssh/types.js";
+import { applyStep } from "./packages.js";
 import { change, throwIfInterrupted, type PhaseContext } from "./run.js";
 
 export async function stepNeeded(runner: Runner, s: Step): Promise<boolean> {
@@ -25,12 +26,18 @@ export async function runSteps(ctx: PhaseContext, host: string, runner: Runner, 
     if (!(await stepNeeded(runner, s))) continue;
     changed++;
     await change(ctx, host, s.what, async () => {
-      await runner.exec(s.apply, {
-        sudo: s.sudo ?? true,
-        label: s.id,
-        ...(s.stdin !== undefined ? { stdin: s.stdin } : {}),
-        ...(s.secrets ? { secrets: s.secrets } : {}),
-      });
+      if (s.packageIndex) {
+        // index refreshed first when stale, transient package-manager failures retried (packages.ts)
+        const r = await applyStep(ctx, host, runner, s);
+        if (r.code !== 0) throw new CommandError(host, s.apply, r.code, r.stderr, `'${s.id}'`);
+      } else {
+        await runner.exec(s.apply, {
+          sudo: s.sudo ?? true,
+          label: s.id,
+          ...(s.stdin !== undefined ? { stdin: s.stdin } : {}),
+          ...(s.secrets ? { secrets: s.secrets } : {}),
+        });
+      }
       if (await stepNeeded(runner, s)) {
         throw new CommandError(host, s.probe, 1, "", `step '${s.id}' (${s.what}) ran but its check still fails`);
       }

@@ -11,8 +11,8 @@
 import { UsageError } from "../errors.js";
 import { interfaceNameProblem } from "../inventory/names.js";
 import { showString } from "../inventory/show.js";
-import { APPLY_HEADER, debInstalledProbe, fileStep, probeAll, rpmInstalledProbe, script, type Step } from "./step.js";
-import type { PackageManager } from "./os.js";
+import { installStep, packageTool, restartIfActive, serviceEnabledStep, type PackageManager } from "./packages.js";
+import { fileStep, type Step } from "./step.js";
 
 export const KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf";
 export const APISERVER_CHECK_SCRIPT = "/etc/keepalived/check_apiserver.sh";
@@ -245,20 +245,8 @@ export interface KeepalivedStepsOptions extends KeepalivedOptions {
 /** Install keepalived, write its check script and (secret, 0600) config, run it; restart on change. */
 export function keepalivedSteps(o: KeepalivedStepsOptions): Step[] {
   const configPath = o.configPath ?? KEEPALIVED_CONF;
-  const pm = o.packageManager;
-  const restartIfRunning = "if systemctl is-active --quiet keepalived; then systemctl restart keepalived; fi";
   return [
-    {
-      id: "keepalived-install",
-      what: "install keepalived",
-      probe: probeAll(pm === "apt" ? debInstalledProbe(["keepalived"]) : rpmInstalledProbe(["keepalived"])),
-      apply: script(
-        APPLY_HEADER,
-        pm === "apt"
-          ? script("export DEBIAN_FRONTEND=noninteractive", "apt-get update -q", "apt-get install -y -q keepalived")
-          : `${pm} install -y keepalived`,
-      ),
-    },
+    installStep(packageTool(o.packageManager), { id: "keepalived-install", what: "install keepalived", pkgs: ["keepalived"] }),
     fileStep({
       id: "keepalived-check-script",
       what: `write the API server health check ${o.healthCheck}`,
@@ -268,13 +256,8 @@ export function keepalivedSteps(o: KeepalivedStepsOptions): Step[] {
       id: "keepalived-config",
       what: `write ${configPath} (VIP ${o.vip} on ${o.interface}, priority ${o.priority}), restart keepalived if running`,
       file: { path: configPath, content: controlPlaneKeepalivedConfig(o), mode: 0o600, secret: true },
-      after: [restartIfRunning],
+      after: [restartIfActive("keepalived")],
     }),
-    {
-      id: "keepalived-service",
-      what: "enable and start keepalived",
-      probe: probeAll("systemctl is-enabled --quiet keepalived", "systemctl is-active --quiet keepalived"),
-      apply: script(APPLY_HEADER, "systemctl enable keepalived", "systemctl start keepalived"),
-    },
+    serviceEnabledStep({ id: "keepalived-service", unit: "keepalived", start: true }),
   ];
 }

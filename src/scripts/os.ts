@@ -10,6 +10,7 @@
 import { sh } from "../ssh/quote.js";
 import { containerdConfigStep } from "./containerd.js";
 import { distroFor, parseKubernetesVersion, type HostSettings, type OfflineSources, type PackageManager } from "./distro/index.js";
+import { serviceEnabledStep } from "./packages.js";
 import { APPLY_HEADER, fileMatchesProbe, probeAll, script, writeFileApply, type Step } from "./step.js";
 
 export {
@@ -110,23 +111,10 @@ function swapStep(): Step {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// services
-
-function serviceEnabledStep(id: string, unit: string, start: boolean): Step {
-  return {
-    id,
-    what: start ? `enable and start ${unit}` : `enable ${unit}`,
-    probe: probeAll(
-      sh`systemctl is-enabled --quiet ${unit}`,
-      start ? sh`systemctl is-active --quiet ${unit}` : undefined,
-    ),
-    apply: script(APPLY_HEADER, start ? sh`systemctl enable --now ${unit}` : sh`systemctl enable ${unit}`),
-  };
-}
-
 /**
  * The OS preparation steps, in order. Every probe is read-only and exact: it passes only when its apply
- * would change nothing.
+ * would change nothing. The package repositories come before the first install, so that a run refreshes
+ * each host's package index once (see packages.ts), not once per repository.
  */
 export function prepareOsSteps(opts: PrepareOsOptions): Step[] {
   const d = distroFor(opts.packageManager);
@@ -138,17 +126,17 @@ export function prepareOsSteps(opts: PrepareOsOptions): Step[] {
     sysctlStep(),
     swapStep(),
     ...d.hostSteps(opts.firewall ? { firewall: opts.firewall } : {}),
-    d.basePackagesStep(isOffline),
     ...(isOffline ? [] : [d.containerdRepoStep()]),
+    d.kubernetesRepoStep(v.minor, offline),
+    d.basePackagesStep(isOffline),
     d.containerdInstallStep(),
     containerdConfigStep({
       kubernetesVersion: opts.kubernetesVersion,
       ...(offline?.imageRepository ? { imageRepository: offline.imageRepository } : {}),
       ...(offline?.registryMirrors ? { registryMirrors: offline.registryMirrors } : {}),
     }),
-    serviceEnabledStep("containerd-service", "containerd", true),
-    d.kubernetesRepoStep(v.minor, offline),
+    serviceEnabledStep({ id: "containerd-service", unit: "containerd", start: true }),
     d.kubePackagesStep(v),
-    serviceEnabledStep("kubelet-enable", "kubelet", false),
+    serviceEnabledStep({ id: "kubelet-enable", unit: "kubelet", start: false }),
   ];
 }

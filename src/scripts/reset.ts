@@ -4,7 +4,7 @@
 import { sh } from "../ssh/quote.js";
 import { APPLY_HEADER, probeAll, script, type Step } from "./step.js";
 import { APISERVER_CHECK_SCRIPT, KEEPALIVED_CONF } from "./keepalived.js";
-import type { PackageManager } from "./os.js";
+import { packageTool, type PackageManager } from "./packages.js";
 
 /** Files kubeadm init/join write under /etc/kubernetes and /var/lib/kubelet (and kubeadm reset removes). */
 export const KUBEADM_FILES = [
@@ -235,18 +235,12 @@ export function keepalivedRemoveSteps(o: KeepalivedRemoveOptions = {}): Step[] {
     },
   ];
   if (o.purgePackage) {
-    const pm = o.purgePackage;
+    const tool = packageTool(o.purgePackage);
     steps.push({
       id: "keepalived-package-remove",
       what: "remove the keepalived package",
-      probe:
-        pm === "apt"
-          ? probeAll(`case "$(dpkg-query -W -f='\${Status}' keepalived 2>/dev/null)" in *' ok installed') exit 1;; esac`)
-          : probeAll("! rpm -q keepalived >/dev/null 2>&1"),
-      apply: script(
-        APPLY_HEADER,
-        pm === "apt" ? "DEBIAN_FRONTEND=noninteractive apt-get purge -y -q keepalived" : `${pm} remove -y keepalived`,
-      ),
+      probe: probeAll(tool.absentProbe(["keepalived"])),
+      apply: script(APPLY_HEADER, tool.purge(["keepalived"])),
     });
   }
   return steps;

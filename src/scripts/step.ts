@@ -3,6 +3,7 @@
 // Everything under src/scripts/ is pure: functions of their arguments, no I/O, golden-tested.
 import { quote, sh } from "../ssh/quote.js";
 import { UsageError } from "../errors.js";
+import type { PackageManager } from "./packages.js";
 
 export interface Step {
   /** Stable id, e.g. "kernel-modules"; used in journals, logs and fault injection. */
@@ -25,6 +26,13 @@ export interface Step {
   stdin?: string;
   /** Values to redact from logs (ExecOptions.secrets); set whenever stdin carries a secret. */
   secrets?: string[];
+  /**
+   * How the apply uses the host's package index (see packages.ts): "install" reads it, so the step runner
+   * refreshes it first when this run has not on this host yet, or a repository changed since; "repository"
+   * changes it, so the next install refreshes. Package-manager failures of such steps that are transient
+   * are retried. Absent: the apply does not touch packages.
+   */
+  packageIndex?: { manager: PackageManager; use: "install" | "repository" };
 }
 
 /** Join script lines into one script. */
@@ -128,18 +136,6 @@ export function fileStep(opts: { id: string; what: string; file: ManagedFile; af
   return step;
 }
 
-/** Probe check: each Debian package is installed (selection install or hold). */
-export function debInstalledProbe(pkgs: readonly string[]): string {
-  return pkgs
-    .map((p) => sh`case "$(dpkg-query -W -f=${"${Status}"} ${p} 2>/dev/null)" in *' ok installed') ;; *) exit 1;; esac`)
-    .join("\n");
-}
-
-/** Probe fragment: each RPM package is installed. */
-export function rpmInstalledProbe(pkgs: readonly string[]): string {
-  return sh`rpm -q ${pkgs} >/dev/null 2>&1`;
-}
-
 /** Render steps as text: what golden files hold and what `plan --verbose` can print. */
 export function renderSteps(steps: readonly Step[]): string {
   return steps
@@ -147,6 +143,7 @@ export function renderSteps(steps: readonly Step[]): string {
       [
         `### ${s.id}${s.sudo === false ? "" : " (sudo)"}${s.stdin !== undefined ? " (stdin: secret)" : ""}`,
         `# ${s.what}`,
+        ...(s.packageIndex ? [`# package index (${s.packageIndex.manager}): ${s.packageIndex.use === "install" ? "read; refreshed first when stale" : "changed; the next install refreshes it"}`] : []),
         "--- probe",
         s.probe,
         "--- apply",

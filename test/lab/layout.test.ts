@@ -1,7 +1,7 @@
 // Pure parts of the lab: role layouts, fault rules and matching (no root needed).
 import { describe, expect, it } from "vitest";
 import { LabError } from "../../src/errors.js";
-import { matchFault, parseFaults } from "../../src/lab/faults.js";
+import { faultKey, matchFault, parseFaults } from "../../src/lab/faults.js";
 import { layoutRoles } from "../../src/lab/layout.js";
 import { subnetFor } from "../../src/lab/lab.js";
 
@@ -39,5 +39,20 @@ describe("lab faults", () => {
     expect(() => parseFaults("- command: x\n  exitCode: 300\n", "f.yaml")).toThrow(/f.yaml: faults\[0\].exitCode/);
     expect(() => parseFaults("- host: a\n", "f.yaml")).toThrow(/faults\[0\].command/);
     expect(() => parseFaults("- command: x\n  typo: 1\n", "f.yaml")).toThrow(/unknown field 'typo'/);
+    expect(() => parseFaults("- command: apt-get\n  transient: flaky\n", "f.yaml")).toThrow(/faults\[0\].transient: must be one of lock, dns, 503, reset/);
+    expect(() => parseFaults("- command: apt-get\n  transient: lock\n  exitCode: 1\n", "f.yaml")).toThrow(/transient brings its own message/);
+    expect(() => parseFaults("- command: apt-get\n  times: 0\n  fail: x\n", "f.yaml")).toThrow(/faults\[0\].times/);
+  });
+  it("a fault with times applies that often on a host, then the next matching one does", () => {
+    const faults = parseFaults("- command: apt-get install\n  transient: lock\n  times: 2\n- command: apt-get\n  delayMs: 5\n");
+    const used: Record<string, number> = {};
+    const take = () => {
+      const f = matchFault(faults, "h", ["apt-get", "install", "-y", "socat"], used);
+      if (f?.times !== undefined) used[faultKey(f, faults.indexOf(f))] = (used[faultKey(f, faults.indexOf(f))] ?? 0) + 1;
+      return f;
+    };
+    expect(take()?.transient).toBe("lock");
+    expect(take()?.transient).toBe("lock");
+    expect(take()?.delayMs).toBe(5);
   });
 });

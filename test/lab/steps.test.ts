@@ -7,6 +7,8 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isAlive } from "../../src/lab/lab.js";
+import { applyStep } from "../../src/phases/packages.js";
+import type { ExecOptions, ExecResult, Runner } from "../../src/ssh/types.js";
 import type { LabHost, ProcRef } from "../../src/lab/types.js";
 import { APISERVER_CHECK_SCRIPT, keepalivedSteps } from "../../src/scripts/keepalived.js";
 import { firewallOpenings } from "../../src/scripts/firewall.js";
@@ -47,7 +49,26 @@ describe.skipIf(labSkip)("steps on lab hosts (debian-12, ubuntu-24.04, rocky-9)"
     return ssh(lab.state, h.name, `sh -c ${quote(script)}`, stdin === undefined ? {} : { input: stdin });
   }
 
-  /** Probe; when it fails apply, which must succeed, and probe again, which must now pass. */
+  /** The product's step runner over this test's ssh(): for applyStep (package index, retries). */
+  const runnerFor = (h: LabHost): Runner => ({
+    host: h.name,
+    async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+      const t0 = Date.now();
+      const r = await run(h, command, typeof opts.stdin === "string" ? opts.stdin : undefined);
+      return { stdout: r.stdout, stderr: r.stderr, code: r.code, durationMs: Date.now() - t0 };
+    },
+    upload: async () => {
+      throw new Error("not used");
+    },
+    download: async () => {
+      throw new Error("not used");
+    },
+    close: async () => undefined,
+  });
+  /** One run: the package index is refreshed once per host (see src/phases/packages.ts). */
+  const thisRun = {};
+
+  /** Probe; when it fails apply (through the product's applyStep), which must succeed, and probe again, which must now pass. */
   async function runSteps(h: LabHost, steps: Step[]): Promise<StepRun[]> {
     const out: StepRun[] = [];
     for (const s of steps) {
@@ -57,7 +78,7 @@ describe.skipIf(labSkip)("steps on lab hosts (debian-12, ubuntu-24.04, rocky-9)"
         out.push({ id: s.id, applied: false, ms: Date.now() - t0 });
         continue;
       }
-      const apply = await run(h, s.apply, s.stdin);
+      const apply = await applyStep(thisRun, h.name, runnerFor(h), s);
       expect(apply.code, `${h.name} ${s.id}: apply failed\n${apply.stdout}\n${apply.stderr}`).toBe(0);
       const again = await run(h, s.probe, s.stdin);
       expect(again.code, `${h.name} ${s.id}: probe still fails after apply\n${again.stderr}`).toBe(0);

@@ -52,10 +52,10 @@ describe("prepareOsSteps on a RHEL-like", () => {
   const openings = firewallOpenings({ controlPlane: true, worker: false, frontend: false, vrrp: true });
   const ids = (mode: "manage" | "disable" | "ignore") =>
     prepareOsSteps({ packageManager: "dnf", kubernetesVersion: "1.36", firewall: { mode, openings } }).map((s) => s.id);
-  it("SELinux and NetworkManager always, then the firewall as the inventory says, before any package", () => {
-    expect(ids("manage").slice(3, 7)).toEqual(["selinux-permissive", "networkmanager-calico", "firewalld-open", "base-packages"]);
-    expect(ids("disable").slice(3, 7)).toEqual(["selinux-permissive", "networkmanager-calico", "firewalld-disable", "base-packages"]);
-    expect(ids("ignore").slice(3, 6)).toEqual(["selinux-permissive", "networkmanager-calico", "base-packages"]);
+  it("SELinux and NetworkManager always, then the firewall as the inventory says, before any repository or package", () => {
+    expect(ids("manage").slice(3, 7)).toEqual(["selinux-permissive", "networkmanager-calico", "firewalld-open", "containerd-repo"]);
+    expect(ids("disable").slice(3, 7)).toEqual(["selinux-permissive", "networkmanager-calico", "firewalld-disable", "containerd-repo"]);
+    expect(ids("ignore").slice(3, 6)).toEqual(["selinux-permissive", "networkmanager-calico", "containerd-repo"]);
   });
   it("Debian/Ubuntu get none of them", () => {
     const apt = prepareOsSteps({ packageManager: "apt", kubernetesVersion: "1.36", firewall: { mode: "manage", openings } }).map((s) => s.id);

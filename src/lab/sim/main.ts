@@ -2,7 +2,7 @@
 // Usage (from the shims in <lab>/simbin): main.js <tool> [args…], with KUBESIM_LAB_DIR set.
 // Every command is recorded to <lab>/hosts/<host>/commands.log (read by tests) and to the host's
 // own /var/log/kubesim/commands.log; faults from the lab's faults file apply before the tool runs.
-import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import nodeModule from "node:module";
 import path from "node:path";
 import type { LabFault, SimConfig } from "../types.js";
@@ -44,7 +44,7 @@ const TOOLS: Record<string, () => Promise<Tool>> = {
 };
 
 /** The lab's faults; the YAML parser is loaded only when the file holds any. */
-async function loadFaults(file: string): Promise<{ faults: LabFault[]; match: typeof import("../faults.js").matchFault } | undefined> {
+async function loadFaults(file: string): Promise<{ faults: LabFault[]; match: typeof import("../faults.js").matchFault; key: typeof import("../faults.js").faultKey } | undefined> {
   let text = "";
   try {
     text = readFileSync(file, "utf8").trim();
@@ -53,7 +53,7 @@ async function loadFaults(file: string): Promise<{ faults: LabFault[]; match: ty
   }
   if (text === "" || text === "[]") return undefined;
   const f = await import("../faults.js");
-  return { faults: f.parseFaults(text, file), match: f.matchFault };
+  return { faults: f.parseFaults(text, file), match: f.matchFault, key: f.faultKey };
 }
 
 function makeSim(labDir: string): Sim {
@@ -122,7 +122,21 @@ async function main(): Promise<number> {
     let fault: LabFault | undefined;
     try {
       const f = await loadFaults(sim.cfg.faultsFile);
-      fault = f?.match(f.faults, sim.host, argv);
+      if (f) {
+        // `times`: how often each fault applied on this host so far (the lab's own file for the host)
+        const countsFile = path.join(sim.hostDir, "fault-counts.json");
+        const used = readJson<Record<string, number>>(countsFile, {});
+        fault = f.match(f.faults, sim.host, argv, used);
+        if (fault?.times !== undefined) {
+          const k = f.key(fault, f.faults.indexOf(fault));
+          used[k] = (used[k] ?? 0) + 1;
+          try {
+            writeFileSync(countsFile, JSON.stringify(used));
+          } catch {
+            /* not writable for this user: the fault applies again */
+          }
+        }
+      }
     } catch (e) {
       process.stderr.write(`kubesim: ignoring faults: ${(e as Error).message}\n`);
     }
@@ -130,6 +144,16 @@ async function main(): Promise<number> {
     if (fault?.hang) {
       record(sim, argv, null, t0, { fault: "hang" });
       await new Promise(() => setInterval(() => {}, 1 << 30));
+    }
+    if (fault?.transient) {
+      const t = (await import("./transient.js")).transientOutcome(fault.transient, argv);
+      process.stdout.write(t.stdout);
+      process.stderr.write(t.stderr);
+      if (t.proceed) await new Promise((r) => setTimeout(r, 200));
+      else {
+        record(sim, argv, t.code, t0, { fault: `transient ${fault.transient}` });
+        return t.code;
+      }
     }
     if (fault && (fault.fail !== undefined || fault.exitCode !== undefined)) {
       const code = fault.exitCode ?? 1;

@@ -2,7 +2,7 @@
 // family-specific parts live in debian.ts and rhel.ts behind the DistroConfigurer interface (index.ts).
 import { UsageError } from "../../errors.js";
 
-export type PackageManager = "apt" | "dnf" | "yum";
+export type { PackageManager } from "../packages.js";
 
 export interface OfflineSources {
   /**

@@ -1,10 +1,10 @@
 // One configurer per distribution family, the way KubeOne keeps os_debian and os_rhel_like: everything
 // that differs between Debian/Ubuntu and RHEL-likes (package manager, repositories, SELinux, the
 // firewall, NetworkManager) lives behind this interface, and adding a family touches only its file.
-import { UsageError } from "../../errors.js";
 import type { FirewallPlan } from "../firewall.js";
+import { packageTool, type PackageManager, type PackageTool } from "../packages.js";
 import type { Step } from "../step.js";
-import type { KubernetesVersion, OfflineSources, PackageManager } from "./common.js";
+import type { KubernetesVersion, OfflineSources } from "./common.js";
 import { debianConfigurer } from "./debian.js";
 import { rhelConfigurer } from "./rhel.js";
 
@@ -15,13 +15,10 @@ export interface HostSettings {
 
 export interface DistroConfigurer {
   readonly family: "debian" | "rhel";
-  readonly packageManager: PackageManager;
+  /** The family's package manager (packages.ts). */
+  readonly packages: PackageTool;
   /** True when the offline sources replace the online repositories for this family. */
   isOffline(offline?: OfflineSources): boolean;
-  /** Shell fragment installing packages (names or name+version patterns as the manager writes them). */
-  installCommand(pkgs: readonly string[], flags?: string): string;
-  /** Probe check: each package is installed. */
-  installedProbe(pkgs: readonly string[]): string;
   /**
    * The family's own host settings, run before anything is installed: on RHEL-likes SELinux, NetworkManager
    * and firewalld; none on Debian/Ubuntu.
@@ -36,9 +33,8 @@ export interface DistroConfigurer {
 }
 
 export function distroFor(pm: PackageManager): DistroConfigurer {
-  if (pm === "apt") return debianConfigurer;
-  if (pm === "dnf" || pm === "yum") return rhelConfigurer(pm);
-  throw new UsageError(`unsupported package manager ${JSON.stringify(pm)}; kubesmith supports apt, dnf and yum`);
+  const tool = packageTool(pm);
+  return tool.family === "debian" ? debianConfigurer : rhelConfigurer(tool);
 }
 
 export * from "./common.js";

@@ -8,7 +8,8 @@
 // --add-port / --add-protocol [--permanent].
 import { quote, sh } from "../../ssh/quote.js";
 import { checkOpening, type FirewallPlan } from "../firewall.js";
-import { APPLY_HEADER, fileMatchesProbe, fileStep, probeAll, rpmInstalledProbe, script, type Step } from "../step.js";
+import { installStep, repositoryStep, type PackageTool } from "../packages.js";
+import { APPLY_HEADER, fileMatchesProbe, fileStep, probeAll, script, type Step } from "../step.js";
 import {
   CONTAINERD_IO_PATTERN,
   KUBE_PACKAGES,
@@ -155,26 +156,18 @@ function firewallSteps(s: HostSettings): Step[] {
   return plan.openings.length ? [firewalldOpenStep(plan)] : [];
 }
 
-export function rhelConfigurer(pm: "dnf" | "yum"): DistroConfigurer {
-  /** dnf/yum install; `pm` is one of the fixed names, so it is written as it is. */
-  const install = (pkgs: readonly string[], flags = "") => `${pm} install -y ${flags ? `${flags} ` : ""}${sh`${[...pkgs]}`}`;
+/** The RHEL-like configurer over dnf or yum (packageTool("dnf") / packageTool("yum")). */
+export function rhelConfigurer(tool: PackageTool): DistroConfigurer {
   return {
     family: "rhel",
-    packageManager: pm,
+    packages: tool,
     isOffline: (offline) => Boolean(offline?.rpmRepo),
-    installCommand: install,
-    installedProbe: (pkgs) => rpmInstalledProbe(pkgs),
     hostSteps: (s) => [selinuxPermissiveStep(), networkManagerStep(), ...firewallSteps(s)],
 
     basePackagesStep() {
       // No curl on RPM systems: the repo files are written directly, and EL9's curl-minimal conflicts with curl.
-      const pkgs = ["conntrack-tools", "socat"];
-      return {
-        id: "base-packages",
-        what: `install ${pkgs.join(", ")}`,
-        probe: probeAll(rpmInstalledProbe(pkgs)),
-        apply: script(APPLY_HEADER, install(pkgs)),
-      };
+      const names = ["conntrack-tools", "socat"];
+      return installStep(tool, { id: "base-packages", what: `install ${names.join(", ")}`, pkgs: names });
     },
 
     /** containerd.io for RHEL-likes comes from Docker's repository (not in the distribution's own repos). */
@@ -188,45 +181,47 @@ export function rhelConfigurer(pm: "dnf" | "yum"): DistroConfigurer {
         "gpgkey=https://download.docker.com/linux/centos/gpg",
         "",
       ].join("\n");
-      return fileStep({
+      return repositoryStep(tool, fileStep({
         id: "containerd-repo",
         what: `add Docker's RPM repository for containerd.io (${DOCKER_RPM_REPO_FILE})`,
         file: { path: DOCKER_RPM_REPO_FILE, content, mode: 0o644 },
-      });
+      }));
     },
 
     containerdInstallStep() {
       const major = CONTAINERD_IO_PATTERN.replace(/\*$/, "");
-      return {
+      return installStep(tool, {
         id: "containerd-install",
         what: `install containerd.io ${CONTAINERD_IO_PATTERN} (replacing a distribution containerd 1.x)`,
-        probe: probeAll(`case "$(rpm -q --qf '%{VERSION}' containerd.io 2>/dev/null)" in ${major}*) ;; *) exit 1;; esac`),
-        apply: script(APPLY_HEADER, install([`containerd.io-${CONTAINERD_IO_PATTERN}`])),
-      };
-    },
-
-    kubernetesRepoStep(minor, offline) {
-      return fileStep({
-        id: "kubernetes-repo",
-        what: `add the Kubernetes v${minor} package repository (${offline?.rpmRepo ? `mirror ${offline.rpmRepo}` : "pkgs.k8s.io"})`,
-        file: { path: RPM_REPO_FILE, content: rpmRepoFile(minor, offline), mode: 0o644 },
+        pkgs: [tool.versioned("containerd.io", CONTAINERD_IO_PATTERN)],
+        probe: [`case "$(rpm -q --qf '%{VERSION}' containerd.io 2>/dev/null)" in ${major}*) ;; *) exit 1;; esac`],
       });
     },
 
+    kubernetesRepoStep(minor, offline) {
+      return repositoryStep(
+        tool,
+        fileStep({
+          id: "kubernetes-repo",
+          what: `add the Kubernetes v${minor} package repository (${offline?.rpmRepo ? `mirror ${offline.rpmRepo}` : "pkgs.k8s.io"})`,
+          file: { path: RPM_REPO_FILE, content: rpmRepoFile(minor, offline), mode: 0o644 },
+        }),
+      );
+    },
+
     kubePackagesStep(v) {
-      const pkgs = [...KUBE_PACKAGES];
+      const names = [...KUBE_PACKAGES];
       const pattern = rpmVersionPattern(v);
-      return {
+      return installStep(tool, {
         id: "kubernetes-packages",
-        what: `install ${pkgs.join(", ")} ${pattern} (held by the repository's exclude line)`,
-        probe: probeAll(
-          ...pkgs.map((p) => {
-            const match = v.patch ? quote(v.patch) : `${quote(`${v.minor}.`)}*`;
-            return `case "$(rpm -q --qf '%{VERSION}' ${quote(p)} 2>/dev/null)" in ${match}) ;; *) exit 1;; esac`;
-          }),
-        ),
-        apply: script(APPLY_HEADER, install(pkgs.map((p) => `${p}-${pattern}`), "--disableexcludes=kubernetes")),
-      };
+        what: `install ${names.join(", ")} ${pattern} (held by the repository's exclude line)`,
+        pkgs: names.map((p) => tool.versioned(p, pattern)),
+        disableExcludes: "kubernetes",
+        probe: names.map((p) => {
+          const match = v.patch ? quote(v.patch) : `${quote(`${v.minor}.`)}*`;
+          return `case "$(rpm -q --qf '%{VERSION}' ${quote(p)} 2>/dev/null)" in ${match}) ;; *) exit 1;; esac`;
+        }),
+      });
     },
   };
 }

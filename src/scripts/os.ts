@@ -9,6 +9,7 @@
 // awk, stat -c %a; and those listed in distro/debian.ts and distro/rhel.ts.
 import { sh } from "../ssh/quote.js";
 import { containerdConfigStep } from "./containerd.js";
+import { packageProxyStep, serviceProxyStep, type ProxySettings } from "./proxy.js";
 import { distroFor, parseKubernetesVersion, type HostSettings, type OfflineSources, type PackageManager } from "./distro/index.js";
 import { APPLY_HEADER, fileMatchesProbe, probeAll, script, writeFileApply, type Step } from "./step.js";
 
@@ -30,6 +31,8 @@ export interface PrepareOsOptions extends HostSettings {
   /** "1.33" (newest patch of that minor) or "1.33.2". */
   kubernetesVersion: string;
   offline?: OfflineSources;
+  /** The inventory's proxy (proxy.ts); without it, steps remove what an earlier run wrote. */
+  proxy?: ProxySettings | undefined;
 }
 
 export const MODULES_FILE = "/etc/modules-load.d/kubernetes.conf";
@@ -138,6 +141,7 @@ export function prepareOsSteps(opts: PrepareOsOptions): Step[] {
     sysctlStep(),
     swapStep(),
     ...d.hostSteps(opts.firewall ? { firewall: opts.firewall } : {}),
+    packageProxyStep(opts.packageManager, opts.proxy),
     d.basePackagesStep(isOffline),
     ...(isOffline ? [] : [d.containerdRepoStep()]),
     d.containerdInstallStep(),
@@ -146,9 +150,11 @@ export function prepareOsSteps(opts: PrepareOsOptions): Step[] {
       ...(offline?.imageRepository ? { imageRepository: offline.imageRepository } : {}),
       ...(offline?.registryMirrors ? { registryMirrors: offline.registryMirrors } : {}),
     }),
+    serviceProxyStep("containerd", opts.proxy),
     serviceEnabledStep("containerd-service", "containerd", true),
     d.kubernetesRepoStep(v.minor, offline),
     d.kubePackagesStep(v),
     serviceEnabledStep("kubelet-enable", "kubelet", false),
+    serviceProxyStep("kubelet", opts.proxy),
   ];
 }

@@ -58,7 +58,8 @@ export function findImages(obj: unknown): { path: string; image: unknown }[] {
 // ---------------------------------------------------------------------------------------------------
 // One registry for every image (offline.imageRepository)
 //
-// The rule, as KubeOne's registryConfiguration.overwriteRegistry applies it and as kubeadm's own
+// The rule, as KubeOne's registryConfiguration.overwriteRegistry applies it ("doesn't modify the
+// user/organization part of the image", docs.kubermatic.com/kubeone/v1.2/infrastructure/custom_registry) and as kubeadm's own
 // imageRepository does for registry.k8s.io: the reference is first normalized the way containerd reads it
 // (github.com/distribution/reference ParseNormalizedNamed: the first path component is a registry host when
 // it holds a "." or ":" or is "localhost"; otherwise the image is on docker.io, and a one-component

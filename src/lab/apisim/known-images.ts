@@ -17,6 +17,9 @@
 // with `skopeo copy`/`crane copy`, keep repository and tag), so an image under a declared mirror pulls iff
 // the same path:tag is a real release on one of the registries it mirrors, and runs as that image's user.
 // The declaration wins over the reserved-domain seam: a mirror under *.example is not "anything goes".
+// Sources: distribution's "Registry as a pull through cache" (distribution.github.io/distribution/recipes/
+// mirror/: content is fetched from the upstream on demand); KubeOne's overwriteRegistry keeps the image
+// path and needs every image preloaded (docs.kubermatic.com/kubeone/v1.3/guides/registry_configuration/).
 
 export interface ImageRef {
   /** As written in the pod spec. */

@@ -37,7 +37,7 @@ describe.skipIf(labSkip)("offline.imageRepository and proxy on a lab of 1 contro
 
   beforeAll(async () => {
     lab = await startLab({ name: "e2eproxy", layout: "1cp,1w" });
-    work = mkdtempSync(join(tmpdir(), "kubesmith-proxy-"));
+    work = mkdtempSync(join(tmpdir(), "ks-px-e2e-"));
     // The lab's mirror: copies of these registries' real releases, at the same path and tag.
     writeFileSync(join(lab.state.dir, REGISTRY_MIRRORS_FILE), JSON.stringify({ [MIRROR]: ["registry.k8s.io", "docker.io", "quay.io", "docker.elastic.co", "ghcr.io"] }));
     const base = readFileSync(lab.inventoryPath, "utf8");
@@ -49,6 +49,17 @@ describe.skipIf(labSkip)("offline.imageRepository and proxy on a lab of 1 contro
   afterAll(async () => {
     await lab?.down();
   });
+
+  it("plan shows the proxy steps with the credentials masked", async () => {
+    const r = await kubesmith(["plan", ...args(withBoth)]);
+    expect(r.code, r.stderr).toBe(0);
+    const proxySteps = changesOf(r).filter((c) => /kubesmith-proxy|proxy=/.test(c.what ?? ""));
+    // apt, containerd, kubelet on each of the 2 hosts
+    const lines = proxySteps.map((c) => `${c.host}: ${c.what}`);
+    expect(lines.length, lines.join("\n")).toBe(6);
+    for (const c of proxySteps) expect(c.what).toMatch(/http:\/\/\*\*\*@198\.18\.0\.1:3128/);
+    expect(r.stdout + r.stderr).not.toContain(PASSWORD);
+  }, 120_000);
 
   it("up: nodes Ready, every image from the mirror, proxy files in place, the password nowhere", async () => {
     const r = await kubesmith(["up", ...args(withBoth)]);

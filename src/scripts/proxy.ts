@@ -40,6 +40,8 @@ export interface ProxySettings {
   https?: string | undefined;
   /** Complete NO_PROXY entries (see noProxyList). */
   noProxy: readonly string[];
+  /** The inventory's own noProxy entries: single hosts among them go to apt as "DIRECT" (package mirrors). */
+  direct?: readonly string[] | undefined;
 }
 
 export interface NoProxyInputs {
@@ -129,13 +131,20 @@ function describe(p: ProxySettings): string {
 
 const hasCredentials = (p: ProxySettings): boolean => proxySecrets(p).length > 0;
 
-/** The apt.conf.d file: Acquire::http::Proxy and Acquire::https::Proxy (apt.conf(5)). */
+/**
+ * The apt.conf.d file: Acquire::http::Proxy and Acquire::https::Proxy, and "DIRECT" for each of the
+ * inventory's own noProxy entries that apt can express, a single host name or IPv4 address without a port
+ * (apt.conf(5): Acquire::http::Proxy::<host>; apt has no NO_PROXY, no domain suffixes and no CIDRs), so a
+ * package mirror on your network can be reached without the proxy.
+ */
 export function renderAptProxyConf(p: ProxySettings): string {
   const u = urls(p);
+  const direct = (p.direct ?? []).filter((e) => /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(e));
   return [
     "// Written by kubesmith (proxy); change the inventory, not this file.",
     `Acquire::http::Proxy "${u.http}";`,
     `Acquire::https::Proxy "${u.https}";`,
+    ...direct.flatMap((h) => [`Acquire::http::Proxy::${h} "DIRECT";`, `Acquire::https::Proxy::${h} "DIRECT";`]),
     "",
   ].join("\n");
 }
@@ -284,6 +293,7 @@ export function proxySettingsFor(inv: Inventory): ProxySettings | undefined {
   return {
     http: p.http,
     https: p.https,
+    direct: p.noProxy,
     noProxy: noProxyList({
       user: p.noProxy,
       hosts: inv.hosts,

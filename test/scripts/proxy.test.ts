@@ -21,7 +21,7 @@ import {
 } from "../../src/scripts/proxy.js";
 import { renderSteps, type Step } from "../../src/scripts/step.js";
 import type { Inventory } from "../../src/inventory/schema.js";
-import { golden, runSh, syntaxErrors } from "./fixtures.js";
+import { golden, have, runSh, syntaxErrors } from "./fixtures.js";
 
 const tmp = mkdtempSync(path.join(tmpdir(), "kubesmith-proxy-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -37,7 +37,7 @@ const NO_PROXY = noProxyList({
   vips: ["198.18.0.5", "198.18.0.6"],
   endpointHost: "198.18.0.5",
 });
-const PLAIN: ProxySettings = { http: "http://proxy.example:3128", noProxy: NO_PROXY };
+const PLAIN: ProxySettings = { http: "http://proxy.example:3128", noProxy: NO_PROXY, direct: [".corp.example", "10.0.0.0/8", "mirror.corp.example", "198.18.0.1", "git.example:443"] };
 const PASSWORD = "s3cr%40t-Pw";
 const WITH_CREDS: ProxySettings = { http: `http://alice:${PASSWORD}@proxy.example:3128`, https: "https://proxy.example:3129", noProxy: NO_PROXY };
 
@@ -70,13 +70,27 @@ describe("NO_PROXY", () => {
     } as unknown as Inventory;
     const p = proxySettingsFor(inv)!;
     expect(p.noProxy).toEqual(["git.example", "localhost", "127.0.0.1", "cp-1", "198.18.0.10", "10.244.0.0/16", "10.96.0.0/12", "198.18.0.7", "lb.example", ".svc", ".svc.cluster.local"]);
+    expect(p.direct).toEqual(["git.example"]);
     expect(proxySettingsFor({ ...inv, proxy: undefined } as unknown as Inventory)).toBeUndefined();
   });
 });
 
 describe("golden: proxy files and steps", () => {
-  it("apt.conf.d file: https defaults to http", () => {
-    golden("proxy-apt.conf", renderAptProxyConf(PLAIN));
+  it("apt.conf.d file: https defaults to http; the user's single hosts DIRECT", () => {
+    const conf = renderAptProxyConf(PLAIN);
+    golden("proxy-apt.conf", conf);
+    expect(conf.match(/DIRECT/g)).toHaveLength(4); // mirror.corp.example and 198.18.0.1, http and https
+  });
+
+  it.skipIf(!have("apt-config"))("apt.conf.d file: apt itself reads every key", () => {
+    const file = path.join(tmp, "apt-proxy.conf");
+    writeFileSync(file, renderAptProxyConf(PLAIN));
+    const r = runSh(`apt-config -c ${file} dump Acquire`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('Acquire::http::Proxy "http://proxy.example:3128";');
+    expect(r.stdout).toContain('Acquire::https::Proxy "http://proxy.example:3128";');
+    expect(r.stdout).toContain('Acquire::http::Proxy::mirror.corp.example "DIRECT";');
+    expect(r.stdout).toContain('Acquire::https::Proxy::198.18.0.1 "DIRECT";');
   });
   it("systemd drop-in: % of percent-encoded credentials doubled for systemd", () => {
     const dropIn = renderProxyDropIn(WITH_CREDS);

@@ -154,7 +154,7 @@ interface SshErr extends Error {
 
 /** The target's secrets, redacted from every log entry and error. */
 export function targetSecrets(t: SshTarget): string[] {
-  const s = [t.auth.password, t.auth.passphrase, t.sudo.password];
+  const s = [t.auth.password, t.auth.passphrase, t.sudo.password, ...(t.logSecrets ?? [])];
   if (t.bastion) s.push(...targetSecrets(t.bastion));
   return s.filter((x): x is string => typeof x === "string" && x.length > 0);
 }

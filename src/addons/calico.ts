@@ -2,7 +2,8 @@
 // downloaded at run time, refused unless its sha256 matches, then kept in the user's cache directory so
 // the next run needs no network. Air-gapped installs point `manifest.file` at a copy (its sha256 may be
 // pinned too); offline labs use kubesmith's compact manifest (`manifest: compact`, addons/calico/). Whatever
-// the source, only what we must is patched: the IPv4 pool CIDR (from the inventory's podCIDR) and
+// the source, only what we must is patched: the IPv4 pool CIDR (from the inventory's podCIDR),
+// the images when offline.imageRepository is set, and
 // IP_AUTODETECTION_METHOD=kubernetes-internal-ip, so hosts with several NICs (the Vagrant VMs all share one
 // NAT address on eth0) take the address kubelet registered (kubeadm's node-ip). Every object is labelled
 // as ours and stamped with a revision (a hash of what was rendered), so a re-run can tell "already
@@ -16,6 +17,7 @@ import { z } from "zod";
 import { UsageError } from "../errors.js";
 import type { KubeObject } from "../kube/client.js";
 import { packageRoot } from "../util/pkg.js";
+import { redirectImages } from "./images.js";
 import { CALICO } from "../versions.js";
 
 export const MANAGED_BY = { "app.kubernetes.io/managed-by": "kubesmith" } as const;
@@ -115,7 +117,7 @@ function setEnv(c: Container, name: string, value: string): void {
 }
 
 /** Objects of a Calico manifest, patched for this cluster and labelled as ours. */
-export function renderCalico(o: { podCIDR: string; manifest: CalicoManifest }): KubeObject[] {
+export function renderCalico(o: { podCIDR: string; manifest: CalicoManifest; imageRepository?: string | undefined }): KubeObject[] {
   const objects = [...(o.manifest.compact ? compactCrds() : []), ...parseManifest(o.manifest.text, o.manifest.source)];
   const node = objects.find((x) => x.kind === "DaemonSet" && x.metadata.name === "calico-node");
   const container = (node?.spec as { template?: { spec?: { containers?: Container[] } } } | undefined)?.template?.spec?.containers?.find(
@@ -124,6 +126,8 @@ export function renderCalico(o: { podCIDR: string; manifest: CalicoManifest }): 
   if (!container) throw new UsageError(`${o.manifest.source}: no calico-node DaemonSet with a calico-node container; is it a Calico manifest?`);
   setEnv(container, "CALICO_IPV4POOL_CIDR", o.podCIDR);
   setEnv(container, "IP_AUTODETECTION_METHOD", "kubernetes-internal-ip");
+  // offline.imageRepository: the images (and nothing else) come from that registry (rule in images.ts).
+  if (o.imageRepository) redirectImages(objects, o.imageRepository);
   for (const x of objects) {
     const revision = createHash("sha256").update(JSON.stringify(x)).digest("hex").slice(0, 16);
     x.metadata.labels = { ...(x.metadata.labels ?? {}), ...MANAGED_BY, "kubesmith.io/addon": "calico", "kubesmith.io/revision": revision };

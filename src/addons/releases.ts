@@ -7,6 +7,7 @@ import type { ClusterContext } from "../phases/context.js";
 import { loadCatalog } from "./catalog.js";
 import { checkAddonNames, defaultRelease, isEnabled, NON_CATALOG_ADDONS, renderContextFor } from "./context.js";
 import { generatedValues, getPath, setPath } from "./generated.js";
+import { redirectImages } from "./images.js";
 import { orderBundleLevels, type OrderOptions } from "./order.js";
 import { renderAccess, renderCluster, renderHosts } from "./render.js";
 import type { Bundle, RenderContext, RenderedCluster, RenderedHosts } from "./types.js";
@@ -109,7 +110,12 @@ export async function loadAddonReleases(
       if (sel.release && rc.release.name !== sel.release) continue;
       access.push(...renderAccess(b, rc));
       if (b.manifest.target === "hosts") out.push({ target: "hosts", rendered: engine.renderHosts(b, rc) });
-      else out.push({ target: "cluster", rendered: engine.renderCluster(b, rc) });
+      else {
+        const rendered = engine.renderCluster(b, rc);
+        // offline.imageRepository: every image of every rendered object comes from that one registry.
+        if (inv.offline?.imageRepository) redirectImages(rendered.objects, inv.offline.imageRepository);
+        out.push({ target: "cluster", rendered });
+      }
     }
     if (out.length) levels.push(out);
   }

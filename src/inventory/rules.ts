@@ -44,6 +44,11 @@ export function hostIp(h: HostSpec): string | undefined {
 }
 
 const DEFAULT_VIP_PREFIX = 24;
+
+/** Does a proxy URL carry credentials (scheme://user[:password]@host)? */
+export function proxyHasCredentials(url: string): boolean {
+  return /^[a-z]+:\/\/[^/]*@/i.test(url);
+}
 const SECRET_KEYS = new Set(["password", "passphrase"]);
 
 function plural(n: number, word: string, many = `${word}s`): string {
@@ -388,6 +393,13 @@ export function checkRules(inv: Inventory, src: SourceLookup): RuleResult {
     }
   };
   walk(inv, []);
+  // A proxy URL carrying user:password@ is a secret too (written into 0600 files on the hosts only).
+  for (const k of ["http", "https"] as const) {
+    const url = inv.proxy?.[k];
+    if (url !== undefined && proxyHasCredentials(url) && !src.fromEnv(["proxy", k])) {
+      error(["proxy", k], "a proxy URL with user:password@ is a secret and must not be written in the inventory", `write it as \${${k.toUpperCase()}_PROXY} and export it`);
+    }
+  }
 
   // --- host key policy -------------------------------------------------------------------------------
   if (inv.ssh?.hostKeyPolicy === "off") {

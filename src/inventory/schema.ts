@@ -181,9 +181,17 @@ export const OfflineSchema = z
     rpmRepo: z.url().optional().meta({ description: "Mirror (baseurl) of the pkgs.k8s.io RPM repository, also carrying containerd.io." }),
     imageRepository: z
       .string()
-      .min(1)
+      .regex(/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*$/, {
+        error: "must be a registry host with an optional path, like registry.example.com:5000 or registry.example.com/k8s (no scheme, no tag)",
+      })
       .optional()
-      .meta({ description: "Registry to pull control-plane images from; containerd's sandbox (pause) image comes from it too." }),
+      .meta({
+        description:
+          "One registry (host[:port][/path]) every image is pulled from: kubeadm's imageRepository (control-plane images), containerd's sandbox (pause) image, " +
+          "every image of every add-on bundle and Calico's images. The image's registry host is replaced and its path and tag kept: " +
+          "quay.io/calico/node:v3.32.1 -> REPO/calico/node:v3.32.1, traefik:v3 (docker.io/library/traefik:v3) -> REPO/library/traefik:v3, " +
+          "registry.k8s.io/pause:3.10.1 -> REPO/pause:3.10.1. The registry must hold copies at those paths.",
+      }),
     registryMirrors: z
       .record(
         z.string().regex(/^(_default|[A-Za-z0-9.-]+(:\d+)?)$/, { error: "must be a registry host like docker.io or host:port (or _default)" }),
@@ -197,6 +205,33 @@ export const OfflineSchema = z
       }),
   })
   .meta({ description: "Install without the internet: packages and images from mirrors on your network." });
+
+/** An http(s) proxy URL: scheme, optional user:password@, host, optional port, nothing after the port but "/". */
+const proxyUrl = z
+  .string()
+  .regex(/^https?:\/\/([^\s@/"'\\]+@)?[A-Za-z0-9.\-[\]:]+(:\d{1,5})?\/?$/, {
+    error: "must be a proxy URL like http://proxy.example.com:3128 (http:// or https://, optional user:password@, no path)",
+  });
+/** A NO_PROXY entry: a host name, a domain (.example.com), an IPv4 address or CIDR, optionally with :port. */
+const noProxyEntry = z.string().regex(/^(\*|\.?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(\/\d{1,2})?(:\d{1,5})?)$/, {
+  error: "must be a host name, .domain, IPv4 address or CIDR (optionally :port), without spaces or commas",
+});
+
+export const ProxySchema = z
+  .strictObject({
+    http: proxyUrl.optional().meta({ description: "HTTP_PROXY: the proxy for http:// URLs (and for https:// ones when https is not set)." }),
+    https: proxyUrl.optional().meta({ description: "HTTPS_PROXY: the proxy for https:// URLs (default: http)." }),
+    noProxy: z.array(noProxyEntry).optional().meta({
+      description:
+        "Extra NO_PROXY entries. kubesmith always adds localhost, 127.0.0.1, every host's name and addresses, the pod and service CIDRs, the VIPs, " +
+        "the control-plane endpoint host, .svc and .svc.cluster.local.",
+    }),
+  })
+  .refine((p) => p.http !== undefined || p.https !== undefined, { error: "needs http or https (or both)" })
+  .meta({
+    description:
+      "An HTTP(S) proxy for the hosts: apt/dnf, containerd (image pulls) and the kubelet. A URL with user:password@ is a secret: write it as ${ENV_VAR}.",
+  });
 
 export const ClusterSchema = z.strictObject({
   name: nodeName.meta({ description: "Cluster name; used for the kubeconfig context and state directory." }),
@@ -225,6 +260,7 @@ export const InventorySchema = z
     hosts: z.array(HostSchema).min(1, { error: "needs at least one host" }),
     addons: z.record(z.string(), AddonSchema).optional(),
     offline: OfflineSchema.optional(),
+    proxy: ProxySchema.optional(),
   })
   .meta({ title: "kubesmith inventory", description: "One cluster: its settings, hosts and add-ons." });
 
@@ -234,6 +270,7 @@ export type SshDefaults = z.infer<typeof SshDefaultsSchema>;
 export type Bastion = z.infer<typeof BastionSchema>;
 export type RoleName = z.infer<typeof Role>;
 export type FirewallModeName = z.infer<typeof FirewallMode>;
+export type ProxySpec = z.infer<typeof ProxySchema>;
 
 /** Add-ons that need frontend nodes to land on. */
 export const EDGE_ADDONS = ["traefik", "keepalived-edge"] as const;

@@ -90,7 +90,7 @@ export const renderAddons: Phase<ClusterContext> = {
     ctx.addonLevels = await loadAddonReleases(ctx, {}, ctx.generatedSecrets, ctx.addonAccess);
     // The CNI too: a manifest that cannot be had or whose sha256 does not match stops the run here.
     const manifest = await loadCalicoManifest(ctx.model.inventory.addons?.["calico"]?.values);
-    ctx.calico = { source: manifest.source, objects: renderCalico({ podCIDR: ctx.model.inventory.cluster.podCIDR, manifest }) };
+    ctx.calico = { source: manifest.source, objects: renderCalico({ podCIDR: ctx.model.inventory.cluster.podCIDR, manifest, imageRepository: ctx.model.inventory.offline?.imageRepository }) };
   },
 };
 

@@ -98,7 +98,7 @@ export const cni: Phase<ClusterContext> = {
     const kube = ctx.kube;
     if (!ctx.calico) {
       const manifest = await loadCalicoManifest(ctx.model.inventory.addons?.["calico"]?.values);
-      ctx.calico = { source: manifest.source, objects: renderCalico({ podCIDR: ctx.model.inventory.cluster.podCIDR, manifest }) };
+      ctx.calico = { source: manifest.source, objects: renderCalico({ podCIDR: ctx.model.inventory.cluster.podCIDR, manifest, imageRepository: ctx.model.inventory.offline?.imageRepository }) };
     }
     const { objects, source } = ctx.calico;
     // Apply only what differs (server-side dry run would be the general answer; the bundle layer brings it).

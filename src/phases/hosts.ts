@@ -7,6 +7,7 @@ import type { ClusterHost, ClusterModel } from "../cluster/model.js";
 import type { FirewallModeName } from "../inventory/schema.js";
 import { firewallOpenings, type FirewallPlan } from "../scripts/firewall.js";
 import { prepareOsSteps } from "../scripts/os.js";
+import { proxySettingsFor } from "../scripts/proxy.js";
 import type { ClusterContext } from "./context.js";
 import { forHosts, type Phase } from "./run.js";
 import { runSteps } from "./steps.js";
@@ -81,6 +82,7 @@ export const prepareHosts: Phase<ClusterContext> = {
         kubernetesVersion: inv.cluster.kubernetesVersion,
         ...(inv.offline ? { offline: inv.offline } : {}),
         firewall: firewallPlan(ctx.model, h),
+        proxy: proxySettingsFor(inv),
       });
       const n = await runSteps(ctx, h.name, await ctx.runner(h.name), steps);
       return n ? `${n} step(s) ${ctx.dryRun ? "to do" : "done"}` : "already prepared";

@@ -9,6 +9,7 @@
 // awk, stat -c %a; and those listed in distro/debian.ts and distro/rhel.ts.
 import { sh } from "../ssh/quote.js";
 import { containerdConfigStep } from "./containerd.js";
+import { packageProxyStep, serviceProxyStep, type ProxySettings } from "./proxy.js";
 import { distroFor, parseKubernetesVersion, type HostSettings, type OfflineSources, type PackageManager } from "./distro/index.js";
 import { serviceEnabledStep } from "./packages.js";
 import { APPLY_HEADER, fileMatchesProbe, probeAll, script, writeFileApply, type Step } from "./step.js";
@@ -31,6 +32,8 @@ export interface PrepareOsOptions extends HostSettings {
   /** "1.33" (newest patch of that minor) or "1.33.2". */
   kubernetesVersion: string;
   offline?: OfflineSources;
+  /** The inventory's proxy (proxy.ts); without it, steps remove what an earlier run wrote. */
+  proxy?: ProxySettings | undefined;
 }
 
 export const MODULES_FILE = "/etc/modules-load.d/kubernetes.conf";
@@ -126,6 +129,7 @@ export function prepareOsSteps(opts: PrepareOsOptions): Step[] {
     sysctlStep(),
     swapStep(),
     ...d.hostSteps(opts.firewall ? { firewall: opts.firewall } : {}),
+    packageProxyStep(opts.packageManager, opts.proxy),
     ...(isOffline ? [] : [d.containerdRepoStep()]),
     d.kubernetesRepoStep(v.minor, offline),
     d.basePackagesStep(isOffline),
@@ -135,8 +139,10 @@ export function prepareOsSteps(opts: PrepareOsOptions): Step[] {
       ...(offline?.imageRepository ? { imageRepository: offline.imageRepository } : {}),
       ...(offline?.registryMirrors ? { registryMirrors: offline.registryMirrors } : {}),
     }),
+    serviceProxyStep("containerd", opts.proxy),
     serviceEnabledStep({ id: "containerd-service", unit: "containerd", start: true }),
     d.kubePackagesStep(v),
     serviceEnabledStep({ id: "kubelet-enable", unit: "kubelet", start: false }),
+    serviceProxyStep("kubelet", opts.proxy),
   ];
 }

@@ -158,7 +158,7 @@ interface SshErr extends Error {
 
 /** Adds the target's credentials (and its bastion's) to the run's secrets, so every log entry and error redacts them. */
 function addTargetSecrets(list: SecretList, t: SshTarget): void {
-  list.add(t.auth.password, t.auth.passphrase, t.sudo.password);
+  list.add(t.auth.password, t.auth.passphrase, t.sudo.password, ...(t.logSecrets ?? []));
   if (t.bastion) addTargetSecrets(list, t.bastion);
 }
 

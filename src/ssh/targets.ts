@@ -5,6 +5,7 @@ import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import type { Bastion, HostSpec, Inventory, SshDefaults } from "../inventory/schema.js";
 import { connectOverrides } from "./overrides.js";
+import { proxySecrets } from "../scripts/proxy.js";
 import type { HostKeyPolicy, SshAuth, SshTarget } from "./types.js";
 
 export const SSH_DEFAULTS = {
@@ -118,6 +119,8 @@ export function targetsFromInventory(inv: Inventory, opts: TargetOptions = {}): 
     ? resolvePath(opts.knownHostsFile, process.cwd())
     : resolvePath(d.knownHostsFile ?? SSH_DEFAULTS.knownHostsFile, baseDir);
 
+  // the proxy's credentials reach every host (in 0600 files): redact them from every host's log
+  const logSecrets = inv.proxy ? proxySecrets(inv.proxy) : [];
   const cli = connectOverrides();
   const connectTimeoutOverride = opts.connectTimeoutMs ?? cli.connectTimeoutMs;
   const retryBudgetOverride = opts.retryBudgetMs ?? cli.retryBudgetMs;
@@ -170,6 +173,7 @@ export function targetsFromInventory(inv: Inventory, opts: TargetOptions = {}): 
     };
     const b = hs?.bastion ?? d.bastion;
     if (b) t.bastion = bastionTarget(b, c);
+    if (logSecrets.length) t.logSecrets = logSecrets;
     return t;
   });
 }

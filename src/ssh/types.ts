@@ -43,6 +43,8 @@ export interface SshTarget {
   retryBudgetMs?: number;
   /** At most this many retries after the first attempt, within the budget. Default: as many as fit. */
   connectRetries?: number;
+  /** Other secrets of the inventory (a proxy URL's credentials), redacted from this host's log like its own. */
+  logSecrets?: string[];
 }
 
 export interface ExecOptions {

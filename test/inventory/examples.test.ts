@@ -57,7 +57,7 @@ describe("inventories/schema.json", () => {
 
   it("describes the inventory's top level", () => {
     const schema = inventoryJsonSchema() as { properties: Record<string, unknown>; required: string[]; additionalProperties: boolean };
-    expect(Object.keys(schema.properties)).toEqual(["apiVersion", "kind", "cluster", "ssh", "hosts", "addons", "offline"]);
+    expect(Object.keys(schema.properties)).toEqual(["apiVersion", "kind", "cluster", "ssh", "hosts", "addons", "offline", "proxy"]);
     expect(schema.required).toEqual(["cluster", "hosts"]);
     expect(schema.additionalProperties).toBe(false);
   });

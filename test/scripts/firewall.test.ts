@@ -51,7 +51,9 @@ describe("firewallOpenings", () => {
 describe("prepareOsSteps on a RHEL-like", () => {
   const openings = firewallOpenings({ controlPlane: true, worker: false, frontend: false, vrrp: true });
   const ids = (mode: "manage" | "disable" | "ignore") =>
-    prepareOsSteps({ packageManager: "dnf", kubernetesVersion: "1.36", firewall: { mode, openings } }).map((s) => s.id);
+    prepareOsSteps({ packageManager: "dnf", kubernetesVersion: "1.36", firewall: { mode, openings } })
+      .map((s) => s.id)
+      .filter((id) => id !== "dnf-proxy"); // the package manager's proxy (scripts/proxy.ts) sits between them
   it("SELinux and NetworkManager always, then the firewall as the inventory says, before any repository or package", () => {
     expect(ids("manage").slice(3, 7)).toEqual(["selinux-permissive", "networkmanager-calico", "firewalld-open", "containerd-repo"]);
     expect(ids("disable").slice(3, 7)).toEqual(["selinux-permissive", "networkmanager-calico", "firewalld-disable", "containerd-repo"]);

@@ -156,3 +156,14 @@ describe("parseSeconds", () => {
     expect(parseSeconds("")).toBeUndefined();
   });
 });
+
+describe("the proxy's credentials", () => {
+  it("are redacted from every host's log like the host's own secrets; no proxy or none in the URL: nothing extra", async () => {
+    // The runner adds a target's logSecrets to the run's one list (ssh/connection.ts addTargetSecrets).
+    const env = { SSH_AUTH_SOCK: "/run/agent.sock" };
+    const [t] = targetsFromInventory(inv({ proxy: { http: "http://alice:s3cret%40pw@proxy.example:3128" } }), { env });
+    expect(t!.logSecrets).toEqual(expect.arrayContaining(["http://alice:s3cret%40pw@proxy.example:3128", "alice:s3cret%40pw", "s3cret%40pw", "s3cret%%40pw"]));
+    expect(targetsFromInventory(inv({ proxy: { http: "http://proxy.example:3128" } }), { env })[0]!.logSecrets ?? []).toEqual([]);
+    expect(targetsFromInventory(inv({}), { env })[0]!.logSecrets).toBeUndefined();
+  });
+});

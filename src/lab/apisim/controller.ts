@@ -27,6 +27,7 @@ import { daemonPodSpec, daemonSetFitsNode, type NodeLike } from "./scheduling.js
 import { isEstablished, type Store } from "./store.js";
 import type { ResourceDef } from "./resources.js";
 import { arrOf, deepEqual, getIn, isObj, nowTimestamp, objOf, type JsonObject, type KObject } from "./types.js";
+import type { RegistryMirror } from "./known-images.js";
 import { workloadProblem, type PodProblem, type WorkloadView } from "./workloads.js";
 
 export const CNI_LABEL = "kubesmith.io/cni";
@@ -312,12 +313,14 @@ export interface ReconcileOptions {
   readyAfterMs?: number;
   /** Images that pull although they are no known release (a test's own images); their user is unknown. */
   extraImages?: readonly string[];
+  /** Registry mirrors the lab declares: an image under one pulls iff its upstream path:tag is a real release. */
+  registryMirrors?: readonly RegistryMirror[];
 }
 
 /** The control loops with their own clock and cache (one per server). */
 export function createReconciler(opts: ReconcileOptions = {}): (store: Store) => void {
   const delay = Math.max(0, opts.readyAfterMs ?? 0);
-  const cache = new ProblemCache(opts.extraImages);
+  const cache = new ProblemCache(opts.extraImages, opts.registryMirrors);
   let timing: Timing | undefined;
   return (store) => {
     timing ??= delay > 0 ? new DelayedTiming(delay, (ms) => store.rerunAfter(ms)) : INSTANT;
@@ -375,7 +378,10 @@ function podsReadyCondition(p: PodProblem): Cond {
  */
 export class ProblemCache {
   private readonly memo = new Map<string, PodProblem | undefined>();
-  constructor(private readonly extraImages: readonly string[] = []) {}
+  constructor(
+    private readonly extraImages: readonly string[] = [],
+    private readonly registryMirrors: readonly RegistryMirror[] = [],
+  ) {}
 
   judge(store: Store): (workload: KObject) => PodProblem | undefined {
     const rawOf = (group: string, resource: string): KObject[] => {
@@ -387,6 +393,7 @@ export class ProblemCache {
     const viewOf = (): WorkloadView =>
       (view ??= {
         extraImages: this.extraImages,
+        registryMirrors: this.registryMirrors,
         serviceAccounts: rawOf("", "serviceaccounts"),
         rbac: {
           clusterRoles: rawOf("rbac.authorization.k8s.io", "clusterroles"),

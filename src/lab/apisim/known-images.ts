@@ -11,6 +11,15 @@
 // *.localhost, localhost) stand for a test's own registry: they always pull, and their user is unknown.
 // That is one seam, for tests; the other is the simulator's `extraImages` option (images a test says it
 // pushed somewhere, e.g. "img:1"): both have an unknown user. Real registries are never assumed.
+//
+// Registry mirrors (the lab's `registryMirrors` setting, see RegistryMirror): a mirror holds copies of
+// upstream images at the same path and tag under its own prefix (a pull-through cache, or images copied
+// with `skopeo copy`/`crane copy`, keep repository and tag), so an image under a declared mirror pulls iff
+// the same path:tag is a real release on one of the registries it mirrors, and runs as that image's user.
+// The declaration wins over the reserved-domain seam: a mirror under *.example is not "anything goes".
+// Sources: distribution's "Registry as a pull through cache" (distribution.github.io/distribution/recipes/
+// mirror/: content is fetched from the upstream on demand); KubeOne's overwriteRegistry keeps the image
+// path and needs every image preloaded (docs.kubermatic.com/kubeone/v1.3/guides/registry_configuration/).
 
 export interface ImageRef {
   /** As written in the pod spec. */
@@ -165,6 +174,34 @@ export const KNOWN_IMAGES: readonly KnownImage[] = [
 
 const byImage = new Map(KNOWN_IMAGES.map((k) => [k.image, k]));
 
+/**
+ * A registry mirror the lab declares: images under `prefix` (host[:port][/path]) are copies of the same
+ * path:tag on the `upstreams` registries (e.g. registry.k8s.io, docker.io, quay.io).
+ */
+export interface RegistryMirror {
+  prefix: string;
+  upstreams: readonly string[];
+}
+
+/** Parses the lab's mirror declarations, "PREFIX=UP1,UP2"; throws on a malformed one. */
+export function parseRegistryMirror(spec: string): RegistryMirror {
+  const m = /^([^=\s]+)=([^=\s]+)$/.exec(spec.trim());
+  if (!m) throw new Error(`registry mirror ${JSON.stringify(spec)} must look like PREFIX=UPSTREAM[,UPSTREAM…]`);
+  return { prefix: m[1]!.replace(/\/+$/, ""), upstreams: m[2]!.split(",").filter(Boolean) };
+}
+
+/** The upstream references an image under a declared mirror stands for; undefined when under none. */
+export function mirroredFrom(raw: string, mirrors: readonly RegistryMirror[]): string[] | undefined {
+  if (!mirrors.length) return undefined;
+  const ref = parseImageRef(raw);
+  const full = `${ref.registry}/${ref.repository}`;
+  const mirror = mirrors.find((mm) => full.startsWith(`${mm.prefix}/`));
+  if (!mirror) return undefined;
+  const path = full.slice(mirror.prefix.length + 1);
+  const suffix = `${ref.tag !== undefined ? `:${ref.tag}` : ""}${ref.digest ? `@${ref.digest}` : ""}`;
+  return mirror.upstreams.map((u) => `${u}/${path}${suffix}`);
+}
+
 export type PullResult =
   | { ok: true; user: string | undefined; known?: KnownImage }
   | { ok: false; reason: "ErrImagePull"; message: string };
@@ -175,12 +212,24 @@ export type PullResult =
  * %q: %v`; the error from containerd's resolver: `failed to pull and unpack image "X": failed to resolve
  * reference "X": X: not found`).
  */
-export function pullImage(raw: string, extra: readonly string[] = []): PullResult {
+export function pullImage(raw: string, extra: readonly string[] = [], mirrors: readonly RegistryMirror[] = []): PullResult {
   const ref = parseImageRef(raw);
+  const upstream = mirroredFrom(raw, mirrors);
+  if (upstream) {
+    for (const u of upstream) {
+      const r = pullImage(u, extra);
+      if (r.ok) return r;
+    }
+    return notFound(raw, ref);
+  }
   if (isTestRegistry(ref)) return { ok: true, user: undefined };
   if (extra.length && extra.some((e) => normalizedImage(parseImageRef(e)) === normalizedImage(ref))) return { ok: true, user: undefined };
   const known = byImage.get(`${ref.registry}/${ref.repository}`);
   if (known && ref.tag !== undefined && known.tags.includes(ref.tag)) return { ok: true, user: known.user, known };
+  return notFound(raw, ref);
+}
+
+function notFound(raw: string, ref: ImageRef): PullResult {
   const full = normalizedImage(ref);
   return {
     ok: false,

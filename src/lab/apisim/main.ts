@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // Run the API simulator in the foreground:
 //   node dist/lab/apisim/main.js --host H --port P --pki DIR [--state FILE] [--version v1.33.4]
-//     [--ready-after-ms N] [--verbose]
+//     [--ready-after-ms N] [--registry-mirror PREFIX=UPSTREAM[,UPSTREAM…]]… [--verbose]
 // Prints "listening on https://H:P" once on stdout and nothing after; request logs (--verbose) and errors
 // go to stderr. Stops cleanly on SIGTERM/SIGINT.
 
 import { parseArgs } from "node:util";
 import { KubesmithError } from "../../errors.js";
+import { parseRegistryMirror, type RegistryMirror } from "./known-images.js";
 import { startApiServer } from "./server.js";
 
 async function main(): Promise<number> {
@@ -19,6 +20,7 @@ async function main(): Promise<number> {
       version: { type: "string" },
       "extra-san": { type: "string", multiple: true },
       "ready-after-ms": { type: "string" },
+      "registry-mirror": { type: "string", multiple: true },
       verbose: { type: "boolean", default: false },
     },
     strict: true,
@@ -37,6 +39,13 @@ async function main(): Promise<number> {
     process.stderr.write(`apisim: --ready-after-ms ${readyAfter} is not a number of milliseconds\n`);
     return 2;
   }
+  let registryMirrors: RegistryMirror[];
+  try {
+    registryMirrors = (values["registry-mirror"] ?? []).map(parseRegistryMirror);
+  } catch (e) {
+    process.stderr.write(`apisim: --registry-mirror: ${(e as Error).message}\n`);
+    return 2;
+  }
   const verbose = values.verbose;
   const server = await startApiServer({
     host: values.host,
@@ -46,6 +55,7 @@ async function main(): Promise<number> {
     ...(values.version ? { version: values.version } : {}),
     ...(values["extra-san"] ? { extraSans: values["extra-san"] } : {}),
     ...(readyAfter !== undefined ? { readyAfterMs: Number(readyAfter) } : {}),
+    ...(registryMirrors.length ? { registryMirrors } : {}),
     log: (s) => {
       if (verbose || !s.startsWith("apisim: ")) process.stderr.write(`${s}\n`);
     },

@@ -29,6 +29,7 @@ import { badRequest, forbidden, methodNotAllowed, StatusError } from "./status.j
 import { PATCH_CONTENT_TYPES, Store, type WatchEvent } from "./store.js";
 import { toTable, type IncludeObject } from "./tables.js";
 import { objOf, type KObject } from "./types.js";
+import type { RegistryMirror } from "./known-images.js";
 
 export interface ApiServerOptions {
   host: string;
@@ -53,6 +54,8 @@ export interface ApiServerOptions {
    * ("img:1"). Everything else that is not a real release goes to ImagePullBackOff.
    */
   extraImages?: string[];
+  /** Registry mirrors the lab declares (known-images.ts RegistryMirror). */
+  registryMirrors?: RegistryMirror[];
 }
 
 /** The default readiness delay: small enough for tests, long enough that nothing is ready at once. */
@@ -144,7 +147,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const log = opts.log ?? (() => {});
   const tls = await ensureServingCert(opts.pkiDir, opts.host, opts.extraSans);
   const store = new Store(opts.stateFile, log);
-  store.addController(createReconciler({ readyAfterMs: opts.readyAfterMs ?? DEFAULT_READY_AFTER_MS, ...(opts.extraImages ? { extraImages: opts.extraImages } : {}) }));
+  store.addController(createReconciler({ readyAfterMs: opts.readyAfterMs ?? DEFAULT_READY_AFTER_MS, ...(opts.extraImages ? { extraImages: opts.extraImages } : {}), ...(opts.registryMirrors ? { registryMirrors: opts.registryMirrors } : {}) }));
   const gitVersion = opts.version ?? DEFAULT_K8S_VERSION;
   const sockets = new Set<Socket>();
   const watches = new Set<() => void>();

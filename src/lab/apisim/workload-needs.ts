@@ -4,7 +4,7 @@
 // "forbidden" message. Every table cites the program's own documentation or source. The needs are the
 // program's, never the product's: a ClusterRole that the product wrote is what gets checked against them.
 
-import { parseImageRef } from "./known-images.js";
+import { mirroredFrom, parseImageRef, type RegistryMirror } from "./known-images.js";
 import { arrOf, isObj, objOf, strOf, type JsonObject } from "./types.js";
 
 /** One API permission: verbs on a resource (cluster-wide: informers list and watch at the cluster scope). */
@@ -170,12 +170,17 @@ export const WORKLOAD_NEEDS: readonly ProgramNeeds[] = [
 ];
 
 /** The program a container's image runs, if the table knows it. */
-export function programOf(container: unknown): ProgramNeeds | undefined {
+export function programOf(container: unknown, mirrors: readonly RegistryMirror[] = []): ProgramNeeds | undefined {
   const image = strOf(objOf(container)["image"]);
   if (!image) return undefined;
-  const ref = parseImageRef(image);
-  const repo = `${ref.registry}/${ref.repository}`;
-  return WORKLOAD_NEEDS.find((p) => p.images.includes(repo));
+  // an image under a declared mirror runs the program of the upstream image it copies
+  for (const candidate of mirroredFrom(image, mirrors) ?? [image]) {
+    const ref = parseImageRef(candidate);
+    const repo = `${ref.registry}/${ref.repository}`;
+    const found = WORKLOAD_NEEDS.find((p) => p.images.includes(repo));
+    if (found) return found;
+  }
+  return undefined;
 }
 
 export function isAnyOf(n: Need): n is AnyOfNeed {

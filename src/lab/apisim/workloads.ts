@@ -20,7 +20,7 @@
 //
 // Evaluated on reconcile (never per request), and cached per template and RBAC state by the caller.
 
-import { backOffMessage, pullImage } from "./known-images.js";
+import { backOffMessage, pullImage, type RegistryMirror } from "./known-images.js";
 import { authorize, authorizeNonResource, serviceAccountUser, type RbacObjects } from "./rbac.js";
 import { arrOf, getIn, isObj, objOf, strOf, type JsonObject, type KObject } from "./types.js";
 import { containersOf, isAnyOf, isNonResource, programOf, type Need, type ResourceNeed } from "./workload-needs.js";
@@ -39,6 +39,8 @@ export interface WorkloadView {
   rbac: RbacObjects;
   /** Images a test declared as existing (the simulator's extraImages option). */
   extraImages?: readonly string[];
+  /** Registry mirrors the lab declares (known-images.ts RegistryMirror). */
+  registryMirrors?: readonly RegistryMirror[];
 }
 
 /** Pod spec of a workload (Deployment, DaemonSet, StatefulSet, ReplicaSet, Job: spec.template.spec; CronJob: one level deeper). */
@@ -139,7 +141,7 @@ export function workloadProblem(workload: KObject, view: WorkloadView): PodProbl
   const users = new Map<JsonObject, string | undefined>();
   for (const c of all) {
     const image = strOf(c["image"]) ?? "";
-    const pulled = pullImage(image, view.extraImages);
+    const pulled = pullImage(image, view.extraImages, view.registryMirrors);
     if (!pulled.ok) return { state: "ImagePullBackOff", reason: "ImagePullBackOff", message: `container ${strOf(c["name"]) ?? ""}: ${backOffMessage(image, pulled.message)}` };
     users.set(c, pulled.user);
   }
@@ -149,7 +151,7 @@ export function workloadProblem(workload: KObject, view: WorkloadView): PodProbl
   }
   const automount = pod["automountServiceAccountToken"] !== false;
   for (const c of all) {
-    const program = programOf(c);
+    const program = programOf(c, view.registryMirrors);
     if (!program) continue;
     const refusal = automount
       ? missingPermission(view.rbac, ns, sa, program.needs(c))

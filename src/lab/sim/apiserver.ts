@@ -85,6 +85,13 @@ function readyAfterArgs(): string[] {
   return v !== undefined && /^\d+$/.test(v) ? ["--ready-after-ms", v] : [];
 }
 
+/** The lab-level registry mirror declarations (REGISTRY_MIRRORS_FILE in the lab's directory), as apisim flags. */
+export const REGISTRY_MIRRORS_FILE = "registry-mirrors.json";
+function registryMirrorArgs(sim: Sim): string[] {
+  const decl = readJson<Record<string, string[]>>(path.join(sim.labDir, REGISTRY_MIRRORS_FILE), {});
+  return Object.entries(decl).flatMap(([prefix, ups]) => ["--registry-mirror", `${prefix}=${ups.join(",")}`]);
+}
+
 /**
  * Start a daemon detached (its own session, output to /var/log/kubesim/<name>.log on this host) and wait
  * for its "listening on" line. Throws an Error whose message is the reason (last log line) otherwise.
@@ -97,7 +104,7 @@ export async function startDaemon(sim: Sim, name: Daemon, args: string[], extra:
   const offset = statSync(log).size;
   let pid: number | undefined;
   try {
-    const child = spawn(process.execPath, [SCRIPTS[name], ...args, ...(name === "apiserver" ? readyAfterArgs() : [])], { detached: true, stdio: ["ignore", fd, fd] });
+    const child = spawn(process.execPath, [SCRIPTS[name], ...args, ...(name === "apiserver" ? [...readyAfterArgs(), ...registryMirrorArgs(sim)] : [])], { detached: true, stdio: ["ignore", fd, fd] });
     child.on("error", () => {});
     child.unref();
     pid = child.pid;

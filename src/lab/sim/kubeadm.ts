@@ -657,35 +657,42 @@ You should now deploy a pod network to the cluster.
  * kubelet; and the Roles that let nodes and bootstrap tokens read both (kubeadm:nodes-kubeadm-config,
  * kubeadm:kubelet-config). calico-node reads kubeadm-config for the pod CIDR (calico.ts).
  */
-async function uploadConfig(info: ClusterInfo, cfg: ConfigFile, endpoint: string): Promise<void> {
-  const api = minorOf(k8sVersion("kubeadm")) >= 31 ? "kubeadm.k8s.io/v1beta4" : "kubeadm.k8s.io/v1beta3";
+/** The ConfigMaps of the upload-config phase, as kubeadm writes them (pure: tests feed it the product's config). */
+export function uploadedConfigMaps(
+  c: { api: string; version: string; podCIDR?: string; serviceCIDR: string; controlPlaneEndpoint?: string },
+  cfg: Pick<ConfigFile, "certSANs" | "clusterName" | "imageRepository" | "dnsDomain" | "kubelet">,
+): Record<"kubeadm-config" | "kubelet-config", { apiVersion: "v1"; kind: "ConfigMap"; metadata: { name: string; namespace: string }; data: Record<string, string> }> {
   const cluster: Record<string, unknown> = {
     apiServer: cfg.certSANs?.length ? { certSANs: cfg.certSANs } : {},
-    apiVersion: api,
+    apiVersion: c.api,
     certificatesDir: PKI,
     clusterName: cfg.clusterName ?? "kubernetes",
-    ...(info.controlPlaneEndpoint ? { controlPlaneEndpoint: info.controlPlaneEndpoint } : {}),
+    ...(c.controlPlaneEndpoint ? { controlPlaneEndpoint: c.controlPlaneEndpoint } : {}),
     controllerManager: {},
     dns: {},
     etcd: { local: { dataDir: "/var/lib/etcd" } },
     imageRepository: cfg.imageRepository ?? "registry.k8s.io",
     kind: "ClusterConfiguration",
-    kubernetesVersion: info.version,
-    networking: { dnsDomain: cfg.dnsDomain ?? "cluster.local", ...(info.podCIDR ? { podSubnet: info.podCIDR } : {}), serviceSubnet: info.serviceCIDR },
+    kubernetesVersion: c.version,
+    networking: { dnsDomain: cfg.dnsDomain ?? "cluster.local", ...(c.podCIDR ? { podSubnet: c.podCIDR } : {}), serviceSubnet: c.serviceCIDR },
     proxy: {},
     scheduler: {},
   };
   const kubelet = { apiVersion: "kubelet.config.k8s.io/v1beta1", kind: "KubeletConfiguration", cgroupDriver: "systemd", ...(cfg.kubelet ?? {}) };
+  const cm = (name: string, data: Record<string, string>) => ({ apiVersion: "v1" as const, kind: "ConfigMap" as const, metadata: { name, namespace: "kube-system" }, data });
+  return { "kubeadm-config": cm("kubeadm-config", { ClusterConfiguration: stringifyYaml(cluster) }), "kubelet-config": cm("kubelet-config", { kubelet: stringifyYaml(kubelet) }) };
+}
+
+async function uploadConfig(info: ClusterInfo, cfg: ConfigFile, endpoint: string): Promise<void> {
+  const api = minorOf(k8sVersion("kubeadm")) >= 31 ? "kubeadm.k8s.io/v1beta4" : "kubeadm.k8s.io/v1beta3";
+  const maps = uploadedConfigMaps({ api, version: info.version, ...(info.podCIDR ? { podCIDR: info.podCIDR } : {}), serviceCIDR: info.serviceCIDR, ...(info.controlPlaneEndpoint ? { controlPlaneEndpoint: info.controlPlaneEndpoint } : {}) }, cfg);
   const creds = credentialsFromKubeconfig(`${K}/admin.conf`);
   creds.server = info.api?.url ?? `https://${endpoint}`;
   const apply = async (path: string, obj: Record<string, unknown>): Promise<void> => {
     const r = await apiRequest(creds, "PATCH", `${path}?fieldManager=kubeadm&force=true`, obj, "application/apply-patch+yaml");
     if (r.status >= 300) throw new Error(`${path}: ${(r.body as { message?: string })?.message ?? `HTTP ${r.status}`}`);
   };
-  const cm = (name: string, data: Record<string, string>) =>
-    apply(`/api/v1/namespaces/kube-system/configmaps/${name}`, { apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: "kube-system" }, data });
-  await cm("kubeadm-config", { ClusterConfiguration: stringifyYaml(cluster) });
-  await cm("kubelet-config", { kubelet: stringifyYaml(kubelet) });
+  for (const m of Object.values(maps)) await apply(`/api/v1/namespaces/kube-system/configmaps/${m.metadata.name}`, m);
   const RBAC = "/apis/rbac.authorization.k8s.io/v1/namespaces/kube-system";
   const readers = [
     { kind: "Group", apiGroup: "rbac.authorization.k8s.io", name: "system:bootstrappers:kubeadm:default-node-token" },

@@ -84,9 +84,9 @@ export function hostsFileLookup(name: string, file = "/etc/hosts"): string[] {
  * address … of the node. If unset, kubelet will use the node's default IPv4 address, if any".
  * Undefined when none of these gives one.
  */
-export function kubeletDefaultNodeIP(nodeName: string, nics: NicInfo[] = hostInterfaces()): string | undefined {
+export function kubeletDefaultNodeIP(nodeName: string, nics: NicInfo[] = hostInterfaces(), hostsFile = "/etc/hosts"): string | undefined {
   if (/^\d+\.\d+\.\d+\.\d+$/.test(nodeName)) return nodeName;
   const local = new Set(nics.flatMap((n) => n.ipv4.map((c) => c.split("/")[0]!)));
-  const resolved = hostsFileLookup(nodeName).find((a) => !a.startsWith("127.") && local.has(a));
+  const resolved = hostsFileLookup(nodeName, hostsFile).find((a) => !a.startsWith("127.") && local.has(a));
   return resolved ?? defaultRouteAddress(nics);
 }

@@ -3,7 +3,7 @@
 // pin the node IP, the advertise address and Calico's address detection to the private address; the lab
 // catches each of those left to its default (kubeadm/kubelet take the default-route address, calico-node's
 // first-found takes eth0), naming the reason.
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -35,6 +35,7 @@ describe.skipIf(labSkip)("up on the vagrant network (eth0 NAT on every host, eth
   }, 120_000);
   afterAll(async () => {
     kube?.close();
+    if (work) rmSync(work, { recursive: true, force: true });
     if (!lab) return;
     const { veths, namespaces } = lab.state;
     await lab.down();

@@ -71,6 +71,10 @@ describe.skipIf(labSkip)("up on the vagrant network (eth0 NAT on every host, eth
     const cm = await k.get("v1", "ConfigMap", "kubeadm-config", "kube-system");
     expect((cm?.["data"] as Record<string, string>).ClusterConfiguration).toMatch(/podSubnet: 10\.244\.0\.0\/16/);
     expect(await k.get("v1", "ConfigMap", "kubelet-config", "kube-system")).toBeDefined();
+    // the API server advertises the private address, not the default route's
+    const cp = lab.state.hosts[0]!;
+    const adv = await ssh(lab.state, cp.name, "grep -o -- '--advertise-address=.*' /etc/kubernetes/manifests/kube-apiserver.yaml");
+    expect(adv.stdout.trim()).toBe(`--advertise-address=${cp.address}`);
   }, 300_000);
 
   it("a second up changes nothing", async () => {

@@ -50,10 +50,11 @@ export function registerLabCommands(program: Command): void {
     .addOption(new Option("--os <os>", `${LAB_OSES.join("|")}, or a comma-separated list, one per host`).default("debian-12"))
     .option("--name <name>", "lab name", DEFAULT_LAB)
     .option("--layout <counts>", "roles by count, e.g. 3cp,3w,2fe (control planes, workers, frontends)")
+    .addOption(new Option("--network <kind>", "bridge: eth0 on the lab bridge; vagrant: eth0 the same NAT address on every host (default route), eth1 the private network").choices(["bridge", "vagrant"]).default("bridge"))
     .option("--subnet <n>", "use 198.18.N.0/24 (default: derived from the name)")
     .option("--faults <file>", "YAML/JSON list of faults: {host, command, delayMs, fail, exitCode, hang, transient (lock, dns, 503, reset), times}")
     .option("--inventory-out <file>", "where to write the inventory", "inventories/lab.yaml")
-    .action(async (o: { hosts?: string; os: string; name: string; layout?: string; subnet?: string; faults?: string; inventoryOut: string }) => {
+    .action(async (o: { hosts?: string; os: string; name: string; layout?: string; network: "bridge" | "vagrant"; subnet?: string; faults?: string; inventoryOut: string }) => {
       const hosts = parseIntOpt("--hosts", o.hosts, 1, 244);
       if (hosts === undefined && !o.layout) throw new UsageError("lab up needs --hosts N (or --layout)", { hint: "e.g. kubesmith lab up --hosts 3" });
       const { labUp } = await loadLab();
@@ -62,6 +63,7 @@ export function registerLabCommands(program: Command): void {
         ...(hosts !== undefined ? { hosts } : {}),
         os: parseOs(o.os),
         ...(o.layout ? { layout: o.layout } : {}),
+        network: o.network,
         ...(o.subnet !== undefined ? { subnet: parseIntOpt("--subnet", o.subnet, 0, 255)! } : {}),
         ...(o.faults ? { faultsFile: o.faults } : {}),
         inventoryOut: o.inventoryOut,

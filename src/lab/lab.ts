@@ -36,8 +36,11 @@ import { firewalldRuleset, initialFirewalldState } from "./sim/firewalld.js";
 import { OVERLAID, hiddenInHost, labDir, labRoot, packageRoot, simMainPath } from "./paths.js";
 import { isAlive, killAndWait, netnsInode, pidsInNetns, procRef, refAlive } from "./procs.js";
 import {
+  LAB_NETWORKS,
   LAB_OSES,
+  VAGRANT_NAT,
   type LabFault,
+  type LabNetwork,
   type LabHost,
   type LabOs,
   type LabState,
@@ -46,8 +49,8 @@ import {
   type SimConfig,
 } from "./types.js";
 
-export type { LabState, LabStatus, LabOs, LabFault, LabHost } from "./types.js";
-export { LAB_OSES } from "./types.js";
+export type { LabState, LabStatus, LabOs, LabFault, LabHost, LabNetwork } from "./types.js";
+export { LAB_OSES, LAB_NETWORKS, VAGRANT_NAT } from "./types.js";
 
 export interface LabUpOptions {
   /** Lab name (default "kubesmith"); a DNS label of at most 20 characters. */
@@ -66,6 +69,8 @@ export interface LabUpOptions {
   layout?: string;
   /** Explicit roles per host (overrides layout). */
   roles?: Roles[];
+  /** Host networking: "bridge" (default, eth0 on the lab bridge) or "vagrant" (eth0 NAT, eth1 private). */
+  network?: LabNetwork;
   /** Progress lines. */
   log?: (line: string) => void;
 }
@@ -258,6 +263,8 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
   for (const o of oses) {
     if (!LAB_OSES.includes(o)) throw new LabError(`lab OS '${o}' is not one of ${LAB_OSES.join(", ")}`);
   }
+  const network = opts.network ?? "bridge";
+  if (!LAB_NETWORKS.includes(network)) throw new LabError(`lab network '${network}' is not one of ${LAB_NETWORKS.join(", ")}`);
   if (opts.subnet !== undefined && (!Number.isInteger(opts.subnet) || opts.subnet < 0 || opts.subnet > 255)) {
     throw new LabError(`lab subnet ${opts.subnet} must be 0-255 (the N of 198.18.N.0/24)`);
   }
@@ -298,6 +305,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
     passwordFile: path.join(dir, "kube.password"),
     user: USER,
     faultsFile: userFaults ?? path.join(dir, "faults.yaml"),
+    ...(network === "vagrant" ? { network } : {}),
     hosts: [],
     namespaces: [],
     veths: [],
@@ -367,6 +375,7 @@ function reserveSubnet(state: LabState, wanted?: number): number {
 
 const bridgeName = (n: number) => `ks${n}br`; // ≤ 7 chars
 const vethName = (n: number, i: number) => `ks${n}h${i}`; // ≤ 9 chars (IFNAMSIZ 15)
+const natVethName = (n: number, i: number) => `ks${n}n${i}`; // ≤ 9 chars
 
 async function build(state: LabState, plan: BuildPlan): Promise<void> {
   const { count, log } = plan;
@@ -386,6 +395,7 @@ async function build(state: LabState, plan: BuildPlan): Promise<void> {
       address: `198.18.${n}.${10 + i}`,
       namespace: `ks-${state.name}-${i}`,
       veth: vethName(n, i),
+      ...(state.network === "vagrant" ? { nic: "eth1", natVeth: natVethName(n, i) } : {}),
       os: plan.oses[k]!,
       roles: plan.roles[k]!,
       dir: path.join(dir, "hosts", name),
@@ -417,7 +427,9 @@ async function build(state: LabState, plan: BuildPlan): Promise<void> {
   writeAtomic(path.join(dir, "sim.json"), `${JSON.stringify(sim, null, 2)}\n`);
 
   // --- per-host files (upper dirs) and host keys
-  const hostsFile = state.hosts.map((h) => `${h.address}\t${h.name}`).join("\n");
+  // Vagrant writes only the VM's own name (on a loopback address) into /etc/hosts, never the other VMs:
+  // so on the vagrant network the kubelet's lookup of its node name finds no usable address (see sim/netinfo.ts)
+  const hostsFile = state.network === "vagrant" ? "" : state.hosts.map((h) => `${h.address}\t${h.name}`).join("\n");
   const limit = pLimit(8);
   await Promise.all(state.hosts.map((h) => limit(() => prepareHost(state, h, hash, hostsFile))));
   log(`lab ${state.name}: prepared ${count} host(s)`);
@@ -425,7 +437,7 @@ async function build(state: LabState, plan: BuildPlan): Promise<void> {
   // --- network: record, then create in one ip -batch
   state.bridge = bridgeName(n);
   state.namespaces = state.hosts.map((h) => h.namespace);
-  state.veths = state.hosts.map((h) => h.veth);
+  state.veths = state.hosts.flatMap((h) => [h.veth, ...(h.natVeth ? [h.natVeth] : [])]);
   saveState(state);
   const lines = [
     // nf_call_*: keep the machine's bridge firewall out of lab traffic; no snooping so VRRP multicast flows
@@ -435,7 +447,11 @@ async function build(state: LabState, plan: BuildPlan): Promise<void> {
   ];
   for (const h of state.hosts) {
     lines.push(`netns add ${h.namespace}`);
-    lines.push(`link add ${h.veth} type veth peer name eth0 netns ${h.namespace}`);
+    // vagrant: the NAT link first, so it is eth0 with the lower ifindex, as on a VirtualBox VM (interface
+    // order decides Calico's first-found). Its root end joins nothing and has no address: each host's NAT
+    // is private to it and carries no traffic.
+    if (h.natVeth) lines.push(`link add ${h.natVeth} type veth peer name eth0 netns ${h.namespace}`, `link set ${h.natVeth} up`);
+    lines.push(`link add ${h.veth} type veth peer name ${h.nic ?? "eth0"} netns ${h.namespace}`);
     lines.push(`link set ${h.veth} master ${state.bridge} up`);
   }
   const batch = path.join(dir, "net.batch");
@@ -669,9 +685,13 @@ function setupScript(state: LabState, h: LabHost, mnt: SimMounts): string {
     // drop this mount namespace's copies of every lab's netns files (they would pin those namespaces)
     "umount -l /run/netns 2>/dev/null || true",
     "ip link set lo up",
-    `ip addr add ${h.address}/24 dev eth0`,
-    "ip link set eth0 up",
-    // no default route: a lab host reaches the bridge and the other hosts, nothing else
+    `ip addr add ${h.address}/24 dev ${h.nic ?? "eth0"}`,
+    `ip link set ${h.nic ?? "eth0"} up`,
+    // no default route: a lab host reaches the bridge and the other hosts, nothing else. On the vagrant
+    // network the default route goes through the NAT link (as VirtualBox's DHCP sets it), which leads nowhere.
+    ...(h.natVeth
+      ? [`ip addr add ${VAGRANT_NAT.address}/${VAGRANT_NAT.prefix} dev eth0`, "ip link set eth0 up", `ip route add default via ${VAGRANT_NAT.gateway} dev eth0`]
+      : []),
     // RHEL-likes: firewalld's rules, as the running daemon loads them at boot (one nft call)
     ...(osFamily(h.os) === "rhel" ? [`nft -f ${shq(path.join(h.dir, "firewalld.nft"))}`] : []),
   ];
@@ -775,8 +795,9 @@ export function renderInventory(state: LabState): string {
     podCIDR: "10.244.0.0/16",
     serviceCIDR: "10.96.0.0/12",
   };
-  if (state.vips.controlPlane) cluster.controlPlaneEndpoint = { vip: state.vips.controlPlane, interface: "eth0" };
-  if (state.vips.edge) cluster.edgeVIP = { vip: state.vips.edge, interface: "eth0" };
+  const nic = state.network === "vagrant" ? "eth1" : "eth0";
+  if (state.vips.controlPlane) cluster.controlPlaneEndpoint = { vip: state.vips.controlPlane, interface: nic };
+  if (state.vips.edge) cluster.edgeVIP = { vip: state.vips.edge, interface: nic };
   const doc = {
     apiVersion: API_VERSION,
     kind: "Cluster",

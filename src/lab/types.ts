@@ -1,6 +1,16 @@
 // Types shared by the lab manager, the CLI, the tests and the node simulator.
 import type { TransientKind } from "./sim/transient.js";
 
+export const LAB_NETWORKS = ["bridge", "vagrant"] as const;
+export type LabNetwork = (typeof LAB_NETWORKS)[number];
+
+/**
+ * The vagrant network's NAT side, as VirtualBox NAT gives every VM 10.0.2.15/24 with the gateway 10.0.2.2
+ * (VirtualBox manual, "Network Address Translation (NAT)"; kubernetes.io blog 2021-06-08 "Avoiding the Default
+ * Address when Using kubeadm to Create a Cluster"), moved into the lab's own range 198.18.0.0/15.
+ */
+export const VAGRANT_NAT = { address: "198.19.255.15", prefix: 24, gateway: "198.19.255.2" } as const;
+
 export const LAB_OSES = ["debian-12", "ubuntu-24.04", "rocky-9"] as const;
 export type LabOs = (typeof LAB_OSES)[number];
 
@@ -17,8 +27,15 @@ export interface LabHost {
   index: number;
   address: string;
   namespace: string;
-  /** Root-namespace end of the veth pair; the host's end is eth0. */
+  /** Root-namespace end of the veth pair on the lab bridge; the host's end is `nic` (eth0, eth1 on vagrant). */
   veth: string;
+  /** The host's interface on the lab bridge (absent: eth0). */
+  nic?: string;
+  /**
+   * vagrant network: root-namespace end of the host's NAT link (its eth0, the same address on every host,
+   * connected to nothing: not on the bridge, no address, no forwarding).
+   */
+  natVeth?: string;
   os: LabOs;
   roles: ("control-plane" | "worker" | "frontend")[];
   /** <lab dir>/hosts/<name>: upper dirs, sshd config, command log. */
@@ -32,6 +49,12 @@ export interface LabState {
   dir: string;
   /** Third octet N of 198.18.N.0/24. */
   subnet: number;
+  /**
+   * Host networking. Absent or "bridge": one interface (eth0) on the lab bridge. "vagrant": as VirtualBox
+   * VMs made by Vagrant, eth0 is a NAT interface with the same address and default route on every host,
+   * eth1 the private network on the lab bridge (the address the inventory uses).
+   */
+  network?: LabNetwork;
   /** Bridge in the root namespace; set just before it is created. */
   bridge?: string;
   gateway: string;

@@ -4,7 +4,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { labDown, labUp, loadLabState, type LabOs, type LabState } from "../../src/lab/lab.js";
+import { labDown, labUp, loadLabState, type LabNetwork, type LabOs, type LabState } from "../../src/lab/lab.js";
 import { packageRoot, simMainPath } from "../../src/lab/paths.js";
 import { missingPrograms } from "../../src/lab/requirements.js";
 
@@ -73,7 +73,7 @@ export interface StartedLab {
 }
 
 /** Bring up a lab (removing a leftover one of the same name first). Subnets are derived from the name. */
-export async function startLab(o: { name: string; hosts?: number; os?: LabOs | LabOs[]; layout?: string }): Promise<StartedLab> {
+export async function startLab(o: { name: string; hosts?: number; os?: LabOs | LabOs[]; layout?: string; network?: LabNetwork }): Promise<StartedLab> {
   requireRoot();
   await ensureSimBuilt();
   // Several checkouts on one machine (git worktrees) would share lab names: KUBESMITH_TEST_LAB_PREFIX keeps them apart.

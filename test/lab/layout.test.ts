@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { LabError } from "../../src/errors.js";
 import { faultKey, matchFault, parseFaults } from "../../src/lab/faults.js";
 import { layoutRoles } from "../../src/lab/layout.js";
-import { subnetFor } from "../../src/lab/lab.js";
+import { labUp, renderInventory, subnetFor, type LabState } from "../../src/lab/lab.js";
 
 describe("lab layout", () => {
   it("defaults: first host control plane, last a frontend worker from 3 hosts", () => {
@@ -24,6 +24,23 @@ describe("lab layout", () => {
     expect(subnetFor("a")).not.toBe(subnetFor("b"));
     expect(subnetFor("kubesmith")).toBeGreaterThanOrEqual(0);
     expect(subnetFor("kubesmith")).toBeLessThan(256);
+  });
+});
+
+describe("lab network", () => {
+  it("an unknown network is refused before anything is built, naming the choices", async () => {
+    await expect(labUp({ name: "vg-nonet", hosts: 1, network: "nat" as never })).rejects.toThrow("lab network 'nat' is not one of bridge, vagrant");
+  });
+  it("the vagrant network's inventory puts the VIPs on eth1, the private network", () => {
+    const state = {
+      name: "v", subnet: 7, keyFile: "/k", knownHostsFile: "/kh", passwordFile: "/p", user: { name: "kube", uid: 1001 },
+      vips: { controlPlane: "198.18.7.2", edge: "198.18.7.3" },
+      hosts: [{ name: "lab-1", address: "198.18.7.11", roles: ["control-plane"] }, { name: "lab-2", address: "198.18.7.12", roles: ["worker", "frontend"] }],
+    } as unknown as LabState;
+    expect(renderInventory(state)).toMatch(/controlPlaneEndpoint:\n\s+vip: 198\.18\.7\.2\n\s+interface: eth0/);
+    const vagrant = renderInventory({ ...state, network: "vagrant" });
+    expect(vagrant).toMatch(/controlPlaneEndpoint:\n\s+vip: 198\.18\.7\.2\n\s+interface: eth1/);
+    expect(vagrant).toMatch(/edgeVIP:\n\s+vip: 198\.18\.7\.3\n\s+interface: eth1/);
   });
 });
 

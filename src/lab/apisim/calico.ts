@@ -68,7 +68,7 @@ export const DEFAULT_IPV4_POOL_CIDR = "192.168.0.0/16";
 /** The CNI config directory on the host (install.go CNI_NET_DIR default; the manifest's cni-net-dir volume). */
 export const CNI_NET_DIR = "/etc/cni/net.d";
 
-export type CalicoRule = "crds" | "service-accounts" | "cni-token-rbac" | "install-cni-sleep" | "cni-net-dir" | "ipv4-pool-cidr";
+export type CalicoRule = "crds" | "service-accounts" | "cni-token-rbac" | "install-cni-sleep" | "cni-net-dir" | "ipv4-pool-cidr" | "ip-autodetection";
 
 export interface CalicoViolation {
   rule: CalicoRule;
@@ -347,4 +347,138 @@ export function podStateOf(violations: readonly CalicoViolation[]): CalicoViolat
 /** One line naming what keeps calico-node from starting (for the Node condition and the DaemonSet status). */
 export function describeViolations(ds: KObject, violations: readonly CalicoViolation[]): string {
   return `calico-node (${ds.metadata.namespace ?? ""}/${ds.metadata.name ?? ""}) cannot start: ${violations.map((v) => v.message).join("; ")}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The node's address: calico-node's IPv4 autodetection, per node (node/pkg/lifecycle/startup/startup.go
+// configureIPsAndSubnets, autodetection/autodetection_methods.go; docs.tigera.io "Configure IP autodetection").
+// The env `IP` decides: "none" no IPv4; an address: that address; unset or "autodetect": the method in
+// IP_AUTODETECTION_METHOD, default first-found ("the first valid IP address on the first interface (excluding
+// local interfaces such as the docker bridge)"). Then startup.go checkConflictingNodes: another Calico node
+// already using the same IPv4 address ends startup ("Calico node '%s' is already using the IPv4 address %s.",
+// then Terminate): the pod crash-loops and its node never gets a CNI.
+
+/** node/pkg/lifecycle/startup/autodetection/autodetection_linux.go DEFAULT_INTERFACES_TO_EXCLUDE (v3.31/v3.32). */
+export const DEFAULT_INTERFACES_TO_EXCLUDE: readonly string[] = [
+  "^docker.*", "^cbr.*", "^dummy.*", "^virbr.*", "^lxcbr.*", "^veth.*", "^lo", "^cali.*", "^tunl.*", "^flannel.*",
+  "^kube-ipvs.*", "^cni.*", "^vxlan\\.calico.*", "^vxlan-v6\\.calico.*", "^wireguard\\.cali.*", "^wg-v6\\.cali.*",
+  "^nodelocaldns.*",
+];
+
+/** What the node simulator knows of a host's interfaces (apisim/nodes.ts NodeInterface). */
+export interface CalicoNic {
+  name: string;
+  ipv4: string[];
+  defaultRoute?: boolean;
+}
+
+export interface CalicoNodeInput {
+  name: string;
+  internalIP?: string;
+  /** Kernel order; undefined when the node was made without them (then first-found sees only the InternalIP). */
+  interfaces?: readonly CalicoNic[];
+}
+
+const ipOf = (cidr: string): string => cidr.split("/")[0]!;
+const validV4 = (a: string): boolean => /^\d+\.\d+\.\d+\.\d+$/.test(a) && !a.startsWith("127.") && !a.startsWith("169.254.");
+
+function regexes(list: readonly string[]): RegExp[] {
+  return list.map((r) => {
+    try {
+      return new RegExp(r);
+    } catch {
+      return /$^/;
+    }
+  });
+}
+
+/** Go's FilteredEnumeration: the first interface (kernel order) passing the filters that has a valid IPv4 in `cidrs` (if given). */
+function enumerate(nics: readonly CalicoNic[], incl: RegExp[], excl: RegExp[], cidrs: Cidr[] = []): string | undefined {
+  for (const n of nics) {
+    if (incl.length && !incl.some((r) => r.test(n.name))) continue;
+    if (excl.some((r) => r.test(n.name))) continue;
+    const a = n.ipv4.map(ipOf).find((x) => validV4(x) && (cidrs.length === 0 || cidrs.some((c) => cidrContains(c, x))));
+    if (a) return a;
+  }
+  return undefined;
+}
+
+/** The IPv4 address calico-node of this DaemonSet takes on the node, or why it cannot start. */
+export function calicoNodeIPv4(ds: KObject, view: CalicoView, node: CalicoNodeInput): { address?: string; method: string; error?: string } {
+  const ns = ds.metadata.namespace ?? "";
+  const c = containers(ds, "containers").find((x) => x["name"] === "calico-node");
+  const ip = (envValue(view, ns, c, "IP") ?? "").trim();
+  if (ip.toLowerCase() === "none") return { method: "IP=none" };
+  if (ip && ip.toLowerCase() !== "autodetect") return { address: ipOf(ip), method: "IP" };
+  const method = (envValue(view, ns, c, "IP_AUTODETECTION_METHOD") ?? "").trim() || "first-found";
+  // Without the lab's interface list (a Node a test made by hand), the host's only known address is the InternalIP.
+  const nics: readonly CalicoNic[] = node.interfaces ?? (node.internalIP ? [{ name: "eth0", ipv4: [`${node.internalIP}/32`] }] : []);
+  // nothing known about the host at all: nothing to judge
+  if (!node.interfaces && !node.internalIP) return { method };
+  let address: string | undefined;
+  const after = (prefix: string) => method.slice(prefix.length).split(",").map((s) => s.trim()).filter(Boolean);
+  if (method === "first-found") address = enumerate(nics, [], regexes(DEFAULT_INTERFACES_TO_EXCLUDE));
+  else if (method === "kubernetes-internal-ip") address = node.internalIP;
+  else if (method.startsWith("interface=")) address = enumerate(nics, regexes(after("interface=")), []);
+  else if (method.startsWith("skip-interface=")) address = enumerate(nics, [], regexes(after("skip-interface=")));
+  else if (method.startsWith("cidr=")) {
+    const cidrs = after("cidr=").flatMap((s) => {
+      try {
+        return [parseCidr(s)];
+      } catch {
+        return [];
+      }
+    });
+    address = enumerate(nics, [], [], cidrs);
+  } else if (method.startsWith("can-reach=")) {
+    // the source address the kernel picks towards the destination: an on-link subnet, else the default route
+    const dest = method.slice("can-reach=".length).trim();
+    if (/^\d+\.\d+\.\d+\.\d+$/.test(dest)) {
+      const onLink = nics.flatMap((n) => n.ipv4).find((cidr) => {
+        try {
+          return cidrContains(parseCidr(cidr), dest);
+        } catch {
+          return false;
+        }
+      });
+      address = onLink ? ipOf(onLink) : nics.find((n) => n.defaultRoute)?.ipv4.map(ipOf).find(validV4);
+    }
+  } else {
+    return { method, error: `Invalid IP autodetection method: ${method}` };
+  }
+  if (!address) {
+    return {
+      method,
+      error: "Couldn't autodetect an IPv4 address. If auto-detecting, choose a different autodetection method. Otherwise provide an IPv4 address using the IP environment variable.",
+    };
+  }
+  return { address, method };
+}
+
+/**
+ * Per-node failures of this calico-node DaemonSet on the nodes it runs on (in creation order: the node that
+ * registered an address first keeps it, as checkConflictingNodes compares against Calico nodes already there).
+ */
+export function calicoNodeFailures(ds: KObject, view: CalicoView, nodes: readonly CalicoNodeInput[]): Map<string, CalicoViolation> {
+  const out = new Map<string, CalicoViolation>();
+  const holder = new Map<string, string>();
+  for (const n of nodes) {
+    const r = calicoNodeIPv4(ds, view, n);
+    if (r.error) {
+      out.set(n.name, { rule: "ip-autodetection", message: `on node ${n.name}: ${r.error}`, podState: "CrashLoopBackOff" });
+      continue;
+    }
+    if (!r.address) continue;
+    const first = holder.get(r.address);
+    if (first === undefined) {
+      holder.set(r.address, n.name);
+      continue;
+    }
+    out.set(n.name, {
+      rule: "ip-autodetection",
+      message: `on node ${n.name}: Calico node '${first}' is already using the IPv4 address ${r.address} (${r.method}); calico-node exits (IPv4 address conflict)`,
+      podState: "CrashLoopBackOff",
+    });
+  }
+  return out;
 }

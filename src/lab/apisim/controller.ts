@@ -22,7 +22,8 @@
 // so the product's wait logic meets a real "not yet". With 0 everything is instant, as before.
 
 import { createHash } from "node:crypto";
-import { CALICO_GROUP, calicoContract, describeViolations, isCalicoDaemonSet, podStateOf, type CalicoView, type CalicoViolation } from "./calico.js";
+import { CALICO_GROUP, calicoContract, calicoNodeFailures, describeViolations, isCalicoDaemonSet, podStateOf, type CalicoView, type CalicoViolation } from "./calico.js";
+import { nodeInterfaces } from "./nodes.js";
 import { daemonPodSpec, daemonSetFitsNode, type NodeLike } from "./scheduling.js";
 import { isEstablished, type Store } from "./store.js";
 import type { ResourceDef } from "./resources.js";
@@ -72,6 +73,29 @@ function cniViolations(store: Store, daemonSets: readonly KObject[]): Map<KObjec
     if (!isCniDaemonSet(ds)) continue;
     if (!isCalicoDaemonSet(ds)) out.set(ds, []);
     else out.set(ds, calicoContract(ds, (view ??= calicoViewOf(store))));
+  }
+  return out;
+}
+
+/**
+ * Per-node failures of each contract-abiding calico-node DaemonSet (calico.ts calicoNodeFailures: its address
+ * autodetection and the address conflict check), keyed by DaemonSet, then node name.
+ */
+function cniNodeFailures(store: Store, violations: Map<KObject, CalicoViolation[]>, nodes: readonly KObject[]): Map<KObject, Map<string, CalicoViolation>> {
+  const out = new Map<KObject, Map<string, CalicoViolation>>();
+  let view: CalicoView | undefined;
+  const ordered = [...nodes].sort(
+    (a, b) => String(a.metadata.creationTimestamp ?? "").localeCompare(String(b.metadata.creationTimestamp ?? "")) || String(a.metadata.name).localeCompare(String(b.metadata.name)),
+  );
+  for (const [ds, v] of violations) {
+    if (v.length || !isCalicoDaemonSet(ds)) continue;
+    const fit = ordered.filter((n) => daemonSetFitsNode(ds, n as NodeLike));
+    const inputs = fit.map((n) => {
+      const internalIP = arrOf(getIn(n, ["status", "addresses"])).map(objOf).find((a) => a["type"] === "InternalIP")?.["address"];
+      const interfaces = nodeInterfaces(n);
+      return { name: n.metadata.name ?? "", ...(typeof internalIP === "string" ? { internalIP } : {}), ...(interfaces ? { interfaces } : {}) };
+    });
+    out.set(ds, calicoNodeFailures(ds, (view ??= calicoViewOf(store)), inputs));
   }
   return out;
 }
@@ -152,12 +176,18 @@ export function reconcileNodes(store: Store, timing: Timing = INSTANT): void {
   const dsDef = def(store, "apps", "v1", "daemonsets");
   const violations = cniViolations(store, store.raw(dsDef));
   const cnis = [...violations.keys()];
-  for (const node of store.raw(nodesDef)) {
+  const nodes = store.raw(nodesDef);
+  const perNode = cniNodeFailures(store, violations, nodes);
+  for (const node of nodes) {
     const fitting = cnis.filter((ds) => daemonSetFitsNode(ds, node as NodeLike));
     // a broken calico-node on the node keeps it NotReady, whatever else is labelled as its CNI
-    const broken = fitting.filter((ds) => violations.get(ds)!.length > 0);
+    const here = (ds: KObject): CalicoViolation[] => {
+      const f = perNode.get(ds)?.get(node.metadata.name ?? "");
+      return [...violations.get(ds)!, ...(f ? [f] : [])];
+    };
+    const broken = fitting.filter((ds) => here(ds).length > 0);
     const networkReady = timing.ready(`node:${node.metadata.uid ?? node.metadata.name}`, broken.length === 0 && fitting.some((ds) => templateBecomesReady(ds)));
-    const why = broken.map((ds) => describeViolations(ds, violations.get(ds)!));
+    const why = broken.map((ds) => describeViolations(ds, here(ds)));
     const st = objOf(node["status"]);
     const wanted: Cond[] = [
       { type: "MemoryPressure", status: "False", reason: "KubeletHasSufficientMemory", message: "kubelet has sufficient memory available" },
@@ -176,16 +206,20 @@ export function reconcileWorkloads(store: Store, timing: Timing = INSTANT, cache
   const dsDef = def(store, "apps", "v1", "daemonsets");
   const daemonSets = store.raw(dsDef);
   const violations = cniViolations(store, daemonSets);
+  const perNode = cniNodeFailures(store, violations, nodes);
   const problemOf = cache.judge(store);
   for (const ds of daemonSets) {
+    const nodeFailures = perNode.get(ds) ?? new Map<string, CalicoViolation>();
     const fit = nodes.filter((n) => daemonSetFitsNode(ds, n as NodeLike));
     const hostNet = daemonPodSpec(ds).hostNetwork === true;
-    const broken = violations.get(ds) ?? [];
+    const broken = violations.get(ds)?.length ? violations.get(ds)! : [...nodeFailures.values()];
     const podState = podStateOf(broken);
     // Calico's own contract speaks first for calico-node (calico.ts); other problems after
     const problem = podState ? undefined : problemOf(ds);
     const eligible = templateBecomesReady(ds) && !podState && !problem;
-    const ready = timing.ready(rolloutKey(ds), eligible) ? fit.filter((n) => isCniDaemonSet(ds) || hostNet || nodeIsReady(n)).length : 0;
+    const ready = timing.ready(rolloutKey(ds), eligible || (nodeFailures.size > 0 && templateBecomesReady(ds) && !violations.get(ds)?.length))
+      ? fit.filter((n) => !nodeFailures.has(n.metadata.name ?? "") && (isCniDaemonSet(ds) || hostNet || nodeIsReady(n))).length
+      : 0;
     // pods the ServiceAccount admission refuses are never created
     const created = podState === "FailedCreate" || problem?.state === "FailedCreate" ? 0 : fit.length;
     const status: JsonObject = {

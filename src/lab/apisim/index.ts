@@ -1,7 +1,7 @@
 // The Kubernetes API simulator: public surface for the lab and the tests.
 export { startApiServer, DEFAULT_READY_AFTER_MS, type ApiServer, type ApiServerOptions, type Identity } from "./server.js";
 export { createCa, ensureServingCert, issueClientCert, kubeconfigYaml, writeAdminKubeconfig } from "./pki.js";
-export { nodeObject, registerNode, deleteNode, credentialsFromKubeconfig, apiRequest, type NodeSpecInput } from "./nodes.js";
+export { nodeObject, registerNode, deleteNode, credentialsFromKubeconfig, apiRequest, nodeInterfaces, INTERFACES_ANNOTATION, type NodeSpecInput, type NodeInterface } from "./nodes.js";
 export {
   daemonPodDefaultTolerations,
   daemonPodSpec,
@@ -19,11 +19,15 @@ export {
 export { CNI_LABEL, SIM_READY_ANNOTATION, NODE_NOT_READY_MESSAGE, isCniDaemonSet, calicoViewOf } from "./controller.js";
 export {
   CALICO_NODE_CRDS,
+  DEFAULT_INTERFACES_TO_EXCLUDE,
   calicoContract,
+  calicoNodeFailures,
+  calicoNodeIPv4,
   describeViolations,
   isCalicoDaemonSet,
   podStateOf,
   viewFromObjects,
+  type CalicoNodeInput,
   type CalicoRule,
   type CalicoView,
   type CalicoViolation,

@@ -36,6 +36,35 @@ export interface NodeSpecInput {
   memory?: string;
   podCIDR?: string;
   criSocket?: string;
+  /** The host's interfaces in kernel order (written to INTERFACES_ANNOTATION). */
+  interfaces?: NodeInterface[];
+}
+
+export interface NodeInterface {
+  name: string;
+  /** IPv4 addresses with prefix, e.g. 198.18.5.11/24. */
+  ipv4: string[];
+  /** The interface of the IPv4 default route. */
+  defaultRoute?: boolean;
+}
+
+/**
+ * A lab seam, not a Kubernetes annotation: the simulated kubelet records its host's interfaces (JSON list of
+ * NodeInterface) so that the API simulator can play calico-node's address autodetection on that node
+ * (calico.ts). Real calico-node reads the interfaces itself; the simulator runs no pods.
+ */
+export const INTERFACES_ANNOTATION = "sim.kubesmith.io/interfaces";
+
+/** The interfaces a Node's annotation lists; undefined when it has none (a node a test made by hand). */
+export function nodeInterfaces(node: KObject): NodeInterface[] | undefined {
+  const raw = node.metadata.annotations?.[INTERFACES_ANNOTATION];
+  if (!raw) return undefined;
+  try {
+    const v = JSON.parse(raw) as unknown;
+    return Array.isArray(v) ? (v as NodeInterface[]) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function nodeObject(n: NodeSpecInput): KObject {
@@ -61,6 +90,7 @@ export function nodeObject(n: NodeSpecInput): KObject {
         "kubeadm.alpha.kubernetes.io/cri-socket": n.criSocket ?? "unix:///var/run/containerd/containerd.sock",
         "node.alpha.kubernetes.io/ttl": "0",
         "volumes.kubernetes.io/controller-managed-attach-detach": "true",
+        ...(n.interfaces ? { [INTERFACES_ANNOTATION]: JSON.stringify(n.interfaces) } : {}),
       },
     },
     spec: {

@@ -15,6 +15,7 @@ import { credentialsFromKubeconfig, registerNode, type NodeSpecInput } from "../
 import { kubeconfigYaml } from "../apisim/pki.js";
 import { isAlive, killAndWait, procRef, refAlive } from "../procs.js";
 import type { ProcRef } from "../types.js";
+import { hostInterfaces } from "./netinfo.js";
 import { installedVersion, upstream } from "./packages.js";
 import { k8sVersion } from "./system.js";
 import { readJson, writeJson, type Sim } from "./util.js";
@@ -170,6 +171,8 @@ export function nodeSpec(o: { name: string; address: string; controlPlane: boole
   return {
     name: o.name,
     address: o.address,
+    // the host's interfaces, for the API simulator's view of calico-node's address autodetection
+    interfaces: hostInterfaces(),
     controlPlane: o.controlPlane,
     kubeletVersion: k8sVersion("kubelet"),
     ...(o.taints !== undefined ? { taints: o.taints } : {}),

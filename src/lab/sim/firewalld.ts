@@ -23,6 +23,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { SIM_VAR, fail, readJson, writeJson, type Sim } from "./util.js";
+import { hostInterfaces } from "./netinfo.js";
 
 export interface Zone {
   name: string;
@@ -175,12 +176,17 @@ export function setFirewalldRunning(running: boolean): void {
   writeJson(FIREWALLD_STATE, st);
 }
 
+/** The host's interfaces other than lo (NetworkManager puts each connection's interface in the default zone). */
+function zoneInterfaces(): string {
+  return hostInterfaces().map((n) => n.name).filter((n) => n !== "lo").join(" ") || "eth0";
+}
+
 function listAll(z: Zone, active: boolean): string {
   return [
     `${z.name}${active ? " (active)" : ""}`,
     "  target: default",
     "  icmp-block-inversion: no",
-    `  interfaces: ${active ? "eth0" : ""}`,
+    `  interfaces: ${active ? zoneInterfaces() : ""}`,
     "  sources: ",
     `  services: ${[...z.services].sort().join(" ")}`,
     `  ports: ${z.ports.join(" ")}`,
@@ -249,7 +255,7 @@ export function firewallCmd(sim: Sim, args: string[]): number {
       continue;
     }
     if (k === "get-active-zones") {
-      sim.out(`${st.defaultZone}\n  interfaces: eth0\n`);
+      sim.out(`${st.defaultZone}\n  interfaces: ${zoneInterfaces()}\n`);
       continue;
     }
     if (k === "list-all") {

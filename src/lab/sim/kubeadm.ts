@@ -16,7 +16,10 @@ import { installedVersion, upstream } from "./packages.js";
 import { stopSimulatedUnit, unitState } from "./systemctl.js";
 import { decodeKubeadmConfig, docOf, minorOf, resolveKubernetesVersion } from "./kubeadm-config.js";
 import { hardware, swapOn } from "./hardware.js";
+import { defaultRouteAddress, kubeletDefaultNodeIP } from "./netinfo.js";
 import { SimExit, fail, flag, parseArgs, readJson, resolveLocal, writeFile, writeJson, type Sim } from "./util.js";
+import { stringify as stringifyYaml } from "yaml";
+import { apiRequest, credentialsFromKubeconfig } from "../apisim/nodes.js";
 import { nodeSpec, probe, registerWithKubelet, splitHostPort, startDaemon, stopHostControlPlane, withClusterLock, type ApiLocation } from "./apiserver.js";
 
 const K = "/etc/kubernetes";
@@ -151,8 +154,20 @@ spec:
 `;
 }
 
+/**
+ * The API server's advertise address: the flag, else localAPIEndpoint.advertiseAddress, else the default-route
+ * interface's address (kubeadm docs, InitConfiguration localAPIEndpoint.advertiseAddress: "If not set the
+ * default network interface will be used"; cmd/kubeadm/app/util/config ChooseAPIServerBindAddress →
+ * apimachinery ChooseHostInterface). A lab host on the bridge network has no default route, where real
+ * kubeadm warns and falls back to 0.0.0.0: the lab takes the host's only address instead (a documented lenience).
+ */
 function hostAddress(sim: Sim, flags: Map<string, string[]>, cfg: ConfigFile): string {
-  return flag(flags, "apiserver-advertise-address") ?? cfg.advertiseAddress ?? sim.address();
+  return flag(flags, "apiserver-advertise-address") ?? cfg.advertiseAddress ?? defaultRouteAddress() ?? sim.address();
+}
+
+/** The kubelet's InternalIP: nodeRegistration.kubeletExtraArgs node-ip, else as the kubelet finds it (netinfo.ts). */
+function kubeletAddress(sim: Sim, cfg: ConfigFile, nodeName: string): string {
+  return cfg.nodeIP ?? kubeletDefaultNodeIP(nodeName) ?? sim.address();
 }
 
 type Taint = { key: string; value?: string; effect: string };
@@ -177,6 +192,10 @@ interface ConfigFile {
   controlPlane?: boolean;
   ignorePreflightErrors?: string[];
   imageRepository?: string;
+  clusterName?: string;
+  dnsDomain?: string;
+  /** The KubeletConfiguration document as given (uploaded as kube-system/kubelet-config). */
+  kubelet?: Record<string, unknown>;
   /** KubeletConfiguration.failSwapOn / failCgroupV1 (undefined: the kubelet's default, true). */
   failSwapOn?: boolean;
   failCgroupV1?: boolean;
@@ -218,6 +237,7 @@ function readConfig(sim: Sim, file: string | undefined, command: "init" | "join"
     if (typeof ip === "string") out.nodeIP = ip;
   };
   const kubelet = docOf(decoded, "KubeletConfiguration");
+  if (kubelet) out.kubelet = kubelet as Record<string, unknown>;
   if (typeof kubelet?.failSwapOn === "boolean") out.failSwapOn = kubelet.failSwapOn;
   if (typeof kubelet?.failCgroupV1 === "boolean") out.failCgroupV1 = kubelet.failCgroupV1;
   for (const doc of decoded.docs) {
@@ -227,6 +247,8 @@ function readConfig(sim: Sim, file: string | undefined, command: "init" | "join"
       out.ignorePreflightErrors = d.ignorePreflightErrors;
     } else if (d.kind === "ClusterConfiguration") {
       if (typeof d.imageRepository === "string") out.imageRepository = d.imageRepository;
+      if (typeof d.clusterName === "string") out.clusterName = d.clusterName;
+      if (typeof d.networking?.dnsDomain === "string") out.dnsDomain = d.networking.dnsDomain;
       out.controlPlaneEndpoint = d.controlPlaneEndpoint;
       if (Array.isArray(d.apiServer?.certSANs)) out.certSANs = d.apiServer.certSANs.map(String);
       out.kubernetesVersion = d.kubernetesVersion;
@@ -586,10 +608,17 @@ async function init(sim: Sim, args: string[]): Promise<number> {
     writeJson(clusterFile(sim), info);
     // the kubelet registers the node (kubelet.conf, straight to the local API server), kubeadm marks it
     try {
-      await registerWithKubelet(`${K}/kubelet.conf`, info.api.url, nodeSpec({ name: nodeName, address: cfg.nodeIP ?? address, controlPlane: true, ...(cfg.taints ? { taints: cfg.taints } : {}) }));
+      await registerWithKubelet(`${K}/kubelet.conf`, info.api.url, nodeSpec({ name: nodeName, address: kubeletAddress(sim, cfg, nodeName), controlPlane: true, ...(cfg.taints ? { taints: cfg.taints } : {}) }));
     } catch (e) {
       fail(1, `error execution phase mark-control-plane: error applying control-plane label and taints to node "${nodeName}": ${(e as Error).message}\nTo see the stack trace of this error execute with --v=5 or higher`);
     }
+    try {
+      await uploadConfig(info, cfg, endpoint);
+    } catch (e) {
+      fail(1, `error execution phase upload-config/kubeadm: ${(e as Error).message}\n${STACK_HINT}`);
+    }
+    sim.out('[upload-config] Storing the configuration used in ConfigMap "kubeadm-config" in the "kube-system" Namespace\n');
+    sim.out('[kubelet] Creating a ConfigMap "kubelet-config" in namespace kube-system with the configuration for the kubelets in the cluster\n');
     markControlPlane(sim, nodeName, cfg.taints);
     const token = flag(flags, "token") ?? cfg.token ?? randomToken();
     if (!TOKEN_RE.test(token)) fail(1, `the bootstrap token "${token}" was not of the form "\\A([a-z0-9]{6})\\.([a-z0-9]{16})\\z"`);
@@ -617,6 +646,68 @@ You should now deploy a pod network to the cluster.
     sim.out(`\nThen you can join any number of worker nodes by running the following on each as root:\n\n${joinCommand(endpoint, token, hash).replace(/ --/g, " \\\n\t--")}\n`);
     return 0;
   });
+}
+
+/**
+ * kubeadm init's upload-config phase (kubeadm docs "kubeadm init phase upload-config": "Upload the kubeadm
+ * ClusterConfiguration to a ConfigMap called kubeadm-config in the kube-system namespace" and the kubelet
+ * component config to "kubelet-config"; cmd/kubeadm/app/phases/uploadconfig/uploadconfig.go and
+ * phases/kubelet/config.go): the ClusterConfiguration as init used it, defaults filled in (v1beta4 from
+ * kubeadm 1.31, v1beta3 before), under the key ClusterConfiguration; the KubeletConfiguration under the key
+ * kubelet; and the Roles that let nodes and bootstrap tokens read both (kubeadm:nodes-kubeadm-config,
+ * kubeadm:kubelet-config). calico-node reads kubeadm-config for the pod CIDR (calico.ts).
+ */
+/** The ConfigMaps of the upload-config phase, as kubeadm writes them (pure: tests feed it the product's config). */
+export function uploadedConfigMaps(
+  c: { api: string; version: string; podCIDR?: string; serviceCIDR: string; controlPlaneEndpoint?: string },
+  cfg: Pick<ConfigFile, "certSANs" | "clusterName" | "imageRepository" | "dnsDomain" | "kubelet">,
+): Record<"kubeadm-config" | "kubelet-config", { apiVersion: "v1"; kind: "ConfigMap"; metadata: { name: string; namespace: string }; data: Record<string, string> }> {
+  const cluster: Record<string, unknown> = {
+    apiServer: cfg.certSANs?.length ? { certSANs: cfg.certSANs } : {},
+    apiVersion: c.api,
+    certificatesDir: PKI,
+    clusterName: cfg.clusterName ?? "kubernetes",
+    ...(c.controlPlaneEndpoint ? { controlPlaneEndpoint: c.controlPlaneEndpoint } : {}),
+    controllerManager: {},
+    dns: {},
+    etcd: { local: { dataDir: "/var/lib/etcd" } },
+    imageRepository: cfg.imageRepository ?? "registry.k8s.io",
+    kind: "ClusterConfiguration",
+    kubernetesVersion: c.version,
+    networking: { dnsDomain: cfg.dnsDomain ?? "cluster.local", ...(c.podCIDR ? { podSubnet: c.podCIDR } : {}), serviceSubnet: c.serviceCIDR },
+    proxy: {},
+    scheduler: {},
+  };
+  const kubelet = { apiVersion: "kubelet.config.k8s.io/v1beta1", kind: "KubeletConfiguration", cgroupDriver: "systemd", ...(cfg.kubelet ?? {}) };
+  const cm = (name: string, data: Record<string, string>) => ({ apiVersion: "v1" as const, kind: "ConfigMap" as const, metadata: { name, namespace: "kube-system" }, data });
+  return { "kubeadm-config": cm("kubeadm-config", { ClusterConfiguration: stringifyYaml(cluster) }), "kubelet-config": cm("kubelet-config", { kubelet: stringifyYaml(kubelet) }) };
+}
+
+async function uploadConfig(info: ClusterInfo, cfg: ConfigFile, endpoint: string): Promise<void> {
+  const api = minorOf(k8sVersion("kubeadm")) >= 31 ? "kubeadm.k8s.io/v1beta4" : "kubeadm.k8s.io/v1beta3";
+  const maps = uploadedConfigMaps({ api, version: info.version, ...(info.podCIDR ? { podCIDR: info.podCIDR } : {}), serviceCIDR: info.serviceCIDR, ...(info.controlPlaneEndpoint ? { controlPlaneEndpoint: info.controlPlaneEndpoint } : {}) }, cfg);
+  const creds = credentialsFromKubeconfig(`${K}/admin.conf`);
+  creds.server = info.api?.url ?? `https://${endpoint}`;
+  const apply = async (path: string, obj: Record<string, unknown>): Promise<void> => {
+    const r = await apiRequest(creds, "PATCH", `${path}?fieldManager=kubeadm&force=true`, obj, "application/apply-patch+yaml");
+    if (r.status >= 300) throw new Error(`${path}: ${(r.body as { message?: string })?.message ?? `HTTP ${r.status}`}`);
+  };
+  for (const m of Object.values(maps)) await apply(`/api/v1/namespaces/kube-system/configmaps/${m.metadata.name}`, m);
+  const RBAC = "/apis/rbac.authorization.k8s.io/v1/namespaces/kube-system";
+  const readers = [
+    { kind: "Group", apiGroup: "rbac.authorization.k8s.io", name: "system:bootstrappers:kubeadm:default-node-token" },
+    { kind: "Group", apiGroup: "rbac.authorization.k8s.io", name: "system:nodes" },
+  ];
+  for (const [role, cmName] of [["kubeadm:nodes-kubeadm-config", "kubeadm-config"], ["kubeadm:kubelet-config", "kubelet-config"]] as const) {
+    await apply(`${RBAC}/roles/${encodeURIComponent(role)}`, {
+      apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: role, namespace: "kube-system" },
+      rules: [{ apiGroups: [""], resources: ["configmaps"], resourceNames: [cmName], verbs: ["get"] }],
+    });
+    await apply(`${RBAC}/rolebindings/${encodeURIComponent(role)}`, {
+      apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: role, namespace: "kube-system" },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role }, subjects: readers,
+    });
+  }
 }
 
 function storeCertKey(sim: Sim, key: string): void {
@@ -790,7 +881,7 @@ async function join(sim: Sim, args: string[]): Promise<number> {
   // kubelet-start: the kubelet registers its Node with its new credentials, through the endpoint
   sim.out("[kubelet-start] Writing kubelet configuration to file \"/var/lib/kubelet/config.yaml\"\n[kubelet-start] Starting the kubelet\n[kubelet-start] Waiting for the kubelet to perform the TLS Bootstrap\n");
   try {
-    await registerWithKubelet(`${K}/kubelet.conf`, server, nodeSpec({ name: nodeName, address: cfg.nodeIP ?? address, controlPlane, ...(cfg.taints ? { taints: cfg.taints } : {}) }));
+    await registerWithKubelet(`${K}/kubelet.conf`, server, nodeSpec({ name: nodeName, address: kubeletAddress(sim, cfg, nodeName), controlPlane, ...(cfg.taints ? { taints: cfg.taints } : {}) }));
   } catch (e) {
     fail(1, `error execution phase kubelet-start: error registering node "${nodeName}" with the API server at ${server}: ${(e as Error).message}\nTo see the stack trace of this error execute with --v=5 or higher`);
   }

@@ -1,0 +1,202 @@
+// The record of issue 10's "Real machines" defects: each one the product once had on real machines is put
+// back as a mutation of the product's CURRENT output (its rendered Calico manifest, its kubeadm config, its
+// rendered Traefik DaemonSet …) and fed, in-process, to the simulator component that must refuse it; the test
+// asserts the refusal and its message. The same list, with the defects the lab cannot catch and why, is the
+// table "Real-machine defects" in docs/lab-strictness.md. Defects only a lab host shows (firewalld's real
+// nftables rules, the kubelet's preflight on the host's hardware) point at the lab test that shows them.
+// No lab needed: runs without root.
+import { describe, expect, it } from "vitest";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadCalicoManifest, renderCalico } from "../../src/addons/calico.js";
+import { loadBundle } from "../../src/addons/catalog.js";
+import { defaultRelease } from "../../src/addons/context.js";
+import { renderCluster } from "../../src/addons/render.js";
+import type { RenderContext } from "../../src/addons/types.js";
+import { resolveValues } from "../../src/addons/values.js";
+import { kubeadmInitConfig, kubeadmJoinConfig } from "../../src/scripts/kubeadm.js";
+import {
+  calicoContract,
+  calicoNodeFailures,
+  daemonSetNodes,
+  nodeObject,
+  viewFromObjects,
+  type KObject,
+  type NodeInterface,
+} from "../../src/lab/apisim/index.js";
+import { decodeKubeadmConfig, docOf } from "../../src/lab/sim/kubeadm-config.js";
+import { uploadedConfigMaps } from "../../src/lab/sim/kubeadm.js";
+import { kubeletDefaultNodeIP } from "../../src/lab/sim/netinfo.js";
+import { firewalldRuleset, rockyPublicZone } from "../../src/lab/sim/firewalld.js";
+import { VAGRANT_NAT } from "../../src/lab/types.js";
+import { KUBERNETES } from "../../src/versions.js";
+
+const ADDONS = join(import.meta.dirname, "..", "..", "addons");
+const POD_CIDR = "10.244.0.0/16";
+const KUBEADM = `v${KUBERNETES.default}.0`;
+const TOKEN = "abcdef.0123456789abcdef";
+const HASH = `sha256:${"a".repeat(64)}`;
+
+// ---- the product's outputs
+async function productCalico(): Promise<KObject[]> {
+  return renderCalico({ podCIDR: POD_CIDR, manifest: await loadCalicoManifest({ manifest: "compact" }) }) as unknown as KObject[];
+}
+const initConfig = (over: Partial<Parameters<typeof kubeadmInitConfig>[0]> = {}) =>
+  kubeadmInitConfig({
+    nodeName: "lab-1", nodeIP: "198.18.7.11", kubernetesVersion: KUBERNETES.default, advertiseAddress: "198.18.7.11",
+    controlPlaneEndpoint: "198.18.7.11:6443", podSubnet: POD_CIDR, serviceSubnet: "10.96.0.0/12", ...over,
+  });
+/** kube-system/kubeadm-config as the simulated kubeadm init uploads it from the product's init config. */
+function uploadedFrom(initText: string): KObject {
+  const decoded = decodeKubeadmConfig(initText, { kubeadmVersion: KUBEADM, command: "init" });
+  expect(decoded.error).toBeUndefined();
+  const cc = docOf(decoded, "ClusterConfiguration")!;
+  return uploadedConfigMaps(
+    { api: "kubeadm.k8s.io/v1beta4", version: KUBEADM, podCIDR: cc.networking?.podSubnet, serviceCIDR: cc.networking?.serviceSubnet ?? "10.96.0.0/12" },
+    {},
+  )["kubeadm-config"] as unknown as KObject;
+}
+
+// ---- mutations
+const ds = (objs: KObject[]): any => objs.find((o) => o.kind === "DaemonSet" && o.metadata.name === "calico-node");
+const calicoNode = (objs: KObject[]): { env: { name: string; value?: string }[]; volumeMounts: { name: string }[] } =>
+  ds(objs).spec.template.spec.containers.find((c: { name: string }) => c.name === "calico-node");
+const installCni = (objs: KObject[]): { env: { name: string }[] } => ds(objs).spec.template.spec.initContainers.find((c: { name: string }) => c.name === "install-cni");
+const mutate = (objs: KObject[], f: (o: KObject[]) => KObject[] | void): KObject[] => {
+  const c = structuredClone(objs);
+  return f(c) ?? c;
+};
+const violations = (objs: KObject[]) => calicoContract(ds(objs), viewFromObjects(objs)).map((v) => `${v.rule}: ${v.message} [${v.podState}]`);
+
+describe("real-machine defects, each put back into the product's current output, and the lab rule that refuses it", () => {
+  it("the product's current Calico manifest, with kubeadm-config as the simulated kubeadm uploads it, breaks no rule", async () => {
+    expect(violations([...(await productCalico()), uploadedFrom(initConfig())])).toEqual([]);
+  });
+
+  it("Calico without its CRDs: calico-node's startup cannot read them (CrashLoopBackOff)", async () => {
+    const objs = mutate(await productCalico(), (o) => o.filter((x) => x.kind !== "CustomResourceDefinition"));
+    const v = violations(objs);
+    expect(v).toHaveLength(1);
+    expect(v[0]).toMatch(/^crds: CustomResourceDefinitions calico-node needs are not ready: clusterinformations\.crd\.projectcalico\.org \(missing\), .* \[CrashLoopBackOff\]$/);
+  });
+
+  it("without the calico-cni-plugin ServiceAccount, or without RBAC for its token: install-cni fails (Init:CrashLoopBackOff)", async () => {
+    const base = await productCalico();
+    expect(violations(mutate(base, (o) => o.filter((x) => !(x.kind === "ServiceAccount" && x.metadata.name === "calico-cni-plugin"))))).toContain(
+      "service-accounts: ServiceAccount kube-system/calico-cni-plugin not found [Init:CrashLoopBackOff]",
+    );
+    const noToken = mutate(base, (o) => {
+      const role = o.find((x) => x.kind === "ClusterRole" && x.metadata.name === "calico-node")!;
+      role["rules"] = (role["rules"] as { resources?: string[] }[]).filter((r) => !r.resources?.includes("serviceaccounts/token"));
+    });
+    expect(violations(noToken).join("\n")).toContain(
+      'cni-token-rbac: install-cni cannot get the CNI token: serviceaccounts "calico-cni-plugin" is forbidden: User "system:serviceaccount:kube-system:calico-node" cannot create resource "serviceaccounts/token"',
+    );
+  });
+
+  it("install-cni without SLEEP=false: the init container never exits (Init:CrashLoopBackOff)", async () => {
+    const objs = mutate(await productCalico(), (o) => {
+      installCni(o).env = installCni(o).env.filter((e) => e.name !== "SLEEP");
+    });
+    expect(violations(objs)).toEqual([
+      "install-cni-sleep: init container install-cni has no SLEEP env; without SLEEP=false the installer does not exit, so calico-node never starts [Init:CrashLoopBackOff]",
+    ]);
+  });
+
+  it("no cni-net-dir mount: the CNI token is never refreshed", async () => {
+    const objs = mutate(await productCalico(), (o) => {
+      calicoNode(o).volumeMounts = calicoNode(o).volumeMounts.filter((m) => m.name !== "cni-net-dir");
+    });
+    expect(violations(objs)).toEqual([
+      "cni-net-dir: container calico-node does not mount hostPath /etc/cni/net.d writable at /host/etc/cni/net.d, so the CNI plugin's token is never refreshed [Running]",
+    ]);
+  });
+
+  it("the pool CIDR outside kubeadm's podSubnet is caught through the kubeadm-config the simulated kubeadm uploads", async () => {
+    // the upstream manifest's example pool (192.168.0.0/16) set while kubeadm's podSubnet is the product's
+    const objs = mutate(await productCalico(), (o) => {
+      calicoNode(o).env.find((e) => e.name === "CALICO_IPV4POOL_CIDR")!.value = "192.168.0.0/16";
+    });
+    expect(violations([...objs, uploadedFrom(initConfig())])).toEqual([
+      "ipv4-pool-cidr: IPv4 pool 192.168.0.0/16 (CALICO_IPV4POOL_CIDR) is not inside the cluster's pod CIDR 10.244.0.0/16 (kubeadm-config podSubnet) [Running]",
+    ]);
+    // with no CALICO_IPV4POOL_CIDR at all, calico-node takes the podSubnet from the uploaded kubeadm-config: no defect
+    const unset = mutate(await productCalico(), (o) => {
+      calicoNode(o).env = calicoNode(o).env.filter((e) => e.name !== "CALICO_IPV4POOL_CIDR");
+    });
+    expect(violations([...unset, uploadedFrom(initConfig())])).toEqual([]);
+    // and the other way round: the manifest's pool right, kubeadm's podSubnet another one
+    expect(violations([...(await productCalico()), uploadedFrom(initConfig({ podSubnet: "10.32.0.0/12" }))])).toEqual([
+      "ipv4-pool-cidr: IPv4 pool 10.244.0.0/16 (CALICO_IPV4POOL_CIDR) is not inside the cluster's pod CIDR 10.32.0.0/12 (kubeadm-config podSubnet) [Running]",
+    ]);
+  });
+
+  it("vagrant, several NICs: without node-ip the kubelet registers the NAT address, and calico-node's addresses collide", async () => {
+    // a Vagrant VM: eth0 NAT (default route), eth1 private; /etc/hosts names the VM on a loopback address only
+    const dir = mkdtempSync(join(tmpdir(), "defects-"));
+    const hosts = join(dir, "hosts");
+    writeFileSync(hosts, "127.0.0.1\tlocalhost\n127.0.1.1\tlab-2\n127.0.1.1\tlab-3\n");
+    const nics = (ip: string): NodeInterface[] => [
+      { name: "lo", ipv4: ["127.0.0.1/8"] },
+      { name: "eth0", ipv4: [`${VAGRANT_NAT.address}/24`], defaultRoute: true },
+      { name: "eth1", ipv4: [`${ip}/24`] },
+    ];
+    const join_ = (name: string, ip: string, withNodeIp: boolean) => {
+      let text = kubeadmJoinConfig({ kind: "worker", nodeName: name, nodeIP: ip, apiServerEndpoint: "198.18.7.11:6443", token: TOKEN, caCertHashes: [HASH] });
+      if (!withNodeIp) text = text.replace(/\n\s*kubeletExtraArgs:\n(\s+- name: node-ip\n\s+value: \S+\n)/, "\n");
+      const jc = docOf(decodeKubeadmConfig(text, { kubeadmVersion: KUBEADM, command: "join" }), "JoinConfiguration")!;
+      const nodeIp = (jc.nodeRegistration?.kubeletExtraArgs ?? []).find((a: { name: string }) => a.name === "node-ip")?.value as string | undefined;
+      // the simulated kubelet: node-ip if given, else as pkg/kubelet/nodestatus finds it
+      return { name, internalIP: nodeIp ?? kubeletDefaultNodeIP(name, nics(ip), hosts)!, interfaces: nics(ip) };
+    };
+    const calico = await productCalico();
+    const failing = (withNodeIp: boolean) =>
+      [...calicoNodeFailures(ds(calico), viewFromObjects(calico), [join_("lab-2", "198.18.7.12", withNodeIp), join_("lab-3", "198.18.7.13", withNodeIp)]).values()].map((v) => v.message);
+    expect(join_("lab-2", "198.18.7.12", true).internalIP).toBe("198.18.7.12");
+    expect(join_("lab-2", "198.18.7.12", false).internalIP).toBe(VAGRANT_NAT.address);
+    expect(failing(true)).toEqual([]);
+    expect(failing(false)).toEqual([
+      `on node lab-3: Calico node 'lab-2' is already using the IPv4 address ${VAGRANT_NAT.address} (kubernetes-internal-ip); calico-node exits (IPv4 address conflict)`,
+    ]);
+    // the product's manifest without IP_AUTODETECTION_METHOD=kubernetes-internal-ip: first-found takes eth0
+    const firstFound = mutate(calico, (o) => {
+      calicoNode(o).env = calicoNode(o).env.filter((e) => e.name !== "IP_AUTODETECTION_METHOD");
+    });
+    const nodes = [join_("lab-2", "198.18.7.12", true), join_("lab-3", "198.18.7.13", true)];
+    expect([...calicoNodeFailures(ds(firstFound), viewFromObjects(firstFound), nodes).values()].map((v) => v.message)).toEqual([
+      `on node lab-3: Calico node 'lab-2' is already using the IPv4 address ${VAGRANT_NAT.address} (first-found); calico-node exits (IPv4 address conflict)`,
+    ]);
+  });
+
+  it("Traefik without the frontend taint's toleration: its DaemonSet is scheduled on 0 nodes", async () => {
+    const edge = { key: "example.com/edge", effect: "NoSchedule" as const };
+    const hosts: RenderContext["cluster"]["hosts"] = [
+      { name: "cp1", address: "198.18.10.1", roles: ["control-plane"], taints: [{ key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" }] },
+      { name: "edge1", address: "198.18.10.11", roles: ["worker", "frontend"], taints: [edge] },
+      { name: "w1", address: "198.18.10.21", roles: ["worker"], taints: [] },
+    ];
+    const b = await loadBundle(join(ADDONS, "traefik"));
+    const rendered = renderCluster(b, {
+      values: resolveValues(b, { dashboard: { password: "An0ther-Gen-Pass" } }, "inventory.yaml"),
+      release: defaultRelease(b),
+      images: { ...(b.manifest.images ?? {}) },
+      cluster: { name: "lab", podCIDR: POD_CIDR, serviceCIDR: "10.96.0.0/12", edgeVIP: { vip: "198.18.10.100", interface: "eth0", prefix: 24 }, hosts, frontendTaints: [edge] },
+    });
+    const traefik = rendered.objects.find((o) => o.kind === "DaemonSet") as unknown as KObject;
+    const nodes = hosts.map((h) =>
+      nodeObject({ name: h.name, address: h.address, controlPlane: h.roles.includes("control-plane"), taints: h.taints, labels: h.roles.includes("frontend") ? { role: "frontend" } : {} }),
+    );
+    expect(daemonSetNodes(traefik, nodes)).toEqual(["edge1"]);
+    const untolerating = structuredClone(traefik) as any;
+    untolerating.spec.template.spec.tolerations = (untolerating.spec.template.spec.tolerations ?? []).filter((t: { key?: string }) => t.key !== edge.key);
+    expect(daemonSetNodes(untolerating, nodes)).toEqual([]);
+  });
+
+  it("Rocky 9's firewalld: a fresh host's public zone rejects 6443, 10250, 179 (the lab loads this ruleset as real nftables)", () => {
+    const rules = firewalldRuleset(rockyPublicZone());
+    expect(rules).toContain("reject with icmpx type admin-prohibited");
+    for (const port of ["6443", "10250", "2379", "179"]) expect(rules).not.toMatch(new RegExp(`dport ${port}\\b`));
+    expect(rules).toMatch(/dport 22\b/);
+  });
+});

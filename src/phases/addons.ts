@@ -3,11 +3,13 @@
 // through the API (applyRelease: SSA, wait, prune, roll back); host releases over SSH (applyHostRelease).
 // Every change is recorded through change(); in a dry run only that happens.
 import { applyRelease, type ApplyResult } from "../addons/apply.js";
+import { mustRunOn } from "../addons/wait.js";
 import { loadCalicoManifest, renderCalico } from "../addons/calico.js";
 import { applyHostRelease, type HostTarget } from "../addons/hostapply.js";
 import { loadAddonReleases, type AddonSelection, type RenderedRelease } from "../addons/releases.js";
 import { ApiError, KubesmithError, MultiHostError } from "../errors.js";
 import type { ClusterContext } from "./context.js";
+import { remaining } from "./partial.js";
 import { change, type Phase } from "./run.js";
 
 /** The host name cluster (API) changes are recorded under. */
@@ -35,8 +37,16 @@ export async function applyClusterReleaseIn(
     await record(ctx, `${rendered.release.name}: create ${rendered.objects.length} object(s) in ${rendered.release.namespace}`);
     return undefined;
   }
+  const excused = new Set(ctx.partial?.dropped.keys() ?? []);
+  for (const o of rendered.objects) {
+    const left = (mustRunOn(o) ?? []).filter((n) => excused.has(n));
+    if (left.length) {
+      ctx.reporter.emit({ kind: "warning", message: `${rendered.release.name}: ${o.kind}/${o.metadata.name} is not checked on ${left.join(", ")} (left out of this run)` });
+    }
+  }
   return applyRelease(ctx.kube, rendered, {
     dryRun: ctx.dryRun,
+    ...(excused.size ? { excused } : {}),
     timeoutMs: ctx.options.waitTimeoutMs ?? 300_000,
     onChange: (what) => record(ctx, what),
     log: (message) => ctx.reporter.emit({ kind: "warning", message }),
@@ -45,7 +55,7 @@ export async function applyClusterReleaseIn(
 }
 
 export async function hostTargets(ctx: ClusterContext, names: string[]): Promise<HostTarget[]> {
-  const hosts = ctx.model.hosts.filter((h) => names.includes(h.name));
+  const hosts = remaining(ctx, ctx.model.hosts).filter((h) => names.includes(h.name));
   return Promise.all(
     hosts.map(async (h) => ({
       name: h.name,

@@ -9,6 +9,7 @@ import { ApiError } from "../errors.js";
 import { KubeClient, nodeReady, type KubeObject } from "../kube/client.js";
 import type { ClusterHost } from "../cluster/model.js";
 import type { ClusterContext } from "./context.js";
+import { remaining } from "./partial.js";
 import { change, type Phase } from "./run.js";
 
 /** Label keys kubesmith sets from the inventory; recorded on the node so removed ones are taken off later. */
@@ -116,7 +117,7 @@ export const cni: Phase<ClusterContext> = {
         for (const o of missing) await kube.apply(o);
       });
     }
-    if (!ctx.dryRun) await waitNodesReady(ctx, ctx.model.hosts.map((h) => h.name), ctx.options.waitTimeoutMs ?? 300_000);
+    if (!ctx.dryRun) await waitNodesReady(ctx, remaining(ctx, ctx.model.hosts).map((h) => h.name), ctx.options.waitTimeoutMs ?? 300_000);
   },
 };
 
@@ -197,7 +198,7 @@ export const labelsAndTaints: Phase<ClusterContext> = {
   shouldRun: needsApi,
   async run(ctx) {
     const kube = ctx.kube;
-    for (const h of ctx.model.hosts) {
+    for (const h of remaining(ctx, ctx.model.hosts)) {
       if (!kube) {
         const labels = Object.entries(desiredLabels(h)).map(([k, v]) => (v ? `${k}=${v}` : k));
         await change(ctx, h.name, `set node labels ${labels.join(" ")}`, async () => {});

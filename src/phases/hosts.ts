@@ -1,6 +1,6 @@
 // Host phases of `up`: connect and gather facts, preflight, prepare the OS.
 import { chooseLeader } from "../cluster/model.js";
-import { PreflightError } from "../errors.js";
+import { MultiHostError, PreflightError, type KubesmithError } from "../errors.js";
 import { factsScript, parseFacts } from "../facts/gather.js";
 import { runPreflight } from "../preflight/checks.js";
 import type { ClusterHost, ClusterModel } from "../cluster/model.js";
@@ -8,6 +8,7 @@ import type { FirewallModeName } from "../inventory/schema.js";
 import { firewallOpenings, type FirewallPlan } from "../scripts/firewall.js";
 import { prepareOsSteps } from "../scripts/os.js";
 import type { ClusterContext } from "./context.js";
+import { fatalErrors, remaining } from "./partial.js";
 import { forHosts, type Phase } from "./run.js";
 import { runSteps } from "./steps.js";
 
@@ -51,8 +52,9 @@ export const gatherFacts: Phase<ClusterContext> = {
 export const preflight: Phase<ClusterContext> = {
   title: "preflight checks",
   async run(ctx) {
+    const hosts = remaining(ctx, ctx.model.hosts);
     const findings = runPreflight(
-      ctx.model.hosts.map((h) => ({
+      hosts.map((h) => ({
         name: h.name,
         roles: h.spec.roles,
         facts: ctx.facts.get(h.name)!,
@@ -65,7 +67,15 @@ export const preflight: Phase<ClusterContext> = {
       ctx.reporter.emit({ kind: "warning", host: f.host, message: `${f.check}: ${f.message}` });
     }
     const failed = findings.filter((x) => x.severity === "fail");
-    if (failed.length) throw new PreflightError(failed.map((f) => `${f.host}: ${f.check}: ${f.message}`).join("\n"));
+    // One error per host, so a failed worker may be left out (partial.ts); the rest stay one error.
+    const perHost = hosts
+      .map((h) => ({ host: h.name, lines: failed.filter((f) => f.host === h.name).map((f) => `${f.host}: ${f.check}: ${f.message}`) }))
+      .filter((x) => x.lines.length)
+      .map((x) => ({ host: x.host, error: new PreflightError(x.lines.join("\n")) }));
+    const fatal = fatalErrors(ctx, perHost) as KubesmithError[];
+    if (!fatal.length) return;
+    // Hosts dropped in an earlier phase are named too when the bound is passed here (their own codes).
+    throw fatal.every((e) => e instanceof PreflightError) ? new PreflightError(fatal.map((e) => e.message).join("\n")) : new MultiHostError(fatal);
   },
 };
 

@@ -31,7 +31,7 @@ export function recordRows(rows: Row[]): void {
 export function rowsTable(rows: Row[]): string {
   return table(
     ["SCENARIO", "EXIT", "MESSAGE (first line)", "LOST NOTHING", "NEXT UP CHANGES"],
-    rows.map((r) => [r.scenario, String(r.exitCode), r.message.length > 110 ? `${r.message.slice(0, 109)}…` : r.message, r.lostNothing ? "yes" : "NO", String(r.nextUpChanges)]),
+    rows.map((r) => [r.scenario, String(r.exitCode), !r.message ? "-" : r.message.length > 110 ? `${r.message.slice(0, 109)}…` : r.message, r.lostNothing ? "yes" : "NO", String(r.nextUpChanges)]),
   );
 }
 
@@ -57,8 +57,8 @@ export class FaultLab {
     return runCli(["up", ...this.args(inventory), ...extra], { cwd: this.work, env: { CI: "true" } });
   }
   /** `up` as a child process, for scenarios that signal it or run two at once. */
-  spawnUp(extra: string[] = []) {
-    return spawn(process.execPath, [this.cli, "up", ...this.args(), ...extra], { cwd: this.work, env: { ...process.env, CI: "true" }, stdio: ["ignore", "pipe", "pipe"] });
+  spawnUp(extra: string[] = [], inventory?: string) {
+    return spawn(process.execPath, [this.cli, "up", ...this.args(inventory), ...extra], { cwd: this.work, env: { ...process.env, CI: "true" }, stdio: ["ignore", "pipe", "pipe"] });
   }
   /** A copy of the lab's inventory with `edit` applied, written into the work directory. */
   inventory(file: string, edit: (inv: Record<string, any>) => void): string {
@@ -86,7 +86,7 @@ export class FaultLab {
     const kubeconfig = join(this.work, "kubeconfig", `${cluster}.yaml`);
     const journals = new Map<string, string>();
     if (existsSync(runs)) for (const r of readdirSync(runs)) journals.set(r, hashFile(join(runs, r, "events.jsonl")));
-    return { secrets: hashFile(secrets), journals, kubeconfig: hashFile(kubeconfig) };
+    return { secrets: existsSync(secrets) ? flatten(JSON.parse(readFileSync(secrets, "utf8"))) : new Map(), journals, kubeconfig: hashFile(kubeconfig) };
   }
   /**
    * Nothing outside the failing step was lost: the secrets file and the kubeconfig are as they were (or
@@ -96,7 +96,8 @@ export class FaultLab {
   async lost(before: Snapshot, r: RunResult): Promise<string[]> {
     const after = this.snapshot();
     const problems: string[] = [];
-    if (before.secrets && after.secrets !== before.secrets) problems.push("secrets.json changed");
+    // A run may add secrets (an add-on's generated password); none it had may change or vanish.
+    for (const [k, v] of before.secrets) if (after.secrets.get(k) !== v) problems.push(`secrets.json: ${k} changed or vanished`);
     if (before.kubeconfig && after.kubeconfig !== before.kubeconfig) problems.push("the kubeconfig changed");
     for (const [run, hash] of before.journals) if (after.journals.get(run) !== hash) problems.push(`journal of ${run} changed or vanished`);
     const events = jsonEvents(r.stdout);
@@ -114,9 +115,16 @@ export class FaultLab {
 }
 
 export interface Snapshot {
-  secrets: string;
+  /** secrets.json as path → value. */
+  secrets: Map<string, string>;
   journals: Map<string, string>;
   kubeconfig: string;
+}
+
+function flatten(o: unknown, prefix = "", out = new Map<string, string>()): Map<string, string> {
+  if (o !== null && typeof o === "object") for (const [k, v] of Object.entries(o)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+  else out.set(prefix, String(o));
+  return out;
 }
 
 function hashFile(p: string): string {
@@ -140,4 +148,41 @@ export function lines(r: RunResult): string[] {
 /** For assertion messages: the end of the run's output. */
 export function tail(r: RunResult): string {
   return `${r.stderr}\n${r.stdout.slice(-3000)}`;
+}
+
+export interface Interrupted extends RunResult {
+  /** Whether the trigger was seen and the signal sent. */
+  sent: boolean;
+}
+
+/**
+ * Runs `up` and, once `when` holds for the JSON events printed so far, runs `act` after `afterMs` (by
+ * default: SIGINT to the run). Resolves when the run has ended.
+ */
+export function upAndAct(
+  f: FaultLab,
+  extra: string[],
+  when: (events: JsonEvent[]) => boolean,
+  opts: { afterMs?: number; act?: (child: ReturnType<FaultLab["spawnUp"]>) => void | Promise<void>; inventory?: string } = {},
+): Promise<Interrupted> {
+  const child = f.spawnUp(extra, opts.inventory);
+  let stdout = "";
+  let stderr = "";
+  let sent = false;
+  child.stdout.on("data", (d: Buffer) => {
+    stdout += d.toString();
+    if (!sent && when(jsonEvents(stdout.slice(0, stdout.lastIndexOf("\n") + 1)))) {
+      sent = true;
+      setTimeout(() => {
+        void Promise.resolve(opts.act ? opts.act(child) : child.kill("SIGINT")).catch(() => undefined);
+      }, opts.afterMs ?? 0);
+    }
+  });
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr, sent })));
+}
+
+/** The first change event in `phase` (a prefix of its title), optionally on one host. */
+export function changeIn(phase: string, host?: string, what?: RegExp): (events: JsonEvent[]) => boolean {
+  return (events) => events.some((e) => e.kind === "change" && (e.phase ?? "").startsWith(phase) && (!host || e.host === host) && (!what || what.test(e.what ?? "")));
 }

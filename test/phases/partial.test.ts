@@ -5,6 +5,13 @@ import { AuthError, CommandError, ExitCode, HostKeyError, MultiHostError, Partia
 import { boundCount, PartialFailures, parseFailureBound, remaining } from "../../src/phases/partial.js";
 import { forHosts, type PhaseContext } from "../../src/phases/run.js";
 import { MemoryReporter } from "../../src/ui/events.js";
+import { buildModel } from "../../src/cluster/model.js";
+import { PreflightError } from "../../src/errors.js";
+import type { HostFacts } from "../../src/facts/gather.js";
+import { parseInventory } from "../../src/inventory/index.js";
+import type { ClusterContext } from "../../src/phases/context.js";
+import { preflight } from "../../src/phases/hosts.js";
+import { targetsFromInventory } from "../../src/ssh/targets.js";
 
 const hosts = [{ name: "cp1" }, { name: "w1" }, { name: "w2" }, { name: "w3" }];
 const workers = ["w1", "w2", "w3"];
@@ -110,5 +117,51 @@ describe("partial failure: forHosts", () => {
         if (h.name === "w1") throw new TypeError("boom");
       }),
     ).rejects.toBeInstanceOf(TypeError);
+  });
+});
+
+describe("partial failure: the preflight phase", () => {
+  const facts = (name: string, over: Partial<HostFacts> = {}): HostFacts => ({
+    hostname: name, osId: "debian", osVersion: "12", osPretty: "Debian GNU/Linux 12", arch: "x86_64", kernel: "6.1.0",
+    cpus: 2, memoryMiB: 2048, swapMiB: 0, swapActive: 0, productUuid: `u-${name}`, macs: [`02:00:00:00:00:${{ cp1: "01", w1: "02", w22: "03" }[name] ?? "ff"}`],
+    kubeadmState: "none", kubeletVersion: "", kubeadmVersion: "", containerRuntime: "", packageManager: "apt", tools: {},
+    epoch: 1000, portsInUse: [], cgroup: "v2", containerdVersion: "", firewalld: "inactive", selinux: "disabled", networkManager: false,
+    ...over,
+  });
+  function clusterCtx(bound: string | undefined, bad: Record<string, Partial<HostFacts>>): ClusterContext {
+    const loaded = parseInventory(
+      [
+        "cluster: { name: t, kubernetesVersion: \"1.36\" }",
+        "hosts:",
+        "  - { name: cp1, address: 192.168.1.10, roles: [control-plane] }",
+        "  - { name: w1, address: 192.168.1.20, roles: [worker] }",
+        "  - { name: w22, address: 192.168.1.21, roles: [worker] }",
+        "",
+      ].join("\n"),
+      "inv.yaml",
+      {},
+    );
+    const model = buildModel(loaded, targetsFromInventory(loaded.inventory, { baseDir: "/" }));
+    const base = ctx(bound);
+    return {
+      ...base,
+      ...(bound !== undefined ? { partial: new PartialFailures(model.workers.map((h) => h.name), parseFailureBound(bound)) } : {}),
+      model,
+      facts: new Map(model.hosts.map((h) => [h.name, facts(h.name, bad[h.name])])),
+    } as unknown as ClusterContext;
+  }
+
+  it("a worker failing preflight is left out within the bound; without one the phase fails as before", async () => {
+    const low = { w1: { portsInUse: [10250] } };
+    await expect(preflight.run(clusterCtx(undefined, low))).rejects.toThrow(/^w1: /);
+    const c = clusterCtx("1", low);
+    await preflight.run(c);
+    expect([...c.partial!.dropped.keys()]).toEqual(["w1"]);
+    expect(c.partial!.dropped.get("w1")).toBeInstanceOf(PreflightError);
+    expect(c.partial!.dropped.get("w1")!.oneLine()).not.toMatch(/mac|w22|cp1/i);
+  });
+
+  it("a control plane failing preflight stays fatal", async () => {
+    await expect(preflight.run(clusterCtx("2", { cp1: { cpus: 1 } }))).rejects.toThrow(/^cp1: /);
   });
 });

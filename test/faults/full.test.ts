@@ -278,8 +278,10 @@ describe.skipIf(labSkip || !fullSuite)("fault suite, full (lab 1cp,2w; npm run f
   }, 600_000);
 
   it("SIGINT in add-ons: exit 130, one line", async () => {
-    const inv = f.inventory("with-addons.yaml", (i) => {
-      i.addons = { ...(i.addons ?? {}), prometheus: { enabled: true }, grafana: { enabled: true }, filebeat: { enabled: true } };
+    // prometheus, grafana and filebeat are on by default and already applied: a changed value gives the
+    // add-ons phase an update and a rollout to wait for, and the signal comes with its first change.
+    const inv = f.inventory("retention.yaml", (i) => {
+      i.addons = { ...(i.addons ?? {}), prometheus: { values: { retention: "30d" } } };
     });
     const before = f.snapshot();
     const r = await upAndAct(f, INTERRUPT, changeIn("add-ons: apply"), { inventory: inv });

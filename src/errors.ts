@@ -293,3 +293,21 @@ export class InterruptedError extends KubesmithError {
  * run; same exit code as UnreachableError. Never retried: the command may have done part of its work.
  */
 export class ConnectionDroppedError extends UnreachableError {}
+
+/**
+ * `up` went on without some workers that failed (--max-failed-workers) and finished the rest: the first
+ * line says so and what to run, then one line per failed host with its cause. The exit code is theirs,
+ * by EXIT_PRIORITY.
+ */
+export class PartialRunError extends KubesmithError {
+  readonly exitCode: ExitCodeValue;
+  readonly hosts: MultiHostError;
+  constructor(message: string, hosts: MultiHostError) {
+    super(message);
+    this.hosts = hosts;
+    this.exitCode = hosts.exitCode;
+  }
+  override oneLine(): string {
+    return `${this.message}\n${this.hosts.oneLine()}`;
+  }
+}

@@ -44,6 +44,8 @@ export interface ApplyReleaseOptions {
   namespaces?: Set<string>;
   /** API requests in flight at once while planning and applying. Default 8. */
   concurrency?: number;
+  /** Hosts a must-run-on DaemonSet need not run on (workers a partial `up` left out). */
+  excused?: ReadonlySet<string>;
 }
 
 export interface ApplyResult {
@@ -216,7 +218,7 @@ export async function applyRelease(kube: KubeClient, rendered: RenderedCluster, 
   if (createdNamespace) created.unshift(`Namespace/${release.namespace}`);
 
   await opts.gate.followUp(async () => {
-    const failure = await waitForWorkloads(kube, objs, { timeoutMs: opts.timeoutMs });
+    const failure = await waitForWorkloads(kube, objs, { timeoutMs: opts.timeoutMs, ...(opts.excused ? { excused: opts.excused } : {}) });
     if (failure) {
       await rollBack(kube, rendered, history, kinds, created.length + updated.length > 0, failure, opts);
     }
@@ -265,7 +267,7 @@ async function rollBack(
   const quiet: ApplyReleaseOptions = { ...opts, gate: { ...opts.gate, change: (w, fn) => opts.gate.change(`rollback ${w}`, fn) } };
   try {
     await converge(kube, release, good.objects, quiet);
-    const again = await waitForWorkloads(kube, good.objects, { timeoutMs: opts.timeoutMs });
+    const again = await waitForWorkloads(kube, good.objects, { timeoutMs: opts.timeoutMs, ...(opts.excused ? { excused: opts.excused } : {}) });
     if (again) {
       throw new AddonError(release.name, `${what}; the rollback to revision ${good.revision} did not roll out either (${again.workload}: ${again.reason})`, {
         workload: failure.workload,

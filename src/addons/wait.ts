@@ -86,10 +86,11 @@ export function mustRunOn(o: KubeObject): string[] | undefined {
 /**
  * A must-run-on DaemonSet its controller schedules on fewer nodes than it must run on (pure: reads the
  * annotation, generation and status). Undefined while the controller has not observed the generation yet,
- * and when the count is enough.
+ * and when the count is enough. Hosts in `excused` (workers a partial `up` left out, phases/partial.ts)
+ * are not counted: they have no Node yet, and the next `up` brings them.
  */
-export function placementShortfall(o: KubeObject): { want: string[]; desired: number } | undefined {
-  const want = mustRunOn(o);
+export function placementShortfall(o: KubeObject, excused?: ReadonlySet<string>): { want: string[]; desired: number } | undefined {
+  const want = mustRunOn(o)?.filter((n) => !excused?.has(n));
   if (!want?.length) return undefined;
   const st = (o["status"] ?? {}) as Record<string, unknown>;
   if (num(st["observedGeneration"], 0) < num(o.metadata["generation"], 1)) return undefined;
@@ -161,6 +162,8 @@ export interface WaitOptions {
   /** First poll interval; doubles up to maxPollMs. */
   pollMs?: number;
   maxPollMs?: number;
+  /** Node names a must-run-on DaemonSet need not run on in this run (placementShortfall). */
+  excused?: ReadonlySet<string>;
 }
 
 export interface WaitFailure {
@@ -185,7 +188,7 @@ export async function waitForWorkloads(kube: KubeClient, objects: KubeObject[], 
         last.set(id, "not found");
         continue;
       }
-      const short = placementShortfall(live);
+      const short = placementShortfall(live, opts.excused);
       if (short) {
         const missing = await hostsWithoutPod(kube, live, short.want);
         return {

@@ -14,6 +14,7 @@ import { controlPlaneEndpoint, joinControlPlanes, joinWorkers, kubeadmInit } fro
 import { drainNodes, removeHostAddons, resetHosts } from "../phases/down.js";
 import { gatherFacts, preflight, prepareHosts } from "../phases/hosts.js";
 import { runPhases, throwIfInterrupted, type Phase } from "../phases/run.js";
+import { remaining } from "../phases/partial.js";
 import { chooseReporter } from "../ui/select.js";
 import { writeRunReport } from "../report/html.js";
 import { applyAddons, renderAddons } from "../phases/addons.js";
@@ -97,8 +98,11 @@ export async function runCluster(
       locked = true;
     }
     await runPhases(phases, ctx, { end: false });
-    result = "ok";
+    // Workers left out (--max-failed-workers): the rest finished, the run did not.
+    const partial = ctx.partial?.error(rerun);
+    result = partial ? "failed" : "ok";
     if (after && kind !== "json") await after(ctx);
+    if (partial) throw partial;
     return ctx;
   } catch (err) {
     if (!signal.aborted) {
@@ -178,7 +182,7 @@ export async function summary(ctx: ClusterContext, io: CliIo, onTerminal = !!pro
   const vips: { name: string; vip: string; hosts: ClusterHost[] }[] = [];
   if (ctx.model.endpoint.kind === "vip") vips.push({ name: "control-plane VIP", vip: ctx.model.endpoint.host, hosts: ctx.model.controlPlanes });
   const edge = ctx.model.inventory.cluster.edgeVIP;
-  if (edge && ctx.model.inventory.addons?.["keepalived-edge"]?.enabled) vips.push({ name: "edge VIP", vip: edge.vip, hosts: ctx.model.hosts.filter((h) => h.isFrontend) });
+  if (edge && ctx.model.inventory.addons?.["keepalived-edge"]?.enabled) vips.push({ name: "edge VIP", vip: edge.vip, hosts: remaining(ctx, ctx.model.hosts).filter((h) => h.isFrontend) });
   for (const v of vips) {
     // keepalived takes a few advert intervals after it starts to elect a holder: ask again, within a bound.
     const t0 = Date.now();

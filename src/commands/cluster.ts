@@ -10,6 +10,7 @@ import { hostCommandOptions, resolveInventoryPath } from "./inventory.js";
 import { UsageError } from "../errors.js";
 import { parseDuration } from "../ssh/targets.js";
 import { STATE_DIR_HELP, stateDirFor } from "../cluster/state.js";
+import { parseFailureBound } from "../phases/partial.js";
 
 export interface ClusterFlags {
   inventory?: string;
@@ -25,6 +26,7 @@ export interface ClusterFlags {
   apiTunnel?: boolean;
   plain?: boolean;
   interruptGrace?: string;
+  maxFailedWorkers?: string;
 }
 
 /** The flags every cluster command shares, as ClusterOptions; `addons diff|apply|remove` use it too. */
@@ -56,7 +58,22 @@ export function clusterOptions(f: ClusterFlags, dryRun: boolean): ClusterOptions
     ...(f.apiTunnel ? { apiTunnel: true } : {}),
     waitTimeoutMs,
     ...(interruptGraceMs !== undefined ? { interruptGraceMs } : {}),
+    ...(f.maxFailedWorkers !== undefined ? { maxFailedWorkers: checkFailureBound(f.maxFailedWorkers) } : {}),
   };
+}
+
+/** --max-failed-workers, checked before anything runs. */
+function checkFailureBound(v: string): string {
+  parseFailureBound(v);
+  return v.trim();
+}
+
+/** `up`, `plan` and `rebuild`: how many workers may fail while the run goes on (phases/partial.ts). */
+function partialOption(cmd: Command): Command {
+  return cmd.option(
+    "--max-failed-workers <N|P%>",
+    "let up go on without up to N workers (or P% of them) that fail to connect, prepare or join; control planes must not fail; exits non-zero naming them (default: cluster.maxFailedWorkers, else 0)",
+  );
 }
 
 function common(cmd: Command): Command {
@@ -81,7 +98,7 @@ export function registerClusterCommands(program: Command, io: CliIo): void {
       await printSecrets(f, io);
     });
 
-  common(program.command("up").description("create or converge the cluster: prepare hosts, kubeadm init/join, Calico, labels"))
+  partialOption(common(program.command("up").description("create or converge the cluster: prepare hosts, kubeadm init/join, Calico, labels")))
     .option("--dry-run", "print what would change and change nothing (same as 'plan')")
     .option("--merge-kubeconfig", "also add the cluster as a context to ~/.kube/config")
     .action(async (f: ClusterFlags) => {
@@ -90,7 +107,7 @@ export function registerClusterCommands(program: Command, io: CliIo): void {
       await runCluster("up", UP_PHASES, opts, io, f.output, (ctx) => summary(ctx, io), !!f.plain);
     });
 
-  common(program.command("plan").description("show what 'up' would change on each host; changes nothing"))
+  partialOption(common(program.command("plan").description("show what 'up' would change on each host; changes nothing")))
     .action(async (f: ClusterFlags) => {
       const opts = clusterOptions(f, true);
       const { runCluster, summary, UP_PHASES } = await import("./cluster-run.js");
@@ -107,7 +124,7 @@ export function registerClusterCommands(program: Command, io: CliIo): void {
       await runCluster("down", DOWN_PHASES, opts, io, f.output, undefined, !!f.plain);
     });
 
-  common(program.command("rebuild").description("'down' then 'up' as one command"))
+  partialOption(common(program.command("rebuild").description("'down' then 'up' as one command")))
     .option("--dry-run", "print what would change and change nothing")
     .option("-y, --yes", "do not ask for confirmation (needed without a terminal)")
     .option("--merge-kubeconfig", "also add the cluster as a context to ~/.kube/config")

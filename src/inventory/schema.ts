@@ -249,6 +249,16 @@ export const ClusterSchema = z.strictObject({
     .optional()
     .meta({ description: "Virtual IP on the frontend nodes (keepalived-edge add-on)." }),
   firewall: FirewallMode.optional().meta({ description: FIREWALL_DESCRIPTION }),
+  maxFailedWorkers: z
+    .union([
+      z.number().int().min(0),
+      z.string().regex(/^((100|\d{1,2}(\.\d+)?)%|\d+)$/, { error: "must be a number of workers like 2 or a share like 10%" }),
+    ])
+    .optional()
+    .meta({
+      description:
+        "How many workers (and frontends) may fail in `up` (connect, facts, preflight, prepare, join) while the run goes on with the others: a number, or a share of the workers like 10% (rounded down). Default 0: any failure stops the run. Control-plane failures always stop it; the run still exits non-zero, naming the failed hosts. --max-failed-workers overrides it.",
+    }),
 });
 
 export const InventorySchema = z

@@ -4,12 +4,14 @@
 // Every change goes through the change gate with the function that makes it (gateOf(ctx, API_HOST) for the
 // API, change() per host step); in a dry run the gate records them and calls none.
 import { applyRelease, type ApplyResult } from "../addons/apply.js";
+import { mustRunOn } from "../addons/wait.js";
 import { loadCalicoManifest, renderCalico } from "../addons/calico.js";
 import { applyHostRelease, type HostTarget } from "../addons/hostapply.js";
 import { loadAddonReleases, type AddonSelection, type RenderedRelease } from "../addons/releases.js";
 import { recoverGeneratedSecrets } from "../addons/recover.js";
 import { ApiError, KubesmithError, MultiHostError } from "../errors.js";
 import type { ClusterContext } from "./context.js";
+import { remaining } from "./partial.js";
 import { change, gateOf, type Phase } from "./run.js";
 
 /** The host name cluster (API) changes are recorded under. */
@@ -34,8 +36,16 @@ export async function applyClusterReleaseIn(
     });
     return undefined;
   }
+  const excused = new Set(ctx.partial?.dropped.keys() ?? []);
+  for (const o of rendered.objects) {
+    const left = (mustRunOn(o) ?? []).filter((n) => excused.has(n));
+    if (left.length) {
+      ctx.reporter.emit({ kind: "warning", message: `${rendered.release.name}: ${o.kind}/${o.metadata.name} is not checked on ${left.join(", ")} (left out of this run)` });
+    }
+  }
   return applyRelease(ctx.kube, rendered, {
     gate: gateOf(ctx, API_HOST),
+    ...(excused.size ? { excused } : {}),
     timeoutMs: ctx.options.waitTimeoutMs ?? 300_000,
     log: (message) => ctx.reporter.emit({ kind: "warning", message }),
     namespaces,
@@ -43,7 +53,7 @@ export async function applyClusterReleaseIn(
 }
 
 export async function hostTargets(ctx: ClusterContext, names: string[]): Promise<HostTarget[]> {
-  const hosts = ctx.model.hosts.filter((h) => names.includes(h.name));
+  const hosts = remaining(ctx, ctx.model.hosts).filter((h) => names.includes(h.name));
   return Promise.all(
     hosts.map(async (h) => ({
       name: h.name,

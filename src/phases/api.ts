@@ -9,6 +9,7 @@ import { ApiError } from "../errors.js";
 import { KubeClient, nodeReady, type KubeObject } from "../kube/client.js";
 import type { ClusterHost } from "../cluster/model.js";
 import type { ClusterContext } from "./context.js";
+import { remaining } from "./partial.js";
 import { change, followUp, type Phase } from "./run.js";
 
 /** Label keys kubesmith sets from the inventory; recorded on the node so removed ones are taken off later. */
@@ -119,7 +120,7 @@ export const cni: Phase<ClusterContext> = {
         for (const o of missing) await kube.apply(o);
       });
     }
-    await followUp(ctx, () => waitNodesReady(ctx, ctx.model.hosts.map((h) => h.name), ctx.options.waitTimeoutMs ?? 300_000));
+    await followUp(ctx, () => waitNodesReady(ctx, remaining(ctx, ctx.model.hosts).map((h) => h.name), ctx.options.waitTimeoutMs ?? 300_000));
   },
 };
 
@@ -200,7 +201,7 @@ export const labelsAndTaints: Phase<ClusterContext> = {
   shouldRun: needsApi,
   async run(ctx) {
     const kube = ctx.kube;
-    for (const h of ctx.model.hosts) {
+    for (const h of remaining(ctx, ctx.model.hosts)) {
       if (!kube) {
         const labels = Object.entries(desiredLabels(h)).map(([k, v]) => (v ? `${k}=${v}` : k));
         await change(ctx, h.name, `set node labels ${labels.join(" ")}`, async () => {});

@@ -14,6 +14,7 @@ import type { HostKeyPolicy, Runner } from "../ssh/types.js";
 import { FanOut, MemoryReporter, type Reporter } from "../ui/events.js";
 import { JournalReporter } from "../ui/reporters.js";
 import { runSecrets } from "../util/secrets.js";
+import { PartialFailures, parseFailureBound } from "./partial.js";
 import type { PhaseContext, PlannedChange } from "./run.js";
 
 export interface JoinSecrets {
@@ -68,6 +69,8 @@ export interface ClusterOptions {
   signal?: AbortSignal;
   /** How long running remote commands may take to finish after an interrupt (default 5 s). */
   interruptGraceMs?: number;
+  /** --max-failed-workers: overrides cluster.maxFailedWorkers (`up` only; partial.ts). */
+  maxFailedWorkers?: string;
 }
 
 export async function openContext(command: string, opts: ClusterOptions, reporters: Reporter[]): Promise<ClusterContext> {
@@ -98,6 +101,12 @@ export async function openContext(command: string, opts: ClusterOptions, reporte
     },
   });
   const changes: PlannedChange[] = [];
+  // Only `up` may leave failed workers out; down, rebuild's down and addons commands stop at any failure.
+  const bound = command === "up" ? (opts.maxFailedWorkers ?? model.inventory.cluster.maxFailedWorkers) : undefined;
+  const partial =
+    bound !== undefined
+      ? new PartialFailures(model.workers.map((h) => h.name), parseFailureBound(bound, opts.maxFailedWorkers !== undefined ? "--max-failed-workers" : `${loaded.file}: cluster.maxFailedWorkers`))
+      : undefined;
   const ctx: ClusterContext = {
     command,
     dryRun: opts.dryRun,
@@ -115,6 +124,7 @@ export async function openContext(command: string, opts: ClusterOptions, reporte
     joined: new Set(),
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.interruptGraceMs !== undefined ? { interruptGraceMs: opts.interruptGraceMs } : {}),
+    ...(partial ? { partial } : {}),
     runner: (host: string) => {
       const h = model.hosts.find((x) => x.name === host);
       if (!h) throw new Error(`unknown host ${host}`);

@@ -1,6 +1,6 @@
 // Host phases of `up`: connect and gather facts, preflight, prepare the OS.
 import { chooseLeader } from "../cluster/model.js";
-import { PreflightError } from "../errors.js";
+import { MultiHostError, PreflightError, type KubesmithError } from "../errors.js";
 import { factsScript, parseFacts } from "../facts/gather.js";
 import { runPreflight } from "../preflight/checks.js";
 import type { ClusterHost, ClusterModel } from "../cluster/model.js";
@@ -9,6 +9,7 @@ import { firewallOpenings, type FirewallPlan } from "../scripts/firewall.js";
 import { prepareOsSteps } from "../scripts/os.js";
 import { proxySettingsFor } from "../scripts/proxy.js";
 import type { ClusterContext } from "./context.js";
+import { fatalErrors, remaining } from "./partial.js";
 import { forHosts, type Phase } from "./run.js";
 import { runSteps } from "./steps.js";
 
@@ -52,8 +53,9 @@ export const gatherFacts: Phase<ClusterContext> = {
 export const preflight: Phase<ClusterContext> = {
   title: "preflight checks",
   async run(ctx) {
+    const hosts = remaining(ctx, ctx.model.hosts);
     const findings = runPreflight(
-      ctx.model.hosts.map((h) => ({
+      hosts.map((h) => ({
         name: h.name,
         roles: h.spec.roles,
         facts: ctx.facts.get(h.name)!,
@@ -66,7 +68,15 @@ export const preflight: Phase<ClusterContext> = {
       ctx.reporter.emit({ kind: "warning", host: f.host, message: `${f.check}: ${f.message}` });
     }
     const failed = findings.filter((x) => x.severity === "fail");
-    if (failed.length) throw new PreflightError(failed.map((f) => `${f.host}: ${f.check}: ${f.message}`).join("\n"));
+    // One error per host, so a failed worker may be left out (partial.ts); the rest stay one error.
+    const perHost = hosts
+      .map((h) => ({ host: h.name, lines: failed.filter((f) => f.host === h.name).map((f) => `${f.host}: ${f.check}: ${f.message}`) }))
+      .filter((x) => x.lines.length)
+      .map((x) => ({ host: x.host, error: new PreflightError(x.lines.join("\n")) }));
+    const fatal = fatalErrors(ctx, perHost) as KubesmithError[];
+    if (!fatal.length) return;
+    // Hosts dropped in an earlier phase are named too when the bound is passed here (their own codes).
+    throw fatal.every((e) => e instanceof PreflightError) ? new PreflightError(fatal.map((e) => e.message).join("\n")) : new MultiHostError(fatal);
   },
 };
 

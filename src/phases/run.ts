@@ -4,6 +4,7 @@
 import { InterruptedError, KubesmithError, MultiHostError } from "../errors.js";
 import type { Reporter } from "../ui/events.js";
 import pLimit from "p-limit";
+import { fatalErrors, remaining, type PartialFailures } from "./partial.js";
 
 export interface PhaseContext {
   readonly dryRun: boolean;
@@ -21,6 +22,8 @@ export interface PhaseContext {
   signal?: AbortSignal;
   /** Default 5 s (DEFAULT_INTERRUPT_GRACE_MS). */
   interruptGraceMs?: number;
+  /** Workers that may fail without stopping the run (partial.ts); unset: every failure stops it. */
+  partial?: PartialFailures;
 }
 
 const DEFAULT_GRACE_MS = 5000;
@@ -91,7 +94,8 @@ export function gateOf<C extends PhaseContext>(ctx: C, host: string): Gate {
 
 /**
  * Runs fn for each host in parallel (bounded by ctx.concurrency), reporting a host-step per host. Every
- * host finishes; afterwards the failures are thrown together, each naming its host.
+ * host finishes; afterwards the failures are thrown together, each naming its host. With ctx.partial,
+ * hosts dropped earlier are left out, and failed workers may be dropped instead (partial.ts decides).
  */
 export async function forHosts<C extends PhaseContext, H extends { name: string }>(
   ctx: C,
@@ -99,6 +103,7 @@ export async function forHosts<C extends PhaseContext, H extends { name: string 
   fn: (host: H) => Promise<void | string>,
   opts: { concurrency?: number } = {},
 ): Promise<void> {
+  hosts = remaining(ctx, hosts);
   const limit = pLimit(opts.concurrency ?? ctx.concurrency);
   // Indexed by the host's place in the list, so the errors come out in inventory order, not completion order.
   const failures: unknown[] = [];
@@ -138,9 +143,12 @@ export async function forHosts<C extends PhaseContext, H extends { name: string 
       }),
     ),
   );
-  const errors = failures.filter((e) => e !== undefined);
   // Failures after an interrupt are the commands it cut off.
-  if (ctx.signal?.aborted && (notStarted > 0 || errors.length > 0)) throw interruptedError(ctx);
+  if (ctx.signal?.aborted && (notStarted > 0 || failures.some((e) => e !== undefined))) throw interruptedError(ctx);
+  const errors = fatalErrors(
+    ctx,
+    hosts.flatMap((h, i) => (failures[i] !== undefined ? [{ host: h.name, error: failures[i] }] : [])),
+  );
   // An error that is not ours is a bug: let it through untouched so --debug shows its stack.
   const bug = errors.find((e) => !(e instanceof KubesmithError));
   if (bug !== undefined) throw bug;

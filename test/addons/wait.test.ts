@@ -87,6 +87,13 @@ describe("must-run-on: the pure helpers", () => {
     expect(placementShortfall(daemonSet({ status: observed(0) }))).toBeUndefined();
   });
 
+  it("hosts a partial up left out are not counted against must-run-on", () => {
+    const excused = new Set(["fe2"]);
+    expect(placementShortfall(daemonSet({ mustRunOn: "fe1,fe2", status: observed(1) }), excused)).toBeUndefined();
+    expect(placementShortfall(daemonSet({ mustRunOn: "fe1,fe2", status: observed(0) }), excused)).toEqual({ want: ["fe1"], desired: 0 });
+    expect(placementShortfall(daemonSet({ mustRunOn: "fe2", status: observed(0) }), excused)).toBeUndefined();
+  });
+
   it("says why a node gets no pod: an untolerated NoSchedule/NoExecute taint, a nodeSelector label, no Node", () => {
     const ds = daemonSet({ nodeSelector: { role: "frontend" } });
     expect(whyNotScheduled(ds, frontends[0])).toBe("taint example.com/edge:NoSchedule not tolerated");

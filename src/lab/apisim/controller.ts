@@ -27,6 +27,7 @@ import { daemonPodSpec, daemonSetFitsNode, type NodeLike } from "./scheduling.js
 import { isEstablished, type Store } from "./store.js";
 import type { ResourceDef } from "./resources.js";
 import { arrOf, deepEqual, getIn, isObj, nowTimestamp, objOf, type JsonObject, type KObject } from "./types.js";
+import { reconcileBudgets } from "./disruption.js";
 import { PodPass, type PodHealth } from "./pods.js";
 import { workloadProblem, type PodProblem, type WorkloadView } from "./workloads.js";
 
@@ -366,6 +367,7 @@ export function reconcileAll(store: Store): void {
   reconcileCrds(store);
   reconcileNodes(store);
   reconcileWorkloads(store);
+  reconcileBudgets(store);
 }
 
 export interface ReconcileOptions {
@@ -385,6 +387,7 @@ export function createReconciler(opts: ReconcileOptions = {}): (store: Store) =>
     reconcileCrds(store);
     reconcileNodes(store, timing);
     reconcileWorkloads(store, timing, cache);
+    reconcileBudgets(store);
   };
 }
 

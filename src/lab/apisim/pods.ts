@@ -210,9 +210,10 @@ export class PodPass {
     const reasons = new Map<string, number>();
     const fit: KObject[] = [];
     for (const n of this.nodes) {
-      const why = nodeProblems(spec, n);
-      if (why.length === 0) fit.push(n);
-      for (const w of new Set(why)) reasons.set(w, (reasons.get(w) ?? 0) + 1);
+      // kube-scheduler stops at a node's first failing filter: one reason per node
+      const why = nodeProblems(spec, n)[0];
+      if (why === undefined) fit.push(n);
+      else reasons.set(why, (reasons.get(why) ?? 0) + 1);
     }
     if (fit.length === 0) {
       const parts = [...reasons].sort(([a], [b]) => a.localeCompare(b)).map(([w, c]) => `${c} ${w}`);
@@ -247,7 +248,10 @@ export class PodPass {
       spec,
       status: { phase: "Pending" },
     };
-    return this.store.create(this.def, owner.metadata.namespace ?? "default", body, { manager: MANAGER });
+    const made = this.store.create(this.def, owner.metadata.namespace ?? "default", body, { manager: MANAGER });
+    const uid = owner.metadata.uid ?? "";
+    this.byOwner.set(uid, [...(this.byOwner.get(uid) ?? []), made]);
+    return made;
   }
 
   private writeStatus(pod: KObject, health: PodHealth | undefined, unschedulable?: string): void {

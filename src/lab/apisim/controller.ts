@@ -212,7 +212,8 @@ function healthOf(
   };
 }
 
-const podKey = (pod: KObject): string => `pod:${pod.metadata.uid ?? pod.metadata.name}`;
+/** A pod's readiness clock, by name (known before the pod is stored, so it is made with its first status). */
+const podKey = (pod: KObject): string => `pod:${pod.metadata.namespace ?? ""}/${pod.metadata.name ?? ""}`;
 
 export function reconcileWorkloads(store: Store, timing: Timing = INSTANT, cache: ProblemCache = new ProblemCache()): void {
   const pods = new PodPass(store);

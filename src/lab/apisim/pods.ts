@@ -35,7 +35,15 @@ import { createHash } from "node:crypto";
 import type { ResourceDef } from "./resources.js";
 import { podFitsNode, schedulingProblems, type NodeLike, type PodSpecLike, type Taint, type Toleration } from "./scheduling.js";
 import type { Store } from "./store.js";
-import { arrOf, clone, getIn, isObj, objOf, strOf, type JsonObject, type KObject } from "./types.js";
+import { arrOf, clone, getIn, isObj, nowTimestamp, objOf, strOf, type JsonObject, type KObject } from "./types.js";
+
+/** A pod name suffix as the API server's generateName makes it (5 characters, no vowels). */
+function suffix(): string {
+  const alphabet = "bcdfghjklmnpqrstvwxz2456789";
+  let out = "";
+  for (let i = 0; i < 5; i++) out += alphabet[Math.floor(Math.random() * alphabet.length)];
+  return out;
+}
 
 /** What kubelet would show for one pod. */
 export type PodHealth =
@@ -144,9 +152,13 @@ export class PodPass {
     if (!create) for (const p of have.values()) this.remove(p);
     const out: PodRun[] = [];
     for (const [name, node] of create ? want : new Map<string, KObject>()) {
-      let pod = have.get(name);
-      if (!pod && create) pod = this.create(ds, { generateName: `${ds.metadata.name}-` }, { [CONTROLLER_REVISION_HASH]: hash }, name, daemonTolerations(ds));
-      if (!pod) continue;
+      const pod = have.get(name);
+      if (!pod) {
+        const draft = this.draft(ds, `${ds.metadata.name}-${suffix()}`, { [CONTROLLER_REVISION_HASH]: hash }, name, daemonTolerations(ds));
+        const h = health(node, draft);
+        out.push({ pod: this.create(draft, h), node, health: h });
+        continue;
+      }
       const h = health(node, pod);
       this.writeStatus(pod, h);
       out.push({ pod, node, health: h });
@@ -172,21 +184,13 @@ export class PodPass {
     if (!create) {
       for (const p of mine) this.remove(p);
       mine = [];
-    } else {
-      if (names) {
-        const have = new Set(mine.map((p) => p.metadata.name));
-        for (const n of names) if (!have.has(n)) mine.push(this.create(owner, { name: n }, { [label]: hash, "statefulset.kubernetes.io/pod-name": n }, undefined, []));
-      } else {
-        const prefix = `${owner.metadata.name}-${hash}-`;
-        while (mine.length < replicas) mine.push(this.create(owner, { generateName: prefix }, { [label]: hash }, undefined, []));
-      }
     }
     const out: PodRun[] = [];
     for (const p of mine) {
       let pod = p;
       let nodeName = strOf(getIn(pod, ["spec", "nodeName"]));
       if (!nodeName) {
-        const placed = this.schedule(owner, pod);
+        const placed = this.schedule(owner, objOf(pod["spec"]) as PodSpecLike);
         if (typeof placed === "string") {
           this.writeStatus(pod, undefined, placed);
           out.push({ pod, node: undefined, health: undefined });
@@ -201,12 +205,28 @@ export class PodPass {
       this.writeStatus(pod, h);
       out.push({ pod, node, health: h });
     }
+    if (!create) return out;
+    // new pods are made already scheduled and with their first status: one write each
+    const have = new Set(mine.map((p) => p.metadata.name));
+    const missing = names ? [...names].filter((n) => !have.has(n)) : Array.from({ length: replicas - mine.length }, () => `${owner.metadata.name}-${hash}-${suffix()}`);
+    for (const n of missing) {
+      const labels: Record<string, string> = names ? { [label]: hash, "statefulset.kubernetes.io/pod-name": n } : { [label]: hash };
+      const draft = this.draft(owner, n, labels, undefined, []);
+      const placed = this.schedule(owner, objOf(draft["spec"]) as PodSpecLike);
+      if (typeof placed === "string") {
+        draft["status"] = podStatus(draft, undefined, placed);
+        out.push({ pod: this.create(draft, undefined, placed), node: undefined, health: undefined });
+        continue;
+      }
+      objOf(draft["spec"])["nodeName"] = placed.metadata.name;
+      const h = health(placed, draft);
+      out.push({ pod: this.create(draft, h), node: placed, health: h });
+    }
     return out;
   }
 
   /** kube-scheduler's choice for one pod, or its `0/N nodes are available` message. */
-  private schedule(owner: KObject, pod: KObject): KObject | string {
-    const spec = objOf(pod["spec"]) as PodSpecLike;
+  private schedule(owner: KObject, spec: PodSpecLike): KObject | string {
     const reasons = new Map<string, number>();
     const fit: KObject[] = [];
     for (const n of this.nodes) {
@@ -228,28 +248,33 @@ export class PodPass {
     return fit[0]!;
   }
 
-  private create(owner: KObject, naming: { name?: string; generateName?: string }, extraLabels: Record<string, string>, nodeName: string | undefined, tolerations: Toleration[]): KObject {
+  /** The pod the controller would make from the owner's template (not stored yet). */
+  private draft(owner: KObject, name: string, extraLabels: Record<string, string>, nodeName: string | undefined, tolerations: Toleration[]): KObject {
     const tpl = objOf(getIn(owner, ["spec", "template"]));
     const meta = objOf(tpl["metadata"]);
     const spec = clone(objOf(tpl["spec"]));
     if (nodeName) spec["nodeName"] = nodeName;
     if (tolerations.length) spec["tolerations"] = [...arrOf(spec["tolerations"]), ...tolerations];
-    const apiVersion = owner.apiVersion || "apps/v1";
-    const body: KObject = {
+    return {
       apiVersion: "v1",
       kind: "Pod",
       metadata: {
-        ...naming,
+        name,
         namespace: owner.metadata.namespace ?? "default",
         labels: { ...(isObj(meta["labels"]) ? (meta["labels"] as Record<string, string>) : {}), ...extraLabels },
         ...(isObj(meta["annotations"]) ? { annotations: meta["annotations"] as Record<string, string> } : {}),
-        ownerReferences: [{ apiVersion, kind: owner.kind, name: owner.metadata.name, uid: owner.metadata.uid, controller: true, blockOwnerDeletion: true }],
+        ownerReferences: [{ apiVersion: owner.apiVersion || "apps/v1", kind: owner.kind, name: owner.metadata.name, uid: owner.metadata.uid, controller: true, blockOwnerDeletion: true }],
       },
       spec,
-      status: { phase: "Pending" },
     };
-    const made = this.store.create(this.def, owner.metadata.namespace ?? "default", body, { manager: MANAGER });
-    const uid = owner.metadata.uid ?? "";
+  }
+
+  /** Store a drafted pod with its first status. */
+  private create(draft: KObject, health: PodHealth | undefined, unschedulable?: string): KObject {
+    draft.metadata.creationTimestamp = nowTimestamp();
+    draft["status"] = podStatus(draft, health, unschedulable);
+    const made = this.store.create(this.def, draft.metadata.namespace ?? "default", draft, { manager: MANAGER });
+    const uid = controllerUid(made) ?? "";
     this.byOwner.set(uid, [...(this.byOwner.get(uid) ?? []), made]);
     return made;
   }

@@ -53,6 +53,9 @@ interface LabelSelector {
   matchExpressions?: { key: string; operator: string; values?: string[] }[];
 }
 
+/** `--drain-timeout`'s default: how long a node's pods get to be evicted. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 120_000;
+
 const MIRROR_ANNOTATION = "kubernetes.io/config.mirror";
 
 const id = (p: KubeObject): string => `${p.metadata.namespace ?? ""}/${p.metadata.name}`;

@@ -64,6 +64,10 @@ export interface ClusterOptions {
   signal?: AbortSignal;
   /** How long running remote commands may take to finish after an interrupt (default 5 s). */
   interruptGraceMs?: number;
+  /** down: how long a node's pods may refuse eviction (their disruption budgets) before the drain fails or forces. */
+  drainTimeoutMs?: number;
+  /** down: delete the pods eviction could not remove within the drain timeout. */
+  force?: boolean;
 }
 
 export async function openContext(command: string, opts: ClusterOptions, reporters: Reporter[]): Promise<ClusterContext> {

@@ -13,9 +13,10 @@
 //
 // Every workload's pods are also judged as a node would run them (workloads.ts): images that are real
 // releases (known-images.ts), runAsNonRoot against the image's user, the RBAC its program needs
-// (workload-needs.ts), probe ports. A failing pod keeps the workload unready, with a PodsReady=False
-// condition naming the state and kubelet's or the API server's message (the simulator runs no pods, so this
-// condition stands for `kubectl get pods`; upstream controllers write no such condition).
+// (workload-needs.ts), probe ports. The controllers make real Pods (pods.ts) and count the workload's status
+// from them; a failing pod shows the state as its containers' waiting reason with kubelet's or the API
+// server's message, and the workload carries a PodsReady=False condition repeating it (upstream controllers
+// write no such condition). PodDisruptionBudget status and evictions: disruption.ts.
 //
 // Readiness takes time (ReconcileOptions.readyAfterMs, the simulator's `readyAfterMs` option): a Node is
 // Ready that long after its CNI is in place, a workload's pods that long after its template last changed,

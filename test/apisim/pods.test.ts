@@ -4,7 +4,8 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { issueClientCert, kubeconfigYaml, registerNode } from "../../src/lab/apisim/index.js";
+import { BUILTIN_RESOURCES, issueClientCert, kubeconfigYaml, registerNode, type KObject } from "../../src/lab/apisim/index.js";
+import { toTable } from "../../src/lab/apisim/tables.js";
 import { KubeClient, type KubeObject } from "../../src/kube/client.js";
 import { ApiError } from "../../src/errors.js";
 import { startSim, type Sim } from "./helpers.js";
@@ -154,6 +155,12 @@ describe("pods in the API simulator", () => {
     expect(waiting?.reason).toBe("ImagePullBackOff");
     expect(waiting?.message).toContain('Back-off pulling image "nginx:0.0.0-nosuch"');
     expect(ready(p!)).toBe(false);
+    // kubectl get pods prints the waiting reason as STATUS, the node with -o wide
+    const table = toTable(BUILTIN_RESOURCES.find((r) => r.resource === "pods")!, [p as unknown as KObject], { include: "None", resourceVersion: "1" });
+    const cols = (table["columnDefinitions"] as { name: string }[]).map((c) => c.name);
+    const row = (table["rows"] as { cells: unknown[] }[])[0]!.cells;
+    expect(row[cols.indexOf("Status")]).toBe("ImagePullBackOff");
+    expect(row[cols.indexOf("Node")]).toBe(p!.spec.nodeName);
     const d = (await kube.get("apps/v1", "Deployment", "broken", NS))!["status"] as { readyReplicas?: number };
     expect(d.readyReplicas).toBeUndefined();
     await kube.delete("apps/v1", "Deployment", "broken", NS);

@@ -6,6 +6,7 @@
 //   10 commands on each of 50 hosts over one ssh2 connection per host;
 //   the cost of the simulators' strictness: one simulated kubeadm command on a lab host (a Node start plus
 //   strict config decoding), and the API simulator taking 50 nodes to Ready under Calico's contract.
+//   `npm run bench -- --apisim` measures only the API simulator part (no root needed).
 //   `npm run bench -- --vip` measures only VIP failover (graceful / host death) per keepalived setting
 //   (src/lab/vip-bench.ts).
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -42,6 +43,13 @@ const printRows = (rs: [string, string][]) => {
 if (process.argv.includes("--vip")) {
   const { vipBench } = await import("./lab/vip-bench.js");
   process.exit(await vipBench());
+}
+
+// `npm run bench -- --apisim`: only the API simulator figure (no root, no lab).
+if (process.argv.includes("--apisim")) {
+  await apiSimBench(HOSTS);
+  printRows(rows);
+  process.exit(0);
 }
 
 // The startup figures first, printed at once: they need no root, and the lab part may fail without it.

@@ -27,6 +27,8 @@ export interface ClusterFlags {
   plain?: boolean;
   interruptGrace?: string;
   maxFailedWorkers?: string;
+  drainTimeout?: string;
+  force?: boolean;
 }
 
 /** The flags every cluster command shares, as ClusterOptions; `addons diff|apply|remove` use it too. */
@@ -45,6 +47,15 @@ export function clusterOptions(f: ClusterFlags, dryRun: boolean): ClusterOptions
       throw new UsageError(`--interrupt-grace must be like 5s or 500ms (got '${f.interruptGrace}')`);
     }
   }
+  let drainTimeoutMs: number | undefined;
+  if (f.drainTimeout !== undefined) {
+    const t = f.drainTimeout.trim();
+    try {
+      drainTimeoutMs = /^\d+$/.test(t) ? Number(t) * 1000 : parseDuration(t);
+    } catch {
+      throw new UsageError(`--drain-timeout must be seconds or a duration like 90s or 5m (got '${f.drainTimeout}')`);
+    }
+  }
   const inventory = resolveInventoryPath(f.inventory);
   return {
     inventory,
@@ -58,8 +69,17 @@ export function clusterOptions(f: ClusterFlags, dryRun: boolean): ClusterOptions
     ...(f.apiTunnel ? { apiTunnel: true } : {}),
     waitTimeoutMs,
     ...(interruptGraceMs !== undefined ? { interruptGraceMs } : {}),
+    ...(drainTimeoutMs !== undefined ? { drainTimeoutMs } : {}),
+    ...(f.force ? { force: true } : {}),
     ...(f.maxFailedWorkers !== undefined ? { maxFailedWorkers: checkFailureBound(f.maxFailedWorkers) } : {}),
   };
+}
+
+/** `down` and `rebuild`: how nodes are drained (src/kube/drain.ts). */
+function drainOptions(cmd: Command): Command {
+  return cmd
+    .option("--drain-timeout <seconds>", "how long each node's pods may refuse eviction (PodDisruptionBudgets) before down fails", "120")
+    .option("--force", "delete the pods still refusing eviction when --drain-timeout is up (their disruption budgets are not honoured)");
 }
 
 /** --max-failed-workers, checked before anything runs. */
@@ -114,7 +134,7 @@ export function registerClusterCommands(program: Command, io: CliIo): void {
       await runCluster("up", UP_PHASES, opts, io, f.output, (ctx) => summary(ctx, io), !!f.plain, "plan");
     });
 
-  common(program.command("down").description("drain and delete the nodes, reset every host (kubeadm reset, CNI, iptables, keepalived)"))
+  drainOptions(common(program.command("down").description("drain and delete the nodes, reset every host (kubeadm reset, CNI, iptables, keepalived)")))
     .option("--dry-run", "print what would change and change nothing")
     .option("-y, --yes", "do not ask for confirmation (needed without a terminal)")
     .action(async (f: ClusterFlags) => {
@@ -124,7 +144,7 @@ export function registerClusterCommands(program: Command, io: CliIo): void {
       await runCluster("down", DOWN_PHASES, opts, io, f.output, undefined, !!f.plain);
     });
 
-  partialOption(common(program.command("rebuild").description("'down' then 'up' as one command")))
+  drainOptions(partialOption(common(program.command("rebuild").description("'down' then 'up' as one command"))))
     .option("--dry-run", "print what would change and change nothing")
     .option("-y, --yes", "do not ask for confirmation (needed without a terminal)")
     .option("--merge-kubeconfig", "also add the cluster as a context to ~/.kube/config")

@@ -71,6 +71,10 @@ export interface ClusterOptions {
   interruptGraceMs?: number;
   /** --max-failed-workers: overrides cluster.maxFailedWorkers (`up` only; partial.ts). */
   maxFailedWorkers?: string;
+  /** down: how long a node's pods may refuse eviction (their disruption budgets) before the drain fails or forces. */
+  drainTimeoutMs?: number;
+  /** down: delete the pods eviction could not remove within the drain timeout. */
+  force?: boolean;
 }
 
 export async function openContext(command: string, opts: ClusterOptions, reporters: Reporter[]): Promise<ClusterContext> {

@@ -1,4 +1,4 @@
-// `down`: drain and delete the nodes (workers first), then reset every host to how it was before `up`:
+// `down`: drain (src/kube/drain.ts: Eviction API, budgets honoured) and delete the nodes (workers first), then reset every host to how it was before `up`:
 // kubeadm reset, CNI leftovers, iptables/ipvs rules, etcd data, the control-plane keepalived.
 import { installedHostReleases, removeHostRelease } from "../addons/hostapply.js";
 import { ApiError } from "../errors.js";
@@ -6,6 +6,7 @@ import { hostTargets } from "./addons.js";
 import { resetSteps } from "../scripts/reset.js";
 import type { ClusterHost } from "../cluster/model.js";
 import type { KubeClient } from "../kube/client.js";
+import { DEFAULT_DRAIN_TIMEOUT_MS, drainNode } from "../kube/drain.js";
 import { connectKube } from "./api.js";
 import type { ClusterContext } from "./context.js";
 import { change, forHosts, type Phase } from "./run.js";
@@ -33,12 +34,14 @@ export const drainNodes: Phase<ClusterContext> = {
       const node = await kube.get("v1", "Node", h.name);
       if (!node) continue;
       await change(ctx, h.name, `cordon, evict pods and delete node ${h.name}`, async () => {
-        await kube.mergePatch("v1", "Node", h.name, { spec: { unschedulable: true } });
-        const pods = await kube.request<{ items: { metadata: { name: string; namespace: string } }[] }>(
-          "GET",
-          `/api/v1/pods?fieldSelector=${encodeURIComponent(`spec.nodeName=${h.name}`)}`,
-        );
-        for (const p of pods?.items ?? []) await kube.delete("v1", "Pod", p.metadata.name, p.metadata.namespace);
+        // PodDisruptionBudgets hold (Eviction API); --force deletes what they still hold at the timeout
+        await drainNode(kube, h.name, {
+          timeoutMs: ctx.options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
+          ...(ctx.options.force ? { force: true } : {}),
+          ...(ctx.options.signal ? { signal: ctx.options.signal } : {}),
+          forceHint: "run again with --force to delete the pods eviction cannot remove, or give them more time with --drain-timeout",
+          warn: (message) => ctx.reporter.emit({ kind: "warning", host: h.name, message }),
+        });
         await kube.delete("v1", "Node", h.name);
       });
     }

@@ -128,14 +128,36 @@ spec:
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim().split("\n")).toEqual(["namespace/demo serverside-applied", "configmap/web-config serverside-applied", "deployment.apps/web serverside-applied"]);
     const status = await kubectl("get", "deployment", "web", "-n", "demo", "-o", "jsonpath={.status.readyReplicas}/{.spec.replicas} gen={.metadata.generation}");
-    expect(status.stdout).toBe("2/2 gen=1");
+    // the nodes registered above are NotReady (no CNI yet): the pods stay Pending, as kube-scheduler leaves them
+    expect(status.stdout).toBe("/2 gen=1");
+    const pods = await kubectl("get", "pods", "-n", "demo", "-o", "jsonpath={range .items[*]}{.status.phase} {.status.conditions[0].reason}{\"\\n\"}{end}");
+    expect(pods.stdout.trim().split("\n")).toEqual(["Pending Unschedulable", "Pending Unschedulable"]);
     const rv1 = (await kubectl("get", "cm", "web-config", "-n", "demo", "-o", "jsonpath={.metadata.resourceVersion}")).stdout;
     expect((await applyFile("demo.yaml", manifest)).code).toBe(0);
     const rv2 = (await kubectl("get", "cm", "web-config", "-n", "demo", "-o", "jsonpath={.metadata.resourceVersion}")).stdout;
     expect(rv2).toBe(rv1);
-    const rollout = await kubectl("rollout", "status", "deployment/web", "-n", "demo", "--timeout=10s");
-    expect(rollout.code, rollout.stderr).toBe(0);
-    expect(rollout.stdout).toContain('deployment "web" successfully rolled out');
+    // a CNI makes w1 Ready (cp1 and fe1 keep taints the pods do not tolerate): both pods run there
+    const cni = `apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: test-cni, namespace: kube-system, labels: {kubesmith.io/cni: "true"}}
+spec:
+  selector: {matchLabels: {app: test-cni}}
+  template:
+    metadata: {labels: {app: test-cni}}
+    spec:
+      hostNetwork: true
+      containers: [{name: cni, image: registry.example/cni:1}]
+`;
+    expect((await applyFile("cni.yaml", cni)).code).toBe(0);
+    try {
+      const rollout = await kubectl("rollout", "status", "deployment/web", "-n", "demo", "--timeout=10s");
+      expect(rollout.code, rollout.stderr).toBe(0);
+      expect(rollout.stdout).toContain('deployment "web" successfully rolled out');
+      const on = await kubectl("get", "pods", "-n", "demo", "-o", "jsonpath={range .items[*]}{.spec.nodeName} {.status.phase}{\"\\n\"}{end}");
+      expect(on.stdout.trim().split("\n")).toEqual(["w1 Running", "w1 Running"]);
+    } finally {
+      await kubectl("delete", "daemonset", "test-cni", "-n", "kube-system");
+    }
   });
 
   it("apply --server-side reports a conflict with another manager and --force-conflicts takes it", async () => {

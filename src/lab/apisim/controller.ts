@@ -13,9 +13,10 @@
 //
 // Every workload's pods are also judged as a node would run them (workloads.ts): images that are real
 // releases (known-images.ts), runAsNonRoot against the image's user, the RBAC its program needs
-// (workload-needs.ts), probe ports. A failing pod keeps the workload unready, with a PodsReady=False
-// condition naming the state and kubelet's or the API server's message (the simulator runs no pods, so this
-// condition stands for `kubectl get pods`; upstream controllers write no such condition).
+// (workload-needs.ts), probe ports. The controllers make real Pods (pods.ts) and count the workload's status
+// from them; a failing pod shows the state as its containers' waiting reason with kubelet's or the API
+// server's message, and the workload carries a PodsReady=False condition repeating it (upstream controllers
+// write no such condition). PodDisruptionBudget status and evictions: disruption.ts.
 //
 // Readiness takes time (ReconcileOptions.readyAfterMs, the simulator's `readyAfterMs` option): a Node is
 // Ready that long after its CNI is in place, a workload's pods that long after its template last changed,
@@ -29,6 +30,8 @@ import { isEstablished, type Store } from "./store.js";
 import type { ResourceDef } from "./resources.js";
 import { arrOf, deepEqual, getIn, isObj, nowTimestamp, objOf, type JsonObject, type KObject } from "./types.js";
 import type { RegistryMirror } from "./known-images.js";
+import { reconcileBudgets } from "./disruption.js";
+import { PodPass, type PodHealth } from "./pods.js";
 import { workloadProblem, type PodProblem, type WorkloadView } from "./workloads.js";
 
 export const CNI_LABEL = "kubesmith.io/cni";
@@ -201,8 +204,53 @@ export function reconcileNodes(store: Store, timing: Timing = INSTANT): void {
   }
 }
 
+/**
+ * What one pod of a workload shows (pods.ts PodHealth), from the problems judged for the whole workload:
+ * Calico's contract for calico-node, then workloadProblem(), then the never-ready annotation, then the
+ * node's network (a pod that is not hostNetwork, and not the CNI itself, waits in ContainerCreating on a
+ * NotReady node), then the readiness delay (per pod; `key` names the clock).
+ */
+function healthOf(
+  w: KObject,
+  problem: PodProblem | undefined,
+  calico: { state: string; message: string } | undefined,
+  timing: Timing,
+  ignoresNetwork: boolean,
+): (node: KObject | undefined, key: string) => PodHealth {
+  let fixed: PodHealth | undefined;
+  if (calico) {
+    fixed =
+      calico.state === "Init:CrashLoopBackOff"
+        ? { kind: "waiting", reason: "CrashLoopBackOff", message: calico.message, phase: "Pending" }
+        : { kind: "not-ready", message: calico.message };
+  } else if (problem) {
+    fixed =
+      problem.state === "Running, not Ready"
+        ? { kind: "not-ready", message: problem.message }
+        : { kind: "waiting", reason: problem.reason, message: problem.message, phase: problem.state === "CrashLoopBackOff" ? "Running" : "Pending" };
+  } else if (!templateBecomesReady(w)) {
+    fixed = { kind: "not-ready", message: `Readiness probe failed (pod template annotation ${SIM_READY_ANNOTATION}: "false")` };
+  }
+  return (node, key) => {
+    if (fixed) {
+      timing.ready(key, false);
+      return fixed;
+    }
+    if (node && !ignoresNetwork && !nodeIsReady(node)) {
+      timing.ready(key, false);
+      return { kind: "creating" };
+    }
+    return timing.ready(key, true) ? { kind: "ready" } : { kind: "creating" };
+  };
+}
+
+/** A pod's readiness clock, by name (known before the pod is stored, so it is made with its first status). */
+const podKey = (pod: KObject): string => `pod:${pod.metadata.namespace ?? ""}/${pod.metadata.name ?? ""}`;
+
 export function reconcileWorkloads(store: Store, timing: Timing = INSTANT, cache: ProblemCache = new ProblemCache()): void {
-  const nodes = store.raw(def(store, "", "v1", "nodes"));
+  const pods = new PodPass(store);
+  if (pods.stored) pods.collectOrphans();
+  const nodes = pods.nodes;
   const dsDef = def(store, "apps", "v1", "daemonsets");
   const daemonSets = store.raw(dsDef);
   const violations = cniViolations(store, daemonSets);
@@ -216,12 +264,29 @@ export function reconcileWorkloads(store: Store, timing: Timing = INSTANT, cache
     const podState = podStateOf(broken);
     // Calico's own contract speaks first for calico-node (calico.ts); other problems after
     const problem = podState ? undefined : problemOf(ds);
-    const eligible = templateBecomesReady(ds) && !podState && !problem;
-    const ready = timing.ready(rolloutKey(ds), eligible || (nodeFailures.size > 0 && templateBecomesReady(ds) && !violations.get(ds)?.length))
-      ? fit.filter((n) => !nodeFailures.has(n.metadata.name ?? "") && (isCniDaemonSet(ds) || hostNet || nodeIsReady(n))).length
-      : 0;
     // pods the ServiceAccount admission refuses are never created
-    const created = podState === "FailedCreate" || problem?.state === "FailedCreate" ? 0 : fit.length;
+    const failedCreate = podState === "FailedCreate" || problem?.state === "FailedCreate";
+    // A violation of the whole DaemonSet fails every pod; one of a node (a duplicate address) only that node's.
+    const whole = violations.get(ds) ?? [];
+    const wholeState = whole.length ? podStateOf(whole) : undefined;
+    const ignoresNetwork = isCniDaemonSet(ds) || hostNet;
+    const health = healthOf(ds, problem, wholeState ? { state: wholeState, message: describeViolations(ds, whole) } : undefined, timing, ignoresNetwork);
+    const perNodeHealth = new Map<string, ReturnType<typeof healthOf>>();
+    const healthAt = (node: KObject | undefined, pod: KObject): PodHealth => {
+      const name = node?.metadata.name ?? "";
+      const f = wholeState ? undefined : nodeFailures.get(name);
+      if (!f) return health(node, podKey(pod));
+      let h = perNodeHealth.get(name);
+      if (!h) {
+        const st = podStateOf([f]);
+        h = healthOf(ds, undefined, st ? { state: st, message: describeViolations(ds, [f]) } : undefined, timing, ignoresNetwork);
+        perNodeHealth.set(name, h);
+      }
+      return h(node, podKey(pod));
+    };
+    const runs = pods.syncDaemon(ds, fit, !failedCreate, healthAt);
+    const created = runs.length;
+    const ready = runs.filter((r) => r.health?.kind === "ready").length;
     const status: JsonObject = {
       currentNumberScheduled: created,
       desiredNumberScheduled: fit.length,
@@ -235,8 +300,8 @@ export function reconcileWorkloads(store: Store, timing: Timing = INSTANT, cache
     if (problem) {
       status["conditions"] = conditions(objOf(ds["status"])["conditions"], [podsReadyCondition(problem)], {});
     } else if (podState) {
-      // The real DaemonSet controller writes no conditions and the simulator runs no pods: this condition
-      // stands for the pods' state (kubectl get pods would show it) and names what is missing.
+      // The real DaemonSet controller writes no conditions: this condition repeats what the pods show
+      // (their containerStatuses) and names what is missing.
       const reason = podState === "Running, not Ready" ? "ContainersNotReady" : podState === "Running" ? "CalicoContractViolated" : podState;
       status["conditions"] = conditions(
         objOf(ds["status"])["conditions"],
@@ -247,17 +312,31 @@ export function reconcileWorkloads(store: Store, timing: Timing = INSTANT, cache
     setStatus(store, dsDef, ds, status, "kube-controller-manager");
   }
 
+  /** Pods of a Deployment or StatefulSet: stored ones when the cluster has nodes, else counted (the seam in pods.ts). */
+  const replicaPods = (w: KObject, r: number, problem: PodProblem | undefined): { count: number; ready: number } => {
+    const hostNet = getIn(w, ["spec", "template", "spec", "hostNetwork"]) === true;
+    const health = healthOf(w, problem, undefined, timing, hostNet);
+    const create = problem?.state !== "FailedCreate";
+    if (pods.stored) {
+      const runs = pods.syncReplicas(w, r, create, (node, pod) => health(node, podKey(pod)));
+      return { count: runs.length, ready: runs.filter((x) => x.health?.kind === "ready").length };
+    }
+    const count = create ? r : 0;
+    return { count, ready: count > 0 && health(undefined, rolloutKey(w)).kind === "ready" ? count : 0 };
+  };
+
   const deployDef = def(store, "apps", "v1", "deployments");
   for (const d of store.raw(deployDef)) {
     const r = Number(objOf(d["spec"])["replicas"] ?? 1);
     const problem = r > 0 ? problemOf(d) : undefined;
     const failed = r > 0 && (!templateBecomesReady(d) || problem !== undefined);
-    const ok = r === 0 || (!failed && timing.ready(rolloutKey(d), true));
+    const got = replicaPods(d, r, problem);
+    const ok = r === 0 || (!failed && got.ready >= r);
     const rs = `${d.metadata.name}-${shortHash(getIn(d, ["spec", "template"]))}`;
     const status: JsonObject = { observedGeneration: d.metadata.generation ?? 1 };
-    if (r > 0) Object.assign(status, { replicas: r, updatedReplicas: problem?.state === "FailedCreate" ? 0 : r });
-    if (ok && r > 0) Object.assign(status, { readyReplicas: r, availableReplicas: r });
-    if (!ok) status["unavailableReplicas"] = r;
+    if (r > 0) Object.assign(status, { replicas: got.count, updatedReplicas: got.count });
+    if (got.ready > 0) Object.assign(status, { readyReplicas: got.ready, availableReplicas: got.ready });
+    if (r - got.ready > 0) status["unavailableReplicas"] = r - got.ready;
     const wanted: Cond[] = [
       ok
         ? { type: "Available", status: "True", reason: "MinimumReplicasAvailable", message: "Deployment has minimum availability." }
@@ -276,19 +355,19 @@ export function reconcileWorkloads(store: Store, timing: Timing = INSTANT, cache
   const stsDef = def(store, "apps", "v1", "statefulsets");
   for (const s of store.raw(stsDef)) {
     const r = Number(objOf(s["spec"])["replicas"] ?? 1);
-    const ok = timing.ready(rolloutKey(s), templateBecomesReady(s) && !problemOf(s));
+    const got = replicaPods(s, r, problemOf(s));
     const rev = `${s.metadata.name}-${shortHash(getIn(s, ["spec", "template"]))}`;
     const status: JsonObject = {
       observedGeneration: s.metadata.generation ?? 1,
-      replicas: r,
-      currentReplicas: r,
-      updatedReplicas: r,
+      replicas: got.count,
+      currentReplicas: got.count,
+      updatedReplicas: got.count,
       currentRevision: rev,
       updateRevision: rev,
       collisionCount: 0,
-      availableReplicas: ok ? r : 0,
+      availableReplicas: got.ready,
     };
-    if (ok && r > 0) status["readyReplicas"] = r;
+    if (got.ready > 0) status["readyReplicas"] = got.ready;
     setStatus(store, stsDef, s, status, "kube-controller-manager");
   }
 
@@ -340,6 +419,7 @@ export function reconcileAll(store: Store): void {
   reconcileCrds(store);
   reconcileNodes(store);
   reconcileWorkloads(store);
+  reconcileBudgets(store);
 }
 
 export interface ReconcileOptions {
@@ -361,6 +441,7 @@ export function createReconciler(opts: ReconcileOptions = {}): (store: Store) =>
     reconcileCrds(store);
     reconcileNodes(store, timing);
     reconcileWorkloads(store, timing, cache);
+    reconcileBudgets(store);
   };
 }
 

@@ -54,6 +54,7 @@ function resourceDoc(d: ResourceDef): Record<string, unknown>[] {
   if (d.categories.length) main["categories"] = d.categories;
   const out = [main];
   if (d.status) out.push({ name: `${d.resource}/status`, singularName: "", namespaced: d.namespaced, kind: d.kind, verbs: ["get", "patch", "update"] });
+  if (d.group === "" && d.resource === "pods") out.push({ name: "pods/eviction", singularName: "", namespaced: true, group: "policy", version: "v1", kind: "Eviction", verbs: ["create"] });
   return out;
 }
 

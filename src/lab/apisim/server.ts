@@ -20,6 +20,7 @@ import { parse as parseYaml } from "yaml";
 import { LabError } from "../../errors.js";
 import { ANONYMOUS, authorizePath, authorizeResource, certificateUser, forbiddenError, impersonate, verbOf } from "./authz.js";
 import { createReconciler } from "./controller.js";
+import { evict } from "./disruption.js";
 import type { RbacObjects, UserInfo } from "./rbac.js";
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, DEFAULT_K8S_VERSION, versionInfo } from "./discovery.js";
 import { openApiV2, openApiV3Group, openApiV3Root } from "./openapi.js";
@@ -253,7 +254,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const [resource, name, subresource, ...extra] = rest;
     const def = store.registry.byResource(group, version, resource ?? "");
     if (!def || extra.length || (namespace !== undefined && !def.namespaced)) throw notFoundPath();
-    if (subresource !== undefined && !(subresource === "status" && def.status) && !(subresource === "finalize" && def.resource === "namespaces")) {
+    const eviction = subresource === "eviction" && def.group === "" && def.resource === "pods";
+    if (subresource !== undefined && !(subresource === "status" && def.status) && !(subresource === "finalize" && def.resource === "namespaces") && !eviction) {
       throw notFoundPath();
     }
     return { def, namespace, name, subresource: subresource === "finalize" ? undefined : subresource, watch };
@@ -324,6 +326,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       }
     }
     const name = r.name;
+    if (r.subresource === "eviction") {
+      // policy/v1 Eviction (disruption.ts): create only
+      if (method !== "POST") throw methodNotAllowed();
+      const body = parseJsonOrYaml(await readBody(req), req.headers["content-type"] ?? "");
+      const answer = evict(store, ns, name, body, dryRun || (Array.isArray(objOf(objOf(body)["deleteOptions"])["dryRun"]) && (objOf(objOf(body)["deleteOptions"])["dryRun"] as unknown[]).includes("All")));
+      return send(res, answer.code, answer.body);
+    }
     switch (method) {
       case "GET": {
         const obj = store.get(def, ns, name);

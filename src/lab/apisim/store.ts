@@ -183,6 +183,11 @@ export class Store {
     return namespace === undefined ? all : all.filter((o) => (o.metadata.namespace ?? "") === namespace);
   }
 
+  /** One stored object (a live reference: do not modify), or undefined. */
+  peek(def: Pick<ResourceDef, "group" | "resource">, namespace: string, name: string): KObject | undefined {
+    return this.buckets.get(storageKey(def))?.get(`${namespace}/${name}`);
+  }
+
   private rawGet(def: ResourceDef, ns: string, name: string): KObject | undefined {
     return this.buckets.get(storageKey(def))?.get(`${ns}/${name}`);
   }

@@ -60,6 +60,16 @@ function servicePorts(o: KObject): string {
   return ports.map((p) => `${String(p["port"])}${p["nodePort"] ? `:${String(p["nodePort"])}` : ""}/${String(p["protocol"] ?? "TCP")}`).join(",");
 }
 
+/** The pod's STATUS as kube-apiserver prints it: a waiting container's reason wins over the phase (printers.go printPod). */
+function podStatusCell(o: KObject): string {
+  let reason = strOf(getIn(o, ["status", "reason"])) ?? strOf(getIn(o, ["status", "phase"])) ?? "Pending";
+  for (const c of arrOf(getIn(o, ["status", "containerStatuses"]))) {
+    const waiting = strOf(getIn(c, ["state", "waiting", "reason"]));
+    if (waiting) reason = waiting;
+  }
+  return reason;
+}
+
 function countData(o: KObject): number {
   return Object.keys(objOf(o["data"])).length + Object.keys(objOf(o["binaryData"])).length + Object.keys(objOf(o["stringData"])).length;
 }
@@ -91,9 +101,11 @@ const COLUMNS: Record<string, Column[]> = {
   "/Pod": [
     name,
     { name: "Ready", type: "string", cell: (o) => `${arrOf(getIn(o, ["status", "containerStatuses"])).filter((c) => objOf(c)["ready"] === true).length}/${arrOf(getIn(o, ["spec", "containers"])).length}` },
-    { name: "Status", type: "string", cell: (o) => getIn(o, ["status", "phase"]) ?? "Pending" },
+    { name: "Status", type: "string", cell: podStatusCell },
     { name: "Restarts", type: "string", cell: () => "0" },
     age,
+    { name: "IP", type: "string", priority: 1, cell: (o) => getIn(o, ["status", "podIP"]) ?? "<none>" },
+    { name: "Node", type: "string", priority: 1, cell: (o) => getIn(o, ["spec", "nodeName"]) ?? "<none>" },
   ],
   "apps/Deployment": [
     name,

@@ -20,7 +20,7 @@ import { writeRunReport } from "../report/html.js";
 import { applyAddons, renderAddons } from "../phases/addons.js";
 import { table } from "../ui/table.js";
 import { resolveInventoryPath } from "./inventory.js";
-import { HostError, InterruptedError, KubesmithError, MultiHostError, UsageError } from "../errors.js";
+import { CommandError, InterruptedError, KubesmithError, MultiHostError, UsageError } from "../errors.js";
 import type { RunResultKind } from "../ui/events.js";
 
 export const UP_PHASES: Phase<ClusterContext>[] = [
@@ -106,7 +106,10 @@ export async function runCluster(
     return ctx;
   } catch (err) {
     if (!signal.aborted) {
-      if (err instanceof KubesmithError) err.seeAlso ??= seeLogs(err, opts.inventory, ctx.runDir);
+      if (err instanceof KubesmithError) {
+        const see = seeLogs(err, opts.inventory, ctx.runDir);
+        if (see) err.seeAlso ??= see;
+      }
       throw err;
     }
     result = "interrupted";
@@ -129,12 +132,17 @@ export async function runCluster(
   }
 }
 
-/** The `kubesmith logs` line(s) for the hosts an error names (one per host, at most three), else the run's. */
-export function seeLogs(err: KubesmithError, inventory: string, runDir: string): string {
-  const hosts = err instanceof MultiHostError ? err.errors.flatMap((e) => (e instanceof HostError ? [e.host] : [])) : err instanceof HostError ? [err.host] : [];
-  const unique = [...new Set(hosts)];
-  if (!unique.length || unique.length > 3) return `the whole output: ${logsCommand(inventory, runDir)}`;
-  return unique.map((h) => `${h}'s whole output: ${logsCommand(inventory, runDir, h)}`).join("\n");
+/**
+ * The `kubesmith logs` line(s) for the hosts whose remote command failed (one per host, at most three; more:
+ * the run's). Errors with no command output to see (host keys, authentication, reachability) get none: their
+ * one line says it all.
+ */
+export function seeLogs(err: KubesmithError, inventory: string, runDir: string): string | undefined {
+  const all = err instanceof MultiHostError ? err.errors : [err];
+  const hosts = [...new Set(all.flatMap((e) => (e instanceof CommandError ? [e.host] : [])))];
+  if (!hosts.length) return undefined;
+  if (hosts.length > 3) return `the whole output: ${logsCommand(inventory, runDir)}`;
+  return hosts.map((h) => `${h}'s whole output: ${logsCommand(inventory, runDir, h)}`).join("\n");
 }
 
 /** How long the end of up waits for keepalived to elect a VIP holder (several advert intervals, even at 1 s). */

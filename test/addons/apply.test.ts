@@ -116,7 +116,7 @@ describe("applyRelease / diffRelease / removeRelease against the API simulator",
   it("a change made by someone else to a field we own shows as an update and is put back", async () => {
     await kube.mergePatch("v1", "ConfigMap", "web-config", { data: { "app.conf": "port=9999\n" } }, "web");
     const d = await diffRelease(kube, render("web", "web", baseObjects("web", "registry.example/web:1.1")));
-    expect(d.update).toEqual([{ id: "ConfigMap/web/web-config", fields: ["data.app.conf"] }]);
+    expect(d.update).toEqual([{ id: "ConfigMap/web/web-config", fields: ["data.app.conf"], changes: [{ path: "data.app.conf", before: "port=9999\n", after: "port=8080\n" }] }]);
     const r = await applyRelease(kube, render("web", "web", baseObjects("web", "registry.example/web:1.1")), opts());
     expect(r.updated).toEqual(["ConfigMap/web/web-config"]);
     expect((await kube.get("v1", "ConfigMap", "web-config", "web"))?.data).toEqual({ "app.conf": "port=8080\n" });
@@ -263,8 +263,8 @@ describe("applyRelease / diffRelease / removeRelease against the API simulator",
       { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c", namespace: ns }, data: {} },
     ] as KubeObject[];
     const d = await diffRelease(kube, render("dif", ns, v2));
-    expect(d).toEqual({ release: "dif", create: ["ConfigMap/dif/c"], update: [{ id: "ConfigMap/dif/a", fields: ["data.k"] }], prune: ["ConfigMap/dif/b"] });
-    expect(formatDiff(d)).toBe("dif:\n  + ConfigMap/dif/c\n  ~ ConfigMap/dif/a\n      data.k\n  - ConfigMap/dif/b\n");
+    expect(d).toEqual({ release: "dif", create: ["ConfigMap/dif/c"], update: [{ id: "ConfigMap/dif/a", fields: ["data.k"], changes: [{ path: "data.k", before: "1", after: "2" }] }], prune: ["ConfigMap/dif/b"] });
+    expect(formatDiff(d)).toBe('dif:\n  + ConfigMap/dif/c\n  ~ ConfigMap/dif/a\n      data.k: "1" → "2"\n  - ConfigMap/dif/b\n');
     // diff changed nothing
     expect((await kube.get("v1", "ConfigMap", "a", ns))?.data).toEqual({ k: "1" });
     expect(await kube.get("v1", "ConfigMap", "c", ns)).toBeUndefined();

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { report } from "../../src/cli/main.js";
 import { logsCommand } from "../../src/cluster/state.js";
 import { seeLogs } from "../../src/commands/cluster-run.js";
-import { CommandError, MultiHostError, stderrTail } from "../../src/errors.js";
+import { AuthError, CommandError, MultiHostError, stderrTail } from "../../src/errors.js";
 import { renderRunReport } from "../../src/report/html.js";
 import { buildRunModel } from "../../src/report/timeline.js";
 
@@ -37,7 +37,7 @@ describe("the cause of a failed command", () => {
 
   it("the CLI prints the line, the cause under it and the logs command for the host", () => {
     const e = new CommandError("lab-2", "kubeadm join …", 1, JOIN_STDERR, "kubeadm join");
-    e.seeAlso = seeLogs(e, "inv.yaml", "/work/.kubesmith/lab/runs/20261130-033000-up");
+    e.seeAlso = seeLogs(e, "inv.yaml", "/work/.kubesmith/lab/runs/20261130-033000-up")!;
     const t = io();
     expect(report(e, t.io, false)).toBe(7);
     const lines = t.err.join("").trimEnd().split("\n");
@@ -49,7 +49,8 @@ describe("the cause of a failed command", () => {
   it("several hosts: each host's cause under its name, one logs line per host", () => {
     const m = new MultiHostError([new CommandError("w1", "x", 1, "one\ntwo\n"), new CommandError("w2", "y", 2, "three\n")]);
     expect(m.details()).toEqual(["w1:", "  one"]);
-    expect(seeLogs(m, "/srv/inv.yaml", "/srv/.kubesmith/c/runs/r1").split("\n")).toEqual([
+    expect(seeLogs(new AuthError("w1", "authentication failed"), "/srv/inv.yaml", "/srv/.kubesmith/c/runs/r1")).toBeUndefined();
+    expect(seeLogs(m, "/srv/inv.yaml", "/srv/.kubesmith/c/runs/r1")!.split("\n")).toEqual([
       "w1's whole output: kubesmith logs -i /srv/inv.yaml --run r1 --host w1",
       "w2's whole output: kubesmith logs -i /srv/inv.yaml --run r1 --host w2",
     ]);

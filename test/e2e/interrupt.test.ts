@@ -55,13 +55,13 @@ describe.skipIf(labSkip)("faults: interrupts, closed pipes, timed-out commands (
       }
     });
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const t0 = Date.now();
     const code = await new Promise<number | null>((res) => child.on("close", (c) => res(c)));
     setLabFaults(lab.state.name, []);
     expect(sent, stderr + stdout.slice(-2000)).toBe(true);
     expect(code, stderr).toBe(130);
-    // well before the 8 s the init would have taken: the command was cut off after the 1 s grace
-    expect(Date.now() - t0).toBeLessThan(60_000);
+    // the command was cut off after the 1 s grace, before the 8 s the init would have taken: init never
+    // finished (no admin.conf). (Not a wall-time bound: on a loaded machine the whole run may take minutes.)
+    expect((await ssh(lab.state, cp(), "test -e /etc/kubernetes/admin.conf && echo finished || echo cut-off")).stdout.trim()).toBe("cut-off");
     expect(stderr).toBe(`kubesmith: interrupted during kubeadm init on the first control plane on ${cp()}; run 'kubesmith up' again to continue\n`);
     const events = parse(stdout);
     expect(events.at(-1)).toMatchObject({ kind: "run-end", ok: false, result: "interrupted" });

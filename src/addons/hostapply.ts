@@ -60,10 +60,12 @@ export function hostManifest(rendered: RenderedHosts, host: string): HostManifes
 }
 
 /** The validate command with the temp file's path put in (quoted). */
-export function validateCommand(template: string, path: string): string {
-  const q = quote(path);
-  if (/%s|\{file\}|\bFILE\b/.test(template)) return template.replace(/%s|\{file\}|\bFILE\b/g, () => q);
-  return `${template} ${q}`;
+export function validateCommand(template: string, path: string, q: (p: string) => string = quote): string {
+  // {{file}} (as addon.yaml files write it) before {file}: otherwise its braces stay around the path, and
+  // `keepalived -t -f {'…'}` checks a file that does not exist, which keepalived -t passes (LAB-NOTES).
+  const slot = /%s|\{\{\s*file\s*\}\}|\{file\}|\bFILE\b/g;
+  if (slot.test(template)) return template.replace(slot, () => q(path));
+  return `${template} ${q(path)}`;
 }
 
 /** A step keeping one file, validated before it replaces the old one. */
@@ -76,7 +78,7 @@ export function hostFileStep(release: string, f: RenderedHostFile): Step {
   const tmp = `${f.path}.kubesmith-tmp`;
   const step: Step = {
     id: `file:${f.path}`,
-    what: `${release}: write ${f.path} (checked with '${f.validate}')`,
+    what: `${release}: write ${f.path} (checked with '${validateCommand(f.validate, f.path, (p) => p)}' first)`,
     probe: script(f.secret ? SECRET_PREAMBLE : undefined, probeAll(fileMatchesProbe({ path: f.path, content: f.content, mode: f.mode, secret: f.secret }))),
     apply: script(
       APPLY_HEADER,

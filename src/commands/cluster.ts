@@ -75,6 +75,18 @@ export function clusterOptions(f: ClusterFlags, dryRun: boolean): ClusterOptions
   };
 }
 
+/**
+ * What a confirmation asks about, by name: "cluster 'prod' (cp1, cp2, cp3, w1 and 7 more, from inv.yaml)".
+ * An inventory that cannot be loaded fails here, before anyone is asked anything.
+ */
+export async function whichCluster(inventory: string): Promise<string> {
+  const { loadInventory } = await import("../inventory/load.js");
+  const inv = (await loadInventory(inventory)).inventory;
+  const names = inv.hosts.map((h) => h.name);
+  const shown = names.length > 6 ? `${names.slice(0, 5).join(", ")} and ${names.length - 5} more` : names.join(", ");
+  return `cluster '${inv.cluster.name}' (${shown}, from ${inventory})`;
+}
+
 /** `down` and `rebuild`: how nodes are drained (src/kube/drain.ts). */
 function drainOptions(cmd: Command): Command {
   return cmd
@@ -139,7 +151,7 @@ export function registerClusterCommands(program: Command, io: CliIo): void {
     .option("-y, --yes", "do not ask for confirmation (needed without a terminal)")
     .action(async (f: ClusterFlags) => {
       const opts = clusterOptions(f, !!f.dryRun);
-      if (!opts.dryRun) await confirm(`Tear down the cluster in ${opts.inventory} and reset its hosts?`, { ...(f.yes ? { yes: true } : {}), flag: "--yes" });
+      if (!opts.dryRun) await confirm(`Tear down ${await whichCluster(opts.inventory)} and reset those hosts?`, { ...(f.yes ? { yes: true } : {}), flag: "--yes" });
       const { runCluster, DOWN_PHASES } = await import("./cluster-run.js");
       await runCluster("down", DOWN_PHASES, opts, io, f.output, undefined, !!f.plain);
     });
@@ -150,7 +162,7 @@ export function registerClusterCommands(program: Command, io: CliIo): void {
     .option("--merge-kubeconfig", "also add the cluster as a context to ~/.kube/config")
     .action(async (f: ClusterFlags) => {
       const opts = clusterOptions(f, !!f.dryRun);
-      if (!opts.dryRun) await confirm(`Rebuild the cluster in ${opts.inventory} (everything on it is lost)?`, { ...(f.yes ? { yes: true } : {}), flag: "--yes" });
+      if (!opts.dryRun) await confirm(`Rebuild ${await whichCluster(opts.inventory)} (everything on it is lost)?`, { ...(f.yes ? { yes: true } : {}), flag: "--yes" });
       const { runCluster, summary, DOWN_PHASES, UP_PHASES } = await import("./cluster-run.js");
       // One interrupt stops the whole rebuild: down interrupted means rebuild again, up interrupted means up.
       await interruptible(async (signal) => {

@@ -10,6 +10,7 @@ import { registerCompletionCommand } from "./completion.js";
 import { registerInitCommand } from "./init.js";
 import { registerKubeconfigCommand } from "./kubeconfig.js";
 import { registerLogsCommand } from "./logs.js";
+import { registerVersionCommand } from "./version.js";
 import { registerHostkeysCommands } from "./hostkeys.js";
 import { registerStatusCommand } from "./status.js";
 import { registerInventoryCommands } from "./inventory.js";
@@ -27,5 +28,6 @@ export function registerCommands(program: Command, io: CliIo): void {
   registerLogsCommand(program, io);
   registerHostkeysCommands(program, io);
   registerKubeconfigCommand(program, io);
+  registerVersionCommand(program, io);
   registerCompletionCommand(program, io);
 }

@@ -2,6 +2,7 @@
 // for scripts, and the journal file every run writes. The tty renderer comes with the operator issue.
 import { appendFileSync } from "node:fs";
 import type { Reporter, RunEvent } from "./events.js";
+import { planSummary, type PlanChange } from "./plan.js";
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
@@ -11,6 +12,8 @@ export function endWord(e: Extract<RunEvent, { kind: "run-end" }>): string {
 }
 
 export class PlainReporter implements Reporter {
+  /** A dry run's changes, printed grouped by host and phase at its end instead of as they come. */
+  private readonly planned: PlanChange[] = [];
   constructor(private readonly write: (s: string) => void) {}
   emit(e: RunEvent): void {
     switch (e.kind) {
@@ -31,12 +34,14 @@ export class PlainReporter implements Reporter {
         else if (e.status === "done" && e.detail) this.write(`    ${e.host}: ${e.detail}\n`);
         break;
       case "change":
-        this.write(`    ${e.host}: ${e.dryRun ? "would " : ""}${e.what}\n`);
+        if (e.dryRun) this.planned.push({ phase: e.phase, host: e.host, what: e.what });
+        else this.write(`    ${e.host}: ${e.what}\n`);
         break;
       case "warning":
         this.write(`    warning: ${e.host ? `${e.host}: ` : ""}${e.message}\n`);
         break;
       case "run-end":
+        if (this.planned.length) this.write(`\n${planSummary(this.planned.splice(0))}\n`);
         this.write(`${endWord(e)} in ${secs(e.durationMs)}, ${e.changes} change(s)\n`);
         break;
       default:

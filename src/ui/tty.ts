@@ -9,6 +9,7 @@
 import { Writable } from "node:stream";
 import { DefaultRenderer, Listr, ListrLogger, ProcessOutput, type ListrTaskWrapper } from "listr2";
 import type { Reporter, RunEvent } from "./events.js";
+import { planSummary, type PlanChange } from "./plan.js";
 import { endWord } from "./reporters.js";
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
@@ -72,6 +73,7 @@ export class TtyReporter implements Reporter {
   private readonly tickMs: number;
   private chain: Promise<void> = Promise.resolve();
   private current?: PhaseState;
+  private readonly planned: PlanChange[] = [];
 
   constructor(opts: TtyReporterOptions) {
     this.out = outputStream(opts.stream, opts.color ?? true);
@@ -115,7 +117,8 @@ export class TtyReporter implements Reporter {
         break;
       }
       case "change":
-        if (this.current && e.dryRun) this.current.notes.push(`${e.host}: would ${e.what}`);
+        // A plan's changes are listed at the end, by host and phase (ui/plan.ts).
+        if (e.dryRun) this.planned.push({ phase: e.phase, host: e.host, what: e.what });
         break;
       case "warning": {
         const msg = `warning: ${e.host ? `${e.host}: ` : ""}${e.message}`;
@@ -124,6 +127,7 @@ export class TtyReporter implements Reporter {
         break;
       }
       case "run-end":
+        if (this.planned.length) this.line(`\n${planSummary(this.planned.splice(0)).trimEnd()}\n`);
         this.line(`${endWord(e)} in ${secs(e.durationMs)}, ${e.changes} change(s)`);
         break;
       default:

@@ -81,7 +81,7 @@ describe.skipIf(labSkip)("host bundle apply on lab hosts", () => {
       "demo-edge: install keepalived",
       "demo-edge: write /etc/kubesmith-demo/app.conf",
       "demo-edge: write /etc/kubesmith-demo/token",
-      "demo-edge: write /etc/keepalived/keepalived.conf (checked with 'keepalived -t -f %s')",
+      "demo-edge: write /etc/keepalived/keepalived.conf (checked with 'keepalived -t -f /etc/keepalived/keepalived.conf' first)",
       "demo-edge: write /etc/kubesmith-demo/extra.conf",
       "demo-edge: restart keepalived (its configuration changed)",
       `demo-edge: record the release's files in ${hostManifestPath("demo-edge")}`,
@@ -114,7 +114,7 @@ describe.skipIf(labSkip)("host bundle apply on lab hosts", () => {
     await applyHostRelease(c, render({ prio: 120 }), targets);
     const whats = c.changes.filter((x) => x.host === "lab-1").map((x) => x.what);
     expect(whats).toEqual([
-      "demo-edge: write /etc/keepalived/keepalived.conf (checked with 'keepalived -t -f %s')",
+      "demo-edge: write /etc/keepalived/keepalived.conf (checked with 'keepalived -t -f /etc/keepalived/keepalived.conf' first)",
       "demo-edge: remove /etc/kubesmith-demo/extra.conf (no longer rendered)",
       "demo-edge: restart keepalived (its configuration changed)",
       `demo-edge: record the release's files in ${hostManifestPath("demo-edge")}`,

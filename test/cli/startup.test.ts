@@ -90,7 +90,7 @@ describe.skipIf(!existsSync(cliJs))("startup: commands load only what they need 
     expect(r.modules.some((m) => m.endsWith("/dist/cli.js"))).toBe(true);
   });
 
-  const light: string[][] = [["--version"], ["--help"], ["completion", "bash"], ["inventory", "--help"], ["up", "--help"], ["addons", "apply", "--help"]];
+  const light: string[][] = [["--version"], ["version"], ["--help"], ["completion", "bash"], ["inventory", "--help"], ["up", "--help"], ["addons", "apply", "--help"]];
   for (const args of light) {
     it(`kubesmith ${args.join(" ")} loads none of the heavy libraries`, async () => {
       const r = await traced(args);

@@ -1,0 +1,50 @@
+// `kubesmith version`: what this kubesmith installs by default and what it runs on (as `kubectl version`,
+// `helm version`, `k0sctl version` answer). Cheap: no inventory, no network.
+import { Option, type Command } from "commander";
+import type { CliIo } from "../cli/main.js";
+import { packageVersion } from "../util/pkg.js";
+import { CALICO, CONTAINERD, KUBERNETES } from "../versions.js";
+
+export interface VersionInfo {
+  kubesmith: string;
+  kubernetes: { default: string; supported: string[] };
+  calico: string;
+  containerd: string;
+  node: string;
+  platform: string;
+}
+
+export function versionInfo(): VersionInfo {
+  return {
+    kubesmith: packageVersion(),
+    kubernetes: { default: KUBERNETES.default, supported: [...KUBERNETES.supported] },
+    calico: CALICO.version,
+    containerd: `${CONTAINERD.package} ${CONTAINERD.minMajor}.x`,
+    node: process.version,
+    platform: `${process.platform}/${process.arch}`,
+  };
+}
+
+export function registerVersionCommand(program: Command, io: CliIo): void {
+  program
+    .command("version")
+    .description("show the kubesmith version, the Kubernetes, Calico and containerd versions it installs, and the Node.js it runs on")
+    .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json", "yaml"]).default("table"))
+    .action(async (opts: { output: "table" | "json" | "yaml" }) => {
+      const v = versionInfo();
+      if (opts.output === "json") return io.stdout(`${JSON.stringify(v, null, 2)}\n`);
+      if (opts.output === "yaml") {
+        const { stringify } = await import("yaml");
+        return io.stdout(stringify(v));
+      }
+      io.stdout(
+        [
+          `kubesmith   ${v.kubesmith}`,
+          `kubernetes  ${v.kubernetes.default} (default; supported: ${v.kubernetes.supported.join(", ")})`,
+          `calico      ${v.calico}`,
+          `containerd  ${v.containerd}`,
+          `node        ${v.node} (${v.platform})`,
+        ].join("\n") + "\n",
+      );
+    });
+}

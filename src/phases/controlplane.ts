@@ -11,6 +11,7 @@ import { KUBEADM_API, joinGuardProbe, kubeadmInitCommand, kubeadmInitConfig, kub
 import { quote } from "../ssh/quote.js";
 import type { Runner } from "../ssh/types.js";
 import { connectKube, ensureKube } from "./api.js";
+import { removeStaleEtcdMember } from "./etcd-member.js";
 import type { ClusterContext, JoinSecrets } from "./context.js";
 import { change, forHosts, type Phase } from "./run.js";
 import { runSteps } from "./steps.js";
@@ -249,6 +250,7 @@ async function joinHost(ctx: ClusterContext, h: ClusterHost, kind: "worker" | "c
       await runner.exec("kubeadm reset -f", { sudo: true, label: "kubeadm reset (repair)" });
     });
   }
+  if (kind === "control-plane") await removeStaleEtcdMember(ctx, h);
   await change(ctx, h.name, `kubeadm join as ${kind === "worker" ? "a worker" : "a control plane"} via ${endpointString(ctx.model.endpoint)}`, async () => {
     const s = await ensureJoinSecrets(ctx, kind === "control-plane");
     const config = kubeadmJoinConfig({

@@ -669,7 +669,9 @@ function uploadCerts(sim: Sim, args: string[]): number {
     sim.out("[upload-certs] Skipping phase. Please see --upload-certs\n");
     return 0;
   }
-  const key = flag(flags, "certificate-key") ?? randomBytes(32).toString("hex");
+  // --certificate-key, else the InitConfiguration's certificateKey from --config, else a new one
+  // (cmd/kubeadm/app/cmd/phases/init/uploadcerts.go: the key comes from the init configuration)
+  const key = flag(flags, "certificate-key") ?? readConfig(sim, flag(flags, "config"), "init").certificateKey ?? randomBytes(32).toString("hex");
   storeCertKey(sim, key);
   sim.out(`[upload-certs] Storing the certificates in Secret "kubeadm-certs" in the "kube-system" Namespace\n[upload-certs] Using certificate key:\n${key}\n`);
   return 0;

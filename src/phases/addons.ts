@@ -45,7 +45,7 @@ export async function applyClusterReleaseIn(
 }
 
 export async function hostTargets(ctx: ClusterContext, names: string[]): Promise<HostTarget[]> {
-  const hosts = ctx.model.hosts.filter((h) => names.includes(h.name));
+  const hosts = ctx.model.hosts.filter((h) => names.includes(h.name) && !ctx.unreachable?.has(h.name));
   return Promise.all(
     hosts.map(async (h) => ({
       name: h.name,

@@ -116,7 +116,8 @@ export const cni: Phase<ClusterContext> = {
         for (const o of missing) await kube.apply(o);
       });
     }
-    if (!ctx.dryRun) await waitNodesReady(ctx, ctx.model.hosts.map((h) => h.name), ctx.options.waitTimeoutMs ?? 300_000);
+    // a host the run goes on without (phases/reach.ts) is not waited for: its kubelet cannot report
+    if (!ctx.dryRun) await waitNodesReady(ctx, ctx.model.hosts.filter((h) => !ctx.unreachable?.has(h.name)).map((h) => h.name), ctx.options.waitTimeoutMs ?? 300_000);
   },
 };
 
@@ -198,6 +199,7 @@ export const labelsAndTaints: Phase<ClusterContext> = {
   async run(ctx) {
     const kube = ctx.kube;
     for (const h of ctx.model.hosts) {
+      if (ctx.unreachable?.has(h.name)) continue; // reported at the end of the run (phases/reach.ts)
       if (!kube) {
         const labels = Object.entries(desiredLabels(h)).map(([k, v]) => (v ? `${k}=${v}` : k));
         await change(ctx, h.name, `set node labels ${labels.join(" ")}`, async () => {});

@@ -21,6 +21,8 @@ export interface PhaseContext {
   signal?: AbortSignal;
   /** Default 5 s (DEFAULT_INTERRUPT_GRACE_MS). */
   interruptGraceMs?: number;
+  /** Hosts the run goes on without (phases/reach.ts): forHosts skips them. */
+  unreachable?: Map<string, KubesmithError>;
 }
 
 const DEFAULT_GRACE_MS = 5000;
@@ -80,6 +82,10 @@ export async function forHosts<C extends PhaseContext, H extends { name: string 
   await Promise.all(
     hosts.map((h, index) =>
       limit(async () => {
+        if (ctx.unreachable?.has(h.name)) {
+          ctx.reporter.emit({ kind: "host-step", phase: ctx.phase, host: h.name, status: "skipped", detail: "unreachable" });
+          return;
+        }
         if (ctx.signal?.aborted) {
           notStarted++;
           ctx.reporter.emit({ kind: "host-step", phase: ctx.phase, host: h.name, status: "skipped", detail: "interrupted" });

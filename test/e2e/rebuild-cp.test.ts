@@ -1,12 +1,14 @@
 // Issue 10/9: the first control plane is rebuilt (wiped: a fresh machine, nothing kubeadm did) while the
 // other two run. up must not run a second kubeadm init: it leads from lab-2 (the first control plane that
 // kubeadm set up), removes lab-1's stale etcd member through lab-2, joins lab-1 as a control plane again,
-// and the cluster stays one cluster behind the VIP. Lab "e2ecp1", 3 control planes and 1 worker.
+// and the cluster stays one cluster behind the VIP. Then lab-1 goes down (issue 10, "if cp1 is down, up
+// still works through another"): up leads from lab-2, joins a worker that was reset, and ends with exit 4
+// naming lab-1. Lab "e2ecp1", 3 control planes and 1 worker.
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hostWipe } from "../../src/lab/hostops.js";
+import { hostDown, hostWipe } from "../../src/lab/hostops.js";
 import { KubeClient, nodeReady } from "../../src/kube/client.js";
 import { changesOf, kubesmith as runCli, type RunResult as Run } from "../helpers/cli.js";
 import { labSkip, ssh, startLab, waitFor, type StartedLab } from "../helpers/lab.js";
@@ -68,10 +70,31 @@ describe.skipIf(labSkip)("up after the first control plane was wiped while the o
       return out;
     };
     const held = await waitFor(async () => ((await holders()).length === 1 ? holders() : undefined), 15_000, 200);
-    expect(held ?? (await holders())).toHaveLength(1);
+    const why = async () => (await Promise.all(["lab-1", "lab-2", "lab-3"].map((h) => ssh(lab.state, h, "ip -4 -o addr show dev eth0; tail -n 8 /var/log/keepalived.log")))).map((x, i) => `lab-${i + 1}: ${x.stdout}${x.stderr}`).join("\n");
+    expect(held ?? (await holders()), held ? "" : await why()).toHaveLength(1);
 
     const again = await kubesmith(["up", ...args()]);
     expect(again.code, again.stderr).toBe(0);
     expect(changesOf(again).map((e) => `${e.host}: ${e.what}`)).toEqual([]);
   }, 600_000);
+
+  it("lab-1 down: up works through lab-2 (a reset worker joins again), never inits, names lab-1 and exits 4", async () => {
+    await hostDown(lab.state.name, "lab-1");
+    const reset = await ssh(lab.state, "lab-4", "kubeadm reset -f");
+    expect(reset.code, reset.stderr).toBe(0);
+    const r = await kubesmith(["up", ...args(), "--connect-timeout", "2", "--retry-budget", "0"]);
+    expect(r.code, r.stderr + r.stdout.slice(-3000)).toBe(4);
+    expect(r.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(/^kubesmith: lab-1: .+; everything else was done through lab-2: bring lab-1 back and run up again$/),
+    ]);
+    const changes = changesOf(r).map((e) => `${e.host}: ${e.what}`);
+    expect(changes).toEqual([expect.stringMatching(/^lab-4: kubeadm join as a worker via /)]);
+    const kube = await KubeClient.fromKubeconfig(readFileSync(join(work, "kubeconfig", `${lab.state.name}.yaml`), "utf8"));
+    try {
+      const n4 = await kube.get("v1", "Node", "lab-4");
+      expect(n4 && nodeReady(n4)).toBe(true);
+    } finally {
+      kube.close();
+    }
+  }, 300_000);
 });

@@ -12,6 +12,7 @@ import { quote } from "../ssh/quote.js";
 import type { Runner } from "../ssh/types.js";
 import { connectKube, ensureKube } from "./api.js";
 import { removeStaleEtcdMember } from "./etcd-member.js";
+import { requireLiveApi } from "./reach.js";
 import type { ClusterContext, JoinSecrets } from "./context.js";
 import { change, forHosts, type Phase } from "./run.js";
 import { runSteps } from "./steps.js";
@@ -119,6 +120,8 @@ export const kubeadmInit: Phase<ClusterContext> = {
     // Only the leader is set up and nothing has joined it: that may be an init cut off halfway (the API
     // server's manifest written, the cluster never answering). Decide from what the cluster says.
     const others = ctx.model.hosts.some((h) => h !== first && ctx.joined.has(h.name));
+    // Others joined: their cluster must answer, or the run stops saying what to do (phases/reach.ts)
+    if (others && ctx.joined.has(first.name)) await requireLiveApi(ctx);
     if (others || !ctx.joined.has(first.name) || (await initFinished(ctx))) return exists;
     ctx.reporter.emit({
       kind: "warning",

@@ -11,7 +11,9 @@
 // - Anything else stays fatal at once: an unreachable worker (the bound for those is forHosts' business),
 //   a host that refused our key or host key, every control plane unreachable, or a new cluster (no
 //   control plane set up: init needs the inventory's first one).
-import { KubesmithError, MultiHostError, UnreachableError } from "../errors.js";
+import { endpointString } from "../cluster/model.js";
+import { ApiError, KubesmithError, MultiHostError, UnreachableError } from "../errors.js";
+import { connectKube } from "./api.js";
 import type { ClusterContext } from "./context.js";
 
 /** The hosts' errors, each naming its host (a MultiHostError is split). */
@@ -84,4 +86,30 @@ export async function lockHost(ctx: ClusterContext): Promise<string> {
     failures.set(c.name, e);
   }
   throw failures.size === 1 ? [...failures.values()][0] : new MultiHostError([...failures.values()]);
+}
+
+/**
+ * Issue 11, "others joined but the leader's API is dead": kubeadm set the leader up and other hosts joined
+ * it, so reset and init (the repair for an init cut off halfway) would throw their cluster away. When
+ * the API does not answer (within a bound), stop with one line that says what to do.
+ */
+export async function requireLiveApi(ctx: ClusterContext, readyTimeoutMs = 20_000): Promise<void> {
+  if (ctx.kube) return;
+  const first = ctx.model.first;
+  try {
+    const adminConf = (await (await ctx.runner(first.name)).download("/etc/kubernetes/admin.conf", { sudo: true })).toString("utf8");
+    ctx.kube = await connectKube(ctx, adminConf, readyTimeoutMs);
+    ctx.adminConf = adminConf;
+  } catch (err) {
+    const joined = ctx.model.hosts.filter((h) => h !== first && ctx.joined.has(h.name)).map((h) => h.name);
+    const down = [...(ctx.unreachable?.keys() ?? [])].filter((h) => ctx.model.controlPlanes.some((c) => c.name === h));
+    const n = ctx.model.controlPlanes.length;
+    const cause = err instanceof KubesmithError ? err.oneLine() : (err as Error).message;
+    const todo = down.length
+      ? `bring back ${down.join(", ")} (etcd needs ${Math.floor(n / 2) + 1} of its ${n} members to answer)`
+      : `check kube-apiserver and etcd on ${ctx.model.controlPlanes.filter((c) => ctx.joined.has(c.name)).map((c) => c.name).join(", ")} (crictl ps; journalctl -u kubelet)`;
+    throw new ApiError(
+      `${first.name}: the cluster's API does not answer through ${endpointString(ctx.model.endpoint)} (${cause}), and ${joined.join(", ")} joined this cluster, so up will not reset it or run kubeadm init: ${todo}, then run up again`,
+    );
+  }
 }

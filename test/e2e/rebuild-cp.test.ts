@@ -97,4 +97,15 @@ describe.skipIf(labSkip)("up after the first control plane was wiped while the o
       kube.close();
     }
   }, 300_000);
+
+  it("lab-1 and lab-3 down (etcd without a majority): up stops before init with one line saying what to do", async () => {
+    await hostDown(lab.state.name, "lab-3");
+    const r = await kubesmith(["up", ...args(), "--connect-timeout", "2", "--retry-budget", "0"]);
+    expect(r.code, r.stderr + r.stdout.slice(-3000)).toBe(11);
+    const lines = r.stderr.trim().split("\n");
+    expect(lines).toContainEqual(
+      expect.stringMatching(/^kubesmith: lab-2: the cluster's API does not answer through [\d.]+:6443 \(.+\), and .*lab-4.* joined this cluster, so up will not reset it or run kubeadm init: bring back lab-1, lab-3 \(etcd needs 2 of its 3 members to answer\), then run up again$/),
+    );
+    expect(changesOf(r).map((e) => `${e.host}: ${e.what}`)).toEqual([]);
+  }, 300_000);
 });

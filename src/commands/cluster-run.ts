@@ -15,6 +15,7 @@ import { drainNodes, removeHostAddons, resetHosts } from "../phases/down.js";
 import { gatherFacts, preflight, prepareHosts } from "../phases/hosts.js";
 import { runPhases, throwIfInterrupted, type Phase } from "../phases/run.js";
 import { remaining } from "../phases/partial.js";
+import { lockHost, throwIfLeftOut } from "../phases/reach.js";
 import { chooseReporter } from "../ui/select.js";
 import { writeRunReport } from "../report/html.js";
 import { applyAddons, renderAddons } from "../phases/addons.js";
@@ -89,15 +90,17 @@ export async function runCluster(
   const me = ourLock(command);
   const t0 = performance.now();
   let result: RunResultKind = "failed";
-  let locked = false;
+  let locked: string | undefined;
   try {
     if (!opts.dryRun) {
       throwIfInterrupted(ctx);
-      const first = await ctx.runner(ctx.model.first.name);
-      await acquireLock(first, me, { ...(opts.forceUnlock ? { force: true } : {}), warn: (m) => ctx.reporter.emit({ kind: "warning", host: ctx.model.first.name, message: m }) });
-      locked = true;
+      // the first control plane, or (up) the first one that answers: the lock is released where it was taken
+      const host = await lockHost(ctx);
+      await acquireLock(await ctx.runner(host), me, { ...(opts.forceUnlock ? { force: true } : {}), warn: (m) => ctx.reporter.emit({ kind: "warning", host, message: m }) });
+      locked = host;
     }
     await runPhases(phases, ctx, { end: false });
+    throwIfLeftOut(ctx);
     // Workers left out (--max-failed-workers): the rest finished, the run did not.
     const partial = ctx.partial?.error(rerun);
     result = partial ? "failed" : "ok";
@@ -116,7 +119,7 @@ export async function runCluster(
     throw new InterruptedError(`interrupted during ${where ?? whereNow(ctx)}; run 'kubesmith ${rerun}' again to continue`, { cause: err });
   } finally {
     signal.removeEventListener("abort", noteWhere);
-    if (locked) await releaseLock(await ctx.runner(ctx.model.first.name), me).catch(() => {});
+    if (locked) await releaseLock(await ctx.runner(locked), me).catch(() => {});
     // The last event of the run, after the lock's own command events.
     ctx.reporter.emit({ kind: "run-end", ok: result === "ok", result, durationMs: Math.round(performance.now() - t0), changes: ctx.changes.length });
     await closeContext(ctx);

@@ -153,7 +153,7 @@ function stateFile(name: string): string {
   return path.join(labDir(name), "state.json");
 }
 
-function saveState(state: LabState): void {
+export function saveState(state: LabState): void {
   writeAtomic(path.join(state.dir, "state.json"), `${JSON.stringify(state, null, 2)}\n`, 0o644);
 }
 
@@ -223,8 +223,8 @@ export function loadLabState(name: string = DEFAULT_LAB): LabState | undefined {
 /** Processes that simulated commands started (keepalived), recorded by the simulator per host. */
 export function simProcs(state: LabState): ProcRef[] {
   const out: ProcRef[] = [];
-  for (const h of state.hosts) {
-    const dir = path.join(h.dir, "procs");
+  // each host's, and the cluster's (the API store, which outlives any one host: sim/apiserver.ts)
+  for (const dir of [...state.hosts.map((h) => path.join(h.dir, "procs")), path.join(state.dir, "cluster", "procs")]) {
     let files: string[] = [];
     try {
       files = readdirSync(dir);
@@ -491,7 +491,7 @@ interface SimMounts {
 }
 
 /** The package and node may sit under a directory the hosts overlay (/root, /home, /tmp …): bind them. */
-function prepareSimPaths(state: LabState): SimMounts {
+export function prepareSimPaths(state: LabState): SimMounts {
   const binds: [string, string][] = [];
   const root = packageRoot();
   let main = simMainPath(root);
@@ -533,6 +533,7 @@ export const SIM_TOOLS = [
   "firewall-cmd",
   "getenforce",
   "setenforce",
+  "crictl",
 ] as const;
 
 /**
@@ -577,7 +578,7 @@ function overlays(state: LabState): { target: string; lower: string[]; key: stri
   });
 }
 
-async function prepareHost(state: LabState, h: LabHost, hash: string, hostsFile: string): Promise<void> {
+export async function prepareHost(state: LabState, h: LabHost, hash: string, hostsFile: string): Promise<void> {
   const upper = path.join(h.dir, "upper");
   const work = path.join(h.dir, "work");
   mkdirSync(h.dir, { recursive: true, mode: 0o755 });
@@ -717,7 +718,7 @@ function setupScript(state: LabState, h: LabHost, mnt: SimMounts): string {
   return lines.join("\n");
 }
 
-function startHost(state: LabState, h: LabHost, mnt: SimMounts): ProcRef {
+export function startHost(state: LabState, h: LabHost, mnt: SimMounts): ProcRef {
   const logFd = openSync(path.join(h.dir, "sshd.log"), "a");
   try {
     // ip netns exec gives a private mount namespace; unshare --uts a private hostname. Both exec,
@@ -760,7 +761,7 @@ function tcpConnect(address: string, timeoutMs: number): Promise<boolean> {
   });
 }
 
-async function waitForSshd(h: LabHost, timeoutMs = 30_000): Promise<void> {
+export async function waitForSshd(h: LabHost, timeoutMs = 30_000): Promise<void> {
   const t0 = Date.now();
   const died = () => {
     let tail = "";

@@ -233,7 +233,7 @@ export const writeKubeconfig: Phase<ClusterContext> = {
     const dir = resolve("kubeconfig");
     const file = join(dir, `${ctx.model.name}.yaml`);
     const current = existsSync(file) ? readFileSync(file, "utf8") : "";
-    if (ctx.adminConf === undefined || current !== ctx.adminConf) {
+    if (ctx.adminConf === undefined || !sameCluster(current, ctx.adminConf)) {
       await change(ctx, "local", `write ${file}`, async () => {
         mkdirSync(dir, { recursive: true, mode: 0o700 });
         writeFileSync(file, ctx.adminConf!, { mode: 0o600 });
@@ -246,6 +246,21 @@ export const writeKubeconfig: Phase<ClusterContext> = {
     }
   },
 };
+
+/**
+ * The kubeconfig already written reaches the same cluster as admin.conf: same server and CA. Its client
+ * certificate may differ: every control plane's admin.conf has its own, and the leader may change.
+ */
+function sameCluster(current: string, adminConf: string): boolean {
+  if (current === adminConf) return true;
+  try {
+    const a = (parse(current) as Kubeconfig | null)?.clusters?.[0]?.cluster;
+    const b = (parse(adminConf) as Kubeconfig | null)?.clusters?.[0]?.cluster;
+    return a !== undefined && JSON.stringify(a) === JSON.stringify(b);
+  } catch {
+    return false;
+  }
+}
 
 interface Kubeconfig {
   apiVersion?: string;

@@ -12,6 +12,8 @@ import { KUBEADM_API, joinGuardProbe, kubeadmInitCommand, kubeadmInitConfig, kub
 import { quote } from "../ssh/quote.js";
 import type { Runner } from "../ssh/types.js";
 import { connectKube, ensureKube } from "./api.js";
+import { removeStaleEtcdMember } from "./etcd-member.js";
+import { requireLiveApi } from "./reach.js";
 import type { ClusterContext, JoinSecrets } from "./context.js";
 import { change, forHosts, type Phase } from "./run.js";
 import { runSteps } from "./steps.js";
@@ -119,6 +121,8 @@ export const kubeadmInit: Phase<ClusterContext> = {
     // Only the leader is set up and nothing has joined it: that may be an init cut off halfway (the API
     // server's manifest written, the cluster never answering). Decide from what the cluster says.
     const others = ctx.model.hosts.some((h) => h !== first && ctx.joined.has(h.name));
+    // Others joined: their cluster must answer, or the run stops saying what to do (phases/reach.ts)
+    if (others && ctx.joined.has(first.name)) await requireLiveApi(ctx);
     if (others || !ctx.joined.has(first.name) || (await initFinished(ctx))) return exists;
     ctx.reporter.emit({
       kind: "warning",
@@ -250,6 +254,7 @@ async function joinHost(ctx: ClusterContext, h: ClusterHost, kind: "worker" | "c
       await runner.exec("kubeadm reset -f", { sudo: true, label: "kubeadm reset (repair)" });
     });
   }
+  if (kind === "control-plane") await removeStaleEtcdMember(ctx, h);
   await change(ctx, h.name, `kubeadm join as ${kind === "worker" ? "a worker" : "a control plane"} via ${endpointString(ctx.model.endpoint)}`, async () => {
     const s = await ensureJoinSecrets(ctx, kind === "control-plane");
     const config = kubeadmJoinConfig({

@@ -10,6 +10,7 @@ import { prepareOsSteps } from "../scripts/os.js";
 import { proxySettingsFor } from "../scripts/proxy.js";
 import type { ClusterContext } from "./context.js";
 import { fatalErrors, remaining } from "./partial.js";
+import { failedBeforeFacts, unreachablePolicy } from "./reach.js";
 import { forHosts, type Phase } from "./run.js";
 import { runSteps } from "./steps.js";
 
@@ -30,20 +31,29 @@ export function firewallPlan(model: ClusterModel, h: ClusterHost): FirewallPlan 
 export const gatherFacts: Phase<ClusterContext> = {
   title: "connect and gather facts",
   async run(ctx) {
-    await forHosts(ctx, ctx.model.hosts, async (h) => {
-      const runner = await ctx.runner(h.name);
-      const r = await runner.exec(factsScript(), { sudo: true, label: "gather facts" });
-      const f = parseFacts(r.stdout);
-      ctx.facts.set(h.name, f);
-      if (f.kubeadmState !== "none") ctx.joined.add(h.name);
-      return `${f.osPretty}, ${f.cpus} CPU, ${f.memoryMiB} MiB${f.kubeadmState !== "none" ? `, already set up (${f.kubeadmState})` : ""}`;
-    });
+    try {
+      await forHosts(ctx, ctx.model.hosts, async (h) => {
+        const failed = failedBeforeFacts(ctx, h.name);
+        if (failed) throw failed;
+        const runner = await ctx.runner(h.name);
+        const r = await runner.exec(factsScript(), { sudo: true, label: "gather facts" });
+        const f = parseFacts(r.stdout);
+        ctx.facts.set(h.name, f);
+        if (f.kubeadmState !== "none") ctx.joined.add(h.name);
+        return `${f.osPretty}, ${f.cpus} CPU, ${f.memoryMiB} MiB${f.kubeadmState !== "none" ? `, already set up (${f.kubeadmState})` : ""}`;
+      });
+    } catch (err) {
+      if (!unreachablePolicy(ctx, err)) throw err;
+    }
     const leader = chooseLeader(ctx.model, (name) => ctx.facts.get(name)?.kubeadmState);
     if (leader !== ctx.model.first) {
+      const first = ctx.model.first.name;
       ctx.reporter.emit({
         kind: "warning",
         host: leader.name,
-        message: `${ctx.model.first.name} is not set up by kubeadm but ${leader.name} is: ${leader.name} leads this run and ${ctx.model.first.name} joins the running cluster as a control plane`,
+        message: ctx.unreachable?.has(first)
+          ? `${first} is unreachable and ${leader.name} is set up by kubeadm: ${leader.name} leads this run`
+          : `${first} is not set up by kubeadm but ${leader.name} is: ${leader.name} leads this run and ${first} joins the running cluster as a control plane`,
       });
       ctx.model.first = leader;
     }
@@ -55,7 +65,7 @@ export const preflight: Phase<ClusterContext> = {
   async run(ctx) {
     const hosts = remaining(ctx, ctx.model.hosts);
     const findings = runPreflight(
-      hosts.map((h) => ({
+      hosts.filter((h) => ctx.facts.has(h.name)).map((h) => ({
         name: h.name,
         roles: h.spec.roles,
         facts: ctx.facts.get(h.name)!,

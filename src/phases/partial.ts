@@ -90,5 +90,7 @@ export function fatalErrors(ctx: PhaseContext, failures: HostFailure[]): unknown
 /** The hosts still in the run: those not dropped. */
 export function remaining<H extends { name: string }>(ctx: PhaseContext, hosts: readonly H[]): H[] {
   const dropped = ctx.partial?.dropped;
-  return dropped?.size ? hosts.filter((h) => !dropped.has(h.name)) : [...hosts];
+  // Also the control planes the run goes on without (phases/reach.ts), which are reported at its end.
+  const away = ctx.unreachable;
+  return dropped?.size || away?.size ? hosts.filter((h) => !dropped?.has(h.name) && !away?.has(h.name)) : [...hosts];
 }

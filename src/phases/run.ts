@@ -24,6 +24,8 @@ export interface PhaseContext {
   interruptGraceMs?: number;
   /** Workers that may fail without stopping the run (partial.ts); unset: every failure stops it. */
   partial?: PartialFailures;
+  /** Hosts the run goes on without (phases/reach.ts): forHosts skips them. */
+  unreachable?: Map<string, KubesmithError>;
 }
 
 const DEFAULT_GRACE_MS = 5000;
@@ -103,6 +105,10 @@ export async function forHosts<C extends PhaseContext, H extends { name: string 
   fn: (host: H) => Promise<void | string>,
   opts: { concurrency?: number } = {},
 ): Promise<void> {
+  // The control planes the run goes on without (phases/reach.ts) show as skipped; dropped workers do not show.
+  for (const h of hosts) {
+    if (ctx.unreachable?.has(h.name)) ctx.reporter.emit({ kind: "host-step", phase: ctx.phase, host: h.name, status: "skipped", detail: "unreachable" });
+  }
   hosts = remaining(ctx, hosts);
   const limit = pLimit(opts.concurrency ?? ctx.concurrency);
   // Indexed by the host's place in the list, so the errors come out in inventory order, not completion order.

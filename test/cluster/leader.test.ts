@@ -12,6 +12,9 @@ import { joinControlPlanes, joinWorkers, kubeadmInit } from "../../src/phases/co
 import type { ClusterContext } from "../../src/phases/context.js";
 import type { Runner } from "../../src/ssh/types.js";
 import { MemoryReporter } from "../../src/ui/events.js";
+import { ApiError, UnreachableError } from "../../src/errors.js";
+import { throwIfLeftOut } from "../../src/phases/reach.js";
+import { forHosts } from "../../src/phases/run.js";
 
 type State = "none" | "worker" | "control-plane";
 const cp = (name: string): ClusterHost =>
@@ -79,6 +82,7 @@ describe("the leader", () => {
     expect([...ctx.joined].sort()).toEqual(["cp2", "cp3"]);
     expect(ctx.model.first.name).toBe("cp2");
     expect(reporter.of("warning").some((w) => /cp2 leads this run and cp1 joins/.test(w.message))).toBe(true);
+    ctx.kube = {} as never; // the cluster answers (requireLiveApi: an API connection is made first)
     expect(await kubeadmInit.shouldRun!(ctx)).toMatch(/the cluster exists \(cp2, cp3 are set up by kubeadm\)/);
     // the join phase covers every control plane but the leader, cp1 included
     const joined: string[] = [];
@@ -132,5 +136,60 @@ describe("the leader", () => {
     await gatherFacts.run(ctx);
     expect(ctx.model.first.name).toBe("cp1");
     expect(await kubeadmInit.shouldRun!(ctx)).toBe(true);
+  });
+
+  it("others joined but the cluster's API does not answer: no reset, no init, one line saying what to do", async () => {
+    const { ctx } = context({ cp1: "control-plane", cp2: "control-plane", cp3: "none" });
+    await gatherFacts.run(ctx);
+    const dead = { ...ctx, runner: async () => ({ download: async () => Promise.reject(new Error("sftp: no such file")) }) } as unknown as ClusterContext;
+    const err = await Promise.resolve(kubeadmInit.shouldRun!(dead)).then(() => undefined, (e: unknown) => e as ApiError);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err!.exitCode).toBe(11);
+    expect(err!.oneLine()).toMatch(/^cp1: the cluster's API does not answer through vip:6443 \(sftp: no such file\), and cp2 joined this cluster, so up will not reset it or run kubeadm init: check kube-apiserver and etcd on cp1, cp2 .*then run up again$/);
+    expect(err!.oneLine()).not.toContain("\n");
+  });
+
+  it("cp1 unreachable while cp2 and cp3 are set up: up goes on without it and cp2 leads; a new cluster or down stays fatal", async () => {
+    const unreachable = (states: Record<string, State | "down">, command = "up") => {
+      const reporter = new MemoryReporter();
+      const ctx = fakeContext(
+        (name) =>
+          ({
+            exec: async () => {
+              if (states[name] === "down") throw new UnreachableError(name, "connect timed out after 2s (1 attempt)");
+              return { code: 0, stdout: factsOutput(states[name] as State), stderr: "" };
+            },
+          }) as unknown as Runner,
+        { reporter, command },
+      );
+      return { ctx, reporter };
+    };
+    const { ctx, reporter } = unreachable({ cp1: "down", cp2: "control-plane", cp3: "control-plane" });
+    await gatherFacts.run(ctx);
+    expect([...(ctx.unreachable?.keys() ?? [])]).toEqual(["cp1"]);
+    expect(ctx.model.first.name).toBe("cp2");
+    expect(reporter.of("warning").map((w) => w.message)).toContain("cp1 is unreachable and cp2 is set up by kubeadm: cp2 leads this run");
+    // every later per-host step skips it
+    const seen: string[] = [];
+    await forHosts(ctx, ctx.model.hosts, async (h) => void seen.push(h.name));
+    expect(seen.sort()).toEqual(["cp2", "cp3"]);
+    // and the run ends with exit 4 naming it
+    let end: unknown;
+    try {
+      throwIfLeftOut(ctx);
+    } catch (e) {
+      end = e;
+    }
+    expect((end as UnreachableError).exitCode).toBe(4);
+    expect((end as UnreachableError).oneLine()).toBe("cp1: connect timed out after 2s (1 attempt); everything else was done through cp2: bring cp1 back and run up again");
+
+    for (const [states, command] of [
+      [{ cp1: "down", cp2: "none", cp3: "none" }, "up"],
+      [{ cp1: "down", cp2: "control-plane", cp3: "control-plane" }, "down"],
+    ] as const) {
+      const { ctx: c } = unreachable(states, command);
+      await expect(gatherFacts.run(c)).rejects.toBeInstanceOf(UnreachableError);
+      expect(c.unreachable).toBeUndefined();
+    }
   });
 });

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Run the API simulator in the foreground:
 //   node dist/lab/apisim/main.js --host H --port P --pki DIR [--state FILE] [--version v1.33.4]
-//     [--ready-after-ms N] [--registry-mirror PREFIX=UPSTREAM[,UPSTREAM…]]… [--verbose]
+//     [--ready-after-ms N] [--registry-mirror PREFIX=UPSTREAM[,UPSTREAM…]]… [--verbose] [--socket PATH] [--quorum-of LABDIR]
+// --socket serves on a unix socket instead (the lab's one store behind every control plane's front);
+// --quorum-of makes every request fail while the lab's simulated etcd has no quorum (lab/sim/etcd.ts).
 // Prints "listening on https://H:P" once on stdout and nothing after; request logs (--verbose) and errors
 // go to stderr. Stops cleanly on SIGTERM/SIGINT.
 
@@ -9,6 +11,8 @@ import { parseArgs } from "node:util";
 import { KubesmithError } from "../../errors.js";
 import { parseRegistryMirror, type RegistryMirror } from "./known-images.js";
 import { startApiServer } from "./server.js";
+import { cachedQuorum } from "../sim/etcd.js";
+import path from "node:path";
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -22,6 +26,8 @@ async function main(): Promise<number> {
       "ready-after-ms": { type: "string" },
       "registry-mirror": { type: "string", multiple: true },
       verbose: { type: "boolean", default: false },
+      socket: { type: "string" },
+      "quorum-of": { type: "string" },
     },
     strict: true,
   });
@@ -56,6 +62,8 @@ async function main(): Promise<number> {
     ...(values["extra-san"] ? { extraSans: values["extra-san"] } : {}),
     ...(readyAfter !== undefined ? { readyAfterMs: Number(readyAfter) } : {}),
     ...(registryMirrors.length ? { registryMirrors } : {}),
+    ...(values.socket ? { socketPath: values.socket } : {}),
+    ...(values["quorum-of"] ? { unavailable: cachedQuorum(values["quorum-of"], path.join(values["quorum-of"], "cluster")) } : {}),
     log: (s) => {
       if (verbose || !s.startsWith("apisim: ")) process.stderr.write(`${s}\n`);
     },

@@ -57,6 +57,13 @@ export interface ApiServerOptions {
   extraImages?: string[];
   /** Registry mirrors the lab declares (known-images.ts RegistryMirror). */
   registryMirrors?: RegistryMirror[];
+  /** Listen on this unix socket instead of host:port (the lab's one store behind every control plane's front). */
+  socketPath?: string;
+  /**
+   * Why the storage cannot serve now (the simulated etcd has lost quorum), or undefined when it can. While
+   * it returns a reason every request fails as a kube-apiserver without etcd does (see quorum.ts).
+   */
+  unavailable?: () => string | undefined;
 }
 
 /** The default readiness delay: small enough for tests, long enough that nothing is ready at once. */
@@ -181,6 +188,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const q = url.searchParams;
     const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
     const method = req.method ?? "GET";
+    const down = opts.unavailable?.();
+    if (down !== undefined) {
+      // kube-apiserver's /readyz lists its etcd check as failed; a request that needs etcd ends in the
+      // etcd client's error (k8s.io/apiserver pkg/server/healthz; etcd api/v3rpc/rpctypes ErrGRPCTimeout)
+      if (parts.length === 1 && ["readyz", "livez", "healthz"].includes(parts[0]!)) return send(res, 500, `[-]etcd failed: reason withheld\n${parts[0]} check failed\n`);
+      throw new StatusError(500, "InternalError", `etcdserver: request timed out (lab: ${down})`);
+    }
     const who = identityOf(req);
     log(`apisim: ${method} ${req.url} ${who?.user ?? "system:anonymous"}`);
     if (!who && !(parts.length === 1 && ANONYMOUS_PATHS.has(parts[0]!))) {
@@ -453,13 +467,14 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     server.once("error", (e: NodeJS.ErrnoException) =>
       reject(e.code === "EADDRINUSE" ? new LabError(`API simulator cannot listen on ${opts.host}:${opts.port}: the address is already in use`, { hint: "stop whatever holds the port" }) : e),
     );
-    server.listen(opts.port, opts.host, () => resolveListen());
+    if (opts.socketPath) server.listen(opts.socketPath, () => resolveListen());
+    else server.listen(opts.port, opts.host, () => resolveListen());
   });
   const addr = server.address();
   const port = typeof addr === "object" && addr ? addr.port : opts.port;
   const hostPart = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
   serverAddress = `${opts.host}:${port}`;
-  const url = `https://${hostPart}:${port}`;
+  const url = opts.socketPath ? `https+unix://${opts.socketPath}` : `https://${hostPart}:${port}`;
   log(`apisim: listening on ${url}`);
 
   return {

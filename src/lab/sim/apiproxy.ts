@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // A TCP pass-through that lets a joined control plane "serve" the Kubernetes API: every connection to
 // --listen is piped, bytes unchanged (TLS stays end to end), to --target, the API simulator on the first
-// control plane. Started detached by the simulated `kubeadm join --control-plane`, stopped by PID.
-//   node apiproxy.js --listen 0.0.0.0:6443 --target 198.18.5.11:6443
+// lab's one API store (a unix socket in the lab's cluster directory). It plays this host's kube-apiserver:
+// started detached by the simulated `kubeadm init` and `kubeadm join --control-plane`, stopped by PID
+// (`kubeadm reset`, the host going down). While it runs, this host's etcd member counts as up (etcd.ts).
+//   node apiproxy.js --listen 0.0.0.0:6443 --target unix:/var/kubesmith-lab/x/cluster/apiserver.sock
 // Prints "listening on HOST:PORT" once on stdout; errors go to stderr. Stops on SIGTERM/SIGINT.
 import { connect, createServer, type Socket } from "node:net";
 import { parseArgs } from "node:util";
@@ -19,11 +21,12 @@ function hostPort(s: string | undefined, what: string): { host: string; port: nu
 
 const { values } = parseArgs({ options: { listen: { type: "string" }, target: { type: "string" } }, strict: true });
 const listen = hostPort(values.listen, "listen");
-const target = hostPort(values.target, "target");
+const unixTarget = values.target?.startsWith("unix:") ? values.target.slice(5) : undefined;
+const target = unixTarget ? { host: "", port: 0 } : hostPort(values.target, "target");
 const open = new Set<Socket>();
 
 const server = createServer({ noDelay: true }, (client) => {
-  const upstream = connect({ host: target.host, port: target.port, noDelay: true });
+  const upstream = unixTarget ? connect({ path: unixTarget }) : connect({ host: target.host, port: target.port, noDelay: true });
   open.add(client);
   open.add(upstream);
   const done = (): void => {

@@ -1,9 +1,12 @@
 // The simulated kubeadm's control plane, for real: `kubeadm init` starts the Kubernetes API simulator
-// (dist/lab/apisim/main.js) detached in this host's namespaces, `kubeadm join --control-plane` starts a
-// TCP pass-through to it (apiproxy.js), and both register their Node through the API with the kubelet's
-// own credentials (kubelet.conf). Each process is recorded in <lab>/hosts/<host>/procs/<name>.json, the
-// same way as keepalived: `lab down` kills it by PID (also after a crash) and `kubeadm reset` on this host
-// stops it.
+// (dist/lab/apisim/main.js, "the store": the cluster's state as the shared etcd holds it) detached, serving
+// on a unix socket in the lab's cluster directory, and every control plane (init and each
+// `kubeadm join --control-plane`) runs a front on its port 6443 that passes connections to it
+// (apiproxy.js): its kube-apiserver. init and join register their Node through the API with the kubelet's
+// own credentials (kubelet.conf). A front is recorded in <lab>/hosts/<host>/procs/apiproxy.json (it goes
+// with its host); the store in <lab>/cluster/procs/apiserver.json (it outlives any one control plane, as
+// etcd does while it keeps quorum, see etcd.ts). `lab down` kills both by PID (also after a crash);
+// `kubeadm reset` stops this host's front, removes its etcd member, and stops the store with the last one.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -19,6 +22,7 @@ import { hostInterfaces } from "./netinfo.js";
 import { installedVersion, upstream } from "./packages.js";
 import { k8sVersion } from "./system.js";
 import { readJson, writeJson, type Sim } from "./util.js";
+import { loadEtcd, memberUp, quorumProblem, saveEtcd } from "./etcd.js";
 
 /** Where the cluster's API server runs (kept in the lab's cluster.json). */
 export interface ApiLocation {
@@ -42,7 +46,10 @@ const SCRIPTS: Record<Daemon, string> = {
   apiproxy: path.join(here, "apiproxy.js"),
 };
 
-const procFile = (sim: Sim, name: Daemon) => path.join(sim.hostDir, "procs", `${name}.json`);
+const procFile = (sim: Sim, name: Daemon) => path.join(name === "apiserver" ? sim.clusterDir : sim.hostDir, "procs", `${name}.json`);
+
+/** The store's unix socket (a short path: sun_path holds 107 bytes). */
+export const storeSocket = (sim: Sim) => path.join(sim.clusterDir, "apiserver.sock");
 
 export function daemonRef(sim: Sim, name: Daemon): DaemonRef | undefined {
   return readJson<DaemonRef | undefined>(procFile(sim, name), undefined);
@@ -105,7 +112,7 @@ export async function startDaemon(sim: Sim, name: Daemon, args: string[], extra:
   const offset = statSync(log).size;
   let pid: number | undefined;
   try {
-    const child = spawn(process.execPath, [SCRIPTS[name], ...args, ...(name === "apiserver" ? [...readyAfterArgs(), ...registryMirrorArgs(sim)] : [])], { detached: true, stdio: ["ignore", fd, fd] });
+    const child = spawn(process.execPath, [SCRIPTS[name], ...args, ...(name === "apiserver" ? [...readyAfterArgs(), ...registryMirrorArgs(sim)] : [])], { detached: true, stdio: ["ignore", fd, fd], cwd: "/" });
     child.on("error", () => {});
     child.unref();
     pid = child.pid;
@@ -201,19 +208,42 @@ export async function registerWithKubelet(kubeletConf: string, server: string, n
   }
 }
 
-/** kubeadm reset on this host: stop the API server and/or the pass-through; the API's state goes too. */
-export async function stopHostControlPlane(sim: Sim): Promise<Daemon[]> {
-  const stopped: Daemon[] = [];
-  for (const name of ["apiproxy", "apiserver"] as const) {
-    const had = daemonRunning(sim, name);
-    const ref = await stopDaemon(sim, name);
-    if (had) stopped.push(name);
+/**
+ * kubeadm reset on this host: stop its kube-apiserver front and remove its etcd member (through the
+ * cluster, which needs quorum: without it kubeadm only warns, and the member stays). When no member is
+ * left, the store stops and the cluster's state goes with it. Returns warnings to print.
+ */
+export async function stopHostControlPlane(sim: Sim): Promise<string[]> {
+  const warnings: string[] = [];
+  const etcd = loadEtcd(sim.clusterDir);
+  const mine = etcd?.members.filter((m) => m.host === sim.host) ?? [];
+  // reset's remove-etcd-member phase runs while this host's etcd still runs (before cleanup-node)
+  const problem = quorumProblem(sim.labDir, sim.clusterDir);
+  await stopDaemon(sim, "apiproxy");
+  if (etcd && mine.length > 0) {
+    if (problem) {
+      warnings.push(`[reset] Failed to remove etcd member: etcdserver: request timed out (lab: ${problem}). Please manually remove this etcd member using etcdctl`);
+    } else {
+      etcd.members = etcd.members.filter((m) => m.host !== sim.host);
+      saveEtcd(sim.clusterDir, etcd);
+    }
+  }
+  const left = loadEtcd(sim.clusterDir)?.members.length ?? 0;
+  if (left === 0) {
+    const ref = await stopDaemon(sim, "apiserver");
     if (ref?.stateFile) {
       rmSync(ref.stateFile, { force: true });
       rmSync(`${ref.stateFile}.journal`, { force: true });
     }
+    rmSync(storeSocket(sim), { force: true });
   }
-  return stopped;
+  return warnings;
+}
+
+/** A control plane whose front answers (its member up): where a client goes when the endpoint does not. */
+export function liveFront(sim: Sim): { address: string; port: number } | undefined {
+  const m = loadEtcd(sim.clusterDir)?.members.find((x) => memberUp(sim.labDir, x));
+  return m ? { address: new URL(m.peerURL).hostname, port: m.apiPort } : undefined;
 }
 
 /**

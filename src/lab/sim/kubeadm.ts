@@ -20,7 +20,8 @@ import { defaultRouteAddress, kubeletDefaultNodeIP } from "./netinfo.js";
 import { SimExit, fail, flag, parseArgs, readJson, resolveLocal, writeFile, writeJson, type Sim } from "./util.js";
 import { stringify as stringifyYaml } from "yaml";
 import { apiRequest, credentialsFromKubeconfig } from "../apisim/nodes.js";
-import { nodeSpec, probe, registerWithKubelet, splitHostPort, startDaemon, stopHostControlPlane, withClusterLock, type ApiLocation } from "./apiserver.js";
+import { liveFront, nodeSpec, probe, registerWithKubelet, splitHostPort, startDaemon, stopDaemon, stopHostControlPlane, storeSocket, withClusterLock, type ApiLocation } from "./apiserver.js";
+import { loadEtcd, newEtcdCluster, newMemberId, quorumProblem, saveEtcd } from "./etcd.js";
 
 const K = "/etc/kubernetes";
 const PKI = `${K}/pki`;
@@ -129,6 +130,25 @@ function clientCert(cn: string, org: string | undefined): { cert: string; key: s
 function writeKubeconfig(file: string, server: string, cn: string, org?: string): void {
   const { cert, key } = clientCert(cn, org);
   writeFile(file, kubeconfig(server, readFileSync(`${PKI}/ca.crt`, "utf8"), cn, cert, key), 0o600);
+}
+
+/**
+ * etcd's client certificate for health checks and etcdctl (kubeadm certs phase "etcd-healthcheck-client",
+ * CN kube-etcd-healthcheck-client, in /etc/kubernetes/pki/etcd). The lab signs it with the cluster CA and
+ * copies that as etcd/ca.crt; real kubeadm makes a separate etcd CA.
+ */
+function etcdPki(): void {
+  writeFile(`${PKI}/etcd/ca.crt`, readFileSync(`${PKI}/ca.crt`), 0o644);
+  const { cert, key } = clientCert("kube-etcd-healthcheck-client", undefined);
+  writeFile(`${PKI}/etcd/healthcheck-client.crt`, cert, 0o644);
+  writeFile(`${PKI}/etcd/healthcheck-client.key`, key, 0o600);
+}
+
+/** The store's serving certificate, where kube-apiserver's is on a control plane (one for every front). */
+function copyServingCert(from: string): void {
+  for (const [f, mode] of [["apiserver.crt", 0o644], ["apiserver.key", 0o600]] as const) {
+    if (existsSync(path.join(from, f))) writeFile(`${PKI}/${f}`, readFileSync(path.join(from, f)), mode);
+  }
 }
 
 function staticPod(name: string, version: string, address: string, sim: Sim): string {
@@ -551,14 +571,16 @@ async function init(sim: Sim, args: string[]): Promise<number> {
   writeKubeconfig(`${K}/scheduler.conf`, endpoint, "system:kube-scheduler");
   for (const m of MANIFESTS) writeFile(`${K}/manifests/${m}.yaml`, staticPod(m, version, address, sim));
   writeFile("/var/lib/etcd/member/snap/db", "");
+  etcdPki();
   writeFile("/var/lib/kubelet/config.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncgroupDriver: systemd\n");
   const kubeletProblem = kubeletStarts(cfg);
   if (kubeletProblem) kubeletNotHealthy(sim, "wait-control-plane", kubeletProblem);
 
   // the cluster, seen by every lab host (one init at a time: each replaces the shared directory)
   return withClusterLock(sim, async () => {
-    // an API server this host still runs (init again without reset) belongs to the cluster being replaced
-    await stopHostControlPlane(sim);
+    // the store and this host's front (init again without reset) belong to the cluster being replaced
+    await stopDaemon(sim, "apiproxy");
+    await stopDaemon(sim, "apiserver");
     rmSync(sim.clusterDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
     mkdirSync(sim.clusterDir, { recursive: true, mode: 0o755 });
     const pki = path.join(sim.clusterDir, "pki");
@@ -593,13 +615,19 @@ async function init(sim: Sim, args: string[]): Promise<number> {
     sim.out(`[control-plane-check] Waiting for healthy control plane components. This can take up to 4m0s\n[control-plane-check] Checking kube-apiserver at https://${address}:${bindPort}/livez\n`);
     const t1 = Date.now();
     const secs = () => ((Date.now() - t1) / 1000).toFixed(3);
+    // The store: one per lab, outside any one control plane's lifetime (etcd.ts); its serving certificate
+    // is made in the cluster's pki dir and serves every front. This host's member and front come next.
+    newEtcdCluster(sim.clusterDir, { name: nodeName, host: sim.host, peerURL: `https://${address}:2380`, clientURL: `https://${address}:2379`, apiPort: bindPort });
+    rmSync(storeSocket(sim), { force: true });
     try {
       await startDaemon(
         sim,
         "apiserver",
-        ["--host", "0.0.0.0", "--port", String(bindPort), "--pki", PKI, "--state", stateFile, "--version", apiVersion, ...[...new Set(extraSans)].flatMap((x) => ["--extra-san", x])],
+        ["--socket", storeSocket(sim), "--quorum-of", sim.labDir, "--host", "0.0.0.0", "--port", String(bindPort), "--pki", pki, "--state", stateFile, "--version", apiVersion, ...[...new Set(extraSans)].flatMap((x) => ["--extra-san", x])],
         { stateFile },
       );
+      await startDaemon(sim, "apiproxy", ["--listen", `0.0.0.0:${bindPort}`, "--target", `unix:${storeSocket(sim)}`], {}, 10_000);
+      copyServingCert(pki);
     } catch (e) {
       apiNotHealthy(address, bindPort, secs(), (e as Error).message);
     }
@@ -732,7 +760,9 @@ function uploadCerts(sim: Sim, args: string[]): number {
     sim.out("[upload-certs] Skipping phase. Please see --upload-certs\n");
     return 0;
   }
-  const key = flag(flags, "certificate-key") ?? randomBytes(32).toString("hex");
+  // --certificate-key, else the InitConfiguration's certificateKey from --config, else a new one
+  // (cmd/kubeadm/app/cmd/phases/init/uploadcerts.go: the key comes from the init configuration)
+  const key = flag(flags, "certificate-key") ?? readConfig(sim, flag(flags, "config"), "init").certificateKey ?? randomBytes(32).toString("hex");
   storeCertKey(sim, key);
   sim.out(`[upload-certs] Storing the certificates in Secret "kubeadm-certs" in the "kube-system" Namespace\n[upload-certs] Using certificate key:\n${key}\n`);
   return 0;
@@ -831,9 +861,10 @@ async function join(sim: Sim, args: string[]): Promise<number> {
     // The cluster's own endpoint that no host answers for (a VIP without keepalived in a lab test): the
     // lab goes to the API server's address instead, but only while that API server really runs.
     const own = ep === c.endpoint || ep === c.controlPlaneEndpoint;
-    const direct = own && c.api ? await probe(c.api.address, c.api.port, 5000) : reach;
-    if (direct !== "ok" || !c.api) dialFailed(direct === "refused" ? "connection refused" : reach === "timeout" ? "i/o timeout" : "no route to host");
-    server = c.api.url;
+    const front = own ? liveFront(sim) : undefined;
+    const direct = front ? await probe(front.address, front.port, 5000) : reach;
+    if (direct !== "ok" || !front) dialFailed(direct === "refused" ? "connection refused" : reach === "timeout" ? "i/o timeout" : "no route to host");
+    server = `https://${front.address}:${front.port}`;
   }
   const rec = readJson<TokenRec | undefined>(path.join(tokensDir(sim), `${m[1]}.json`), undefined);
   if (!rec || rec.secret !== m[2] || Date.parse(rec.expires) < Date.now()) {
@@ -867,6 +898,7 @@ async function join(sim: Sim, args: string[]): Promise<number> {
     writeKubeconfig(`${K}/scheduler.conf`, c.endpoint, "system:kube-scheduler");
     for (const mf of MANIFESTS) writeFile(`${K}/manifests/${mf}.yaml`, staticPod(mf, c.version, address, sim));
     writeFile("/var/lib/etcd/member/snap/db", "");
+    etcdPki();
   }
   // the kubelet's kubeconfig needs the CA key to sign its client cert; use the shared one, then keep only ca.crt on workers
   writeFile(`${PKI}/ca.crt`, readFileSync(path.join(clusterPki, "ca.crt")), 0o644);
@@ -886,14 +918,15 @@ async function join(sim: Sim, args: string[]): Promise<number> {
     fail(1, `error execution phase kubelet-start: error registering node "${nodeName}" with the API server at ${server}: ${(e as Error).message}\nTo see the stack trace of this error execute with --v=5 or higher`);
   }
   if (controlPlane) {
-    // this control plane "serves" the API too: every connection to its port 6443 goes to the first one's
+    // control-plane-join/etcd: a new member, unless one with this peer URL is still listed (etcd.ts)
     const port = bindPortOf(flags, cfg);
-    if (c.api && c.api.host !== sim.host) {
-      try {
-        await startDaemon(sim, "apiproxy", ["--listen", `0.0.0.0:${port}`, "--target", `${c.api.address}:${c.api.port}`], {}, 10_000);
-      } catch (e) {
-        apiNotHealthy(address, port, "10.000", (e as Error).message);
-      }
+    joinEtcd(sim, nodeName, address, port);
+    // this control plane serves the API too: its kube-apiserver front passes connections to the store
+    copyServingCert(clusterPki);
+    try {
+      await startDaemon(sim, "apiproxy", ["--listen", `0.0.0.0:${port}`, "--target", `unix:${storeSocket(sim)}`], {}, 10_000);
+    } catch (e) {
+      apiNotHealthy(address, port, "10.000", (e as Error).message);
     }
     markControlPlane(sim, nodeName, cfg.taints);
   }
@@ -903,6 +936,32 @@ async function join(sim: Sim, args: string[]): Promise<number> {
       : "\nThis node has joined the cluster:\n* Certificate signing request was sent to apiserver and a response was received.\n* The Kubelet was informed of the new secure connection details.\n\nRun 'kubectl get nodes' on the control-plane to see this node join the cluster.\n",
   );
   return 0;
+}
+
+/**
+ * kubeadm's control-plane-join/etcd phase against the lab's member list (etcd.ts has the sources): the
+ * add needs quorum; a member already listed with this host's peer URL is not added again, and the etcd
+ * started for it with an empty data dir panics, so the join times out waiting for the cluster.
+ */
+function joinEtcd(sim: Sim, name: string, address: string, apiPort: number): void {
+  const etcd = loadEtcd(sim.clusterDir);
+  if (!etcd) return; // a cluster made before membership was recorded
+  const peerURL = `https://${address}:2380`;
+  const problem = quorumProblem(sim.labDir, sim.clusterDir);
+  if (problem) {
+    fail(1, `error execution phase control-plane-join/etcd: error creating local etcd static pod manifest file: etcdserver: request timed out\n(lab: ${problem})\n${STACK_HINT}`);
+  }
+  sim.out(`[etcd] Announced new etcd member joining to the existing etcd cluster\n[etcd] Creating static Pod manifest for "etcd"\n`);
+  const stale = etcd.members.find((m) => m.peerURL === peerURL);
+  if (stale) {
+    sim.out(`[etcd] Waiting for the new etcd member to join the cluster. This can take up to 40s\n`);
+    fail(
+      1,
+      `error execution phase control-plane-join/etcd: error creating local etcd static pod manifest file: timeout waiting for etcd cluster to be available\n(lab: the etcd member ${stale.id} (name ${stale.name}) with peer URL ${peerURL} is still in the cluster, so kubeadm did not add one; this host's etcd started as that member with an empty data dir and panicked: "tocommit(${1000 + etcd.members.length}) is out of range [lastIndex(0)]. Was the raft log corrupted, truncated, or lost?". Remove the member (etcdctl member remove ${stale.id}) and join again)\n${STACK_HINT}`,
+    );
+  }
+  etcd.members.push({ id: newMemberId(), name, host: sim.host, peerURL, clientURL: `https://${address}:2379`, apiPort });
+  saveEtcd(sim.clusterDir, etcd);
 }
 
 async function reset(sim: Sim, args: string[]): Promise<number> {
@@ -919,8 +978,9 @@ async function reset(sim: Sim, args: string[]): Promise<number> {
   }
   sim.out("[preflight] Running pre-flight checks\n[reset] Stopping the kubelet service\n");
   stopSimulatedUnit("kubelet");
-  // the control plane this host runs: the API server (init host; its state goes with it) or the pass-through
-  await stopHostControlPlane(sim);
+  // remove-etcd-member, then this host's kube-apiserver front; the store stops with the last member
+  if (existsSync(`${K}/manifests/etcd.yaml`)) sim.out("[reset] Removing info for this node's etcd member from the etcd cluster\n");
+  for (const w of await stopHostControlPlane(sim)) sim.err(`${w}\n`);
   rmSync(path.join(nodesDir(sim), `${sim.host}.json`), { force: true });
   for (const p of ["/var/lib/etcd", "/var/lib/kubelet", PKI, `${K}/manifests`, `${K}/tmp`]) {
     try {

@@ -41,6 +41,7 @@ const TOOLS: Record<string, () => Promise<Tool>> = {
   "firewall-cmd": async () => (await import("./firewalld.js")).firewallCmd,
   getenforce: async () => (await import("./selinux.js")).getenforce,
   setenforce: async () => (await import("./selinux.js")).setenforce,
+  crictl: async () => (await import("./crictl.js")).crictl,
 };
 
 /** The lab's faults; the YAML parser is loaded only when the file holds any. */

@@ -120,5 +120,5 @@ describe.skipIf(labSkip)("fault suite, CI part (lab 1cp,2w)", () => {
       nextUpChanges: changes(third).length,
     });
     void cp;
-  }, 300_000);
+  }, 600_000);
 });

@@ -5,7 +5,7 @@
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostDown, hostWipe } from "../../src/lab/hostops.js";
-import { labSkip, requireRoot, ssh, startLab, type StartedLab } from "../helpers/lab.js";
+import { labSkip, requireRoot, ssh, startLab, waitFor, type StartedLab } from "../helpers/lab.js";
 
 const PREP =
   "echo 'deb [trusted=yes] https://pkgs.k8s.io/core:/stable:/v1.36/deb/ /' > /etc/apt/sources.list.d/kubernetes.list && apt-get update -q >/dev/null && apt-get install -y containerd kubeadm kubelet >/dev/null && systemctl enable --now containerd kubelet 2>/dev/null && sysctl -qw net.ipv4.ip_forward=1";
@@ -83,9 +83,16 @@ describe.skipIf(labSkip)("stacked etcd in the lab: quorum, a wiped control plane
     await hostDown(lab.state.name, "lab-3");
     expect(await nodeNames(1)).toEqual(["lab-1", "lab-2", "lab-3"]);
     await hostDown(lab.state.name, "lab-1");
-    const err = await api(1)
-      .listNode()
-      .then(() => undefined, (e: unknown) => e as { code?: number; body?: string });
+    // The store sees a member go when its host's front is gone (checked at most every so often, and the
+    // kill takes its time on a loaded machine): wait, within a bound, for the first refusal.
+    const err = await waitFor(
+      () =>
+        api(1)
+          .listNode()
+          .then(() => undefined, (e: unknown) => e as { code?: number; body?: string }),
+      15_000,
+      200,
+    );
     expect(err?.code).toBe(500);
     expect(String(err?.body)).toContain("etcdserver: request timed out");
     const readyz = await ssh(lab.state, "lab-2", "curl -sk -o /dev/null -w '%{http_code}' https://127.0.0.1:6443/readyz");

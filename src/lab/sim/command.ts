@@ -71,11 +71,19 @@ export function writeAll(fd: number, data: string | Uint8Array): void {
     } catch (e) {
       // a non-blocking pipe that is full: wait for the reader
       if ((e as NodeJS.ErrnoException).code === "EAGAIN") Atomics.wait(PAUSE, 0, 0, 2);
-      else return; // EPIPE, EBADF: as a real tool killed by SIGPIPE, nothing more is written
+      else {
+        writeErrorHook?.(fd, (e as Error).message);
+        return;
+      } // EPIPE, EBADF: as a real tool killed by SIGPIPE, nothing more is written
     }
   }
 }
 const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+let writeErrorHook: ((fd: number, message: string) => void) | undefined;
+/** The resident simulator logs output that could not be written (a debugging aid). */
+export function onWriteError(hook: (fd: number, message: string) => void): void {
+  writeErrorHook = hook;
+}
 
 function readAll(fd: number): Buffer {
   try {

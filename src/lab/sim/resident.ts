@@ -23,7 +23,7 @@ import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, readlinkS
 import net from "node:net";
 import path from "node:path";
 import { procRef } from "../procs.js";
-import { Aborted, runCommand, writeAll } from "./command.js";
+import { Aborted, onWriteError, runCommand, writeAll } from "./command.js";
 import { KEY as KEY_FILE, RESIDENT_PORT } from "./shim.js";
 import { writeJson } from "./util.js";
 
@@ -90,12 +90,22 @@ function openClient(pid: number, labDir: string): Client {
   const umask = Number.parseInt(/^Umask:\s+([0-7]+)/m.exec(status)?.[1] ?? "022", 8);
   const env = { ...parseEnviron(readFileSync(`/proc/${pid}/environ`, "utf8")), KUBESIM_LAB_DIR: labDir };
   const cwd = readlinkSync(`/proc/${pid}/cwd`);
+  const opened: number[] = [];
   const open = (fd: number, flags: string): number => {
+    let n: number;
     try {
-      return openSync(`/proc/${pid}/fd/${fd}`, flags);
-    } catch {
-      return openSync("/dev/null", flags); // closed in the client
+      n = openSync(`/proc/${pid}/fd/${fd}`, flags);
+    } catch (e) {
+      // closed in the client: as for a real tool, its output goes nowhere. Anything else (a socket: ENXIO)
+      // cannot be served here: refused, and the client runs the command with a Node start of its own.
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") {
+        for (const o of opened) closeSync(o);
+        throw new Error(`PID ${pid}: fd ${fd}: ${(e as Error).message}`);
+      }
+      n = openSync("/dev/null", flags);
     }
+    opened.push(n);
+    return n;
   };
   const stdin = open(0, "r");
   const stdout = open(1, "a");
@@ -131,6 +141,7 @@ export async function serveResident(labDir: string): Promise<void> {
       /* the lab is going down */
     }
   };
+  onWriteError((fd, m) => log(`write to fd ${fd}: ${m}`));
   process.on("uncaughtException", (e) => log(`uncaught: ${e.stack ?? String(e)}`));
   process.on("unhandledRejection", (e) => log(`unhandled rejection: ${(e as Error)?.stack ?? String(e)}`));
 

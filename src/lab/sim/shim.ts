@@ -31,7 +31,7 @@ export interface ShimOptions {
  * it. It falls back to a Node start of its own when not root (the resident simulator runs as root; a
  * user's command must meet the kernel's file permissions as that user), when its stdin, stdout or stderr is
  * a regular file (a reopened file has an offset of its own, so the shell's writes after the command would
- * overwrite the command's output), when KUBESIM_RESIDENT=0 is set in its environment, or when no simulator
+ * overwrite the command's output) or a socket (open(2) of /proc/PID/fd/N fails with ENXIO), when KUBESIM_RESIDENT=0 is set in its environment, or when no simulator
  * answered "+".
  */
 export function simShim(o: ShimOptions): string {
@@ -41,8 +41,9 @@ export function simShim(o: ShimOptions): string {
   return [
     "#!/bin/bash",
     "# kubesmith lab: client of this host's resident node simulator (src/lab/sim/shim.ts, resident.ts)",
-    // a regular file as stdio: the shell's file offset must move with what the command reads or writes
-    `if [ "$EUID" = 0 ] && [ "\${KUBESIM_RESIDENT:-1}" != 0 ] && ! [ -f /dev/stdin -o -f /dev/stdout -o -f /dev/stderr ]; then`,
+    // a regular file as stdio: the shell's file offset must move with what the command reads or writes;
+    // a socket cannot be opened through /proc
+    `if [ "$EUID" = 0 ] && [ "\${KUBESIM_RESIDENT:-1}" != 0 ] && ! [ -f /dev/stdin -o -f /dev/stdout -o -f /dev/stderr -o -S /dev/stdin -o -S /dev/stdout -o -S /dev/stderr ]; then`,
     `  if ! ${connect}; then`,
     `    KUBESIM_LAB_DIR=${shq(o.labDir)} setsid -f ${shq(o.node)} ${shq(o.main)} --resident ${shq(o.labDir)} </dev/null >/dev/null 2>&1`,
     `    for _ in $(seq 100); do sleep 0.05; [ -s ${KEY} ] && ${connect} && break; done`,

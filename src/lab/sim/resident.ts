@@ -75,8 +75,10 @@ interface Client {
   stdio: [number, number, number];
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 /** Everything the command takes from the client process. Throws when the PID is not a root client's. */
-function openClient(pid: number, labDir: string): Client {
+async function openClient(pid: number, labDir: string): Promise<Client> {
   let link = "";
   try {
     link = readlinkSync(`/proc/${pid}/fd/3`);
@@ -84,6 +86,20 @@ function openClient(pid: number, labDir: string): Client {
     /* gone */
   }
   if (!link.startsWith("socket:")) throw new Error(`PID ${pid} holds no connection on fd 3`);
+  // bash writes the request with `printf … >&3`: fd 1 is the connection until the builtin returns and bash
+  // puts the saved stdout back. The request can arrive first; wait until no stdio fd is the connection.
+  const onSocket = () =>
+    [0, 1, 2].some((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`) === link;
+      } catch {
+        return false;
+      }
+    });
+  for (let i = 0; onSocket(); i++) {
+    if (i >= 1000) throw new Error(`PID ${pid}: its stdout stays on the connection`);
+    await sleep(1);
+  }
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const uid = Number(/^Uid:\s+\d+\s+(\d+)/m.exec(status)?.[1] ?? -1);
   if (uid !== 0) throw new Error(`PID ${pid} is not root`);
@@ -100,7 +116,13 @@ function openClient(pid: number, labDir: string): Client {
       // cannot be served here: refused, and the client runs the command with a Node start of its own.
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") {
         for (const o of opened) closeSync(o);
-        throw new Error(`PID ${pid}: fd ${fd}: ${(e as Error).message}`);
+        let what = "?";
+        try {
+          what = readlinkSync(`/proc/${pid}/fd/${fd}`);
+        } catch {
+          /* gone */
+        }
+        throw new Error(`PID ${pid}: fd ${fd} (${what}): ${(e as Error).message}`);
       }
       n = openSync("/dev/null", flags);
     }
@@ -191,41 +213,41 @@ export async function serveResident(labDir: string): Promise<void> {
       }
       if (!req) return;
       started = true;
-      let client: Client | undefined;
-      try {
-        if (req.key !== key) throw new Error("wrong key");
-        client = openClient(req.pid, labDir);
-      } catch (e) {
-        log(`refused: ${(e as Error).message}`);
-        sock.destroy();
-        done();
-        return;
-      }
-      try {
-        process.chdir(client.cwd);
-      } catch {
-        process.chdir("/");
-      }
-      process.umask(client.umask);
-      sock.write("+\n");
-      const c = client;
-      runCommand({ argv: req.argv, env: c.env, uid: c.uid, stdio: c.stdio, signal: ac.signal })
-        .then(
-          (code) => {
-            closeClient(c);
-            sock.end(`${code}\n`);
-          },
-          (e: unknown) => {
-            if (!(e instanceof Aborted)) {
-              writeAll(c.stdio[2], `kubesim: ${String(e)}\n`);
-              log(`command failed: ${(e as Error)?.stack ?? String(e)}`);
-            }
-            closeClient(c);
-            if (e instanceof Aborted) sock.destroy();
-            else sock.end("70\n");
-          },
-        )
-        .finally(done);
+      void (async () => {
+        let c: Client;
+        try {
+          if (req.key !== key) throw new Error("wrong key");
+          c = await openClient(req.pid, labDir);
+        } catch (e) {
+          log(`refused: ${(e as Error).message}`);
+          sock.destroy();
+          done();
+          return;
+        }
+        // the working directory and umask are the process's: set from this client just before its command
+        try {
+          process.chdir(c.cwd);
+        } catch {
+          process.chdir("/");
+        }
+        process.umask(c.umask);
+        sock.write("+\n");
+        try {
+          const code = await runCommand({ argv: req.argv, env: c.env, uid: c.uid, stdio: c.stdio, signal: ac.signal });
+          closeClient(c);
+          sock.end(`${code}\n`);
+        } catch (e) {
+          if (!(e instanceof Aborted)) {
+            writeAll(c.stdio[2], `kubesim: ${String(e)}\n`);
+            log(`command failed: ${(e as Error)?.stack ?? String(e)}`);
+          }
+          closeClient(c);
+          if (e instanceof Aborted) sock.destroy();
+          else sock.end("70\n");
+        } finally {
+          done();
+        }
+      })();
     });
   });
 

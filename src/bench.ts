@@ -5,8 +5,13 @@
 //   lab up / down of 50 hosts; kubesmith check across 50 hosts (connect + facts + preflight);
 //   10 commands on each of 50 hosts over one ssh2 connection per host;
 //   the cost of the simulators' strictness: one simulated kubeadm command on a lab host (a Node start plus
-//   strict config decoding), and the API simulator taking 50 nodes to Ready under Calico's contract.
-//   `npm run bench -- --apisim` measures only the API simulator part (no root needed).
+//   strict config decoding), and the API simulator taking 50 nodes to Ready under Calico's contract;
+//   CPU per simulated command, the resident simulator against a Node start per command (KUBESIM_RESIDENT=0),
+//   and the resident simulators' memory after `check`.
+//   `npm run bench -- --up` also runs `kubesmith up` on the lab (BENCH_HOSTS hosts). With KUBESIM_RESIDENT=0
+//   in the bench's environment the lab is made without resident simulators (the figures from before them).
+//   BENCH_LAB names the lab (default "bench"). `npm run bench -- --apisim` measures only the API simulator part
+//   (no root needed).
 //   `npm run bench -- --vip` measures only VIP failover (graceful / host death) per keepalived setting
 //   (src/lab/vip-bench.ts).
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -24,7 +29,7 @@ import { SshPool } from "./ssh/pool.js";
 import { targetsFromInventory } from "./ssh/targets.js";
 
 const HOSTS = Number(process.env.BENCH_HOSTS ?? 50);
-const NAME = "bench";
+const NAME = process.env.BENCH_LAB ?? "bench";
 const inv = "/tmp/kubesmith-bench-lab.yaml";
 const rows: [string, string][] = [];
 const time = async <T>(label: string, fn: () => Promise<T>): Promise<T> => {
@@ -59,9 +64,11 @@ if (process.argv.includes("--startup")) process.exit(0);
 process.stdout.write("\n");
 
 try {
-  await time(`lab up, ${HOSTS} hosts`, () => labUp({ name: NAME, hosts: HOSTS, inventoryOut: inv }));
-  const code = await time(`kubesmith check, ${HOSTS} hosts`, () => main(["check", "-i", inv, "--state-dir", "/tmp/kubesmith-bench-state"], silent));
+  const state = await time(`lab up, ${HOSTS} hosts`, () => labUp({ name: NAME, hosts: HOSTS, inventoryOut: inv }));
+  const stateDir = mkdtempSync(join(tmpdir(), "kubesmith-bench-state-"));
+  const code = await time(`kubesmith check, ${HOSTS} hosts`, () => main(["check", "-i", inv, "--state-dir", stateDir], silent));
   if (code !== 0) rows.push(["check exit code", String(code)]);
+  residentMemory(state, "after check");
   const loaded = await loadInventory(inv);
   const targets = targetsFromInventory(loaded.inventory, { baseDir: dirname(loaded.file) });
   const pool = new SshPool({ concurrency: 64 });
@@ -92,13 +99,91 @@ try {
     for (let i = 0; i < 20; i++) await r.exec("kubeadm config validate --config /root/bench-kubeadm.yaml", { allowFailure: true });
     rows.push(["one simulated command (kubeadm config validate, strict), mean of 20", `${((performance.now() - t0) / 20).toFixed(0)} ms`]);
   });
+  await pool.forEachHost([first!], async (r) => {
+    const hostDir = state.hosts.find((h) => h.name === first!.name)!.dir;
+    const resident = (JSON.parse(readFileSync(join(state.dir, "sim.json"), "utf8")) as { resident?: boolean }).resident === true;
+    const modes = resident ? [true, false] : [false];
+    for (const resident of modes) {
+      const ms = await simCommandCpu(r, hostDir, resident);
+      rows.push([`simulated command: CPU ms per command, ${resident ? "resident simulator" : "a Node start each (KUBESIM_RESIDENT=0)"}`, ms]);
+    }
+  });
   await pool.closeAll();
+  if (process.argv.includes("--up")) {
+    const up = await time(`kubesmith up, ${HOSTS} hosts`, () => main(["up", "-i", inv, "--state-dir", stateDir], silent));
+    if (up !== 0) rows.push(["up exit code", String(up)]);
+    const commands = state.hosts.reduce((n, h) => n + readFileSync(join(h.dir, "commands.log"), "utf8").split("\n").filter(Boolean).length, 0);
+    rows.push([`simulated commands during the run (all hosts)`, String(commands)]);
+    residentMemory(state, "after up");
+  }
+  rmSync(stateDir, { recursive: true, force: true });
   await apiSimBench(HOSTS);
   const rss = process.memoryUsage().rss;
   rows.push(["kubesmith process RSS after the run", `${(rss / 1024 / 1024).toFixed(0)} MiB`]);
 } finally {
   await time(`lab down, ${HOSTS} hosts`, () => labDown(NAME));
 }
+/** CPU of one process and its waited-for children, from /proc/PID/stat (clock ticks, 100 per second here). */
+function procCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // fields 14-17 (utime, stime, cutime, cstime) are f[11]..f[14]
+    return [11, 12, 13, 14].reduce((s, i) => s + Number(f[i] ?? 0), 0) * 10;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * CPU per simulated command on one host: 4 kinds of command × 25 in a loop on the host. The shell's `times`
+ * gives its children's CPU (the shims: bash clients, or the Node starts); the resident simulator's own CPU
+ * is the change in its /proc/PID/stat. A first command before the loop starts the simulator if needed.
+ */
+async function simCommandCpu(r: import("./ssh/types.js").Runner, hostDir: string, resident: boolean): Promise<string> {
+  const n = 25;
+  const cmds = ["kubeadm version -o short", "systemctl is-active kubelet", "dpkg-query -W kubeadm", "modprobe br_netfilter"];
+  const env = resident ? "" : "KUBESIM_RESIDENT=0; export KUBESIM_RESIDENT; ";
+  await r.exec(`${env}kubeadm version >/dev/null 2>&1; true`, { allowFailure: true });
+  const pidOf = () => {
+    try {
+      return (JSON.parse(readFileSync(join(hostDir, "procs", "resident.json"), "utf8")) as { pid: number }).pid;
+    } catch {
+      return 0;
+    }
+  };
+  const pid = resident ? pidOf() : 0;
+  const d0 = pid ? procCpuMs(pid) : 0;
+  const out = await r.exec(`${env}i=0; while [ $i -lt ${n} ]; do ${cmds.map((c) => `${c} >/dev/null 2>&1`).join("; ")}; i=$((i+1)); done; times`, { allowFailure: true });
+  const daemon = pid ? procCpuMs(pid) - d0 : 0;
+  const children = (out.stdout.trim().split("\n")[1] ?? "").match(/(\d+)m([\d.]+)s/g) ?? [];
+  const clients = children.reduce((s, t) => {
+    const m = /(\d+)m([\d.]+)s/.exec(t)!;
+    return s + (Number(m[1]) * 60 + Number(m[2])) * 1000;
+  }, 0);
+  const total = n * cmds.length;
+  return `${((clients + daemon) / total).toFixed(1)} ms (clients ${(clients / total).toFixed(1)}${pid ? `, simulator ${(daemon / total).toFixed(1)}` : ""}; ${total} commands)`;
+}
+
+/** RSS and PSS of every host's resident simulator (smaps_rollup). */
+function residentMemory(state: import("./lab/types.js").LabState, when: string): void {
+  const rss: number[] = [];
+  let pss = 0;
+  for (const h of state.hosts) {
+    try {
+      const { pid } = JSON.parse(readFileSync(join(h.dir, "procs", "resident.json"), "utf8")) as { pid: number };
+      const text = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+      rss.push(Number(/^Rss:\s+(\d+)/m.exec(text)?.[1] ?? 0) / 1024);
+      pss += Number(/^Pss:\s+(\d+)/m.exec(text)?.[1] ?? 0) / 1024;
+    } catch {
+      /* none on this host */
+    }
+  }
+  if (rss.length === 0) return;
+  rss.sort((a, b) => a - b);
+  rows.push([`resident simulators ${when}: processes, RSS median each, PSS all`, `${rss.length}, ${rss[rss.length >> 1]!.toFixed(0)} MiB, ${pss.toFixed(0)} MiB`]);
+}
+
 /** The API simulator in this process: N nodes, Calico's compact manifest, time until every node is Ready. */
 async function apiSimBench(n: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "kubesmith-bench-api-"));

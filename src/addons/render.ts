@@ -19,7 +19,7 @@ import {
   type RenderedHosts,
 } from "./types.js";
 import { validateObjects } from "./validate.js";
-import { vrrpInstanceLines, type VrrpInstanceOptions, type VrrpVersion } from "../scripts/keepalived.js";
+import { GLOBAL_DEFS_LINES, vrrpInstanceLines, vrrpScriptLines, type VrrpInstanceOptions, type VrrpVersion } from "../scripts/keepalived.js";
 
 /** Built-in kinds that are not namespaced (custom ones: from CRDs in the render or the manifest's clusterScopedKinds). */
 export const CLUSTER_SCOPED_KINDS: ReadonlySet<string> = new Set([
@@ -164,6 +164,26 @@ export function confValue(v: unknown, expr = "the value"): string {
   return v;
 }
 
+const SCRIPT_KEYS = new Set(["script", "interval", "timeout", "fall", "rise", "weight"]);
+
+/**
+ * `{{ "check_x" | vrrp_script: script: "…", interval: …, timeout: …, fall: …, rise: …, weight: … }}` and
+ * `{{ "" | keepalived_global_defs }}`: the health check and global_defs of the edge VIP from the same
+ * TypeScript renderer as the control-plane VIP's (scripts/keepalived.ts HealthCheck).
+ */
+function vrrpScriptFilter(name: unknown, ...args: unknown[]): string {
+  const kv: Record<string, unknown> = {};
+  for (const a of args) {
+    if (!Array.isArray(a) || a.length !== 2 || typeof a[0] !== "string") throw new Error("vrrp_script: arguments are key: value pairs");
+    if (!SCRIPT_KEYS.has(a[0])) throw new Error(`vrrp_script: unknown argument ${a[0]} (known: ${[...SCRIPT_KEYS].join(", ")})`);
+    kv[a[0]] = a[1];
+  }
+  const num = (k: string): number => Number(confValue(kv[k], `vrrp_script ${k}`));
+  // The script may hold blanks and single quotes (it is written inside double quotes); vrrpScriptLines refuses the rest.
+  const script = typeof kv.script === "string" ? kv.script : "";
+  return vrrpScriptLines({ name: confValue(name, "vrrp_script name"), script, interval: num("interval"), timeout: num("timeout"), fall: num("fall"), rise: num("rise"), weight: num("weight") }).join("\n");
+}
+
 const VRRP_KEYS = new Set(["vip", "prefix", "interface", "routerId", "priority", "nopreempt", "vrrpVersion", "advertInt", "authPass", "unicast", "self", "peers", "track"]);
 
 /**
@@ -257,6 +277,8 @@ export function createEngine(bundle: Bundle, globals: Record<string, unknown> = 
     return confValue(v, filterSubject(this.token));
   });
   engine.registerFilter("vrrp_instance", vrrpInstanceFilter);
+  engine.registerFilter("vrrp_script", vrrpScriptFilter);
+  engine.registerFilter("keepalived_global_defs", () => GLOBAL_DEFS_LINES.join("\n"));
   return engine;
 }
 

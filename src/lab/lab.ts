@@ -33,6 +33,7 @@ import { describeMissing, missingPrograms, packagesFor } from "./requirements.js
 import { layoutRoles, layoutTotal, type Roles } from "./layout.js";
 import { OS_RELEASE, osFamily, rhelHostFiles } from "./os.js";
 import { firewalldRuleset, initialFirewalldState } from "./sim/firewalld.js";
+import { simShim } from "./sim/shim.js";
 import { OVERLAID, hiddenInHost, labDir, labRoot, packageRoot, simMainPath } from "./paths.js";
 import { isAlive, killAndWait, netnsInode, pidsInNetns, procRef, refAlive } from "./procs.js";
 import {
@@ -420,10 +421,11 @@ async function build(state: LabState, plan: BuildPlan): Promise<void> {
     if (existsSync(`/etc/skel/${f}`)) copyFileSync(`/etc/skel/${f}`, path.join(skelRoot, f));
   }
   const mnt = prepareSimPaths(state);
-  writeShims(state, mnt);
+  const resident = residentSimulator();
+  writeShims(state, mnt, resident);
   mkdirSync(path.join(dir, "cluster"), { recursive: true, mode: 0o755 });
   if (!existsSync(state.faultsFile)) writeFileSync(state.faultsFile, "[]\n");
-  const sim: SimConfig = { lab: state.name, labDir: dir, faultsFile: state.faultsFile, subnet: n };
+  const sim: SimConfig = { lab: state.name, labDir: dir, faultsFile: state.faultsFile, subnet: n, ...(resident ? { resident } : {}) };
   writeAtomic(path.join(dir, "sim.json"), `${JSON.stringify(sim, null, 2)}\n`);
 
   // --- per-host files (upper dirs) and host keys
@@ -552,12 +554,19 @@ esac
 exec /usr/bin/stat "$@"
 `;
 
-function writeShims(state: LabState, mnt: SimMounts): void {
+/**
+ * Simulated commands go to a resident simulator per host (sim/resident.ts) unless KUBESIM_RESIDENT=0 is
+ * set when the lab is made: then every command is a Node start, as before.
+ */
+function residentSimulator(): boolean {
+  return process.env.KUBESIM_RESIDENT !== "0";
+}
+
+function writeShims(state: LabState, mnt: SimMounts, resident: boolean): void {
   const bin = path.join(state.dir, "simbin");
   mkdirSync(bin, { recursive: true, mode: 0o755 });
   for (const tool of SIM_TOOLS) {
-    const shim = `#!/bin/sh\nKUBESIM_LAB_DIR=${shq(state.dir)} exec ${shq(mnt.node)} ${shq(mnt.main)} ${tool} "$@"\n`;
-    writeFileSync(path.join(bin, tool), shim, { mode: 0o755 });
+    writeFileSync(path.join(bin, tool), simShim({ labDir: state.dir, tool, node: mnt.node, main: mnt.main, resident }), { mode: 0o755 });
   }
   writeFileSync(path.join(bin, "stat"), STAT_SHIM, { mode: 0o755 });
 }

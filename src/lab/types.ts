@@ -120,4 +120,6 @@ export interface SimConfig {
   labDir: string;
   faultsFile: string;
   subnet: number;
+  /** Simulated commands go to a resident simulator per host (src/lab/sim/resident.ts); absent: one Node start each. */
+  resident?: boolean;
 }

@@ -179,6 +179,43 @@ export function vrrpInstanceLines(o: VrrpInstanceOptions): string[] {
   ];
 }
 
+/**
+ * The one health-check model of both VIPs: a command run every `interval` s, killed after `timeout` s;
+ * `fall` failures in a row lower this host's priority by |weight| (so another host takes the VIP), `rise`
+ * successes raise it back. Both checks ask this host's own service on a local port (the control plane: its
+ * kube-apiserver's /healthz; the edge: its own Traefik's host port), never through anything that could
+ * answer from another host.
+ */
+export interface HealthCheck {
+  name: string;
+  /** The command line keepalived runs (written inside double quotes). */
+  script: string;
+  interval: number;
+  timeout: number;
+  fall: number;
+  rise: number;
+  weight: number;
+}
+
+/** The vrrp_script block of a HealthCheck (both VIPs, see HealthCheck). */
+export function vrrpScriptLines(h: HealthCheck): string[] {
+  if (!/^[A-Za-z0-9_-]+$/.test(h.name)) fail(`keepalived vrrp_script name ${showString(h.name)} must be letters, digits, _ -`);
+  if (!h.script || /["\n\r\\{}#!]/.test(h.script)) fail(`keepalived vrrp_script ${h.name}: script ${showString(h.script)} must not be empty or hold a double quote, backslash, brace, # or ! or a line break`);
+  return [
+    `vrrp_script ${h.name} {`,
+    `    script "${h.script}"`,
+    `    interval ${checkInt(h.interval, 1, 3600, "interval")}`,
+    `    timeout ${checkInt(h.timeout, 1, 3600, "timeout")}`,
+    `    fall ${checkInt(h.fall, 1, 255, "fall")}`,
+    `    rise ${checkInt(h.rise, 1, 255, "rise")}`,
+    `    weight ${checkInt(h.weight, -253, 253, "weight")}`,
+    "}",
+  ];
+}
+
+/** What both VIPs' keepalived.conf start with: scripts run as root, and only scripts root alone can change. */
+export const GLOBAL_DEFS_LINES: readonly string[] = ["global_defs {", "    enable_script_security", "    script_user root", "}"];
+
 /** keepalived.conf for one control plane. With VRRPv2 it contains the VRRP password: write it 0600. */
 export function controlPlaneKeepalivedConfig(o: KeepalivedOptions): string {
   if (!SCRIPT_PATH.test(o.healthCheck)) fail(`keepalived healthCheck ${showString(o.healthCheck)} must be an absolute path of letters, digits, _ . / -`);
@@ -202,19 +239,9 @@ export function controlPlaneKeepalivedConfig(o: KeepalivedOptions): string {
 
   const lines = [
     "# Written by kubesmith: keepalived for the Kubernetes API server VIP. Do not edit; re-run kubesmith.",
-    "global_defs {",
-    "    enable_script_security",
-    "    script_user root",
-    "}",
+    ...GLOBAL_DEFS_LINES,
     "",
-    "vrrp_script check_apiserver {",
-    `    script "${o.healthCheck}"`,
-    "    interval 3",
-    "    timeout 5",
-    "    fall 3",
-    "    rise 2",
-    `    weight ${weight}`,
-    "}",
+    ...vrrpScriptLines({ name: "check_apiserver", script: o.healthCheck, interval: 3, timeout: 5, fall: 3, rise: 2, weight }),
     "",
     ...instance,
     "",

@@ -13,7 +13,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { loadBundle } from "../../src/addons/catalog.js";
 import { clusterFacts, defaultRelease, renderContextFor } from "../../src/addons/context.js";
 import { renderAccess, renderCluster, renderHosts } from "../../src/addons/render.js";
-import { vrrpInstanceLines } from "../../src/scripts/keepalived.js";
+import { controlPlaneKeepalivedConfig, GLOBAL_DEFS_LINES, vrrpInstanceLines, vrrpScriptLines } from "../../src/scripts/keepalived.js";
 import type { Bundle, RenderContext, RenderedHosts } from "../../src/addons/types.js";
 import { deepMerge, resolveValues } from "../../src/addons/values.js";
 import { mustRunOn } from "../../src/addons/wait.js";
@@ -824,6 +824,23 @@ describe("keepalived-edge", () => {
         trackScripts: ["check_traefik"],
       }).join("\n")}\n`,
     );
+  });
+
+  it("the health check and global_defs are the control-plane VIP's too: one HealthCheck model (vrrpScriptLines), byte for byte", async () => {
+    const confs = await renderFor({});
+    const c = confs.edge1!;
+    const start = c.indexOf("vrrp_script check_traefik {");
+    const block = c.slice(start, c.indexOf("}", start) + 1);
+    expect(block).toBe(
+      vrrpScriptLines({ name: "check_traefik", script: "/usr/bin/curl -sf -o /dev/null --max-time 2 http://198.18.10.11:80/ping", interval: 2, timeout: 3, fall: 2, rise: 2, weight: -100 }).join("\n"),
+    );
+    expect(c).toContain(GLOBAL_DEFS_LINES.join("\n"));
+    const cp = controlPlaneKeepalivedConfig({ vip: "198.18.10.2", interface: "eth0", routerId: 51, priority: 150, self: "198.18.10.1", peers: [], healthCheck: "/etc/keepalived/check_apiserver.sh" });
+    expect(cp).toContain(GLOBAL_DEFS_LINES.join("\n"));
+    expect(cp).toContain(vrrpScriptLines({ name: "check_apiserver", script: "/etc/keepalived/check_apiserver.sh", interval: 3, timeout: 5, fall: 3, rise: 2, weight: -50 }).join("\n"));
+    // the one model refuses what keepalived would misread, whichever VIP asks
+    expect(() => vrrpScriptLines({ name: "x", script: 'curl "http://a"', interval: 1, timeout: 1, fall: 1, rise: 1, weight: -1 })).toThrow(/double quote/);
+    expect(() => vrrpScriptLines({ name: "x", script: "true", interval: 0, timeout: 1, fall: 1, rise: 1, weight: -1 })).toThrow(/interval/);
   });
 
   it("the schema refuses a fractional interval with VRRPv2, and intervals keepalived does not take", () => {

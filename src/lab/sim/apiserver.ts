@@ -88,8 +88,8 @@ function readFrom(file: string, offset: number): string {
  * The API simulator's readiness delay (Nodes turn Ready, rollouts become ready that many ms after they
  * could): the lab's KUBESIM_READY_AFTER_MS, else the simulator's default (DEFAULT_READY_AFTER_MS).
  */
-function readyAfterArgs(): string[] {
-  const v = process.env["KUBESIM_READY_AFTER_MS"];
+function readyAfterArgs(sim: Sim): string[] {
+  const v = sim.env["KUBESIM_READY_AFTER_MS"];
   return v !== undefined && /^\d+$/.test(v) ? ["--ready-after-ms", v] : [];
 }
 
@@ -112,7 +112,7 @@ export async function startDaemon(sim: Sim, name: Daemon, args: string[], extra:
   const offset = statSync(log).size;
   let pid: number | undefined;
   try {
-    const child = spawn(process.execPath, [SCRIPTS[name], ...args, ...(name === "apiserver" ? [...readyAfterArgs(), ...registryMirrorArgs(sim)] : [])], { detached: true, stdio: ["ignore", fd, fd], cwd: "/" });
+    const child = spawn(process.execPath, [SCRIPTS[name], ...args, ...(name === "apiserver" ? [...readyAfterArgs(sim), ...registryMirrorArgs(sim)] : [])], { detached: true, stdio: ["ignore", fd, fd], env: sim.env, cwd: "/" });
     child.on("error", () => {});
     child.unref();
     pid = child.pid;

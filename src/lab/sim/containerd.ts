@@ -3,7 +3,8 @@
 // `config dump` and `--version`. The daemon itself is a simulated unit (systemctl).
 import { readFileSync, rmSync } from "node:fs";
 import { installedVersion, upstream } from "./packages.js";
-import { fail, shq, writeFile, type Sim } from "./util.js";
+import { simShim } from "./shim.js";
+import { fail, writeFile, type Sim } from "./util.js";
 
 /** Where package installs put the simulator's commands (the host's own copy-on-write /usr/local/bin). */
 export const HOST_BIN = "/usr/local/bin";
@@ -20,7 +21,7 @@ export function syncPackageCommands(sim: Sim, pkg: string, installed: boolean): 
     const file = `${HOST_BIN}/${cmd}`;
     if (installed) {
       const main = process.argv[1] ?? "";
-      writeFile(file, `#!/bin/sh\nKUBESIM_LAB_DIR=${shq(sim.labDir)} exec ${shq(process.execPath)} ${shq(main)} ${cmd} "$@"\n`, 0o755);
+      writeFile(file, simShim({ labDir: sim.labDir, tool: cmd, node: process.execPath, main, resident: sim.cfg.resident === true }), 0o755);
     } else if (!Object.entries(PACKAGE_COMMANDS).some(([p, cmds]) => p !== pkg && cmds.includes(cmd) && installedVersion(p))) {
       rmSync(file, { force: true });
     }

@@ -127,7 +127,7 @@ export function curl(sim: Sim, args: string[]): number {
     }
   });
   if (parsed.every((u) => u && simulatedFetch(u) === undefined && allowedAddress(resolveLocal(u.hostname) ?? "")) && existsSync(REAL_CURL)) {
-    const r = spawnSync(REAL_CURL, args, { stdio: "inherit" });
+    const r = spawnSync(REAL_CURL, args, { stdio: sim.stdio, env: sim.env });
     return r.status ?? 1;
   }
 
@@ -197,7 +197,7 @@ export function gpg(sim: Sim, args: string[]): number {
     else inputs.push(a);
   }
   if (!mode) {
-    if (existsSync(REAL_GPG)) return spawnSync(REAL_GPG, args, { stdio: "inherit" }).status ?? 2;
+    if (existsSync(REAL_GPG)) return spawnSync(REAL_GPG, args, { stdio: sim.stdio, env: sim.env }).status ?? 2;
     fail(2, "gpg: the lab simulates only --dearmor and --enarmor");
   }
   let input: Buffer;
@@ -209,11 +209,7 @@ export function gpg(sim: Sim, args: string[]): number {
       fail(2, `gpg: can't open '${file}': No such file or directory\ngpg: ${mode}ing failed: No such file or directory`);
     }
   } else {
-    try {
-      input = readFileSync(0);
-    } catch {
-      input = Buffer.alloc(0);
-    }
+    input = sim.stdinBytes();
   }
   const toStdout = output === undefined || output === "-";
   if (!toStdout) {
@@ -226,7 +222,7 @@ export function gpg(sim: Sim, args: string[]): number {
     if (!bin) fail(2, "gpg: no valid OpenPGP data found.");
     result = bin;
   } else result = Buffer.from(armor(input, "PGP ARMORED FILE"));
-  if (toStdout) process.stdout.write(result);
+  if (toStdout) sim.out(result);
   else writeFileSync(output!, result);
   return 0;
 }

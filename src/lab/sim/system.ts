@@ -158,10 +158,10 @@ export function kubectl(sim: Sim, args: string[]): number {
   // that the simulated kubeadm init started. As kubeadm tells root to, it reads admin.conf when root has
   // no kubeconfig of its own.
   if (existsSync(REAL_KUBECTL)) {
-    const env = { ...process.env };
+    const env = { ...sim.env };
     const home = env["HOME"] ?? (sim.isRoot ? "/root" : "");
     if (!env["KUBECONFIG"] && sim.isRoot && !existsSync(path.join(home, ".kube", "config")) && existsSync(ADMIN_CONF)) env["KUBECONFIG"] = ADMIN_CONF;
-    const r = spawnSync(REAL_KUBECTL, args, { stdio: "inherit", env });
+    const r = spawnSync(REAL_KUBECTL, args, { stdio: sim.stdio, env });
     if (r.error) fail(1, `kubectl: ${r.error.message}`);
     return r.status ?? 128 + (r.signal ? (osConstants.signals[r.signal] ?? 0) : 0);
   }

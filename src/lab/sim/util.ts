@@ -14,10 +14,19 @@ export interface Sim {
   /** Shared cluster state (outside the overlays, seen by every host). */
   clusterDir: string;
   isRoot: boolean;
-  out: (s: string) => void;
+  out: (s: string | Uint8Array) => void;
   err: (s: string) => void;
   /** Read the rest of stdin (for prompts). */
   stdin: () => string;
+  /** Read the rest of stdin as bytes (gpg). */
+  stdinBytes: () => Buffer;
+  /**
+   * The command's own environment and stdio file descriptors [in, out, err]: a real child the tool runs
+   * (curl, kubectl, gpg) inherits these. In a one-process-per-command simulator they are process.env and
+   * [0, 1, 2]; in the resident simulator (resident.ts) the client's environment and its stdio, reopened.
+   */
+  env: Record<string, string | undefined>;
+  stdio: [number, number, number];
   address: () => string;
   os: () => { id: string; family: "debian" | "rhel" };
 }

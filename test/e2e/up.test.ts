@@ -39,7 +39,8 @@ describe.skipIf(labSkip)("up / plan / down / rebuild on a lab of 3 control plane
   const args = () => ["-i", inv, "--state-dir", join(work, "state"), "-o", "json"];
 
   beforeAll(async () => {
-    lab = await startLab({ name: "e2eup", layout: "3cp,3w,2fe" });
+    // Every distribution kubesmith supports, in every role: HA control planes on Debian, Ubuntu and Rocky.
+    lab = await startLab({ name: "e2eup", layout: "3cp,3w,2fe", os: ["debian-12", "ubuntu-24.04", "rocky-9", "rocky-9", "debian-12", "ubuntu-24.04", "ubuntu-24.04", "rocky-9"] });
     inv = lab.inventoryPath;
     work = mkdtempSync(join(tmpdir(), "kubesmith-up-"));
   }, 120_000);

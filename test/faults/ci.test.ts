@@ -13,13 +13,15 @@ import { jsonEvents } from "../helpers/cli.js";
 import { labSkip, ssh, startLab, type StartedLab } from "../helpers/lab.js";
 import { changeHosts, changes, FaultLab, lines, recordRows, rowsTable, tail, type Row } from "./support.js";
 
-describe.skipIf(labSkip)("fault suite, CI part (lab 1cp,2w)", () => {
+describe.skipIf(labSkip)("fault suite, CI part (lab 1cp,3w)", () => {
   let lab: StartedLab;
   let f: FaultLab;
   const rows: Row[] = [];
 
   beforeAll(async () => {
-    lab = await startLab({ name: "faults", layout: "1cp,2w" });
+    // Three workers: with two of them left out, the third still runs the add-ons' Deployments (the control
+    // plane's NoSchedule taint keeps them off it, as on a real cluster).
+    lab = await startLab({ name: "faults", layout: "1cp,3w" });
     f = new FaultLab(lab, mkdtempSync(join(tmpdir(), "kubesmith-faults-")));
   }, 120_000);
   afterAll(async () => {
@@ -83,7 +85,7 @@ describe.skipIf(labSkip)("fault suite, CI part (lab 1cp,2w)", () => {
     }
     expect(r.code, tail(r)).toBe(4); // unreachable comes before a failed command (EXIT_PRIORITY)
     const ls = lines(r);
-    expect(ls[0]).toBe("up finished without 2 of 2 worker(s) (at most 2 may fail); run 'kubesmith up' again to finish them");
+    expect(ls[0]).toBe("up finished without 2 of 3 worker(s) (at most 2 may fail); run 'kubesmith up' again to finish them");
     expect(ls[1], ls.join("\n")).toMatch(new RegExp(`^${w2}: (TCP connection to \\S+ timed out|no route to) `));
     expect(ls[2]).toMatch(new RegExp(`^${w1}: 'kubeadm join \\(worker\\)' failed with exit code 1: .*simulated: the join failed`));
     expect(ls).toHaveLength(3);

@@ -3,7 +3,9 @@
 // Each host runs the real keepalived, started directly in its network namespace (`ip netns exec`, in the
 // foreground, own pid files under a temporary directory) with the configuration kubesmith renders for a
 // control plane (controlPlaneKeepalivedConfig, whose vrrp_instance block the keepalived-edge bundle shares),
-// health check /bin/true so priorities stay put. Per configuration and round:
+// health check /bin/true so priorities stay put; and the edge VIP's keepalived.conf as `up` renders the
+// keepalived-edge bundle (its Liquid template and defaults; its check pointed at the host's sshd). Per
+// configuration and round:
 //   graceful:   SIGTERM to the master's keepalived (it announces priority 0, a backup takes over at once);
 //   host death: `ip link set eth0 down` inside the master's namespace (silence: the backups wait
 //               master_down_interval = 3 adverts + skew).
@@ -81,13 +83,38 @@ export function formatTable(header: string[], rows: string[][]): string {
 export interface VipConfig {
   label: string;
   opts: Pick<KeepalivedOptions, "vrrpVersion" | "advertInt" | "unicast" | "authPass">;
+  /** Render the edge VIP's keepalived.conf through the keepalived-edge bundle (its Liquid template), not the control plane's. */
+  edge?: boolean;
 }
 
 export const VIP_CONFIGS: VipConfig[] = [
   { label: "VRRPv3, advert_int 0.1, unicast (default)", opts: {} },
   { label: "VRRPv3, advert_int 0.1, multicast", opts: { unicast: false } },
   { label: "VRRPv2, advert_int 1, PASS auth (before)", opts: { vrrpVersion: 2, advertInt: 1, authPass: "vipbench" } },
+  { label: "edge VIP, keepalived-edge bundle's render (defaults)", opts: {}, edge: true },
 ];
+
+/**
+ * Each host's keepalived.conf for the edge VIP, as `up` renders the keepalived-edge bundle (its template,
+ * values schema and filters) for a cluster whose frontends are these hosts. The track check asks the
+ * host's own sshd (tcp 22) instead of Traefik, which the bench does not run, so priorities stay put.
+ */
+async function edgeConfigs(nodes: Node[], vip: string): Promise<Map<string, string>> {
+  const { loadCatalog } = await import("../addons/catalog.js");
+  const { renderContextFor, defaultRelease } = await import("../addons/context.js");
+  const { resolveValues } = await import("../addons/values.js");
+  const { renderHosts } = await import("../addons/render.js");
+  const { InventorySchema } = await import("../inventory/schema.js");
+  const { KUBERNETES } = await import("../versions.js");
+  const bundle = (await loadCatalog()).get("keepalived-edge")!;
+  const inv = InventorySchema.parse({
+    cluster: { name: VIP_BENCH_LAB, kubernetesVersion: KUBERNETES.default, edgeVIP: { vip, interface: "eth0", prefix: 24 } },
+    hosts: nodes.map((n) => ({ name: n.name, address: n.address, roles: ["worker", "frontend"] })),
+  });
+  const values = resolveValues(bundle, { authPass: "vipbench", track: { type: "tcp", port: 22 } }, "vip bench");
+  const r = renderHosts(bundle, renderContextFor(inv, bundle, values, defaultRelease(bundle)));
+  return new Map(nodes.map((n) => [n.name, r.files[n.name]![0]!.content]));
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -218,7 +245,13 @@ export async function vipBench(log: (s: string) => void = (s) => process.stdout.
       nodes.push({ name: h.name, ns: h.namespace, address: h.address, conf: join(dir, "keepalived.conf"), dir });
     }
     for (const cfg of VIP_CONFIGS) {
+      const edge = cfg.edge ? await edgeConfigs(nodes, vip) : undefined;
       nodes.forEach((n, i) => {
+        if (edge) {
+          writeFileSync(n.conf, edge.get(n.name)!, { mode: 0o600 });
+          startKeepalived(n);
+          return;
+        }
         const o: KeepalivedOptions = {
           vip,
           interface: "eth0",

@@ -21,6 +21,7 @@ export interface ClusterFlags {
   yes?: boolean;
   forceUnlock?: boolean;
   mergeKubeconfig?: boolean;
+  kubeconfig?: string;
   output: "plain" | "json";
   waitTimeout: string;
   apiTunnel?: boolean;
@@ -65,6 +66,7 @@ export function clusterOptions(f: ClusterFlags, dryRun: boolean): ClusterOptions
     ...(f.hostKeyPolicy ? { hostKeyPolicy: f.hostKeyPolicy } : {}),
     ...(f.forceUnlock ? { forceUnlock: true } : {}),
     ...(f.mergeKubeconfig ? { mergeKubeconfig: true } : {}),
+    ...(f.kubeconfig ? { kubeconfig: f.kubeconfig } : {}),
     ...(f.yes ? { yes: true } : {}),
     ...(f.apiTunnel ? { apiTunnel: true } : {}),
     waitTimeoutMs,
@@ -132,7 +134,8 @@ export function registerClusterCommands(program: Command, io: CliIo): void {
 
   partialOption(common(program.command("up").description("create or converge the cluster: prepare hosts, kubeadm init/join, Calico, labels")))
     .option("--dry-run", "print what would change and change nothing (same as 'plan')")
-    .option("--merge-kubeconfig", "also add the cluster as a context to ~/.kube/config")
+    .option("--merge-kubeconfig", "also add the cluster as a context to ~/.kube/config (or the first file of $KUBECONFIG)")
+    .option("--kubeconfig <file>", "with --merge-kubeconfig: the kubeconfig file to merge into")
     .action(async (f: ClusterFlags) => {
       const opts = clusterOptions(f, !!f.dryRun);
       const { runCluster, summary, UP_PHASES } = await import("./cluster-run.js");
@@ -159,7 +162,8 @@ export function registerClusterCommands(program: Command, io: CliIo): void {
   drainOptions(partialOption(common(program.command("rebuild").description("'down' then 'up' as one command"))))
     .option("--dry-run", "print what would change and change nothing")
     .option("-y, --yes", "do not ask for confirmation (needed without a terminal)")
-    .option("--merge-kubeconfig", "also add the cluster as a context to ~/.kube/config")
+    .option("--merge-kubeconfig", "also add the cluster as a context to ~/.kube/config (or the first file of $KUBECONFIG)")
+    .option("--kubeconfig <file>", "with --merge-kubeconfig: the kubeconfig file to merge into")
     .action(async (f: ClusterFlags) => {
       const opts = clusterOptions(f, !!f.dryRun);
       if (!opts.dryRun) await confirm(`Rebuild ${await whichCluster(opts.inventory)} (everything on it is lost)?`, { ...(f.yes ? { yes: true } : {}), flag: "--yes" });

@@ -1,11 +1,10 @@
 // `kubesmith kubeconfig`, the work (see kubeconfig.ts).
 import { existsSync, readFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import type { CliIo } from "../cli/main.js";
 import { buildModel } from "../cluster/model.js";
 import { loadInventory } from "../inventory/load.js";
-import { mergeKubeconfig } from "../phases/api.js";
+import { kubeconfigTarget, mergeKubeconfig, namedKubeconfig } from "../phases/api.js";
 import { SshPool } from "../ssh/pool.js";
 import { targetsFromInventory } from "../ssh/targets.js";
 import type { HostKeyPolicy } from "../ssh/types.js";
@@ -32,12 +31,12 @@ export async function runKubeconfig(opts: KubeconfigOptions, io: CliIo): Promise
   const loaded = await loadInventory(inv);
   const cluster = loaded.inventory.cluster.name;
   const local = resolve("kubeconfig", `${cluster}.yaml`);
-  const text = !opts.fetch && existsSync(local) ? readFileSync(local, "utf8") : (await fetchAdminConf(inv, opts.hostKeyPolicy)).text;
+  const text = !opts.fetch && existsSync(local) ? readFileSync(local, "utf8") : namedKubeconfig((await fetchAdminConf(inv, opts.hostKeyPolicy)).text, cluster);
   if (!opts.merge) {
     io.stdout(text.endsWith("\n") ? text : `${text}\n`);
     return;
   }
-  const target = opts.into ?? join(homedir(), ".kube", "config");
+  const target = kubeconfigTarget(opts.kubeconfig ?? opts.into);
   mergeKubeconfig(text, cluster, target);
   io.stdout(`merged context ${cluster} into ${target} (kubectl --context ${cluster} get nodes)\n`);
 }

@@ -11,6 +11,7 @@ export interface KubeconfigOptions {
   merge?: boolean;
   /** Where --merge writes (default ~/.kube/config). */
   into?: string;
+  kubeconfig?: string;
   /** Fetch admin.conf from the first control plane even when kubeconfig/<cluster>.yaml exists. */
   fetch?: boolean;
   hostKeyPolicy?: HostKeyPolicy;
@@ -22,7 +23,8 @@ export function registerKubeconfigCommand(program: Command, io: CliIo): void {
     .description("print the cluster's admin kubeconfig, or merge it into ~/.kube/config as a context")
     .option("-i, --inventory <file>", "inventory file (default $KUBESMITH_INVENTORY or ./inventory.yaml)")
     .option("--merge", "add (or replace) the cluster, user and context named after the cluster in ~/.kube/config")
-    .option("--into <file>", "with --merge: the kubeconfig file to merge into (default ~/.kube/config)")
+    .option("--kubeconfig <file>", "with --merge: the kubeconfig file to merge into (default: the first file of $KUBECONFIG, else ~/.kube/config)")
+    .option("--into <file>", "the same as --kubeconfig")
     .option("--fetch", "fetch admin.conf from the first control plane even when kubeconfig/<cluster>.yaml exists")
     .addOption(new Option("--host-key-policy <policy>", "override the inventory's host key policy").choices(["strict", "accept-new", "off"]))
     .action(async (opts: KubeconfigOptions) => {

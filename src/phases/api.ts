@@ -236,12 +236,12 @@ export const writeKubeconfig: Phase<ClusterContext> = {
     if (ctx.adminConf === undefined || !sameCluster(current, ctx.adminConf)) {
       await change(ctx, "local", `write ${file}`, async () => {
         mkdirSync(dir, { recursive: true, mode: 0o700 });
-        writeFileSync(file, ctx.adminConf!, { mode: 0o600 });
+        writeFileSync(file, namedKubeconfig(ctx.adminConf!, ctx.model.name), { mode: 0o600 });
         chmodSync(file, 0o600);
       });
     }
     if (ctx.options.mergeKubeconfig && ctx.adminConf !== undefined) {
-      const target = join(homedir(), ".kube", "config");
+      const target = kubeconfigTarget(ctx.options.kubeconfig);
       await change(ctx, "local", `merge context ${ctx.model.name} into ${target}`, async () => mergeKubeconfig(ctx.adminConf!, ctx.model.name, target));
     }
   },
@@ -269,6 +269,30 @@ interface Kubeconfig {
   users?: { name: string; user: unknown }[];
   contexts?: { name: string; context: { cluster: string; user: string } }[];
   "current-context"?: string;
+}
+
+/**
+ * admin.conf with its cluster, user and context named after the cluster (kubeadm names them kubernetes,
+ * kubernetes-admin and kubernetes-admin@kubernetes in every cluster, so two clusters' files collide).
+ */
+export function namedKubeconfig(adminConf: string, name: string): string {
+  const src = parse(adminConf) as Kubeconfig;
+  const user = `${name}-admin`;
+  return stringify({
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [{ name, cluster: src.clusters?.[0]?.cluster }],
+    users: [{ name: user, user: src.users?.[0]?.user }],
+    contexts: [{ name, context: { cluster: name, user } }],
+    "current-context": name,
+  });
+}
+
+/** Where a merge writes, as kubectl decides: --kubeconfig, else the first file of $KUBECONFIG, else ~/.kube/config. */
+export function kubeconfigTarget(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (flag) return resolve(flag);
+  const first = (env.KUBECONFIG ?? "").split(":").find((p) => p.trim() !== "");
+  return first ? resolve(first) : join(homedir(), ".kube", "config");
 }
 
 /** Adds (or replaces) cluster, user and context named after the cluster; keeps everything else. */

@@ -59,8 +59,10 @@ export interface ClusterOptions {
   stateDir: string;
   hostKeyPolicy?: HostKeyPolicy;
   forceUnlock?: boolean;
-  /** Merge the kubeconfig into ~/.kube/config as a context. */
+  /** Merge the kubeconfig into ~/.kube/config (or kubeconfig, or $KUBECONFIG's first file) as a context. */
   mergeKubeconfig?: boolean;
+  /** --kubeconfig: the file a merge writes to. */
+  kubeconfig?: string;
   yes?: boolean;
   waitTimeoutMs?: number;
   /** Reach the API through an SSH tunnel via the first control plane even when it is routable. */

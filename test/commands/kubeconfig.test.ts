@@ -56,6 +56,36 @@ describe("kubesmith kubeconfig", () => {
     expect(cfg["current-context"]).toBe("other");
   });
 
+  it("--merge writes to the first file of $KUBECONFIG, and --kubeconfig names the file", async () => {
+    const a = join(inv.dir, "kc-a");
+    const prev = process.env.KUBECONFIG;
+    process.env.KUBECONFIG = `${a}:${join(inv.dir, "kc-b")}`;
+    try {
+      const r = await cli(["kubeconfig", "-i", inv.file, "--merge"]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`into ${a} `);
+      expect((parse(readFileSync(a, "utf8")) as { contexts: { name: string }[] }).contexts.map((c) => c.name)).toEqual(["kcdemo"]);
+      const c = join(inv.dir, "kc-c");
+      const f = await cli(["kubeconfig", "-i", inv.file, "--merge", "--kubeconfig", c]);
+      expect(f.code, f.stderr).toBe(0);
+      expect(existsSync(c)).toBe(true);
+      expect(existsSync(join(inv.dir, "kc-b"))).toBe(false);
+    } finally {
+      if (prev === undefined) delete process.env.KUBECONFIG;
+      else process.env.KUBECONFIG = prev;
+    }
+  });
+
+  it("the kubeconfig kubesmith writes names cluster, user and context after the cluster, not kubeadm's kubernetes-admin@kubernetes", async () => {
+    const { namedKubeconfig } = await import("../../src/phases/api.js");
+    const k = parse(namedKubeconfig(ADMIN, "prod")) as { clusters: { name: string; cluster: { server: string } }[]; users: { name: string; user: Record<string, string> }[]; contexts: { name: string; context: { cluster: string; user: string } }[]; "current-context": string };
+    expect(k.clusters).toEqual([{ name: "prod", cluster: { "certificate-authority-data": "Q0E=", server: "https://203.0.113.10:6443" } }]);
+    expect(k.users.map((u) => u.name)).toEqual(["prod-admin"]);
+    expect(k.users[0]!.user["client-key-data"]).toBe("S0VZ");
+    expect(k.contexts).toEqual([{ name: "prod", context: { cluster: "prod", user: "prod-admin" } }]);
+    expect(k["current-context"]).toBe("prod");
+  });
+
   // The key is checked before any connection is made, so nothing is contacted here.
   it("without the local file it goes to the first control plane, and says which host failed", async () => {
     const other = tinyInventory("nofile");

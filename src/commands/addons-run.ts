@@ -1,4 +1,5 @@
 // `kubesmith addons list|render`, the work: flags -> inventory + catalog -> values -> render -> print.
+import { formatOutput } from "../ui/output.js";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { generatedValues, getPath, setPath } from "../addons/generated.js";
@@ -94,8 +95,21 @@ export async function listAddons(opts: AddonsCommonOptions, io: CliIo): Promise<
     cat.user.has(b.manifest.name) ? "yours" : "built-in",
     b.manifest.description,
   ]);
-  io.stdout(table(["NAME", "VERSION", "TARGET", "ENABLED", "SOURCE", "DESCRIPTION"], rows));
-  if (!inv) io.stdout(`(no inventory: ENABLED shows each bundle's default; pass -i FILE)\n`);
+  const data = [...cat.bundles.values()].map((b) => ({
+    name: b.manifest.name,
+    version: b.manifest.version,
+    target: b.manifest.target,
+    enabled: inv ? isEnabled(b, inv.loaded.inventory) : b.manifest.enabledByDefault === true,
+    ...(inv ? {} : { enabledIsDefault: true }),
+    source: cat.user.has(b.manifest.name) ? "yours" : "built-in",
+    dependsOn: b.manifest.dependsOn ?? [],
+    description: b.manifest.description,
+  }));
+  io.stdout(
+    await formatOutput(opts.output ?? "table", data, () =>
+      table(["NAME", "VERSION", "TARGET", "ENABLED", "SOURCE", "DESCRIPTION"], rows) + (inv ? "" : `(no inventory: ENABLED shows each bundle's default; pass -i FILE)\n`),
+    ),
+  );
 }
 
 /** `addons render NAME`. */

@@ -1,6 +1,7 @@
 // `kubesmith addons list|render`: the commands' definitions; the work (flags -> inventory + catalog ->
 // values -> render -> print) is in addons-run.ts, loaded when a command runs.
 // The `addons` group is shared: diff/apply/remove attach to the same Command through addonsGroup().
+import { outputOption, type OutputFormat } from "../ui/output.js";
 import type { Command } from "commander";
 import type { CliIo } from "../cli/main.js";
 
@@ -14,6 +15,7 @@ export function addonsGroup(program: Command): Command {
 export interface AddonsCommonOptions {
   inventory?: string;
   addonsDir?: string;
+  output?: OutputFormat;
 }
 
 /** -i and --addons-dir, as every addons subcommand takes them. */
@@ -39,6 +41,7 @@ export function registerAddonsCommands(program: Command, io: CliIo): Command {
   if (group.commands.some((c) => c.name() === "list")) return group; // registered already
 
   withAddonsOptions(group.command("list"))
+    .addOption(outputOption())
     .description("List the add-on bundles (built in and --addons-dir) and whether the inventory enables them")
     .action(async (opts: AddonsCommonOptions) => {
       const { listAddons } = await import("./addons-run.js");

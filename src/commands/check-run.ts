@@ -1,5 +1,6 @@
 // `kubesmith check`, the work: connect to every host in parallel, gather facts, run preflight checks, print
 // a table. Loaded by the command's action (check.ts), so the SSH libraries load only when a check runs.
+import { formatOutput } from "../ui/output.js";
 import { stateDirFor } from "../cluster/state.js";
 import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -72,8 +73,7 @@ export async function runCheck(opts: CheckOptions, out: (s: string) => void, war
   const findings = runPreflight(reachable.map((r) => ({ name: r.name, roles: r.roles, facts: r.facts!, kubernetesVersion: inv.cluster.kubernetesVersion })));
   for (const f of findings) reports.find((r) => r.name === f.host)?.findings.push(f);
 
-  if (opts.output === "json") out(JSON.stringify({ cluster: inv.cluster.name, hosts: reports }, null, 2) + "\n");
-  else out(renderReport(reports));
+  out(await formatOutput(opts.output, { cluster: inv.cluster.name, hosts: reports }, () => renderReport(reports)));
 
   if (failures.length) {
     // MultiHostError orders them by exit priority (errors.ts EXIT_PRIORITY).

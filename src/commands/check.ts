@@ -1,6 +1,7 @@
 // `kubesmith check`: connect to every host in parallel, gather facts, run preflight checks, print a table.
 // The command's definition; the work is in check-run.ts, loaded when the command runs.
-import { type Command, Option } from "commander";
+import { outputOption, type OutputFormat } from "../ui/output.js";
+import type { Command } from "commander";
 import type { CliIo } from "../cli/main.js";
 import { UsageError } from "../errors.js";
 import type { HostKeyPolicy } from "../ssh/types.js";
@@ -11,7 +12,7 @@ export interface CheckOptions {
   inventory?: string;
   concurrency: string;
   hostKeyPolicy?: HostKeyPolicy;
-  output: "table" | "json";
+  output: OutputFormat;
   stateDir?: string;
 }
 
@@ -28,7 +29,7 @@ export function registerCheckCommand(program: Command, io: CliIo): void {
       .command("check")
       .description("connect to every host, gather facts (OS, CPU, memory, swap, kernel, kubeadm state) and run preflight checks"),
   )
-    .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"))
+    .addOption(outputOption())
     .option("--state-dir <dir>", STATE_DIR_HELP)
     .action(async (opts: CheckOptions) => {
       const { runCheck } = await import("./check-run.js");

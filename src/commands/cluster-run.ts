@@ -1,5 +1,6 @@
 // `up`, `plan`, `down`, `rebuild`, `secrets`, the work: flags → context → phase list → runPhases, with the
 // cluster lock around every run that changes something. Loaded by the commands' actions (cluster.ts).
+import { formatOutput, type OutputFormat } from "../ui/output.js";
 import { logsCommand, STATE_DIR_ENV, stateDirFor } from "../cluster/state.js";
 import { interruptible, type CliIo } from "../cli/main.js";
 import { acquireLock, ourLock, releaseLock } from "../cluster/lock.js";
@@ -220,12 +221,13 @@ export async function summary(ctx: ClusterContext, io: CliIo, onTerminal = !!pro
 
 
 /** `kubesmith secrets`: the secrets kubesmith generated for the cluster, as a table. */
-export async function printSecrets(f: { inventory?: string; stateDir?: string }, io: CliIo): Promise<void> {
+export async function printSecrets(f: { inventory?: string; stateDir?: string; output?: OutputFormat }, io: CliIo): Promise<void> {
   const { inventory, file } = await loadInventory(resolveInventoryPath(f.inventory));
   const stateDir = stateDirFor(f.stateDir, file);
   const s = readClusterSecrets(stateDir, inventory.cluster.name);
   if (!s) throw new UsageError(`no secrets stored for cluster ${inventory.cluster.name} in ${stateDir}`, { hint: `give --state-dir (or $${STATE_DIR_ENV}) the state directory of the run that built the cluster` });
   const rows = [["control-plane keepalived", "authPass", s.vrrpPass]];
   for (const [bundle, values] of Object.entries(s.addons ?? {})) for (const [k, v] of Object.entries(values)) rows.push([bundle, k, v]);
-  io.stdout(table(["FOR", "VALUE", "SECRET"], rows));
+  const data = { cluster: inventory.cluster.name, vrrpPass: s.vrrpPass, addons: s.addons ?? {} };
+  io.stdout(await formatOutput(f.output ?? "table", data, () => table(["FOR", "VALUE", "SECRET"], rows)));
 }

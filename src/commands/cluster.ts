@@ -1,6 +1,7 @@
 // `up`, `plan`, `down`, `rebuild`, `secrets`: the commands' definitions and the flags they share. The work
 // (flags → context → phase list → runPhases, with the cluster lock around every run that changes
 // something) is in cluster-run.ts, loaded when a command runs.
+import { outputOption, type OutputFormat } from "../ui/output.js";
 import { type Command, Option } from "commander";
 import { interruptible, type CliIo } from "../cli/main.js";
 import type { ClusterOptions } from "../phases/context.js";
@@ -127,7 +128,8 @@ export function registerClusterCommands(program: Command, io: CliIo): void {
     .description("print the secrets kubesmith generated for the cluster (add-on passwords, VRRP password)")
     .option("-i, --inventory <file>", "inventory file (default $KUBESMITH_INVENTORY or ./inventory.yaml)")
     .option("--state-dir <dir>", STATE_DIR_HELP)
-    .action(async (f: { inventory?: string; stateDir?: string }) => {
+    .addOption(outputOption())
+    .action(async (f: { inventory?: string; stateDir?: string; output: OutputFormat }) => {
       const { printSecrets } = await import("./cluster-run.js");
       await printSecrets(f, io);
     });

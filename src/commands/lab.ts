@@ -1,4 +1,5 @@
 // `kubesmith lab up|down|status`: simulated hosts on this machine (root, Linux). Thin: flags -> src/lab.
+import { formatOutput, outputOption, type OutputFormat } from "../ui/output.js";
 import { Command, Option } from "commander";
 import { UsageError } from "../errors.js";
 import { LAB_OSES, type LabOs } from "../lab/types.js";
@@ -89,9 +90,14 @@ export function registerLabCommands(program: Command): void {
     .command("status")
     .description("Show a lab's hosts and whether their namespaces and sshd are alive")
     .option("--name <name>", "lab name", DEFAULT_LAB)
-    .action(async (o: { name: string }) => {
+    .addOption(outputOption())
+    .action(async (o: { name: string; output: OutputFormat }) => {
       const { labStatus } = await loadLab();
       const st = await labStatus(o.name);
+      if (o.output !== "table") {
+        process.stdout.write(await formatOutput(o.output, st, () => ""));
+        return;
+      }
       if (!st.exists) {
         process.stdout.write(`lab ${o.name} is not up\n`);
         return;

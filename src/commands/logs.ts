@@ -1,5 +1,6 @@
 // `kubesmith logs`: the runs recorded for a cluster, and a run's per-host command logs.
 // Runs live in <state>/<cluster>/runs/<stamp>-<command>/ with events.jsonl and hosts/<host>.log.
+import { formatOutput, outputOption, type OutputFormat } from "../ui/output.js";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
@@ -80,6 +81,7 @@ export interface LogsOptions {
   host?: string;
   run?: string;
   stateDir?: string;
+  output?: OutputFormat;
 }
 
 export async function runLogs(opts: LogsOptions, io: CliIo): Promise<void> {
@@ -92,8 +94,8 @@ export async function runLogs(opts: LogsOptions, io: CliIo): Promise<void> {
   if (opts.run === undefined && opts.host === undefined) {
     if (!runs.length) throw new UsageError(`no runs recorded for cluster ${cluster} in ${runsDir(stateDir, cluster)}`, { hint: "runs are recorded by up, down, rebuild, plan and check" });
     const rows = runs.map((r) => [r.id, r.command, r.result, r.durationMs !== undefined ? fmtMs(r.durationMs) : "-", String(r.hosts.length)]);
-    io.stdout(table(["RUN", "COMMAND", "RESULT", "TOOK", "HOSTS"], rows));
-    io.stdout(`\nshow one: kubesmith logs --run <RUN|latest> [--host <HOST>]\n`);
+    const data = runs.map((r) => ({ id: r.id, command: r.command, result: r.result, ...(r.durationMs !== undefined ? { durationMs: r.durationMs } : {}), hosts: r.hosts, dir: r.dir }));
+    io.stdout(await formatOutput(opts.output ?? "table", data, () => `${table(["RUN", "COMMAND", "RESULT", "TOOK", "HOSTS"], rows)}\nshow one: kubesmith logs --run <RUN|latest> [--host <HOST>]\n`));
     return;
   }
   const run = findRun(runs, opts.run ?? "latest", cluster);
@@ -127,6 +129,7 @@ export function registerLogsCommand(program: Command, io: CliIo): void {
     .option("--host <host>", "only this host's log")
     .option("--run <id>", "a run id (or a unique prefix of one), or 'latest'; default: latest when --host is given")
     .option("--state-dir <dir>", STATE_DIR_HELP)
+    .addOption(outputOption())
     .action(async (opts: LogsOptions) => {
       await runLogs(opts, io);
     });

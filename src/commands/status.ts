@@ -3,7 +3,8 @@
 // control plane holds the VIP; the API says which nodes are Ready and how the add-on releases are doing.
 // Read-only: nothing is changed and no run directory is written.
 // The command's definition; the work is in status-run.ts, loaded when the command runs.
-import { Option, type Command } from "commander";
+import { formatOutput, outputOption, type OutputFormat } from "../ui/output.js";
+import type { Command } from "commander";
 import type { CliIo } from "../cli/main.js";
 import type { HostKeyPolicy } from "../ssh/types.js";
 import { hostCommandOptions } from "./inventory.js";
@@ -14,7 +15,7 @@ export interface StatusOptions {
   inventory?: string;
   concurrency: string;
   hostKeyPolicy?: HostKeyPolicy;
-  output: "table" | "json";
+  output: OutputFormat;
   apiTunnel?: boolean;
 }
 
@@ -24,12 +25,12 @@ export function registerStatusCommand(program: Command, io: CliIo): void {
       .command("status")
       .description("show the cluster now: nodes (kubeadm state, Ready, kubelet version), the VIP holder, add-on releases"),
   )
-    .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"))
+    .addOption(outputOption())
     .option("--api-tunnel", "reach the Kubernetes API through an SSH tunnel via a control plane")
     .action(async (opts: StatusOptions) => {
       const { gatherStatus, renderStatus } = await import("./status-run.js");
       const s = await gatherStatus(opts);
-      io.stdout(opts.output === "json" ? `${JSON.stringify(s, null, 2)}\n` : renderStatus(s));
+      io.stdout(await formatOutput(opts.output, s, () => renderStatus(s)));
       // Scripts ask `status` whether there is a working cluster: not when the API does not answer.
       if (!s.api.reachable) {
         const { ApiError } = await import("../errors.js");

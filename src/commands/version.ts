@@ -1,6 +1,7 @@
 // `kubesmith version`: what this kubesmith installs by default and what it runs on (as `kubectl version`,
 // `helm version`, `k0sctl version` answer). Cheap: no inventory, no network.
-import { Option, type Command } from "commander";
+import type { Command } from "commander";
+import { formatOutput, outputOption, type OutputFormat } from "../ui/output.js";
 import type { CliIo } from "../cli/main.js";
 import { packageVersion } from "../util/pkg.js";
 import { CALICO, CONTAINERD, KUBERNETES } from "../versions.js";
@@ -29,15 +30,10 @@ export function registerVersionCommand(program: Command, io: CliIo): void {
   program
     .command("version")
     .description("show the kubesmith version, the Kubernetes, Calico and containerd versions it installs, and the Node.js it runs on")
-    .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json", "yaml"]).default("table"))
-    .action(async (opts: { output: "table" | "json" | "yaml" }) => {
+    .addOption(outputOption())
+    .action(async (opts: { output: OutputFormat }) => {
       const v = versionInfo();
-      if (opts.output === "json") return io.stdout(`${JSON.stringify(v, null, 2)}\n`);
-      if (opts.output === "yaml") {
-        const { stringify } = await import("yaml");
-        return io.stdout(stringify(v));
-      }
-      io.stdout(
+      io.stdout(await formatOutput(opts.output, v, () =>
         [
           `kubesmith   ${v.kubesmith}`,
           `kubernetes  ${v.kubernetes.default} (default; supported: ${v.kubernetes.supported.join(", ")})`,
@@ -45,6 +41,6 @@ export function registerVersionCommand(program: Command, io: CliIo): void {
           `containerd  ${v.containerd}`,
           `node        ${v.node} (${v.platform})`,
         ].join("\n") + "\n",
-      );
+      ));
     });
 }

@@ -1,10 +1,11 @@
 // Completion scripts generated from the commander tree; the bash one sourced in a real bash and asked.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { commandTree } from "../../src/commands/completion.js";
 import { run } from "../helpers/cli.js";
+import { packageRoot } from "../../src/util/pkg.js";
 import { cli, program } from "./helpers.js";
 
 async function script(shell: string): Promise<string> {
@@ -30,7 +31,10 @@ describe("kubesmith completion", () => {
     expect(p.stdout.trim()).toBe("complete -F _kubesmith kubesmith");
     expect(await complete(file, ["kubesmith", "ch"])).toEqual(["check"]);
     // every top-level command of the real program is offered for an empty word
-    const top = program({ stdout: () => {}, stderr: () => {} }).commands.map((c) => c.name()).sort();
+    const top = program({ stdout: () => {}, stderr: () => {} })
+      .commands.filter((c) => !(c as unknown as { _hidden?: boolean })._hidden)
+      .map((c) => c.name())
+      .sort();
     expect(await complete(file, ["kubesmith", ""])).toEqual(top);
     expect(await complete(file, ["kubesmith", "lab", "u"])).toEqual(["up"]);
     expect(await complete(file, ["kubesmith", "completion", "z"])).toEqual(["zsh"]);
@@ -56,6 +60,31 @@ describe("kubesmith completion", () => {
     expect(fish).toMatch(/complete -c kubesmith -n 'test \(__kubesmith_path\) = \\'kubesmith up\\'' -s o -l output -r -a 'plain json'/);
     // zsh must not clobber $path (tied to $PATH)
     expect(zsh).not.toMatch(/local path\b/);
+  });
+
+  it("bash: host names (logs --host, hostkeys forget) from the inventory typed with -i, add-on names from the catalogue", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ks-compl-dyn-"));
+    const file = join(dir, "kubesmith.bash");
+    writeFileSync(file, await script("bash"));
+    // `kubesmith` on the PATH, as an installed one would be
+    const bin = join(dir, "bin");
+    mkdirSync(bin);
+    writeFileSync(join(bin, "kubesmith"), `#!/bin/sh\nexec '${process.execPath}' '${join(packageRoot(), "dist", "cli.js")}' "$@"\n`, { mode: 0o755 });
+    writeFileSync(
+      join(dir, "inv.yaml"),
+      'apiVersion: kubesmith.io/v1alpha1\nkind: Cluster\ncluster:\n  name: c\n  kubernetesVersion: "1.36"\nhosts:\n  - name: cp1\n    address: 198.18.200.10\n    roles: [control-plane]\n  - name: web1\n    address: 198.18.200.11\n    roles: [worker]\n',
+    );
+    const withBin = async (words: string[]) => {
+      const arr = words.map((w) => `'${w}'`).join(" ");
+      const r = await run("bash", ["-c", `PATH='${bin}':$PATH; source '${file}'; COMP_WORDS=(${arr}); COMP_CWORD=${words.length - 1}; _kubesmith; printf '%s\\n' "\${COMPREPLY[@]}"`], { cwd: dir });
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout.split("\n").filter(Boolean).sort();
+    };
+    expect(await withBin(["kubesmith", "logs", "-i", "inv.yaml", "--host", ""])).toEqual(["cp1", "web1"]);
+    expect(await withBin(["kubesmith", "hostkeys", "forget", "-i", "inv.yaml", "w"])).toEqual(["web1"]);
+    expect(await withBin(["kubesmith", "addons", "render", "gr"])).toEqual(["grafana"]);
+    // no inventory to read: nothing offered, nothing printed into the command line
+    expect(await withBin(["kubesmith", "logs", "-i", "nope.yaml", "--host", ""])).toEqual([]);
   });
 
   it("an unknown shell is a usage error", async () => {

@@ -37,6 +37,14 @@ function uniqueTaints(taints: NodeTaint[]): NodeTaint[] {
 }
 
 /** The cluster facts of RenderContext, from the inventory. */
+/** RenderContext cluster.access: the addresses access lines name (see its doc). */
+export function accessAddresses(inv: Inventory): { node: string; frontend: string } {
+  const frontend = inv.hosts.find((h) => h.roles.includes("frontend"));
+  const worker = inv.hosts.find((h) => h.roles.includes("worker"));
+  const node = (frontend ?? worker ?? inv.hosts[0])?.address ?? "";
+  return { node, frontend: inv.cluster.edgeVIP?.vip ?? frontend?.address ?? node };
+}
+
 export function clusterFacts(inv: Inventory): RenderContext["cluster"] {
   const hosts = inv.hosts.map((h) => ({ name: h.name, address: h.internalAddress ?? h.address, roles: [...h.roles], taints: nodeTaints(h) }));
   const facts: RenderContext["cluster"] = {
@@ -45,6 +53,7 @@ export function clusterFacts(inv: Inventory): RenderContext["cluster"] {
     serviceCIDR: inv.cluster.serviceCIDR,
     hosts,
     frontendTaints: uniqueTaints(hosts.filter((h) => h.roles.includes("frontend")).flatMap((h) => h.taints)),
+    access: accessAddresses(inv),
   };
   const e = inv.cluster.edgeVIP;
   if (e) facts.edgeVIP = e.prefix !== undefined ? { vip: e.vip, interface: e.interface, prefix: e.prefix } : { vip: e.vip, interface: e.interface };

@@ -90,6 +90,13 @@ export interface RenderContext {
      * tolerate (render tolerations from it rather than guessing keys).
      */
     frontendTaints: NodeTaint[];
+    /**
+     * Where people reach the cluster's services, for access lines: `node`, an address any NodePort answers
+     * on (the first frontend's, else the first worker's, else the first host's), and `frontend`, where the
+     * frontends' host ports answer (the edge VIP, else the first frontend's address, else `node`). The
+     * addresses the operator's machine uses (the inventory's `address`, not `internalAddress`).
+     */
+    access: { node: string; frontend: string };
   };
   /** Host bundles: the host being rendered for. */
   host?: { name: string; address: string; roles: string[]; index: number };

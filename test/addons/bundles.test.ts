@@ -69,6 +69,7 @@ const CLUSTER: RenderContext["cluster"] = {
     { name: "w1", address: "198.18.10.21", roles: ["worker"], taints: [] },
   ],
   frontendTaints: [EDGE_TAINT],
+  access: { node: "198.18.10.11", frontend: "198.18.10.100" },
 };
 
 /** What `up` generates for values that have no default (writeOnly + required in the schema). */
@@ -571,9 +572,10 @@ describe("traefik", () => {
     expect((loadLocal("keepalived-edge").defaults.track as { port: number }).port).toBe((loadLocal("traefik").defaults.hostPorts as { web: number }).web);
     const b = loadLocal("traefik");
     const access = renderAccess(b, ctxFor(b, merge(b.defaults, GENERATED.traefik!)));
-    expect(access[0]).toMatch(/^Traefik web entry point: http:\/\/<a frontend node>\/ and https:\/\/<a frontend node>\/ /);
+    // the real addresses: the edge VIP for the frontends' host ports
+    expect(access[0]).toMatch(/^Traefik web entry point: http:\/\/198\.18\.10\.100\/ and https:\/\/198\.18\.10\.100\/ /);
     const moved = renderAccess(b, ctxFor(b, merge(b.defaults, merge(GENERATED.traefik!, { hostPorts: { web: 8081, websecure: 8444 } }))));
-    expect(moved[0]).toContain("http://<a frontend node>:8081/ and https://<a frontend node>:8444/");
+    expect(moved[0]).toContain("http://198.18.10.100:8081/ and https://198.18.10.100:8444/");
     expect(schemaErrors(b, { ...GENERATED.traefik, mode: "hostport" }).join()).toContain("/mode");
   });
 
@@ -584,7 +586,8 @@ describe("traefik", () => {
     expect(podSpec(find(objs, "DaemonSet", "traefik")).containers[0]!.ports?.some((p) => p.hostPort !== undefined)).toBe(false);
     const b = loadLocal("traefik");
     const access = renderAccess(b, ctxFor(b, merge(b.defaults, merge(GENERATED.traefik!, { mode: "nodePort" }))));
-    expect(access[0]).toContain("http://<a frontend node>:30087/ and https://<a frontend node>:30443/ (NodePorts;");
+    // NodePorts answer on every node: the first frontend's address
+    expect(access[0]).toContain("http://198.18.10.11:30087/ and https://198.18.10.11:30443/ (NodePorts;");
   });
 
   it("the dashboard is never insecure: a basic-auth router with an htpasswd user from a Secret", async () => {

@@ -139,7 +139,7 @@ describe("filters", () => {
     const b = await loadBundle(dir);
     for (const s of HOSTILE) {
       const values = resolveValues(b, { message: s, config: { s, list: [s] } }, "inv.yaml");
-      const r = renderCluster(b, { values, release: { name: "r", namespace: "n" }, images: b.manifest.images ?? {}, cluster: { name: "c", podCIDR: "10.244.0.0/16", serviceCIDR: "10.96.0.0/12", hosts: [], frontendTaints: [] } });
+      const r = renderCluster(b, { values, release: { name: "r", namespace: "n" }, images: b.manifest.images ?? {}, cluster: { name: "c", podCIDR: "10.244.0.0/16", serviceCIDR: "10.96.0.0/12", hosts: [], frontendTaints: [], access: { node: "203.0.113.1", frontend: "203.0.113.1" } } });
       const cm = r.objects.find((o) => o.metadata.name === "hostile")!;
       const data = cm.data as Record<string, string>;
       expect(data.message, JSON.stringify(s)).toBe(s);

@@ -31,7 +31,7 @@ function ctxFor(bundle: Bundle, values: Record<string, unknown>, release = { nam
     values,
     release,
     images: { ...(bundle.manifest.images ?? {}) },
-    cluster: { name: "t", podCIDR: "10.244.0.0/16", serviceCIDR: "10.96.0.0/12", hosts: HOSTS, frontendTaints: [] },
+    cluster: { name: "t", podCIDR: "10.244.0.0/16", serviceCIDR: "10.96.0.0/12", hosts: HOSTS, frontendTaints: [], access: { node: "203.0.113.1", frontend: "203.0.113.1" } },
   };
 }
 
@@ -385,5 +385,20 @@ describe("catalog", () => {
     const root = join(tmp, "misnamed");
     cpSync(join(FIXTURES, "demo"), join(root, "other"), { recursive: true });
     expect((await caughtAsync(readCatalog({ builtinDir: FIXTURES, addonsDir: root }))).message).toMatch(/name demo does not match its directory other/);
+  });
+});
+
+describe("access addresses (the access lines name real addresses, not '<a frontend node>')", () => {
+  it("NodePorts: the first frontend, else the first worker; host ports: the edge VIP, else the first frontend", async () => {
+    const { accessAddresses } = await import("../../src/addons/context.js");
+    const inv = (hosts: { name: string; address: string; roles: string[] }[], edgeVIP?: { vip: string; interface: string }) =>
+      ({ cluster: { name: "c", ...(edgeVIP ? { edgeVIP } : {}) }, hosts }) as never;
+    const cp = { name: "cp1", address: "203.0.113.10", roles: ["control-plane"] };
+    const w = { name: "w1", address: "203.0.113.21", roles: ["worker"] };
+    const fe = { name: "fe1", address: "203.0.113.31", roles: ["worker", "frontend"] };
+    expect(accessAddresses(inv([cp, w, fe], { vip: "203.0.113.100", interface: "eth0" }))).toEqual({ node: "203.0.113.31", frontend: "203.0.113.100" });
+    expect(accessAddresses(inv([cp, w, fe]))).toEqual({ node: "203.0.113.31", frontend: "203.0.113.31" });
+    expect(accessAddresses(inv([cp, w]))).toEqual({ node: "203.0.113.21", frontend: "203.0.113.21" });
+    expect(accessAddresses(inv([cp]))).toEqual({ node: "203.0.113.10", frontend: "203.0.113.10" });
   });
 });

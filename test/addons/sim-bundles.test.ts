@@ -42,6 +42,7 @@ const CLUSTER: RenderContext["cluster"] = {
   edgeVIP: { vip: "198.18.10.100", interface: "eth0", prefix: 24 },
   hosts: HOSTS,
   frontendTaints: [EDGE_TAINT],
+  access: { node: "198.18.10.11", frontend: "198.18.10.100" },
 };
 /** What `up` generates for values without a default (as test/addons/bundles.test.ts). */
 const GENERATED: Record<string, Record<string, unknown>> = {

@@ -181,7 +181,7 @@ describe("real-machine defects, each put back into the product's current output,
       values: resolveValues(b, { dashboard: { password: "An0ther-Gen-Pass" } }, "inventory.yaml"),
       release: defaultRelease(b),
       images: { ...(b.manifest.images ?? {}) },
-      cluster: { name: "lab", podCIDR: POD_CIDR, serviceCIDR: "10.96.0.0/12", edgeVIP: { vip: "198.18.10.100", interface: "eth0", prefix: 24 }, hosts, frontendTaints: [edge] },
+      cluster: { name: "lab", podCIDR: POD_CIDR, serviceCIDR: "10.96.0.0/12", edgeVIP: { vip: "198.18.10.100", interface: "eth0", prefix: 24 }, hosts, frontendTaints: [edge], access: { node: "198.18.10.11", frontend: "198.18.10.100" } },
     });
     const traefik = rendered.objects.find((o) => o.kind === "DaemonSet") as unknown as KObject;
     const nodes = hosts.map((h) =>

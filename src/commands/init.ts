@@ -26,7 +26,7 @@ export function registerInitCommand(program: Command, io: CliIo): void {
     .command("init")
     .description("write a commented inventory: asks on a terminal; in scripts takes --answers FILE and flags and never prompts")
     .option("-o, --output <file>", "inventory file to write", "inventory.yaml")
-    .option("--answers <file>", "answers file (YAML: name, kubernetesVersion, ssh, hosts, controlPlaneEndpoint, edgeVIP, podCIDR, serviceCIDR, addons); with it init never prompts")
+    .option("--answers <file>", "answers file (YAML: name, kubernetesVersion, ssh, hosts, controlPlaneEndpoint, edgeVIP, podCIDR, serviceCIDR, addons; example: inventories/answers.example.yaml); with it init never prompts")
     .option("--force", "overwrite an existing inventory file without asking")
     .option("--name <name>", "cluster name")
     .option("--kubernetes-version <minor>", `Kubernetes minor version, ${KUBERNETES.supported.join(" or ")} (default ${KUBERNETES.default})`)

@@ -8,6 +8,7 @@ import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { InventoryError, type InventoryIssue, UsageError } from "../errors.js";
 import { Role, type RoleName } from "../inventory/schema.js";
+import { intToIpv4, parseCidr } from "../inventory/net.js";
 import { SSH_DEFAULTS } from "../ssh/targets.js";
 import { KUBERNETES, isSupportedKubernetes } from "../versions.js";
 
@@ -236,6 +237,25 @@ const vipInput = z.strictObject({
   prefix: z.number().int().min(8).max(30).optional(),
 });
 
+/** A network is written as its network address: 10.244.0.1/16 has host bits set (and would reach kubeadm and Calico as is). */
+export function hostBitsProblem(cidr: string): string | undefined {
+  let c;
+  try {
+    c = parseCidr(cidr.trim());
+  } catch {
+    return undefined;
+  }
+  const network = `${intToIpv4(c.base)}/${c.prefix}`;
+  return network === cidr.trim() ? undefined : `has host bits set: the network is ${network}`;
+}
+function noHostBits(v: string, ctx: z.RefinementCtx): void {
+  const p = hostBitsProblem(v);
+  if (p) ctx.addIssue({ code: "custom", message: p });
+}
+
+/** What a shape is called in an answers file (YAML), for messages. */
+const SHAPES: Record<string, string> = { object: "a mapping (key: value)", array: "a list (- item)", string: "text", number: "a number", boolean: "true or false" };
+
 export const AnswersInputSchema = z.strictObject({
   name: nodeName.optional(),
   kubernetesVersion: z
@@ -247,8 +267,8 @@ export const AnswersInputSchema = z.strictObject({
   hosts: z.array(HostInput).optional(),
   controlPlaneEndpoint: z.union([vipInput, z.strictObject({ loadBalancer: z.string().min(1) })]).optional(),
   edgeVIP: vipInput.optional(),
-  podCIDR: z.cidrv4({ error: "must be an IPv4 CIDR like 10.244.0.0/16" }).optional(),
-  serviceCIDR: z.cidrv4({ error: "must be an IPv4 CIDR like 10.96.0.0/12" }).optional(),
+  podCIDR: z.cidrv4({ error: "must be an IPv4 CIDR like 10.244.0.0/16" }).superRefine(noHostBits).optional(),
+  serviceCIDR: z.cidrv4({ error: "must be an IPv4 CIDR like 10.96.0.0/12" }).superRefine(noHostBits).optional(),
   /** A list of add-on names, or a map name -> main values (null/{} for the defaults). */
   addons: z
     .union([
@@ -272,7 +292,7 @@ export function parseAnswers(text: string, file: string): AnswersInput {
     );
   }
   const data: unknown = doc.toJS() ?? {};
-  const parsed = AnswersInputSchema.safeParse(data);
+  const parsed = AnswersInputSchema.safeParse(data, { reportInput: true });
   if (parsed.success) return parsed.data;
   const issues: InventoryIssue[] = parsed.error.issues.map((i) => {
     const path = i.path.filter((p): p is string | number => typeof p !== "symbol");
@@ -280,8 +300,17 @@ export function parseAnswers(text: string, file: string): AnswersInput {
     for (let n = path.length - 1; !node?.range && n >= 0; n--) node = doc.getIn(path.slice(0, n), true) as typeof node;
     const pos = node?.range ? lines.linePos(node.range[0]) : undefined;
     const where = path.map((p) => (typeof p === "number" ? `[${p}]` : `.${p}`)).join("").replace(/^\./, "");
+    // In the answers file's own terms, not zod's ("hosts[0]: Invalid input: expected object").
+    const got = i.code === "invalid_type" ? (i as { input?: unknown }).input : undefined;
+    const isHost = /^hosts\[\d+\]$/.test(where);
     const message =
-      i.code === "unrecognized_keys" ? `unknown field${i.keys.length > 1 ? "s" : ""} ${i.keys.join(", ")}` : i.message;
+      i.code === "unrecognized_keys"
+        ? `unknown field${i.keys.length > 1 ? "s" : ""} ${i.keys.join(", ")}`
+        : i.code === "invalid_type" && got === undefined
+          ? "is missing"
+          : i.code === "invalid_type"
+            ? `must be ${SHAPES[i.expected] ?? i.expected}, not ${Array.isArray(got) ? "a list" : got === null ? "empty" : typeof got === "object" ? "a mapping" : JSON.stringify(got)}${isHost ? " (a host is a mapping with address and roles, e.g. - { name: cp1, address: 203.0.113.10, roles: [control-plane] }; see inventories/answers.example.yaml)" : ""}`
+            : i.message;
     return { file, ...(pos ? { line: pos.line, column: pos.col } : {}), path: where, message };
   });
   throw new InventoryError(issues);
@@ -395,10 +424,12 @@ export function mergeFlags(input: AnswersInput, f: InitFlags): AnswersInput {
   }
   if (f.podCidr !== undefined) {
     if (!z.cidrv4().safeParse(f.podCidr).success) throw new UsageError(`--pod-cidr '${f.podCidr}' is not an IPv4 CIDR like 10.244.0.0/16`);
+    if (hostBitsProblem(f.podCidr)) throw new UsageError(`--pod-cidr '${f.podCidr}' ${hostBitsProblem(f.podCidr)}`);
     out.podCIDR = f.podCidr;
   }
   if (f.serviceCidr !== undefined) {
     if (!z.cidrv4().safeParse(f.serviceCidr).success) throw new UsageError(`--service-cidr '${f.serviceCidr}' is not an IPv4 CIDR like 10.96.0.0/12`);
+    if (hostBitsProblem(f.serviceCidr)) throw new UsageError(`--service-cidr '${f.serviceCidr}' ${hostBitsProblem(f.serviceCidr)}`);
     out.serviceCIDR = f.serviceCidr;
   }
   if (f.addons !== undefined || (f.set && f.set.length > 0)) {

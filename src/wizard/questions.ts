@@ -3,6 +3,7 @@
 // the person to confirm, reports what it found, and lets a wrong answer be fixed on the spot. Every answer
 // that the inventory rules can judge is checked as it is entered, with the rules' own messages
 // (answerIssues runs the real loader on the inventory these answers would give).
+import { hostBitsProblem } from "./answers.js";
 import { existsSync, statSync } from "node:fs";
 import { checkbox, confirm, input, select } from "@inquirer/prompts";
 import { KubesmithError, UserAbort } from "../errors.js";
@@ -413,7 +414,7 @@ function cidrCheck(v: string): string | undefined {
   try {
     const c = parseCidr(v.trim());
     if (c.prefix < 8 || c.prefix > 28) return "use a prefix length from /8 to /28";
-    return undefined;
+    return hostBitsProblem(v);
   } catch {
     return "must be an IPv4 CIDR like 10.244.0.0/16";
   }

@@ -116,3 +116,36 @@ describe("completeAnswers: a missing answer names its flag", () => {
     expect(miss(input)).toMatch(re);
   });
 });
+
+describe("the example answers file (inventories/answers.example.yaml)", () => {
+  it("parses, completes without probing and generates an inventory that validates", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { completeAnswers } = await import("../../src/wizard/answers.js");
+    const { generateInventory, validateGenerated } = await import("../../src/wizard/generate.js");
+    const a = completeAnswers(parseAnswers(readFileSync("inventories/answers.example.yaml", "utf8"), "answers.example.yaml"), { probed: false });
+    const loaded = validateGenerated(generateInventory(a), "out.yaml", a);
+    expect(loaded.inventory.hosts.map((h) => h.name)).toEqual(["cp1", "worker1", "frontend1"]);
+  });
+
+  it("a wrong shape is told in the answers file's terms, pointing at the example", () => {
+    const e = (() => {
+      try {
+        parseAnswers("name: demo\nhosts:\n  - cp1@203.0.113.10\n", "answers.yaml");
+      } catch (err) {
+        return err as InventoryError;
+      }
+      throw new Error("no error");
+    })();
+    const line = e.issues.map((i) => `${i.path}: ${i.message}`).join("\n");
+    expect(line).toContain('hosts[0]: must be a mapping (key: value), not "cp1@203.0.113.10"');
+    expect(line).toContain("answers.example.yaml");
+    expect(line).not.toMatch(/Invalid input|expected object/);
+  });
+
+  it("a pod or service CIDR with host bits set is refused (file, flag and wizard share the check)", async () => {
+    expect(() => parseAnswers("podCIDR: 10.244.0.1/16\n", "answers.yaml")).toThrow(/podCIDR.*host bits set: the network is 10\.244\.0\.0\/16/);
+    const { hostBitsProblem } = await import("../../src/wizard/answers.js");
+    expect(hostBitsProblem("10.96.0.0/12")).toBeUndefined();
+    expect(hostBitsProblem("10.96.1.0/12")).toBe("has host bits set: the network is 10.96.0.0/12");
+  });
+});

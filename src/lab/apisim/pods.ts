@@ -33,7 +33,7 @@
 
 import { createHash } from "node:crypto";
 import type { ResourceDef } from "./resources.js";
-import { podFitsNode, schedulingProblems, type NodeLike, type PodSpecLike, type Taint, type Toleration } from "./scheduling.js";
+import { daemonPodDefaultTolerations, podFitsNode, schedulingProblems, type NodeLike, type PodSpecLike, type Taint, type Toleration } from "./scheduling.js";
 import type { Store } from "./store.js";
 import { arrOf, clone, getIn, isObj, nowTimestamp, objOf, strOf, type JsonObject, type KObject } from "./types.js";
 
@@ -287,18 +287,9 @@ export class PodPass {
   }
 }
 
+/** The DaemonSet controller's default tolerations for this DaemonSet's pods (scheduling.ts, the one list). */
 function daemonTolerations(ds: KObject): Toleration[] {
-  const hostNetwork = getIn(ds, ["spec", "template", "spec", "hostNetwork"]) === true;
-  const t: Toleration[] = [
-    { key: "node.kubernetes.io/not-ready", operator: "Exists", effect: "NoExecute" },
-    { key: "node.kubernetes.io/unreachable", operator: "Exists", effect: "NoExecute" },
-    { key: "node.kubernetes.io/disk-pressure", operator: "Exists", effect: "NoSchedule" },
-    { key: "node.kubernetes.io/memory-pressure", operator: "Exists", effect: "NoSchedule" },
-    { key: "node.kubernetes.io/pid-pressure", operator: "Exists", effect: "NoSchedule" },
-    { key: "node.kubernetes.io/unschedulable", operator: "Exists", effect: "NoSchedule" },
-  ];
-  if (hostNetwork) t.push({ key: "node.kubernetes.io/network-unavailable", operator: "Exists", effect: "NoSchedule" });
-  return t;
+  return daemonPodDefaultTolerations(getIn(ds, ["spec", "template", "spec", "hostNetwork"]) === true);
 }
 
 const UNSCHEDULABLE_TAINT: Taint = { key: "node.kubernetes.io/unschedulable", effect: "NoSchedule" };

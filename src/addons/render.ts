@@ -171,13 +171,19 @@ const SCRIPT_KEYS = new Set(["script", "interval", "timeout", "fall", "rise", "w
  * `{{ "" | keepalived_global_defs }}`: the health check and global_defs of the edge VIP from the same
  * TypeScript renderer as the control-plane VIP's (scripts/keepalived.ts HealthCheck).
  */
-function vrrpScriptFilter(name: unknown, ...args: unknown[]): string {
+/** A filter's `key: value` arguments (LiquidJS passes them as [key, value] pairs), only the known keys. */
+function keywordArgs(filter: string, known: ReadonlySet<string>, args: unknown[]): Record<string, unknown> {
   const kv: Record<string, unknown> = {};
   for (const a of args) {
-    if (!Array.isArray(a) || a.length !== 2 || typeof a[0] !== "string") throw new Error("vrrp_script: arguments are key: value pairs");
-    if (!SCRIPT_KEYS.has(a[0])) throw new Error(`vrrp_script: unknown argument ${a[0]} (known: ${[...SCRIPT_KEYS].join(", ")})`);
+    if (!Array.isArray(a) || a.length !== 2 || typeof a[0] !== "string") throw new Error(`${filter}: arguments are key: value pairs`);
+    if (!known.has(a[0])) throw new Error(`${filter}: unknown argument ${a[0]} (known: ${[...known].join(", ")})`);
     kv[a[0]] = a[1];
   }
+  return kv;
+}
+
+function vrrpScriptFilter(name: unknown, ...args: unknown[]): string {
+  const kv = keywordArgs("vrrp_script", SCRIPT_KEYS, args);
   const num = (k: string): number => Number(confValue(kv[k], `vrrp_script ${k}`));
   // The script may hold blanks and single quotes (it is written inside double quotes); vrrpScriptLines refuses the rest.
   const script = typeof kv.script === "string" ? kv.script : "";
@@ -195,12 +201,7 @@ const VRRP_KEYS = new Set(["vip", "prefix", "interface", "routerId", "priority",
  * vrrpVersion 2; peers and track are blank-separated lists.
  */
 function vrrpInstanceFilter(name: unknown, ...args: unknown[]): string {
-  const kv: Record<string, unknown> = {};
-  for (const a of args) {
-    if (!Array.isArray(a) || a.length !== 2 || typeof a[0] !== "string") throw new Error("vrrp_instance: arguments are key: value pairs");
-    if (!VRRP_KEYS.has(a[0])) throw new Error(`vrrp_instance: unknown argument ${a[0]} (known: ${[...VRRP_KEYS].join(", ")})`);
-    kv[a[0]] = a[1];
-  }
+  const kv = keywordArgs("vrrp_instance", VRRP_KEYS, args);
   const text = (k: string): string | undefined => (kv[k] === undefined || kv[k] === null ? undefined : confValue(kv[k], `vrrp_instance ${k}`));
   const num = (k: string): number | undefined => {
     const t = text(k);

@@ -26,6 +26,8 @@ interface HostState {
   t0: number;
   durationMs?: number;
   detail?: string;
+  /** What the host is doing (its latest change, else its latest command's label), shown while it runs. */
+  step?: string;
 }
 
 interface PhaseState {
@@ -68,6 +70,12 @@ function outputStream(target: NodeJS.WriteStream, color: boolean): NodeJS.WriteS
   return w;
 }
 
+/** Text cut to `n` characters (at least 10), with an ellipsis. */
+function fit(s: string, n: number): string {
+  const max = Math.max(10, n);
+  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+}
+
 export class TtyReporter implements Reporter {
   private readonly out: NodeJS.WriteStream;
   private readonly tickMs: number;
@@ -78,6 +86,11 @@ export class TtyReporter implements Reporter {
   constructor(opts: TtyReporterOptions) {
     this.out = outputStream(opts.stream, opts.color ?? true);
     this.tickMs = opts.tickMs ?? 250;
+  }
+
+  /** The terminal's width (80 when it does not say). */
+  private width(): number {
+    return (this.out as NodeJS.WriteStream).columns || 80;
   }
 
   private line(s: string): void {
@@ -119,6 +132,10 @@ export class TtyReporter implements Reporter {
       case "change":
         // A plan's changes are listed at the end, by host and phase (ui/plan.ts).
         if (e.dryRun) this.planned.push({ phase: e.phase, host: e.host, what: e.what });
+        else this.noteStep(e.host, e.what);
+        break;
+      case "command":
+        if (e.label) this.noteStep(e.host, e.label);
         break;
       case "warning": {
         const msg = `warning: ${e.host ? `${e.host}: ` : ""}${e.message}`;
@@ -193,6 +210,12 @@ export class TtyReporter implements Reporter {
     this.chain = this.chain.then(() => make().run().then(() => undefined, () => undefined));
   }
 
+  /** A running host's current step, for its live line. */
+  private noteStep(host: string, step: string): void {
+    const h = this.current?.hosts.get(host);
+    if (h && h.status === "start") h.step = step.split("\n")[0]!;
+  }
+
   /** One line per host (while running), or only the notable ones once the phase is over. */
   private hostLines(p: PhaseState, final: boolean): string {
     const now = Date.now();
@@ -201,7 +224,8 @@ export class TtyReporter implements Reporter {
       if (final && h.status !== "failed") continue;
       const icon = h.status === "done" ? "✔" : h.status === "failed" ? "✖" : h.status === "skipped" ? "↓" : "…";
       const took = h.durationMs !== undefined ? secs(h.durationMs) : secs(now - h.t0);
-      lines.push(`${icon} ${name} ${took}${h.detail ? `  ${h.detail}` : ""}`);
+      const step = h.status === "start" && h.step ? `  ${fit(h.step, this.width() - name.length - took.length - 8)}` : "";
+      lines.push(`${icon} ${name} ${took}${h.detail ? `  ${h.detail}` : step}`);
     }
     lines.push(...p.notes);
     return lines.join("\n");

@@ -108,4 +108,25 @@ describe("TtyReporter (listr2)", () => {
     expect(out).toMatch(/✖ prepare hosts/);
     expect(out).toMatch(/warning: cp1: swap is on/);
   });
+
+  it("while a host runs, its line shows the step it is on (its latest change or command), cut to the terminal's width", async () => {
+    const t = fakeTty();
+    const r = new TtyReporter({ stream: t.stream, tickMs: 20 });
+    r.emit({ kind: "run-start", command: "up", cluster: "lab", dryRun: false, runDir: "/r" });
+    r.emit({ kind: "phase-start", phase: "prepare the hosts" });
+    r.emit({ kind: "host-step", phase: "prepare the hosts", host: "cp1", status: "start" });
+    r.emit({ kind: "host-step", phase: "prepare the hosts", host: "w1", status: "start" });
+    r.emit({ kind: "command", host: "cp1", label: "probe kernel-modules", command: "lsmod", code: 1, durationMs: 3, check: true });
+    r.emit({ kind: "change", phase: "prepare the hosts", host: "w1", what: `install containerd.io ${"x".repeat(300)}`, dryRun: false });
+    const deadline = Date.now() + 10_000;
+    while (!/… w1 \d+\.\ds {2}install containerd\.io x+…/.test(strip(t.text())) && Date.now() < deadline) await sleep(20);
+    const live = strip(t.text());
+    expect(live).toMatch(/… cp1 \d+\.\ds {2}probe kernel-modules/);
+    const w1 = live.split("\n").find((l) => /… w1 .*install containerd/.test(l))!;
+    expect(w1.length).toBeLessThanOrEqual(120);
+    r.emit({ kind: "host-step", phase: "prepare the hosts", host: "cp1", status: "done", durationMs: 50 });
+    r.emit({ kind: "host-step", phase: "prepare the hosts", host: "w1", status: "done", durationMs: 60 });
+    r.emit({ kind: "phase-end", phase: "prepare the hosts", ok: true, durationMs: 70 });
+    await r.close();
+  }, 20_000);
 });

@@ -69,7 +69,11 @@ describe.skipIf(labSkip)("up after the first control plane was wiped while the o
       for (const h of ["lab-1", "lab-2", "lab-3"]) if ((await ssh(lab.state, h, "ip -4 -o addr show dev eth0")).stdout.includes(`${vip}/`)) out.push(h);
       return out;
     };
-    const held = await waitFor(async () => ((await holders()).length === 1 ? holders() : undefined), 15_000, 200);
+    // (one look per try: asking twice could see the VIP move between the two looks and return [])
+    const held = await waitFor(async () => {
+      const h = await holders();
+      return h.length === 1 ? h : undefined;
+    }, 30_000, 200);
     const why = async () => (await Promise.all(["lab-1", "lab-2", "lab-3"].map((h) => ssh(lab.state, h, "ip -4 -o addr show dev eth0; tail -n 8 /var/log/keepalived.log")))).map((x, i) => `lab-${i + 1}: ${x.stdout}${x.stderr}`).join("\n");
     expect(held ?? (await holders()), held ? "" : await why()).toHaveLength(1);
 

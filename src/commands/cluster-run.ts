@@ -184,11 +184,13 @@ export async function summary(ctx: ClusterContext, io: CliIo, onTerminal = !!pro
     const info = (n.status as { nodeInfo?: { kubeletVersion?: string } } | undefined)?.nodeInfo;
     return [n.metadata.name, roles || "-", nodeReady(n) ? "Ready" : "NotReady", info?.kubeletVersion ?? "-"];
   });
-  io.stdout(`\n${table(["NODE", "ROLES", "STATUS", "VERSION"], rows)}`);
+  // On a terminal the end-of-run tables fit its width.
+  const width = onTerminal ? process.stdout.columns : undefined;
+  io.stdout(`\n${table(["NODE", "ROLES", "STATUS", "VERSION"], rows, width)}`);
   const releases = await releaseStatus(ctx.kube).catch(() => []);
   if (releases.length) {
     const addonRows = releases.map((r) => [r.release, r.workloads.map((w) => `${w.kind.toLowerCase()}/${w.name} ${w.ready}/${w.desired}`).join(", ") || "-", r.healthy ? "healthy" : "NOT READY"]);
-    io.stdout(`\n${table(["ADD-ON", "WORKLOADS (ready/desired)", "HEALTH"], addonRows)}`);
+    io.stdout(`\n${table(["ADD-ON", "WORKLOADS (ready/desired)", "HEALTH"], addonRows, width)}`);
   }
   // Who holds each virtual IP right now.
   const vips: { name: string; vip: string; hosts: ClusterHost[] }[] = [];

@@ -240,8 +240,13 @@ export async function runWizard(seed: AnswersInput, o: WizardOptions): Promise<W
       probes.set(hostName, probe);
       notes[hostName] = `${describeFacts(probe.facts)} (found by kubesmith init)`;
     }
-    const more = await ask(confirm({ message: "Add another host?", default: hosts.length < 2 }));
-    if (!more) break;
+    const hasControlPlane = hosts.some((h) => h.roles.includes("control-plane"));
+    const more = await ask(confirm({ message: "Add another host?", default: hosts.length < 2 || !hasControlPlane }));
+    if (!more) {
+      if (hasControlPlane) break;
+      // Said now, while hosts are being entered, not at the end when the inventory is checked.
+      out("  ✗ no host is a control plane yet: a cluster needs one; add a host with the control-plane role");
+    }
   }
 
   // Frontends

@@ -292,6 +292,41 @@ describe.skipIf(labSkip)("kubesmith init against the lab", () => {
     }
   }, 300_000);
 
+  it("no control plane among the hosts: said when the hosts are entered, and the wizard asks for another host", async () => {
+    const term = new Terminal(`env -u CI ${process.execPath} ${join(packageRoot(), "dist", "cli.js")} init -o nocp.yaml --no-probe; echo KS-EXIT=$?; sleep 600`, { cwd: work });
+    try {
+      await term.prompt(/Cluster name/);
+      await term.answer(() => term.type("nocp"));
+      await term.prompt(/Kubernetes version/);
+      await term.answer(() => term.keys("Enter"));
+      await term.prompt(/Address/);
+      await term.answer(() => term.type("198.18.250.10"));
+      await term.prompt(/SSH user/);
+      await term.answer(() => term.keys("Enter"));
+      await term.prompt(/Log in with/);
+      await term.answer(() => term.keys("Enter"));
+      await term.prompt(/Private key file/);
+      await term.answer(() => term.type(lab.state.keyFile));
+      await term.prompt(/SSH port/);
+      await term.answer(() => term.keys("Enter"));
+      await term.prompt(/Bastion/);
+      await term.answer(() => term.keys("Enter"));
+      await term.prompt(/Roles of 198\.18\.250\.10/);
+      await term.answer(() => term.keys("Down", "Enter")); // worker
+      await term.prompt(/Node name/);
+      await term.answer(() => term.keys("Enter"));
+      await term.prompt(/Add another host\?/);
+      await term.answer(() => term.type("n"));
+      await term.waitFor(/✗ no host is a control plane yet: a cluster needs one/);
+      await term.waitFor(/^Host 2$/m);
+      term.keys("C-c");
+      await term.waitFor(/^KS-EXIT=\d+$/m);
+      expect(existsSync(join(work, "nocp.yaml"))).toBe(false);
+    } finally {
+      term.close();
+    }
+  });
+
   it("Ctrl-C in the wizard writes nothing and exits 130", async () => {
     const term = new Terminal(`env -u CI ${process.execPath} ${join(packageRoot(), "dist", "cli.js")} init -o ctrlc.yaml --no-probe; echo KS-EXIT=$?; sleep 600`, { cwd: work });
     try {

@@ -8,7 +8,7 @@ import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { InventoryError, type InventoryIssue, UsageError } from "../errors.js";
 import { Role, type RoleName } from "../inventory/schema.js";
-import { intToIpv4, parseCidr } from "../inventory/net.js";
+import { cidrWithHostBits } from "../inventory/net.js";
 import { SSH_DEFAULTS } from "../ssh/targets.js";
 import { KUBERNETES, isSupportedKubernetes } from "../versions.js";
 
@@ -239,14 +239,13 @@ const vipInput = z.strictObject({
 
 /** A network is written as its network address: 10.244.0.1/16 has host bits set (and would reach kubeadm and Calico as is). */
 export function hostBitsProblem(cidr: string): string | undefined {
-  let c;
+  let network: string | undefined;
   try {
-    c = parseCidr(cidr.trim());
+    network = cidrWithHostBits(cidr.trim());
   } catch {
     return undefined;
   }
-  const network = `${intToIpv4(c.base)}/${c.prefix}`;
-  return network === cidr.trim() ? undefined : `has host bits set: the network is ${network}`;
+  return network ? `has host bits set: the network is ${network}` : undefined;
 }
 function noHostBits(v: string, ctx: z.RefinementCtx): void {
   const p = hostBitsProblem(v);

@@ -30,6 +30,22 @@ function fingerprints(file: string): Map<string, string> {
 
 const UPSTREAM_SKIP = upstreamSkipReason(`calico/calico-${CALICO.version}.yaml`);
 
+/** The first host's address and SSH questions: the address, then the defaults but for the key file. */
+async function firstHost(term: Terminal, address: string, keyFile: string): Promise<void> {
+  await term.prompt(/Address/);
+  await term.answer(() => term.type(address));
+  await term.prompt(/SSH user/);
+  await term.answer(() => term.keys("Enter"));
+  await term.prompt(/Log in with/);
+  await term.answer(() => term.keys("Enter"));
+  await term.prompt(/Private key file/);
+  await term.answer(() => term.type(keyFile));
+  await term.prompt(/SSH port/);
+  await term.answer(() => term.keys("Enter"));
+  await term.prompt(/Bastion/);
+  await term.answer(() => term.keys("Enter"));
+}
+
 describe.skipIf(labSkip)("kubesmith init against the lab", () => {
   let lab: StartedLab;
   let work: string;
@@ -187,18 +203,7 @@ describe.skipIf(labSkip)("kubesmith init against the lab", () => {
 
       // host 1: first a wrong address, where nothing answers
       const wrong = `198.18.${subnet}.250`;
-      await term.prompt(/Address/);
-      await term.answer(() => term.type(wrong));
-      await term.prompt(/SSH user/);
-      await term.answer(() => term.keys("Enter"));
-      await term.prompt(/Log in with/);
-      await term.answer(() => term.keys("Enter"));
-      await term.prompt(/Private key file/);
-      await term.answer(() => term.type(lab.state.keyFile));
-      await term.prompt(/SSH port/);
-      await term.answer(() => term.keys("Enter"));
-      await term.prompt(/Bastion/);
-      await term.answer(() => term.keys("Enter"));
+      await firstHost(term, wrong, lab.state.keyFile);
       // the reason, at once, and a way to fix it
       await term.waitFor(new RegExp(`✗ host 1: (no route to|(TCP )?connection to) ${wrong.replace(/\./g, "\\.")}:22`));
       await term.prompt(/What now\?/);
@@ -299,18 +304,7 @@ describe.skipIf(labSkip)("kubesmith init against the lab", () => {
       await term.answer(() => term.type("nocp"));
       await term.prompt(/Kubernetes version/);
       await term.answer(() => term.keys("Enter"));
-      await term.prompt(/Address/);
-      await term.answer(() => term.type("198.18.250.10"));
-      await term.prompt(/SSH user/);
-      await term.answer(() => term.keys("Enter"));
-      await term.prompt(/Log in with/);
-      await term.answer(() => term.keys("Enter"));
-      await term.prompt(/Private key file/);
-      await term.answer(() => term.type(lab.state.keyFile));
-      await term.prompt(/SSH port/);
-      await term.answer(() => term.keys("Enter"));
-      await term.prompt(/Bastion/);
-      await term.answer(() => term.keys("Enter"));
+      await firstHost(term, "198.18.250.10", lab.state.keyFile);
       await term.prompt(/Roles of 198\.18\.250\.10/);
       await term.answer(() => term.keys("Down", "Enter")); // worker
       await term.prompt(/Node name/);

@@ -11,7 +11,7 @@ import { loadAddonReleases, type AddonSelection, type RenderedRelease } from "..
 import { recoverGeneratedSecrets } from "../addons/recover.js";
 import { ApiError, KubesmithError, MultiHostError } from "../errors.js";
 import type { ClusterContext } from "./context.js";
-import { remaining } from "./partial.js";
+import { leftOut, remaining } from "./partial.js";
 import { change, gateOf, type Phase } from "./run.js";
 
 /** The host name cluster (API) changes are recorded under. */
@@ -36,7 +36,9 @@ export async function applyClusterReleaseIn(
     });
     return undefined;
   }
-  const excused = new Set(ctx.partial?.dropped.keys() ?? []);
+  // Hosts this run goes on without (workers left out by --max-failed-workers, control planes it could not
+  // reach): a must-run-on DaemonSet is not waited for there.
+  const excused = leftOut(ctx, ctx.model.hosts);
   for (const o of rendered.objects) {
     const left = (mustRunOn(o) ?? []).filter((n) => excused.has(n));
     if (left.length) {

@@ -94,3 +94,9 @@ export function remaining<H extends { name: string }>(ctx: PhaseContext, hosts: 
   const away = ctx.unreachable;
   return dropped?.size || away?.size ? hosts.filter((h) => !dropped?.has(h.name) && !away?.has(h.name)) : [...hosts];
 }
+
+/** The names of the hosts the run goes on without (the complement of remaining()). */
+export function leftOut(ctx: PhaseContext, hosts: readonly { name: string }[]): Set<string> {
+  const here = new Set(remaining(ctx, hosts).map((h) => h.name));
+  return new Set(hosts.filter((h) => !here.has(h.name)).map((h) => h.name));
+}

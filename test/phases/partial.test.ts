@@ -2,7 +2,7 @@
 // and forHosts skips the hosts left out in later phases.
 import { describe, expect, it } from "vitest";
 import { AuthError, CommandError, ExitCode, HostKeyError, MultiHostError, PartialRunError, UnreachableError, UsageError } from "../../src/errors.js";
-import { boundCount, PartialFailures, parseFailureBound, remaining } from "../../src/phases/partial.js";
+import { boundCount, PartialFailures, parseFailureBound, leftOut, remaining } from "../../src/phases/partial.js";
 import { forHosts, type PhaseContext } from "../../src/phases/run.js";
 import { MemoryReporter } from "../../src/ui/events.js";
 import { buildModel } from "../../src/cluster/model.js";
@@ -56,6 +56,14 @@ describe("partial failure: forHosts", () => {
   it("without a bound every failure stops the phase, as before", async () => {
     const c = ctx(undefined);
     await expect(forHosts(c, hosts, joinFailsOn(["w2"]))).rejects.toThrow(/^w2: kubeadm join \(worker\) failed/);
+  });
+
+  it("leftOut names both the dropped workers and the control planes the run goes on without", async () => {
+    const c = ctx("1");
+    await forHosts(c, hosts, joinFailsOn(["w2"]));
+    c.unreachable = new Map([["cp1", new UnreachableError("cp1", "connection refused")]]);
+    expect([...leftOut(c, hosts)].sort()).toEqual(["cp1", "w2"]);
+    expect(remaining(c, hosts).map((h) => h.name)).toEqual(["w1", "w3"]);
   });
 
   it("a bound of 0 keeps today's behaviour", async () => {

@@ -671,11 +671,10 @@ async function editHosts(
     out(`  removed ${host.name} (${host.address})`);
   } else if (what === "change") {
     const others = hosts.filter((_, i) => i !== which);
+    // What was found on it is found again (it may keep its name, so this comes first).
+    forget(host);
     const changed = await askHost(`Host ${which + 1} (${host.name})`, { existing: host, others, allowBack: false });
-    if (changed !== "back") {
-      forget(host);
-      hosts[which] = changed;
-    }
+    if (changed !== "back") hosts[which] = changed;
   }
 }
 

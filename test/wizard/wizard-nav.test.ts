@@ -231,6 +231,45 @@ describe.skipIf(labSkip)("init: VIPs checked on the network, going back, pre-fil
     }
   }, 240_000);
 
+  it("in a terminal, every answer given by flags: only the hosts' menu is asked, and a --cp-vip in use is refused and asked again", async () => {
+    const term = new Terminal(
+      `env -u CI -u SSH_AUTH_SOCK ${process.execPath} ${cli()} init -o cpvip.yaml --known-hosts ${kh} --identity-file ${lab.state.keyFile} ` +
+        `--name wiz-cpvip --kubernetes-version 1.35 --host cp1=${addr(0)}:cp --host cp2=${addr(1)}:cp --cp-vip ${outsider} --addons none ` +
+        `--pod-cidr 10.244.0.0/16 --service-cidr 10.96.0.0/12 --connect-timeout 5; echo KS-EXIT=$?; sleep 600`,
+      { cwd: work },
+    );
+    try {
+      await term.prompt(/Add another host\?/, 40_000);
+      await term.answer(() => term.keys("Enter")); // default: the hosts are complete
+      await term.waitFor(new RegExp(`^ {2}✗ ${re(outsider)} \\(--cp-vip\\): ${re(outsider)} is in use: ${re(outsiderMac)} answered .* from cp1 on eth0; choose another address$`, "m"), 30_000);
+      await term.prompt(/Control-plane VIP/);
+      await term.answer(() => term.type(freeVip), 30_000);
+      await term.prompt(/Interface that carries it \(eth0\)/);
+      await term.answer(() => term.keys("Enter"));
+      await term.prompt(/Write the inventory to \(cpvip\.yaml\)/);
+      await term.answer(() => term.keys("Enter"));
+      await term.prompt(/Run 'kubesmith up/);
+      await term.answer(() => term.type("n"));
+      const exit = await term.waitFor(/^KS-EXIT=(\d+)$/m);
+      const screen = term.screen();
+      expect(exit[1], screen).toBe("0");
+      // the answered questions: the flags' (shown as given) and the three asked here, nothing else
+      expect(screen.split("\n").filter((l) => l.startsWith("✔ ") && !/\((--[a-z-]+)\)$/.test(l))).toEqual([
+        "✔ Add another host? no, the hosts are complete: go on",
+        `✔ Control-plane VIP (a free address in the control planes' network) ${freeVip}`,
+        "✔ Interface that carries it eth0",
+        "✔ Write the inventory to cpvip.yaml",
+        "✔ Run 'kubesmith up -i cpvip.yaml' now? No",
+      ]);
+      expect(screen).toMatch(/^✔ Kubernetes version 1\.35 \(--kubernetes-version\)$/m);
+      expect(screen).toMatch(/^✔ Service network \(CIDR\) 10\.96\.0\.0\/12 \(--service-cidr\)$/m);
+    } finally {
+      term.close();
+    }
+    const inv = parse(readFileSync(join(work, "cpvip.yaml"), "utf8")) as Inv;
+    expect(inv.cluster).toMatchObject({ name: "wiz-cpvip", kubernetesVersion: "1.35", controlPlaneEndpoint: { vip: freeVip, interface: "eth0" } });
+  }, 120_000);
+
   it("Ctrl-C keeps the answers in an answers file; init --answers on a terminal resumes, asking only what is missing", async () => {
     const keyFile = lab.state.keyFile;
     const start = (extra: string) =>

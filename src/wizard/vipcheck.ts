@@ -10,8 +10,8 @@
 //   package) has other options (-D there means "display answers as exclamation points"), so arping is used
 //   only when `arping -V` says "iputils".
 // - otherwise (no iputils arping; minimal hosts often lack ping too) the kernel resolves the address: the
-//   neighbour entry is flushed, a TCP connection attempt (bash's /dev/tcp, 3 s) makes the kernel send ARP
-//   requests, and `ip neigh show to VIP dev IFACE` then has an lladdr when someone answered (REACHABLE) and
+//   neighbour entry is flushed, a TCP connection attempt (bash's /dev/tcp, 3 s; ping when there is no bash)
+//   makes the kernel send ARP requests, and `ip neigh show to VIP dev IFACE` then has an lladdr when someone answered (REACHABLE) and
 //   none when nobody did (INCOMPLETE/FAILED). ip-neighbour(8).
 // A host does not answer DAD for its own address, so the VIP is also compared with the addresses the
 // probed hosts reported (`ip -o -4 addr`).
@@ -51,7 +51,13 @@ export function vipCheckScript(vip: string, iface: string): string {
     `else`,
     `  echo '${MARK} method=neigh'`,
     `  ip neigh flush to ${v} dev ${i} >/dev/null 2>&1`,
-    `  timeout 3 bash -c 'exec 3<>/dev/tcp/'${v}'/22' >/dev/null 2>&1`,
+    `  if command -v bash >/dev/null 2>&1 && command -v timeout >/dev/null 2>&1; then`,
+    `    timeout 3 bash -c 'exec 3<>/dev/tcp/'${v}'/22' >/dev/null 2>&1`,
+    `  elif command -v ping >/dev/null 2>&1; then`,
+    `    ping -c 2 -W 1 -I ${i} ${v} >/dev/null 2>&1`,
+    `  else`,
+    `    echo '${MARK} no-trigger'`,
+    `  fi`,
     `  ip neigh show to ${v} dev ${i} 2>&1; echo "${MARK} exit=$?"`,
     `fi`,
   ].join("\n");
@@ -75,6 +81,7 @@ export function parseVipCheck(stdout: string, vip: string): VipProbe | Error {
     if (exit === "0") return { method, taken: false };
     return new Error(`arping exited ${exit}: ${body.filter((l) => !/^(ARPING|Sent|Received) /.test(l)).slice(-1)[0] ?? "no reason given"}`);
   }
+  if (new RegExp(`^${MARK} no-trigger$`, "m").test(stdout)) return new Error("the host has no iputils arping, and neither bash and timeout nor ping to make its kernel ask");
   if (exit !== "0") return new Error(`ip neigh exited ${exit}: ${body.slice(-1)[0] ?? "no reason given"}`);
   // "198.18.1.11 lladdr 8a:f9:69:30:09:8d REACHABLE" (taken) or "198.18.1.99 INCOMPLETE"/"FAILED" (free)
   const entry = body.find((l) => l.split(/\s+/)[0] === vip && /\blladdr\s/.test(l));

@@ -50,6 +50,11 @@ describe("parseVipCheck", () => {
     });
   });
 
+  it("a host with no way to make its kernel ask is an error, not 'free'", () => {
+    const r = parseVipCheck([`${M} method=neigh`, `${M} no-trigger`, `${M} exit=0`].join("\n"), "10.250.7.9");
+    expect(r).toBeInstanceOf(Error);
+  });
+
   it("output without the markers (the script did not run) is an error", () => {
     expect(parseVipCheck("sh: 1: syntax error", "10.0.0.1")).toBeInstanceOf(Error);
   });

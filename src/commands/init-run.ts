@@ -145,7 +145,7 @@ export async function runInit(opts: InitOptions, io: CliIo): Promise<void> {
 
   if (interactive) {
     const keepFile = keptAnswersFile(opts.output);
-    const givenBy = (flag: string) => (flagGiven(opts, flag) ? flag : opts.answers ? `from ${opts.answers}` : "given");
+    const givenBy = (flag: string) => (flag !== "--answers" && flagGiven(opts, flag) ? flag : opts.answers ? `from ${opts.answers}` : "given");
     const r = await runWizard(input, { out: io.stdout, probe: opts.probe, connectTimeoutMs: timeoutMs, keepFile, givenBy });
     answers = r.answers;
     notes = r.notes;

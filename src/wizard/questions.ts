@@ -2,7 +2,10 @@
 // It asks, connects to each host as soon as its SSH answers are in (probe.ts), shows the host key for
 // the person to confirm, reports what it found, and lets a wrong answer be fixed on the spot. Every answer
 // that the inventory rules can judge is checked as it is entered, with the rules' own messages
-// (answerIssues runs the real loader on the inventory these answers would give).
+// (answerIssues runs the real loader on the inventory these answers would give). A VIP is also asked of
+// the network from a host (vipcheck.ts). What flags or an answers file answer is shown as given and not
+// asked; after each host a menu adds, edits or removes hosts or goes on; Ctrl-C offers to keep the answers
+// so far in an answers file that `init --answers FILE` resumes from.
 import { hostBitsProblem } from "./answers.js";
 import { existsSync, statSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -774,9 +777,8 @@ function firstClean(wanted: string, fallbacks: string[], make: (c: string) => An
   return wanted;
 }
 
-function suggestName(hostname: string | undefined, roles: RoleName[], hosts: HostAnswer[], seeded?: string): string {
+function suggestName(hostname: string | undefined, roles: RoleName[], hosts: HostAnswer[]): string {
   const used = (n: string) => hosts.some((h) => h.name === n);
-  if (seeded && !used(seeded)) return seeded;
   const short = hostname?.split(".")[0]?.toLowerCase();
   if (short && NODE_NAME.test(short) && !used(short) && short !== "localhost") return short;
   const base = roles.includes("control-plane") ? "cp" : "worker";

@@ -4,11 +4,12 @@ import { existsSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import pLimit from "p-limit";
 import type { CliIo } from "../cli/main.js";
-import { type ExitCodeValue, KubesmithError, MultiHostError, UsageError } from "../errors.js";
+import { type ExitCodeValue, KubesmithError, MultiHostError, UsageError, UserAbort } from "../errors.js";
 import { type Answers, type AnswersInput, completeAnswers, localPath, mergeFlags, parseAnswers } from "../wizard/answers.js";
 import { generateInventory, validateGenerated } from "../wizard/generate.js";
 import { describeFacts, probeHost, type ProbeResult } from "../wizard/probe.js";
-import { askOutputPath, askOverwrite, askRunUp, canPrompt, runWizard } from "../wizard/questions.js";
+import { checkVipFree, vipInUse } from "../wizard/vipcheck.js";
+import { askOutputPath, askOverwrite, askRunUp, canPrompt, offerToKeep, runWizard, toAnswersInput } from "../wizard/questions.js";
 import type { InitOptions } from "./init.js";
 
 /** `up` (run by init) failed; it has already said why. */
@@ -71,10 +72,56 @@ async function probeAll(input: AnswersInput, knownHostsFile: string, out: (s: st
   return results;
 }
 
+/** Whether answers (file + flags) leave a question open: completeAnswers names it as a missing answer. */
+function missesAnswers(input: AnswersInput): boolean {
+  try {
+    completeAnswers(input, { probed: false, interfaceOf: () => "pending" });
+    return false;
+  } catch (e) {
+    if (e instanceof UsageError && e.message.startsWith("missing answer")) return true;
+    throw e;
+  }
+}
+
+/** Where Ctrl-C keeps the answers: next to the inventory, inventory.yaml -> inventory.answers.yaml. */
+function keptAnswersFile(output: string): string {
+  return `${output.replace(/\.ya?ml$/i, "")}.answers.yaml`;
+}
+
+/** Whether a prefilling flag was given on the command line ("--pod-cidr" -> opts.podCidr). */
+function flagGiven(opts: InitOptions, flag: string): boolean {
+  const key = flag.replace(/^--/, "").split(/\s/)[0]!.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  if (key === "set") return Boolean(opts.set?.length);
+  if (key === "identityFile" || key === "agent") return opts.identityFile !== undefined || opts.agent !== undefined;
+  return (opts as unknown as Record<string, unknown>)[key] !== undefined;
+}
+
+/**
+ * Each VIP asked of the network from the first host that will hold it (vipcheck.ts): an address someone
+ * answers for is refused (exit 9), one that cannot be checked is said and kept.
+ */
+async function checkVips(answers: Answers, probes: Map<string, ProbeResult>, out: (s: string) => void, timeoutMs: number): Promise<void> {
+  const owners = answers.hosts.flatMap((h) => {
+    const p = probes.get(h.address);
+    return p ? [{ name: h.name, interfaces: p.interfaces }] : [];
+  });
+  const cpe = answers.controlPlaneEndpoint;
+  const vips = [
+    ...(cpe && "vip" in cpe ? [{ field: "controlPlaneEndpoint.vip", vip: cpe.vip, role: "control-plane" as const }] : []),
+    ...(answers.edgeVIP ? [{ field: "edgeVIP.vip", vip: answers.edgeVIP.vip, role: "frontend" as const }] : []),
+  ];
+  for (const v of vips) {
+    const from = answers.hosts.find((h) => h.roles.includes(v.role) && probes.has(h.address));
+    if (!from) continue;
+    const r = await checkVipFree(from, v.vip, { interfaces: probes.get(from.address)!.interfaces, owners, knownHostsFile: localPath(answers.knownHostsFile), connectTimeoutMs: timeoutMs });
+    if (r.outcome === "taken") throw vipInUse(v.field, r.reason!);
+    out(`${v.vip}: ${r.outcome === "free" ? `free (${r.reason})` : `not checked: ${r.reason}`}`);
+  }
+}
+
 export async function runInit(opts: InitOptions, io: CliIo): Promise<void> {
   const out = (s: string) => io.stdout(`${s}\n`);
   const tty = canPrompt();
-  const interactive = tty && !opts.answers;
   let input: AnswersInput = {};
   if (opts.answers) {
     let text: string;
@@ -86,6 +133,9 @@ export async function runInit(opts: InitOptions, io: CliIo): Promise<void> {
     input = parseAnswers(text, opts.answers);
   }
   input = mergeFlags(input, opts);
+  // On a terminal the wizard asks what the flags and answers file leave open (what they answer is shown,
+  // not asked): always without --answers, and with an answers file that is incomplete (one kept by Ctrl-C).
+  const interactive = tty && (!opts.answers || missesAnswers(input));
   const timeoutMs = opts.connectTimeout ? Math.max(1000, Number.parseInt(opts.connectTimeout, 10) * 1000 || 8000) : 8000;
 
   let file = resolve(opts.output);
@@ -94,16 +144,23 @@ export async function runInit(opts: InitOptions, io: CliIo): Promise<void> {
   let notes: Record<string, string> = {};
 
   if (interactive) {
-    const r = await runWizard(input, { out: io.stdout, probe: opts.probe, connectTimeoutMs: timeoutMs });
+    const keepFile = keptAnswersFile(opts.output);
+    const givenBy = (flag: string) => (flag !== "--answers" && flagGiven(opts, flag) ? flag : opts.answers ? `from ${opts.answers}` : "given");
+    const r = await runWizard(input, { out: io.stdout, probe: opts.probe, connectTimeoutMs: timeoutMs, keepFile, givenBy });
     answers = r.answers;
     notes = r.notes;
-    for (;;) {
-      file = resolve(localPath(await askOutputPath(relative(process.cwd(), file) || opts.output)));
-      if (!existsSync(file) || overwrite) break;
-      if (await askOverwrite(file)) {
-        overwrite = true;
-        break;
+    try {
+      for (;;) {
+        file = resolve(localPath(await askOutputPath(relative(process.cwd(), file) || opts.output)));
+        if (!existsSync(file) || overwrite) break;
+        if (await askOverwrite(file)) {
+          overwrite = true;
+          break;
+        }
       }
+    } catch (e) {
+      if (e instanceof UserAbort) throw await offerToKeep(toAnswersInput({ ...answers, seedHostsDone: input.hosts?.length ?? 0 }, input), keepFile, io.stdout);
+      throw e;
     }
   } else {
     // Everything that can be known without the network is checked first: a missing answer fails at once.
@@ -123,6 +180,7 @@ export async function runInit(opts: InitOptions, io: CliIo): Promise<void> {
       const p = probes.get(h.address);
       if (p) notes[h.name] = `${describeFacts(p.facts)} (found by kubesmith init)`;
     }
+    if (opts.probe) await checkVips(answers, probes, out, timeoutMs);
     if (existsSync(file) && !overwrite) {
       if (!(await askOverwrite(file))) throw new UsageError(`${file} already exists and was kept`, { hint: "pass --force to overwrite it, or -o another file" });
       overwrite = true;

@@ -1,5 +1,6 @@
 // `kubesmith init`: write a commented inventory. On a terminal it asks (src/wizard/questions.ts); with
-// --answers FILE and/or flags it never prompts, and a missing answer fails naming the flag. Either way
+// --answers FILE and/or flags it never prompts without a terminal, and a missing answer fails naming the
+// flag (on a terminal the wizard asks what they leave open). Either way
 // it connects to every host (unless --no-probe), records host keys, checks the result with the real
 // inventory loader and writes the file atomically, never over an existing file without asking.
 // This is the command's definition; the work is in init-run.ts, loaded when the command runs.
@@ -24,9 +25,9 @@ function collect(v: string, prev: string[] | undefined): string[] {
 export function registerInitCommand(program: Command, io: CliIo): void {
   program
     .command("init")
-    .description("write a commented inventory: asks on a terminal; in scripts takes --answers FILE and flags and never prompts")
+    .description("write a commented inventory: asks on a terminal (what flags answer is shown, not asked); in scripts takes --answers FILE and flags and never prompts")
     .option("-o, --output <file>", "inventory file to write", "inventory.yaml")
-    .option("--answers <file>", "answers file (YAML: name, kubernetesVersion, ssh, hosts, controlPlaneEndpoint, edgeVIP, podCIDR, serviceCIDR, addons; example: inventories/answers.example.yaml); with it init never prompts")
+    .option("--answers <file>", "answers file (YAML: name, kubernetesVersion, ssh, hosts, controlPlaneEndpoint, edgeVIP, podCIDR, serviceCIDR, addons; example: inventories/answers.example.yaml); complete, init never prompts; on a terminal, what it lacks is asked (Ctrl-C keeps answers in OUTPUT.answers.yaml)")
     .option("--force", "overwrite an existing inventory file without asking")
     .option("--name <name>", "cluster name")
     .option("--kubernetes-version <minor>", `Kubernetes minor version, ${KUBERNETES.supported.join(" or ")} (default ${KUBERNETES.default})`)
@@ -45,7 +46,7 @@ export function registerInitCommand(program: Command, io: CliIo): void {
     .option("--service-cidr <cidr>", "service network (default 10.96.0.0/12)")
     .option("--addons <list>", "add-ons, comma-separated, or none: prometheus, grafana, traefik, filebeat, keepalived-edge, hello (default: the bundles on by default that fit the hosts)")
     .option("--set <addon.key=value>", "an add-on's main value, e.g. traefik.mode=hostPort; repeatable", collect)
-    .option("--no-probe", "do not connect to the hosts (their keys are then trusted on first use by later commands)")
+    .option("--no-probe", "do not connect to the hosts (their keys are then trusted on first use by later commands, and no VIP is checked free by ARP)")
     .option("--connect-timeout <seconds>", "per host connection attempt while probing", "8")
     .option("--up", "run 'kubesmith up -i FILE' right after writing (without a terminal)")
     .action(async (opts: InitOptions) => {

@@ -2,9 +2,15 @@
 // It asks, connects to each host as soon as its SSH answers are in (probe.ts), shows the host key for
 // the person to confirm, reports what it found, and lets a wrong answer be fixed on the spot. Every answer
 // that the inventory rules can judge is checked as it is entered, with the rules' own messages
-// (answerIssues runs the real loader on the inventory these answers would give).
+// (answerIssues runs the real loader on the inventory these answers would give). A VIP is also asked of
+// the network from a host (vipcheck.ts). What flags or an answers file answer is shown as given and not
+// asked; after each host a menu adds, edits or removes hosts or goes on; Ctrl-C offers to keep the answers
+// so far in an answers file that `init --answers FILE` resumes from.
 import { hostBitsProblem } from "./answers.js";
 import { existsSync, statSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { stringify } from "yaml";
 import { checkbox, confirm, input, select } from "@inquirer/prompts";
 import { KubesmithError, UserAbort } from "../errors.js";
 import { cidrsOverlap, intToIpv4, isAddressOrHostname, isIPv4, networkOf, parseCidr, suggestFreeCidr } from "../inventory/net.js";
@@ -27,6 +33,7 @@ import {
   getPath,
   type HostAnswer,
   linkAddonValues,
+  type VipAnswer,
   setPath,
   KUBERNETES_VERSIONS,
   localPath,
@@ -34,6 +41,7 @@ import {
 } from "./answers.js";
 import { answerIssues, issueText } from "./generate.js";
 import { describeFacts, type OfferedKey, type ProbeResult, probeHost } from "./probe.js";
+import { checkVipFree, type VipCheckResult } from "./vipcheck.js";
 
 const NODE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -111,65 +119,160 @@ export interface WizardOptions {
   /** Connect to each host while asking (default true). */
   probe?: boolean;
   connectTimeoutMs?: number;
+  /** Where answers are kept when the person presses Ctrl-C and wants them kept (an answers file). */
+  keepFile?: string;
+  /** Who gave a pre-filled answer, for the line that shows it: the flag (e.g. "--name") or the answers file. */
+  givenBy?: (flag: string) => string;
 }
 
-/** Ask every question; flags/answers given on the command line are the defaults. */
+type SeedHost = NonNullable<AnswersInput["hosts"]>[number];
+
+/** Ask every question that the flags or answers file did not answer; those are shown as given. */
 export async function runWizard(seed: AnswersInput, o: WizardOptions): Promise<WizardResult> {
+  const progress: Progress = { hosts: [] };
+  try {
+    return await askAll(seed, o, progress);
+  } catch (e) {
+    if (!(e instanceof UserAbort) || !o.keepFile || (!progress.name && progress.hosts.length === 0)) throw e;
+    throw await offerToKeep(toAnswersInput(progress, seed), o.keepFile, o.out);
+  }
+}
+
+/**
+ * After Ctrl-C: offer to keep the answers so far in an answers file that `init --answers FILE` resumes
+ * from (on a terminal it asks only what the file does not answer). Returns the UserAbort to throw.
+ */
+export async function offerToKeep(answers: AnswersInput, file: string, write: (s: string) => void): Promise<UserAbort> {
+  write("\n");
+  let keep = false;
+  try {
+    keep = await ask(confirm({ message: `Keep the answers so far in ${file} (resume with 'kubesmith init --answers ${file}')?`, default: true }));
+  } catch (e) {
+    if (!(e instanceof UserAbort)) throw e;
+  }
+  if (!keep) return new UserAbort("init cancelled; nothing was written");
+  await writeAnswersFile(file, answers);
+  return new UserAbort(`init cancelled; the answers so far are in ${file}`, { hint: `resume with: kubesmith init --answers ${file}` });
+}
+
+/** The answers so far; seedHostsDone: how many of the seed's hosts were asked (or shown) already. */
+type Progress = Partial<Answers> & { hosts: HostAnswer[]; seedHostsDone?: number };
+
+async function askAll(seed: AnswersInput, o: WizardOptions, progress: Progress): Promise<WizardResult> {
   const out = (s: string) => o.out(`${s}\n`);
   const doProbe = o.probe !== false;
   const knownHostsFile = absPath(seed.ssh?.knownHostsFile ?? SSH_DEFAULTS.knownHostsFile);
+  progress.knownHostsFile = knownHostsFile;
+  const by = (flag: string) => o.givenBy?.(flag) ?? "given";
+  /** A pre-filled answer, shown the way inquirer shows an answered question. */
+  const given = (label: string, value: string, flag: string) => out(`✔ ${label} ${value} (${by(flag)})`);
 
-  out("kubesmith init: a few questions, then a commented inventory file. Ctrl-C at any time writes nothing.");
-  const name = await ask(
-    input({
-      message: "Cluster name",
-      default: seed.name ?? "my-cluster",
-      validate: (v) => (NODE_NAME.test(v) && v.length <= 63 ? true : "use lower-case letters, digits and '-', starting and ending with a letter or digit"),
-    }),
+  out(
+    `kubesmith init: a few questions, then a commented inventory file. Ctrl-C at any time stops${o.keepFile ? `, and offers to keep your answers for later` : "; nothing is written"}.`,
   );
-  const wantedVersion = seed.kubernetesVersion ?? DEFAULT_KUBERNETES_VERSION;
-  const kubernetesVersion = await ask(
-    select({
-      message: "Kubernetes version",
-      choices: [...KUBERNETES_VERSIONS].reverse().map((v) => ({ value: v, name: v === DEFAULT_KUBERNETES_VERSION ? `${v} (recommended)` : v })),
-      default: KUBERNETES_VERSIONS.includes(wantedVersion) ? wantedVersion : DEFAULT_KUBERNETES_VERSION,
-    }),
-  );
+  let name: string;
+  if (seed.name) {
+    name = seed.name;
+    given("Cluster name", name, "--name");
+  } else {
+    name = await ask(
+      input({
+        message: "Cluster name",
+        default: "my-cluster",
+        validate: (v) => (NODE_NAME.test(v) && v.length <= 63 ? true : "use lower-case letters, digits and '-', starting and ending with a letter or digit"),
+      }),
+    );
+  }
+  progress.name = name;
+  let kubernetesVersion: string;
+  if (seed.kubernetesVersion && KUBERNETES_VERSIONS.includes(seed.kubernetesVersion)) {
+    kubernetesVersion = seed.kubernetesVersion;
+    given("Kubernetes version", kubernetesVersion, "--kubernetes-version");
+  } else {
+    kubernetesVersion = await ask(
+      select({
+        message: "Kubernetes version",
+        choices: [...KUBERNETES_VERSIONS].reverse().map((v) => ({ value: v, name: v === DEFAULT_KUBERNETES_VERSION ? `${v} (recommended)` : v })),
+        default: DEFAULT_KUBERNETES_VERSION,
+      }),
+    );
+  }
+  progress.kubernetesVersion = kubernetesVersion;
 
-  const hosts: HostAnswer[] = [];
+  const hosts = progress.hosts;
   const notes: Record<string, string> = {};
   const probes = new Map<string, ProbeResult>();
-  const seedHosts = seed.hosts ?? [];
+  /** Names of the hosts whose roles the flags or answers file gave. */
+  const seededNames = new Set<string>();
   let allProbed = true;
   if (doProbe) out(`Host keys you confirm are recorded in ${knownHostsFile}.`);
 
-  for (let i = 1; ; i++) {
-    out(`\nHost ${i}`);
-    const prev = hosts[hosts.length - 1];
-    const seedHost = seedHosts[i - 1];
-    const base: Omit<HostAnswer, "name" | "roles" | "address"> = prev
-      ? { user: prev.user, port: prev.port, ...pickAuth(prev) }
-      : {
-          user: seed.ssh?.user ?? SSH_DEFAULTS.user,
-          port: seed.ssh?.port ?? SSH_DEFAULTS.port,
-          ...(seed.ssh?.agent !== undefined ? { agent: seed.ssh.agent } : { identityFile: seed.ssh?.identityFile ?? defaultIdentityFile() }),
-          ...(seed.ssh?.bastion ? { bastion: seed.ssh.bastion } : {}),
-          ...(seed.ssh?.sudoPasswordEnv ? { sudoPasswordEnv: seed.ssh.sudoPasswordEnv } : {}),
-        };
+  /** SSH settings for a host from the seed: all given when the seed says how to log in. */
+  const seedSsh = (sh?: SeedHost): { base: Omit<HostAnswer, "name" | "roles" | "address">; complete: boolean } => {
+    const d = seed.ssh ?? {};
+    const identityFile = sh?.identityFile ?? (sh?.agent === undefined ? d.identityFile : undefined);
+    const agent = sh?.agent ?? (sh?.identityFile === undefined ? d.agent : undefined);
+    const bastion = sh?.bastion ?? d.bastion;
+    const sudoPasswordEnv = sh?.sudoPasswordEnv ?? d.sudoPasswordEnv;
+    return {
+      base: {
+        user: sh?.user ?? d.user ?? SSH_DEFAULTS.user,
+        port: sh?.port ?? d.port ?? SSH_DEFAULTS.port,
+        ...(agent !== undefined ? { agent } : { identityFile: identityFile !== undefined ? absPath(identityFile) : defaultIdentityFile() }),
+        ...(bastion ? { bastion } : {}),
+        ...(sudoPasswordEnv ? { sudoPasswordEnv } : {}),
+      },
+      complete: identityFile !== undefined || agent !== undefined,
+    };
+  };
+
+  /** Forget what was found on a host that is removed or changed. */
+  const forget = (h: HostAnswer) => {
+    probes.delete(h.name);
+    delete notes[h.name];
+    seededNames.delete(h.name);
+  };
+
+  /**
+   * One host's questions. `existing`: a host being edited (its answers are the defaults); `seedHost`: one
+   * the flags or answers file gave (what they answer is not asked). "back": an empty address on a new host.
+   */
+  const askHost = async (label: string, a: { existing?: HostAnswer; seedHost?: SeedHost; others: HostAnswer[]; allowBack: boolean }): Promise<HostAnswer | "back"> => {
+    out(`\n${label}`);
+    const { existing, seedHost, others } = a;
+    const prev = others[others.length - 1];
+    const fromSeed = seedHost ? seedSsh(seedHost) : undefined;
+    let base: Omit<HostAnswer, "name" | "roles" | "address">;
     let askSsh = true;
-    if (prev) askSsh = !(await ask(confirm({ message: `Same SSH settings as ${prev.name} (${sshSummary(prev)})?`, default: true })));
-    let draft: HostAnswer = { ...base, name: `host${i}`, address: seedHost?.address ?? "", roles: ["worker"] };
-    let askAddress = true;
+    if (existing) {
+      base = { user: existing.user, port: existing.port, ...pickAuth(existing) };
+      askSsh = !(await ask(confirm({ message: `Keep the SSH settings (${sshSummary(existing)})?`, default: true })));
+    } else if (fromSeed?.complete) {
+      given("Address", seedHost!.address, "--host");
+      base = fromSeed.base;
+      askSsh = false;
+      given("SSH", sshSummary({ ...base, name: "", address: "", roles: [] }), seedHost && hasOwnSsh(seedHost) ? "--answers" : seed.ssh?.agent !== undefined ? "--agent" : "--identity-file");
+    } else if (prev) {
+      base = { user: prev.user, port: prev.port, ...pickAuth(prev) };
+      askSsh = !(await ask(confirm({ message: `Same SSH settings as ${prev.name} (${sshSummary(prev)})?`, default: true })));
+    } else base = (fromSeed ?? seedSsh()).base;
+    let draft: HostAnswer = { ...base, name: existing?.name ?? seedHost?.name ?? "host", address: existing?.address ?? seedHost?.address ?? "", roles: existing?.roles ?? ["worker"] };
+    let askAddress = !seedHost;
+    if (seedHost && !fromSeed?.complete) given("Address", seedHost.address, "--host");
     let probe: ProbeResult | undefined;
     for (;;) {
-      if (askAddress) draft.address = await askAddressOf(draft.address, hosts);
+      if (askAddress) {
+        const addr = await askAddressOf(draft.address, others, a.allowBack);
+        if (!addr) return "back";
+        draft.address = addr;
+      }
       if (askSsh) draft = applySsh(draft, await askSshSettings(draft));
       askAddress = askSsh = false;
       if (!doProbe) break;
       out(`  connecting to ${draft.user}@${hostPattern(draft.address, draft.port)}${draft.bastion ? ` via ${draft.bastion.address}` : ""} …`);
       try {
         probe = await probeHost(
-          { ...draft, name: `host ${i}` },
+          { ...draft, name: label.toLowerCase() },
           {
             knownHostsFile,
             confirmKey: (k) => confirmKey(k, out),
@@ -203,61 +306,109 @@ export async function runWizard(seed: AnswersInput, o: WizardOptions): Promise<W
       }
     }
 
-    const seededRoles = seedHost?.roles.filter((r) => r !== "frontend") ?? [];
-    const roleChoice = await ask(
-      select({
-        message: `Roles of ${draft.address}`,
-        choices: [
-          { value: "cp", name: "control plane" },
-          { value: "worker", name: "worker" },
-          { value: "cp+worker", name: "control plane that also runs workloads" },
-        ],
-        default:
-          seededRoles.length > 0
-            ? seededRoles.includes("control-plane")
-              ? seededRoles.includes("worker") ? "cp+worker" : "cp"
-              : "worker"
-            : hosts.some((h) => h.roles.includes("control-plane")) ? "worker" : "cp",
-      }),
-    );
-    const roles: RoleName[] = roleChoice === "cp" ? ["control-plane"] : roleChoice === "worker" ? ["worker"] : ["control-plane", "worker"];
-    const suggested = suggestName(probe?.facts.hostname, roles, hosts, seedHost?.name);
-    const hostName = await ask(
-      input({
-        message: "Node name",
-        default: suggested,
-        validate: (v) =>
-          !NODE_NAME.test(v) || v.length > 63
-            ? "use lower-case letters, digits and '-', starting and ending with a letter or digit"
-            : hosts.some((h) => h.name === v)
-              ? `${v} is already the name of another host`
-              : true,
-      }),
-    );
+    const hasCp = others.some((h) => h.roles.includes("control-plane"));
+    let roles: RoleName[];
+    if (seedHost) {
+      roles = [...seedHost.roles];
+      given(`Roles of ${draft.address}`, roles.join(", "), "--host");
+    } else {
+      const current = existing?.roles.filter((r) => r !== "frontend") ?? [];
+      const roleChoice = await ask(
+        select({
+          message: `Roles of ${draft.address}`,
+          choices: [
+            { value: "cp", name: "control plane" },
+            { value: "worker", name: "worker" },
+            { value: "cp+worker", name: "control plane that also runs workloads" },
+          ],
+          default:
+            current.length > 0
+              ? current.includes("control-plane")
+                ? current.includes("worker") ? "cp+worker" : "cp"
+                : "worker"
+              : hasCp ? "worker" : "cp",
+        }),
+      );
+      roles = roleChoice === "cp" ? ["control-plane"] : roleChoice === "worker" ? ["worker"] : ["control-plane", "worker"];
+      if (existing?.roles.includes("frontend")) roles.push("frontend");
+    }
+    let hostName: string;
+    if (seedHost?.name && !others.some((h) => h.name === seedHost.name)) {
+      hostName = seedHost.name;
+      given("Node name", hostName, "--host");
+    } else {
+      hostName = await ask(
+        input({
+          message: "Node name",
+          default: existing?.name ?? suggestName(probe?.facts.hostname, roles, others),
+          validate: (v) =>
+            !NODE_NAME.test(v) || v.length > 63
+              ? "use lower-case letters, digits and '-', starting and ending with a letter or digit"
+              : others.some((h) => h.name === v)
+                ? `${v} is already the name of another host`
+                : true,
+        }),
+      );
+    }
     const host: HostAnswer = { ...draft, name: hostName, roles: [...roles] };
-    hosts.push(host);
     if (probe) {
       probes.set(hostName, probe);
       notes[hostName] = `${describeFacts(probe.facts)} (found by kubesmith init)`;
     }
-    const hasControlPlane = hosts.some((h) => h.roles.includes("control-plane"));
-    const more = await ask(confirm({ message: "Add another host?", default: hosts.length < 2 || !hasControlPlane }));
-    if (!more) {
-      if (hasControlPlane) break;
+    if (seedHost) seededNames.add(hostName);
+    return host;
+  };
+
+  // The hosts: those the flags or answers file gave, then a menu: add another, edit or remove one, done.
+  const seedHosts = seed.hosts ?? [];
+  for (const [i, sh] of seedHosts.entries()) {
+    const h = await askHost(`Host ${i + 1}`, { seedHost: sh, others: [...hosts], allowBack: false });
+    if (h !== "back") hosts.push(h);
+    progress.seedHostsDone = i + 1;
+  }
+  let next: "add" | "edit" | "done" | "menu" = hosts.length === 0 ? "add" : "menu";
+  for (;;) {
+    if (next === "add") {
+      const h = await askHost(`Host ${hosts.length + 1}`, { others: [...hosts], allowBack: hosts.length > 0 });
+      if (h !== "back") hosts.push(h);
+      else out("  (no host added)");
+    } else if (next === "edit") {
+      await editHosts(hosts, askHost, forget, out);
+    } else if (next === "done") {
+      if (hosts.some((h) => h.roles.includes("control-plane"))) break;
       // Said now, while hosts are being entered, not at the end when the inventory is checked.
-      out("  ✗ no host is a control plane yet: a cluster needs one; add a host with the control-plane role");
+      out("  ✗ no host is a control plane yet: a cluster needs one; add a host with the control-plane role, or edit one");
+      next = "add";
+      continue;
     }
+    const hasCp = hosts.some((h) => h.roles.includes("control-plane"));
+    out(`  hosts so far: ${hosts.map((h) => `${h.name} (${h.address}, ${h.roles.join("+")})`).join(", ") || "none"}`);
+    next = await ask(
+      select<"add" | "edit" | "done">({
+        message: "Add another host?",
+        choices: [
+          { value: "add", name: "yes, add another host" },
+          { value: "edit", name: "edit or remove a host", ...(hosts.length === 0 ? { disabled: "(no host yet)" } : {}) },
+          { value: "done", name: "no, the hosts are complete: go on" },
+        ],
+        default: !hasCp || (hosts.length < 2 && seedHosts.length === 0) ? "add" : "done",
+      }),
+    );
   }
 
-  // Frontends
-  if (hosts.length > 1) {
+  // Frontends: asked for the hosts the flags did not give roles for.
+  const askable = hosts.filter((h) => !seededNames.has(h.name));
+  if (hosts.length > 1 && askable.length > 0) {
     const fe = await ask(
       checkbox({
         message: "Which nodes are frontend (Traefik and the edge VIP run there)? Space selects, Enter goes on",
-        choices: hosts.map((h) => ({ value: h.name, name: `${h.name} (${h.address}, ${h.roles.join(", ")})`, short: h.name })),
+        choices: askable.map((h) => ({ value: h.name, name: `${h.name} (${h.address}, ${h.roles.join(", ")})`, short: h.name, checked: h.roles.includes("frontend") })),
       }),
     );
-    for (const h of hosts) if (fe.includes(h.name) && !h.roles.includes("frontend")) h.roles.push("frontend");
+    for (const h of askable) {
+      h.roles = h.roles.filter((r) => r !== "frontend");
+      if (fe.includes(h.name)) h.roles.push("frontend");
+    }
   }
 
   const draftAnswers = (over: Partial<Answers>): Answers => ({
@@ -272,97 +423,187 @@ export async function runWizard(seed: AnswersInput, o: WizardOptions): Promise<W
     ...over,
   });
   const ifaceOf = (hs: HostAnswer[]) => hs.map((h) => probes.get(h.name)?.iface).find((x) => x !== undefined);
+  const owners = () => hosts.flatMap((h) => (probes.get(h.name) ? [{ name: h.name, interfaces: probes.get(h.name)!.interfaces }] : []));
+
+  /**
+   * The network's answer for a VIP, asked from the first probed host among `carriers` (vipcheck.ts);
+   * remembered per address, so typing the same address again does not probe again.
+   */
+  const vipChecks = new Map<string, VipCheckResult>();
+  const vipFree = async (vip: string, carriers: HostAnswer[]): Promise<VipCheckResult | undefined> => {
+    if (!doProbe) return undefined;
+    const from = carriers.find((h) => probes.has(h.name));
+    if (!from) return { outcome: "unchecked", reason: `no ${carriers.length ? "reachable " : ""}host to ask from` };
+    const cached = vipChecks.get(`${from.name} ${vip}`);
+    if (cached) return cached;
+    const r = await checkVipFree(from, vip, {
+      interfaces: probes.get(from.name)!.interfaces,
+      owners: owners(),
+      knownHostsFile: localPath(knownHostsFile),
+      ...(o.connectTimeoutMs ? { connectTimeoutMs: o.connectTimeoutMs } : {}),
+    });
+    vipChecks.set(`${from.name} ${vip}`, r);
+    return r;
+  };
+  const sayVip = (vip: string, r: VipCheckResult | undefined) => {
+    if (r?.outcome === "free") out(`  ✓ ${vip} is free: ${r.reason}`);
+    else if (r?.outcome === "unchecked") out(`  ! ${vip} was not checked: ${r.reason}`);
+  };
+
+  /** A VIP question: the seed's answer when the rules and the network accept it, else asked. */
+  const askVip = async (v: {
+    label: string;
+    flag: string;
+    seeded?: { vip: string; interface?: string; prefix?: number };
+    carriers: HostAnswer[];
+    taken: string[];
+    example: string;
+    field: string;
+    check: (vip: VipAnswer) => Answers;
+  }): Promise<VipAnswer> => {
+    const iface = ifaceOf(v.carriers);
+    const probedPrefix = iface && iface.prefix !== 24 && iface.prefix >= 8 && iface.prefix <= 30 ? iface.prefix : undefined;
+    const shape = (vip: string): VipAnswer => {
+      const prefix = v.seeded?.prefix ?? probedPrefix;
+      return { vip, interface: v.seeded?.interface ?? iface?.name ?? "eth0", ...(prefix ? { prefix } : {}) };
+    };
+    const judge = async (raw: string): Promise<true | string> => {
+      const vip = raw.trim();
+      if (!isIPv4(vip)) return `must be an IPv4 address like ${v.example}`;
+      const rules = checkField(v.check(shape(vip)), v.field);
+      if (rules !== true) return rules;
+      const r = await vipFree(vip, v.carriers);
+      return r?.outcome === "taken" ? `${r.reason}; choose another address` : true;
+    };
+    let vip: string | undefined;
+    if (v.seeded) {
+      const verdict = await judge(v.seeded.vip);
+      if (verdict === true) {
+        vip = v.seeded.vip;
+        given(v.label, vip, v.flag);
+      } else out(`  ✗ ${v.seeded.vip} (${by(v.flag)}): ${verdict}`);
+    }
+    if (vip === undefined) {
+      vip = (
+        await ask(
+          input({
+            message: `${v.label} (a free address in the ${v.carriers.some((h) => h.roles.includes("frontend")) ? "frontend nodes'" : "control planes'"} network)`,
+            default: suggestVip(v.carriers[0]!.address, v.taken, probedPrefix ?? 24) ?? "",
+            validate: judge,
+          }),
+        )
+      ).trim();
+    }
+    sayVip(vip, vipChecks.get(`${v.carriers.find((h) => probes.has(h.name))?.name} ${vip}`));
+    let nic = v.seeded?.vip === vip ? v.seeded.interface : undefined;
+    if (nic === undefined) {
+      nic = (await ask(input({ message: "Interface that carries it", default: iface?.name ?? "eth0", validate: (x) => (/^\S+$/.test(x) ? true : "an interface name like eth0") }))).trim();
+    }
+    const prefix = v.seeded?.vip === vip ? (v.seeded.prefix ?? probedPrefix) : probedPrefix;
+    return { vip, interface: nic, ...(prefix ? { prefix } : {}) };
+  };
 
   // Control-plane endpoint
   const controlPlanes = hosts.filter((h) => h.roles.includes("control-plane"));
   let controlPlaneEndpoint: Answers["controlPlaneEndpoint"];
-  if (controlPlanes.length > 1) {
-    const kind = await ask(
-      select({
-        message: `${controlPlanes.length} control planes share one API address. Which?`,
-        choices: [
-          { value: "vip", name: "a virtual IP that keepalived moves between the control planes" },
-          { value: "lb", name: "an external load balancer I already have" },
-        ],
-      }),
-    );
-    if (kind === "lb") {
-      const lb = await ask(input({ message: "Load balancer (host or host:port)", validate: (v) => checkField(draftAnswers({ controlPlaneEndpoint: { loadBalancer: v.trim() } }), "cluster.controlPlaneEndpoint") }));
-      controlPlaneEndpoint = { loadBalancer: lb.trim() };
-    } else {
-      const iface = ifaceOf(controlPlanes);
-      const prefix = iface && iface.prefix !== 24 && iface.prefix >= 8 && iface.prefix <= 30 ? iface.prefix : undefined;
-      const taken = hosts.flatMap((h) => [h.address]);
-      const vip = await ask(
-        input({
-          message: "Control-plane VIP (a free address in the control planes' network)",
-          default: suggestVip(controlPlanes[0]!.address, taken, prefix ?? 24) ?? "",
-          validate: (v) =>
-            isIPv4(v.trim())
-              ? checkField(draftAnswers({ controlPlaneEndpoint: { vip: v.trim(), interface: "eth0", ...(prefix ? { prefix } : {}) } }), "cluster.controlPlaneEndpoint")
-              : "must be an IPv4 address like 192.168.1.100",
+  const seededCpe = seed.controlPlaneEndpoint;
+  if (controlPlanes.length > 1 || seededCpe) {
+    let kind: string;
+    if (seededCpe) kind = "loadBalancer" in seededCpe ? "lb" : "vip";
+    else {
+      kind = await ask(
+        select({
+          message: `${controlPlanes.length} control planes share one API address. Which?`,
+          choices: [
+            { value: "vip", name: "a virtual IP that keepalived moves between the control planes" },
+            { value: "lb", name: "an external load balancer I already have" },
+          ],
         }),
       );
-      const nic = await ask(input({ message: "Interface that carries it", default: iface?.name ?? "eth0", validate: (v) => (/^\S+$/.test(v) ? true : "an interface name like eth0") }));
-      controlPlaneEndpoint = { vip: vip.trim(), interface: nic.trim(), ...(prefix ? { prefix } : {}) };
+    }
+    if (kind === "lb") {
+      const seededLb = seededCpe && "loadBalancer" in seededCpe ? seededCpe.loadBalancer : undefined;
+      const lbCheck = (v: string) => checkField(draftAnswers({ controlPlaneEndpoint: { loadBalancer: v.trim() } }), "cluster.controlPlaneEndpoint");
+      if (seededLb && lbCheck(seededLb) === true) {
+        given("Load balancer", seededLb, "--lb");
+        controlPlaneEndpoint = { loadBalancer: seededLb };
+      } else {
+        const lb = await ask(input({ message: "Load balancer (host or host:port)", ...(seededLb ? { default: seededLb } : {}), validate: lbCheck }));
+        controlPlaneEndpoint = { loadBalancer: lb.trim() };
+      }
+    } else {
+      controlPlaneEndpoint = await askVip({
+        label: "Control-plane VIP",
+        flag: "--cp-vip",
+        ...(seededCpe && "vip" in seededCpe ? { seeded: seededCpe } : {}),
+        carriers: controlPlanes,
+        taken: hosts.map((h) => h.address),
+        example: "192.168.1.100",
+        field: "cluster.controlPlaneEndpoint",
+        check: (vip) => draftAnswers({ controlPlaneEndpoint: vip }),
+      });
     }
   }
+  if (controlPlaneEndpoint) progress.controlPlaneEndpoint = controlPlaneEndpoint;
 
   // Add-ons and their main values
   const frontends = hosts.filter((h) => h.roles.includes("frontend"));
-  const seeded = seed.addons === undefined ? defaultAddons({ frontends: frontends.length > 0, edgeVip: frontends.length > 0 }) : seedAddonNames(seed.addons);
-  const chosen = await ask(
-    checkbox<AddonName>({
-      message: "Add-ons (Space selects, Enter goes on)",
-      choices: ADDON_NAMES.map((n) => ({
-        value: n,
-        name: `${n}: ${ADDON_CATALOG[n].description}`,
-        short: n,
-        checked: seeded.includes(n),
-        ...(ADDON_CATALOG[n].edge && frontends.length === 0 ? { disabled: "(needs a frontend node)" } : {}),
-      })),
-    }),
-  );
+  let chosen: AddonName[];
+  if (seed.addons !== undefined) {
+    chosen = ADDON_NAMES.filter((n) => seedAddonNames(seed.addons).includes(n) && (!ADDON_CATALOG[n].edge || frontends.length > 0));
+    given("Add-ons", chosen.join(", ") || "none", "--addons");
+  } else {
+    const seeded = defaultAddons({ frontends: frontends.length > 0, edgeVip: frontends.length > 0 });
+    chosen = await ask(
+      checkbox<AddonName>({
+        message: "Add-ons (Space selects, Enter goes on)",
+        choices: ADDON_NAMES.map((n) => ({
+          value: n,
+          name: `${n}: ${ADDON_CATALOG[n].description}`,
+          short: n,
+          checked: seeded.includes(n),
+          ...(ADDON_CATALOG[n].edge && frontends.length === 0 ? { disabled: "(needs a frontend node)" } : {}),
+        })),
+      }),
+    );
+  }
   const addons: AddonAnswer[] = [];
   for (const n of ADDON_NAMES.filter((x) => chosen.includes(x))) {
-    const values: Record<string, unknown> = {};
-    const given = seedAddonValues(seed.addons, n);
+    const values: Record<string, unknown> = structuredClone(seedAddonValues(seed.addons, n));
     for (const spec of ADDON_CATALOG[n].values) {
       if (spec.when && !spec.when(values)) continue;
-      const seededValue = getPath(given, spec.key);
-      const def = typeof seededValue === "string" ? seededValue : Array.isArray(seededValue) ? seededValue.join(",") : spec.default;
+      const seededValue = getPath(values, spec.key);
+      if (seededValue !== undefined && (spec.kind !== "select" || spec.choices?.some((c) => c.value === seededValue))) {
+        if (spec.list && typeof seededValue === "string") setPath(values, spec.key, seededValue.split(",").map((x) => x.trim()).filter(Boolean));
+        given(`${n}: ${spec.message}`, Array.isArray(seededValue) ? seededValue.join(",") : String(seededValue), `--set ${n}.${spec.key}`);
+        continue;
+      }
       if (spec.kind === "select") {
-        setPath(values, spec.key, await ask(select({ message: `${n}: ${spec.message}`, choices: spec.choices ?? [], default: def })));
+        setPath(values, spec.key, await ask(select({ message: `${n}: ${spec.message}`, choices: spec.choices ?? [], default: spec.default })));
       } else {
-        const v = await ask(input({ message: `${n}: ${spec.message}`, default: def, validate: (x) => (x.trim() ? true : "needs a value") }));
+        const v = await ask(input({ message: `${n}: ${spec.message}`, default: spec.default, validate: (x) => (x.trim() ? true : "needs a value") }));
         setPath(values, spec.key, spec.list ? v.split(",").map((x) => x.trim()).filter(Boolean) : v.trim());
       }
     }
     addons.push({ name: n, values });
   }
   linkAddonValues(addons);
+  progress.addons = addons;
 
   // Edge VIP
   let edgeVIP: Answers["edgeVIP"];
   if (chosen.includes("keepalived-edge")) {
-    const iface = ifaceOf(frontends);
-    const prefix = iface && iface.prefix !== 24 && iface.prefix >= 8 && iface.prefix <= 30 ? iface.prefix : undefined;
-    const taken = [...hosts.map((h) => h.address), ...(controlPlaneEndpoint && "vip" in controlPlaneEndpoint ? [controlPlaneEndpoint.vip] : [])];
-    const vip = await ask(
-      input({
-        message: "Edge VIP (a free address in the frontend nodes' network)",
-        default: suggestVip(frontends[0]!.address, taken, prefix ?? 24) ?? "",
-        validate: (v) =>
-          isIPv4(v.trim())
-            ? checkField(
-                draftAnswers({ ...(controlPlaneEndpoint ? { controlPlaneEndpoint } : {}), edgeVIP: { vip: v.trim(), interface: "eth0", ...(prefix ? { prefix } : {}) }, addons }),
-                "cluster.edgeVIP",
-              )
-            : "must be an IPv4 address like 192.168.1.101",
-      }),
-    );
-    const nic = await ask(input({ message: "Interface that carries it", default: iface?.name ?? "eth0", validate: (v) => (/^\S+$/.test(v) ? true : "an interface name like eth0") }));
-    edgeVIP = { vip: vip.trim(), interface: nic.trim(), ...(prefix ? { prefix } : {}) };
+    edgeVIP = await askVip({
+      label: "Edge VIP",
+      flag: "--edge-vip",
+      ...(seed.edgeVIP ? { seeded: seed.edgeVIP } : {}),
+      carriers: frontends,
+      taken: [...hosts.map((h) => h.address), ...(controlPlaneEndpoint && "vip" in controlPlaneEndpoint ? [controlPlaneEndpoint.vip] : [])],
+      example: "192.168.1.101",
+      field: "cluster.edgeVIP",
+      check: (vip) => draftAnswers({ ...(controlPlaneEndpoint ? { controlPlaneEndpoint } : {}), edgeVIP: vip, addons }),
+    });
+    progress.edgeVIP = edgeVIP;
   }
 
   // Pod and Service networks, checked against each other, the hosts and the VIPs.
@@ -370,31 +611,121 @@ export async function runWizard(seed: AnswersInput, o: WizardOptions): Promise<W
     draftAnswers({ ...(controlPlaneEndpoint ? { controlPlaneEndpoint } : {}), ...(edgeVIP ? { edgeVIP } : {}), addons, ...over });
   // While the pod network is asked, the service network is a placeholder no host or pod range can be in.
   const NO_SERVICES = "255.255.255.0/24";
-  const podDefault = firstClean(seed.podCIDR ?? DEFAULT_POD_CIDR, ["10.244.0.0/16", "10.42.0.0/16", "172.20.0.0/16"], (c) => sofar({ podCIDR: c, serviceCIDR: NO_SERVICES }), ["cluster.podCIDR"]);
-  const podCIDR = (
-    await ask(
-      input({
-        message: "Pod network (CIDR)",
-        default: podDefault,
-        validate: (v) => cidrCheck(v) ?? checkField(sofar({ podCIDR: v.trim(), serviceCIDR: NO_SERVICES }), "cluster.podCIDR"),
-      }),
-    )
-  ).trim();
-  const svcDefault = firstClean(seed.serviceCIDR ?? DEFAULT_SERVICE_CIDR, ["10.96.0.0/12", "10.112.0.0/12", "10.43.0.0/16"], (c) => sofar({ podCIDR, serviceCIDR: c }), ["cluster.serviceCIDR", "cluster.podCIDR"]);
-  const serviceCIDR = (
-    await ask(
-      input({
-        message: "Service network (CIDR)",
-        default: svcDefault,
-        validate: (v) => cidrCheck(v) ?? overlapsPods(v.trim(), podCIDR, hosts) ?? checkField(sofar({ podCIDR, serviceCIDR: v.trim() }), "cluster.serviceCIDR"),
-      }),
-    )
-  ).trim();
+  const podCheck = (v: string) => cidrCheck(v) ?? checkField(sofar({ podCIDR: v.trim(), serviceCIDR: NO_SERVICES }), "cluster.podCIDR");
+  let podCIDR: string;
+  if (seed.podCIDR && podCheck(seed.podCIDR) === true) {
+    podCIDR = seed.podCIDR;
+    given("Pod network (CIDR)", podCIDR, "--pod-cidr");
+  } else {
+    if (seed.podCIDR) out(`  ✗ ${seed.podCIDR} (${by("--pod-cidr")}): ${podCheck(seed.podCIDR)}`);
+    const podDefault = firstClean(DEFAULT_POD_CIDR, ["10.244.0.0/16", "10.42.0.0/16", "172.20.0.0/16"], (c) => sofar({ podCIDR: c, serviceCIDR: NO_SERVICES }), ["cluster.podCIDR"]);
+    podCIDR = (await ask(input({ message: "Pod network (CIDR)", default: podDefault, validate: podCheck }))).trim();
+  }
+  progress.podCIDR = podCIDR;
+  const svcCheck = (v: string) => cidrCheck(v) ?? overlapsPods(v.trim(), podCIDR, hosts) ?? checkField(sofar({ podCIDR, serviceCIDR: v.trim() }), "cluster.serviceCIDR");
+  let serviceCIDR: string;
+  if (seed.serviceCIDR && svcCheck(seed.serviceCIDR) === true) {
+    serviceCIDR = seed.serviceCIDR;
+    given("Service network (CIDR)", serviceCIDR, "--service-cidr");
+  } else {
+    if (seed.serviceCIDR) out(`  ✗ ${seed.serviceCIDR} (${by("--service-cidr")}): ${svcCheck(seed.serviceCIDR)}`);
+    const svcDefault = firstClean(DEFAULT_SERVICE_CIDR, ["10.96.0.0/12", "10.112.0.0/12", "10.43.0.0/16"], (c) => sofar({ podCIDR, serviceCIDR: c }), ["cluster.serviceCIDR", "cluster.podCIDR"]);
+    serviceCIDR = (await ask(input({ message: "Service network (CIDR)", default: svcDefault, validate: svcCheck }))).trim();
+  }
+  progress.serviceCIDR = serviceCIDR;
 
   return {
     answers: sofar({ podCIDR, serviceCIDR, hostKeyPolicy: doProbe && allProbed ? "strict" : "accept-new" }),
     notes,
   };
+}
+
+/** "Edit or remove a host": pick one, then ask its questions again (its answers as defaults) or remove it. */
+async function editHosts(
+  hosts: HostAnswer[],
+  askHost: (label: string, a: { existing?: HostAnswer; others: HostAnswer[]; allowBack: boolean }) => Promise<HostAnswer | "back">,
+  forget: (h: HostAnswer) => void,
+  out: (s: string) => void,
+): Promise<void> {
+  const which = await ask(
+    select<number>({
+      message: "Which host?",
+      choices: [
+        ...hosts.map((h, i) => ({ value: i, name: `${h.name} (${h.address}, ${h.roles.join(", ")})`, short: h.name })),
+        { value: -1, name: "none: back to the host list", short: "none" },
+      ],
+    }),
+  );
+  if (which < 0) return;
+  const host = hosts[which]!;
+  const what = await ask(
+    select({
+      message: `${host.name}: what now?`,
+      choices: [
+        { value: "change", name: "change its answers (asked again, the current ones as defaults)" },
+        { value: "remove", name: "remove it" },
+        { value: "back", name: "nothing: back to the host list" },
+      ],
+    }),
+  );
+  if (what === "remove") {
+    hosts.splice(which, 1);
+    forget(host);
+    out(`  removed ${host.name} (${host.address})`);
+  } else if (what === "change") {
+    const others = hosts.filter((_, i) => i !== which);
+    // What was found on it is found again (it may keep its name, so this comes first).
+    forget(host);
+    const changed = await askHost(`Host ${which + 1} (${host.name})`, { existing: host, others, allowBack: false });
+    if (changed !== "back") hosts[which] = changed;
+  }
+}
+
+/** The answers so far in the answers file's shape (for `init --answers FILE` to resume from). */
+export function toAnswersInput(a: Progress, seed: AnswersInput): AnswersInput {
+  const out: AnswersInput = {};
+  if (a.name) out.name = a.name;
+  if (a.kubernetesVersion) out.kubernetesVersion = a.kubernetesVersion;
+  if (a.knownHostsFile) out.ssh = { knownHostsFile: a.knownHostsFile };
+  const hosts: SeedHost[] = a.hosts.map((h) => ({
+    name: h.name,
+    address: h.address,
+    roles: [...h.roles],
+    user: h.user,
+    port: h.port,
+    ...(h.identityFile !== undefined ? { identityFile: h.identityFile } : {}),
+    ...(h.agent !== undefined ? { agent: h.agent } : {}),
+    ...(h.bastion ? { bastion: h.bastion } : {}),
+    ...(h.sudoPasswordEnv ? { sudoPasswordEnv: h.sudoPasswordEnv } : {}),
+  }));
+  // Hosts given by flags but not reached yet are kept too.
+  for (const s of (seed.hosts ?? []).slice(a.seedHostsDone ?? 0)) hosts.push(s);
+  if (hosts.length) out.hosts = hosts;
+  if (a.controlPlaneEndpoint) out.controlPlaneEndpoint = a.controlPlaneEndpoint;
+  else if (seed.controlPlaneEndpoint) out.controlPlaneEndpoint = seed.controlPlaneEndpoint;
+  if (a.addons) out.addons = Object.fromEntries(a.addons.map((x) => [x.name, x.values]));
+  else if (seed.addons) out.addons = seed.addons;
+  if (a.edgeVIP) out.edgeVIP = a.edgeVIP;
+  else if (seed.edgeVIP) out.edgeVIP = seed.edgeVIP;
+  const pod = a.podCIDR ?? seed.podCIDR;
+  const svc = a.serviceCIDR ?? seed.serviceCIDR;
+  if (pod) out.podCIDR = pod;
+  if (svc) out.serviceCIDR = svc;
+  return out;
+}
+
+async function writeAnswersFile(file: string, a: AnswersInput): Promise<void> {
+  const text = [
+    "# kubesmith init answers, kept when init was stopped (Ctrl-C).",
+    `# Resume: kubesmith init --answers ${file}  (on a terminal it asks only what is missing here)`,
+    stringify(a, { lineWidth: 0 }),
+  ].join("\n");
+  await mkdir(dirname(localPath(file)), { recursive: true });
+  await writeFile(localPath(file), text, { mode: 0o600 });
+}
+
+function hasOwnSsh(h: SeedHost): boolean {
+  return h.identityFile !== undefined || h.agent !== undefined || h.user !== undefined || h.port !== undefined;
 }
 
 function pickAuth(h: HostAnswer): Partial<HostAnswer> {
@@ -446,23 +777,23 @@ function firstClean(wanted: string, fallbacks: string[], make: (c: string) => An
   return wanted;
 }
 
-function suggestName(hostname: string | undefined, roles: RoleName[], hosts: HostAnswer[], seeded?: string): string {
+function suggestName(hostname: string | undefined, roles: RoleName[], hosts: HostAnswer[]): string {
   const used = (n: string) => hosts.some((h) => h.name === n);
-  if (seeded && !used(seeded)) return seeded;
   const short = hostname?.split(".")[0]?.toLowerCase();
   if (short && NODE_NAME.test(short) && !used(short) && short !== "localhost") return short;
   const base = roles.includes("control-plane") ? "cp" : "worker";
   for (let n = 1; ; n++) if (!used(`${base}${n}`)) return `${base}${n}`;
 }
 
-async function askAddressOf(previous: string, hosts: HostAnswer[]): Promise<string> {
+/** The address, or "" (an empty answer) to go back when `allowBack`. */
+async function askAddressOf(previous: string, hosts: HostAnswer[], allowBack = false): Promise<string> {
   const v = await ask(
     input({
-      message: "Address (IPv4 or DNS name)",
+      message: allowBack && !previous ? "Address (IPv4 or DNS name; empty goes back to the host list)" : "Address (IPv4 or DNS name)",
       ...(previous ? { default: previous } : {}),
       validate: (x) => {
         const a = x.trim();
-        if (!a) return "an address is needed";
+        if (!a) return allowBack && !previous ? true : "an address is needed";
         if (!isAddressOrHostname(a)) return "must be an IPv4 address like 192.168.1.10 or a DNS name";
         const other = hosts.find((h) => h.address === a);
         if (other) return `${a} is already the address of ${other.name}`;

@@ -29,7 +29,7 @@ const prog = (name: string, pkg: string): Program => ({ name, pkg, need: "lab", 
 
 describe("requirements", () => {
   it("every program the tests call is on the list, with its package", () => {
-    for (const name of ["sshd", "keepalived", "nft", "iptables", "ip", "unshare", "openssl", "promtool", "tmux", "chromium", "kubectl", "sudo"]) {
+    for (const name of ["sshd", "keepalived", "nft", "iptables", "ip", "unshare", "openssl", "promtool", "tmux", "arping", "chromium", "kubectl", "sudo"]) {
       const p = PROGRAMS.find((x) => x.name === name);
       expect(p, name).toBeDefined();
       expect(p!.pkg).toMatch(/^[a-z0-9][a-z0-9.+-]+$/);

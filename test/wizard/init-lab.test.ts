@@ -231,7 +231,8 @@ describe.skipIf(labSkip)("kubesmith init against the lab", () => {
         await term.waitFor(new RegExp(`^\\? Node name \\(${hosts[i]!.name}\\)`, "m"));
         await term.answer(() => term.keys("Enter"));
         await term.prompt(/Add another host\?/);
-        await term.answer(() => term.type(i < 2 ? "y" : "n"));
+        // 1: add another host, 3: the hosts are complete
+        await term.answer(() => term.keys(i < 2 ? "1" : "3", "Enter"));
       }
 
       await term.prompt(/Which nodes are frontend/);
@@ -310,28 +311,35 @@ describe.skipIf(labSkip)("kubesmith init against the lab", () => {
       await term.prompt(/Node name/);
       await term.answer(() => term.keys("Enter"));
       await term.prompt(/Add another host\?/);
-      await term.answer(() => term.type("n"));
+      await term.answer(() => term.keys("3", "Enter")); // the hosts are complete
       await term.waitFor(/✗ no host is a control plane yet: a cluster needs one/);
       await term.waitFor(/^Host 2$/m);
       term.keys("C-c");
+      await term.prompt(/Keep the answers so far/);
+      await term.answer(() => term.type("n"));
       await term.waitFor(/^KS-EXIT=\d+$/m);
       expect(existsSync(join(work, "nocp.yaml"))).toBe(false);
+      expect(existsSync(join(work, "nocp.answers.yaml"))).toBe(false);
     } finally {
       term.close();
     }
   });
 
-  it("Ctrl-C in the wizard writes nothing and exits 130", async () => {
+  it("Ctrl-C in the wizard, the answers not kept: writes nothing and exits 130", async () => {
     const term = new Terminal(`env -u CI ${process.execPath} ${join(packageRoot(), "dist", "cli.js")} init -o ctrlc.yaml --no-probe; echo KS-EXIT=$?; sleep 600`, { cwd: work });
     try {
       await term.prompt(/Cluster name/);
       await term.answer(() => term.type("halfway"));
       await term.prompt(/Kubernetes version/);
       term.keys("C-c");
+      // keeping them is offered (wizard-nav.test.ts keeps and resumes); no
+      await term.prompt(/Keep the answers so far in ctrlc\.answers\.yaml/);
+      await term.answer(() => term.type("n"));
       const m = await term.waitFor(/^KS-EXIT=(\d+)$/m);
       expect(m[1]).toBe(String(ExitCode.Aborted));
       expect(term.screen()).toMatch(/^kubesmith: init cancelled; nothing was written$/m);
       expect(existsSync(join(work, "ctrlc.yaml"))).toBe(false);
+      expect(existsSync(join(work, "ctrlc.answers.yaml"))).toBe(false);
     } finally {
       term.close();
     }

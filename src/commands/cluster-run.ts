@@ -1,7 +1,8 @@
 // `up`, `plan`, `down`, `rebuild`, `secrets`, the work: flags → context → phase list → runPhases, with the
 // cluster lock around every run that changes something. Loaded by the commands' actions (cluster.ts).
 import { formatOutput, type OutputFormat } from "../ui/output.js";
-import { logsCommand, STATE_DIR_ENV, stateDirFor } from "../cluster/state.js";
+import { existsSync } from "node:fs";
+import { kubeconfigFile, logsCommand, oldKubeconfigNote, STATE_DIR_ENV, stateDirFor, word } from "../cluster/state.js";
 import { interruptible, type CliIo } from "../cli/main.js";
 import { acquireLock, ourLock, releaseLock } from "../cluster/lock.js";
 import { readClusterSecrets, secretsFile } from "../cluster/secrets.js";
@@ -215,7 +216,10 @@ export async function summary(ctx: ClusterContext, io: CliIo, onTerminal = !!pro
     }
     io.stdout(`${v.name} ${v.vip}: ${holders.length ? `held by ${holders.join(", ")}` : `held by no host after ${VIP_HOLDER_WAIT_MS / 1000} s (check keepalived on ${v.hosts.map((h) => h.name).join(", ")})`}\n`);
   }
-  io.stdout(`kubeconfig: kubeconfig/${ctx.model.name}.yaml\n`);
+  const kubeconfig = kubeconfigFile(ctx.stateDir, ctx.model.name);
+  if (existsSync(kubeconfig)) io.stdout(`kubeconfig: ${kubeconfig} (kubectl --kubeconfig ${word(kubeconfig)} get nodes)\n`);
+  const old = oldKubeconfigNote(ctx.model.name, kubeconfig);
+  if (old) io.stdout(`${old}\n`);
   if (ctx.addonAccess?.length) io.stdout(`\n${ctx.addonAccess.map((a) => `  ${a}`).join("\n")}\n`);
   const secrets = generatedSecretsLines(ctx, onTerminal);
   if (secrets) io.stdout(secrets);

@@ -2,7 +2,8 @@
 // (Calico), node labels and taints, and writing the kubeconfig for the user.
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { kubeconfigFile } from "../cluster/state.js";
 import { parse, stringify } from "yaml";
 import { loadCalicoManifest, renderCalico } from "../addons/calico.js";
 import { ApiError } from "../errors.js";
@@ -225,13 +226,16 @@ export const labelsAndTaints: Phase<ClusterContext> = {
   },
 };
 
-/** kubeconfig/<cluster>.yaml (0600); optionally merged into ~/.kube/config as a context. */
+/**
+ * <state>/<cluster>/kubeconfig (0600, cluster/state.ts kubeconfigFile); optionally merged into ~/.kube/config
+ * (or --kubeconfig, or $KUBECONFIG's first file) as a context.
+ */
 export const writeKubeconfig: Phase<ClusterContext> = {
   title: "kubeconfig",
   shouldRun: (ctx) => (ctx.adminConf !== undefined || ctx.dryRun ? true : "no admin kubeconfig"),
   async run(ctx) {
-    const dir = resolve("kubeconfig");
-    const file = join(dir, `${ctx.model.name}.yaml`);
+    const file = kubeconfigFile(ctx.stateDir, ctx.model.name);
+    const dir = dirname(file);
     const current = existsSync(file) ? readFileSync(file, "utf8") : "";
     if (ctx.adminConf === undefined || !sameCluster(current, ctx.adminConf)) {
       await change(ctx, "local", `write ${file}`, async () => {

@@ -197,7 +197,7 @@ export async function summary(ctx: ClusterContext, io: CliIo, onTerminal = !!pro
   const vips: { name: string; vip: string; hosts: ClusterHost[] }[] = [];
   if (ctx.model.endpoint.kind === "vip") vips.push({ name: "control-plane VIP", vip: ctx.model.endpoint.host, hosts: ctx.model.controlPlanes });
   const edge = ctx.model.inventory.cluster.edgeVIP;
-  if (edge && ctx.model.inventory.addons?.["keepalived-edge"]?.enabled) vips.push({ name: "edge VIP", vip: edge.vip, hosts: remaining(ctx, ctx.model.hosts).filter((h) => h.isFrontend) });
+  if (edge && ctx.model.inventory.addons?.["keepalived-edge"]?.enabled) vips.push({ name: "edge VIP", vip: edge.vip, hosts: remaining(ctx, ctx.model.hosts, { reads: true }).filter((h) => h.isFrontend) });
   for (const v of vips) {
     // keepalived takes a few advert intervals after it starts to elect a holder: ask again, within a bound.
     const t0 = Date.now();

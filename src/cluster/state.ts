@@ -11,7 +11,7 @@ export const word = (s: string): string => (/^[A-Za-z0-9_./:@%+=,-]+$/.test(s) ?
 
 export const STATE_DIR_ENV = "KUBESMITH_STATE_DIR";
 
-export const STATE_DIR_HELP = `run journals, logs and cluster secrets (default $${STATE_DIR_ENV}, else .kubesmith beside the inventory file)`;
+export const STATE_DIR_HELP = `run journals, logs, cluster secrets and the kubeconfig (default $${STATE_DIR_ENV}, else .kubesmith beside the inventory file)`;
 
 /** --state-dir, else $KUBESMITH_STATE_DIR, else `.kubesmith` in the inventory file's directory. Absolute. */
 export function stateDirFor(flag: string | undefined, inventoryFile: string, env: NodeJS.ProcessEnv = process.env): string {

@@ -1,7 +1,7 @@
 // `up`, `plan`, `down`, `rebuild`, `secrets`: the commands' definitions and the flags they share. The work
 // (flags → context → phase list → runPhases, with the cluster lock around every run that changes
 // something) is in cluster-run.ts, loaded when a command runs.
-import { outputOption, type OutputFormat } from "../ui/output.js";
+import { outputOption, plainOption, type OutputFormat } from "../ui/output.js";
 import { type Command, Option } from "commander";
 import { interruptible, type CliIo } from "../cli/main.js";
 import type { ClusterOptions } from "../phases/context.js";
@@ -130,7 +130,7 @@ function common(cmd: Command): Command {
   return hostCommandOptions(cmd)
     .option("--state-dir <dir>", STATE_DIR_HELP)
     .addOption(new Option("-o, --output <format>", "progress output: text (a live view on a terminal) or one JSON event per line").choices(["plain", "json"]).default("plain"))
-    .option("--plain", "plain line output: no spinners or colour (also when not a terminal or CI is set)")
+    .addOption(plainOption())
     .option("--force-unlock", "take over a cluster lock held by another run (only when that run is dead)")
     .option("--wait-timeout <duration>", "how long to wait for nodes to be Ready", "5m")
     .option("--api-tunnel", "reach the Kubernetes API through an SSH tunnel via the first control plane (default: only when it is not routable)")

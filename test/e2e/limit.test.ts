@@ -100,6 +100,13 @@ describe.skipIf(labSkip)("--limit on up, plan, down and check (lab 1cp,2w)", () 
   }, 180_000);
 
   it("up --limit lab-3 joins it again and changes nothing on the other hosts or in the cluster's add-ons", async () => {
+    // drift on lab-2 that a whole up would repair: its worker label taken off
+    const k0 = await kube();
+    try {
+      await k0.mergePatch("v1", "Node", "lab-2", { metadata: { labels: { "node-role.kubernetes.io/worker": null } } });
+    } finally {
+      k0.close();
+    }
     const other = files(lab, "lab-2");
     const plan = await kubesmith(["plan", ...args(), "--limit", "lab-3", "-o", "json"]);
     expect(plan.code, plan.stderr).toBe(0);
@@ -114,6 +121,10 @@ describe.skipIf(labSkip)("--limit on up, plan, down and check (lab 1cp,2w)", () 
     // the cluster-wide phases say why they did not run
     const skipped = jsonEvents(r.stdout).filter((e) => e.kind === "phase-skip").map((e) => e.phase);
     expect(skipped).toContain("kubeconfig");
+    // no work on lab-2 at all, lab-1 only read
+    const steps = jsonEvents(r.stdout).filter((e) => e.kind === "host-step");
+    expect(steps.filter((e) => e.host === "lab-2")).toEqual([]);
+    expect([...new Set(steps.filter((e) => e.host === "lab-1").map((e) => e.phase))]).toEqual(["connect and gather facts"]);
     expect(await joined("lab-3")).toBe(true);
     expect(files(lab, "lab-2")).toEqual(other);
     const k = await kube();
@@ -121,15 +132,19 @@ describe.skipIf(labSkip)("--limit on up, plan, down and check (lab 1cp,2w)", () 
       const node = await k.get("v1", "Node", "lab-3");
       expect(node && nodeReady(node)).toBe(true);
       expect(node?.metadata.labels).toHaveProperty(["node-role.kubernetes.io/worker"]);
+      // lab-2's drift is still there: it was outside the limit
+      expect((await k.get("v1", "Node", "lab-2"))?.metadata.labels).not.toHaveProperty(["node-role.kubernetes.io/worker"]);
     } finally {
       k.close();
     }
-    // converged: a limited plan (by role) and a whole one find nothing to do
-    const again = await kubesmith(["plan", ...args(), "--limit", "role:worker", "-o", "json"]);
+    // lab-3 converged: a plan limited to it is empty; one by role and a whole one find only lab-2's label
+    const again = await kubesmith(["plan", ...args(), "--limit", "lab-3", "-o", "json"]);
     expect(again.code, again.stderr).toBe(0);
     expect(changesOf(again).map((c) => `${c.host}: ${c.what}`)).toEqual([]);
-    const whole = await kubesmith(["plan", ...args(), "-o", "json"]);
-    expect(whole.code, whole.stderr).toBe(0);
-    expect(changesOf(whole).map((c) => `${c.host}: ${c.what}`)).toEqual([]);
+    for (const limit of [["--limit", "role:worker"], []]) {
+      const p = await kubesmith(["plan", ...args(), ...limit, "-o", "json"]);
+      expect(p.code, p.stderr).toBe(0);
+      expect(changesOf(p).map((c) => `${c.host}: ${c.what}`), limit.join(" ")).toEqual(["lab-2: set node labels node-role.kubernetes.io/worker"]);
+    }
   }, 300_000);
 });

@@ -174,7 +174,9 @@ ${secrets.map((s) => `  ${s.bundle} ${s.path}: ${s.value}
 
 export async function summary(ctx: ClusterContext, io: CliIo, onTerminal = !!process.stdout.isTTY): Promise<void> {
   if (ctx.dryRun) {
-    io.stdout(ctx.changes.length ? `\n${ctx.changes.length} change(s) planned; nothing was changed.\n` : "\nNothing to do: the cluster matches the inventory.\n");
+    // A limited plan says nothing of the hosts it left out.
+    const nothing = ctx.limit ? `Nothing to do on ${[...ctx.limit].join(", ")} (--limit).` : "Nothing to do: the cluster matches the inventory.";
+    io.stdout(ctx.changes.length ? `\n${ctx.changes.length} change(s) planned; nothing was changed.\n` : `\n${nothing}\n`);
     return;
   }
   if (!ctx.kube) return;

@@ -80,3 +80,17 @@ describe("the limit in a run", () => {
     expect(clusterWideSkipped({ model, limit: new Set(["w1"]) })).toMatch(/^--limit leaves out cp1, which makes the cluster-wide changes/);
   });
 });
+
+describe("a limited plan's last line", () => {
+  it("speaks of the limited hosts only, not of the whole cluster", async () => {
+    const { summary } = await import("../../src/commands/cluster-run.js");
+    let out = "";
+    const io = { stdout: (s: string) => void (out += s), stderr: () => {} };
+    const ctx = { dryRun: true, changes: [], limit: new Set(["w1", "w2"]) } as unknown as Parameters<typeof summary>[0];
+    await summary(ctx, io);
+    expect(out).toBe("\nNothing to do on w1, w2 (--limit).\n");
+    out = "";
+    await summary({ dryRun: true, changes: [] } as unknown as Parameters<typeof summary>[0], io);
+    expect(out).toBe("\nNothing to do: the cluster matches the inventory.\n");
+  });
+});

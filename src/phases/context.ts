@@ -148,7 +148,7 @@ export async function openContext(command: string, opts: ClusterOptions, reporte
       return pool.connect(h.target);
     },
   };
-  reporter.emit({ kind: "run-start", command, cluster: model.name, dryRun: opts.dryRun, runDir, inventory: resolve(opts.inventory) });
+  reporter.emit({ kind: "run-start", command, cluster: model.name, dryRun: opts.dryRun, runDir, inventory: resolve(opts.inventory), ...(limit ? { limit: [...limit] } : {}) });
   return ctx;
 }
 

@@ -94,3 +94,13 @@ describe("a limited plan's last line", () => {
     expect(out).toBe("\nNothing to do: the cluster matches the inventory.\n");
   });
 });
+
+describe("a limited run's first line", () => {
+  it("names the limit in the plain output", async () => {
+    const { PlainReporter } = await import("../../src/ui/reporters.js");
+    let out = "";
+    const r = new PlainReporter((s) => void (out += s));
+    r.emit({ kind: "run-start", command: "up", cluster: "lab", dryRun: true, runDir: "/r", limit: ["w1", "w2"] });
+    expect(out).toBe("plan lab --limit w1,w2 (dry run: nothing is changed)\n");
+  });
+});

@@ -121,6 +121,10 @@ describe.skipIf(labSkip)("--limit on up, plan, down and check (lab 1cp,2w)", () 
     // the cluster-wide phases say why they did not run
     const skipped = jsonEvents(r.stdout).filter((e) => e.kind === "phase-skip").map((e) => e.phase);
     expect(skipped).toContain("kubeconfig");
+    // the journal and the report say the run was limited
+    const start = jsonEvents(r.stdout).find((e) => e.kind === "run-start") as { limit?: string[]; runDir?: string } | undefined;
+    expect(start?.limit).toEqual(["lab-3"]);
+    expect(readFileSync(join(start!.runDir!, "report.html"), "utf8")).toContain("--limit lab-3: no other host was changed");
     // no work on lab-2 at all, lab-1 only read
     const steps = jsonEvents(r.stdout).filter((e) => e.kind === "host-step");
     expect(steps.filter((e) => e.host === "lab-2")).toEqual([]);

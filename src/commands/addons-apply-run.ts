@@ -63,14 +63,14 @@ export async function addonsDiff(bundles: string[], f: Flags, io: CliIo): Promis
       }
     }
   });
-  const ctx = await runCluster("addons diff", [gatherFacts, connectApi, diff], clusterOptions(f, true), io, f.output);
+  const ctx = await runCluster("addons diff", [gatherFacts, connectApi, diff], clusterOptions(f, true), io, f.output, undefined, !!f.plain);
   // As kubectl diff: exit 1 when applying would change something.
   if (ctx.changes.length) throw new DifferencesFound(`${ctx.changes.length} difference(s) between the cluster and the render`, { hint: "'kubesmith addons apply' applies them" });
 }
 
 /** `addons apply`. */
 export async function addonsApply(bundles: string[], f: Flags, opts: ClusterOptions, io: CliIo): Promise<void> {
-  const ctx = await runCluster("addons apply", [gatherFacts, connectApi, addonsPhase(selection(bundles, f))], opts, io, f.output);
+  const ctx = await runCluster("addons apply", [gatherFacts, connectApi, addonsPhase(selection(bundles, f))], opts, io, f.output, undefined, !!f.plain);
   if (f.output === "plain") {
     io.stdout(ctx.changes.length ? `\n${ctx.changes.length} change(s)${opts.dryRun ? " planned; nothing was changed" : ""}.\n` : "\nNothing to do: every release matches its render.\n");
   }
@@ -112,5 +112,5 @@ export async function addonsRemove(bundles: string[], f: Flags, opts: ClusterOpt
       }
     }
   });
-  await runCluster("addons remove", [gatherFacts, connectApi, remove], opts, io, f.output);
+  await runCluster("addons remove", [gatherFacts, connectApi, remove], opts, io, f.output, undefined, !!f.plain);
 }

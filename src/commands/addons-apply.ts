@@ -7,6 +7,7 @@ import { confirm } from "../ui/confirm.js";
 import { clusterOptions, type ClusterFlags } from "./cluster.js";
 import { hostCommandOptions } from "./inventory.js";
 import { STATE_DIR_HELP } from "../cluster/state.js";
+import { plainOption } from "../ui/output.js";
 
 export interface Flags extends ClusterFlags {
   addonsDir?: string;
@@ -18,6 +19,7 @@ function common(cmd: Command): Command {
     .option("--addons-dir <dir>", "a directory of your own bundles, used like the built-in ones")
     .option("--state-dir <dir>", STATE_DIR_HELP)
     .addOption(new Option("-o, --output <format>", "progress output").choices(["plain", "json"]).default("plain"))
+    .addOption(plainOption())
     .option("--wait-timeout <duration>", "how long to wait for a release to roll out", "5m")
     .option("--api-tunnel", "reach the Kubernetes API through an SSH tunnel via the first control plane");
 }

@@ -14,6 +14,7 @@ import { targetsFromInventory } from "../ssh/targets.js";
 import { mib, table } from "../ui/table.js";
 import { type CheckOptions, parseConcurrency } from "./check.js";
 import { resolveInventoryPath } from "./inventory.js";
+import { resolveLimit } from "../cluster/limit.js";
 
 export interface HostReport {
   name: string;
@@ -39,6 +40,9 @@ export async function runCheck(opts: CheckOptions, out: (s: string) => void, war
   const loaded = await loadInventory(resolveInventoryPath(opts.inventory));
   for (const w of loaded.warnings) warn(`warning: ${w.file}${w.line ? `:${w.line}:${w.column ?? 1}` : ""}: ${w.path ? `${w.path}: ` : ""}${w.message}`);
   const inv = loaded.inventory;
+  // --limit: only those hosts are contacted and reported (and checked across each other).
+  const limited = opts.limit !== undefined ? new Set(resolveLimit(opts.limit, inv.hosts, loaded.file)) : undefined;
+  const hosts = limited ? inv.hosts.filter((h) => limited.has(h.name)) : inv.hosts;
   const targets = targetsFromInventory(inv, {
     baseDir: dirname(loaded.file),
     inventoryFile: opts.inventory,
@@ -48,7 +52,7 @@ export async function runCheck(opts: CheckOptions, out: (s: string) => void, war
   const pool = new SshPool({ concurrency, logDir, onWarning: (host, msg) => warn(`warning: ${host}: ${msg}`) });
   let results;
   try {
-    results = await pool.forEachHost(targets, async (runner) => {
+    results = await pool.forEachHost(limited ? targets.filter((t) => limited.has(t.name)) : targets, async (runner) => {
       const r = await runner.exec(factsScript(), { sudo: true, label: "gather facts" });
       return parseFacts(r.stdout);
     });
@@ -56,7 +60,7 @@ export async function runCheck(opts: CheckOptions, out: (s: string) => void, war
     await pool.closeAll();
   }
 
-  const reports: HostReport[] = inv.hosts.map((h) => ({ name: h.name, address: h.address, roles: h.roles, findings: [] }));
+  const reports: HostReport[] = hosts.map((h) => ({ name: h.name, address: h.address, roles: h.roles, findings: [] }));
   const failures: KubesmithError[] = [];
   for (const rep of reports) {
     const r = results.get(rep.name);

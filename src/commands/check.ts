@@ -7,6 +7,7 @@ import { UsageError } from "../errors.js";
 import type { HostKeyPolicy } from "../ssh/types.js";
 import { hostCommandOptions } from "./inventory.js";
 import { STATE_DIR_HELP } from "../cluster/state.js";
+import { LIMIT_HELP } from "../cluster/limit.js";
 
 export interface CheckOptions {
   inventory?: string;
@@ -14,6 +15,8 @@ export interface CheckOptions {
   hostKeyPolicy?: HostKeyPolicy;
   output: OutputFormat;
   stateDir?: string;
+  /** --limit: only these hosts (cluster/limit.ts). */
+  limit?: string;
 }
 
 export function parseConcurrency(v: string): number {
@@ -31,6 +34,7 @@ export function registerCheckCommand(program: Command, io: CliIo): void {
   )
     .addOption(outputOption())
     .option("--state-dir <dir>", STATE_DIR_HELP)
+    .option("--limit <hosts>", LIMIT_HELP.replace("the others are not changed", "the others are not contacted"))
     .action(async (opts: CheckOptions) => {
       const { runCheck } = await import("./check-run.js");
       await runCheck(opts, io.stdout, (s) => io.stderr(`${s}\n`));

@@ -1,7 +1,8 @@
 // `up`, `plan`, `down`, `rebuild`, `secrets`, the work: flags → context → phase list → runPhases, with the
 // cluster lock around every run that changes something. Loaded by the commands' actions (cluster.ts).
 import { formatOutput, type OutputFormat } from "../ui/output.js";
-import { logsCommand, STATE_DIR_ENV, stateDirFor } from "../cluster/state.js";
+import { existsSync } from "node:fs";
+import { kubeconfigFile, logsCommand, oldKubeconfigNote, STATE_DIR_ENV, stateDirFor, word } from "../cluster/state.js";
 import { interruptible, type CliIo } from "../cli/main.js";
 import { acquireLock, ourLock, releaseLock } from "../cluster/lock.js";
 import { readClusterSecrets, secretsFile } from "../cluster/secrets.js";
@@ -173,7 +174,9 @@ ${secrets.map((s) => `  ${s.bundle} ${s.path}: ${s.value}
 
 export async function summary(ctx: ClusterContext, io: CliIo, onTerminal = !!process.stdout.isTTY): Promise<void> {
   if (ctx.dryRun) {
-    io.stdout(ctx.changes.length ? `\n${ctx.changes.length} change(s) planned; nothing was changed.\n` : "\nNothing to do: the cluster matches the inventory.\n");
+    // A limited plan says nothing of the hosts it left out.
+    const nothing = ctx.limit ? `Nothing to do on ${[...ctx.limit].join(", ")} (--limit).` : "Nothing to do: the cluster matches the inventory.";
+    io.stdout(ctx.changes.length ? `\n${ctx.changes.length} change(s) planned; nothing was changed.\n` : `\n${nothing}\n`);
     return;
   }
   if (!ctx.kube) return;
@@ -196,7 +199,7 @@ export async function summary(ctx: ClusterContext, io: CliIo, onTerminal = !!pro
   const vips: { name: string; vip: string; hosts: ClusterHost[] }[] = [];
   if (ctx.model.endpoint.kind === "vip") vips.push({ name: "control-plane VIP", vip: ctx.model.endpoint.host, hosts: ctx.model.controlPlanes });
   const edge = ctx.model.inventory.cluster.edgeVIP;
-  if (edge && ctx.model.inventory.addons?.["keepalived-edge"]?.enabled) vips.push({ name: "edge VIP", vip: edge.vip, hosts: remaining(ctx, ctx.model.hosts).filter((h) => h.isFrontend) });
+  if (edge && ctx.model.inventory.addons?.["keepalived-edge"]?.enabled) vips.push({ name: "edge VIP", vip: edge.vip, hosts: remaining(ctx, ctx.model.hosts, { reads: true }).filter((h) => h.isFrontend) });
   for (const v of vips) {
     // keepalived takes a few advert intervals after it starts to elect a holder: ask again, within a bound.
     const t0 = Date.now();
@@ -215,7 +218,10 @@ export async function summary(ctx: ClusterContext, io: CliIo, onTerminal = !!pro
     }
     io.stdout(`${v.name} ${v.vip}: ${holders.length ? `held by ${holders.join(", ")}` : `held by no host after ${VIP_HOLDER_WAIT_MS / 1000} s (check keepalived on ${v.hosts.map((h) => h.name).join(", ")})`}\n`);
   }
-  io.stdout(`kubeconfig: kubeconfig/${ctx.model.name}.yaml\n`);
+  const kubeconfig = kubeconfigFile(ctx.stateDir, ctx.model.name);
+  if (existsSync(kubeconfig)) io.stdout(`kubeconfig: ${kubeconfig} (kubectl --kubeconfig ${word(kubeconfig)} get nodes)\n`);
+  const old = oldKubeconfigNote(ctx.model.name, kubeconfig);
+  if (old) io.stdout(`${old}\n`);
   if (ctx.addonAccess?.length) io.stdout(`\n${ctx.addonAccess.map((a) => `  ${a}`).join("\n")}\n`);
   const secrets = generatedSecretsLines(ctx, onTerminal);
   if (secrets) io.stdout(secrets);

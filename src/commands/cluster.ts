@@ -1,7 +1,7 @@
 // `up`, `plan`, `down`, `rebuild`, `secrets`: the commands' definitions and the flags they share. The work
 // (flags → context → phase list → runPhases, with the cluster lock around every run that changes
 // something) is in cluster-run.ts, loaded when a command runs.
-import { outputOption, type OutputFormat } from "../ui/output.js";
+import { outputOption, plainOption, type OutputFormat } from "../ui/output.js";
 import { type Command, Option } from "commander";
 import { interruptible, type CliIo } from "../cli/main.js";
 import type { ClusterOptions } from "../phases/context.js";
@@ -12,6 +12,7 @@ import { UsageError } from "../errors.js";
 import { parseDuration } from "../ssh/targets.js";
 import { STATE_DIR_HELP, stateDirFor } from "../cluster/state.js";
 import { parseFailureBound } from "../phases/partial.js";
+import { LIMIT_HELP } from "../cluster/limit.js";
 
 export interface ClusterFlags {
   inventory?: string;
@@ -31,6 +32,7 @@ export interface ClusterFlags {
   maxFailedWorkers?: string;
   drainTimeout?: string;
   force?: boolean;
+  limit?: string;
 }
 
 /** The flags every cluster command shares, as ClusterOptions; `addons diff|apply|remove` use it too. */
@@ -74,20 +76,33 @@ export function clusterOptions(f: ClusterFlags, dryRun: boolean): ClusterOptions
     ...(interruptGraceMs !== undefined ? { interruptGraceMs } : {}),
     ...(drainTimeoutMs !== undefined ? { drainTimeoutMs } : {}),
     ...(f.force ? { force: true } : {}),
+    ...(f.limit !== undefined ? { limit: f.limit } : {}),
     ...(f.maxFailedWorkers !== undefined ? { maxFailedWorkers: checkFailureBound(f.maxFailedWorkers) } : {}),
   };
 }
 
 /**
- * What a confirmation asks about, by name: "cluster 'prod' (cp1, cp2, cp3, w1 and 7 more, from inv.yaml)".
- * An inventory that cannot be loaded fails here, before anyone is asked anything.
+ * What a confirmation asks about, by name: "cluster 'prod' (cp1, cp2, cp3, w1 and 7 more, from inv.yaml)";
+ * with `down --limit`, "w1, w2 of cluster 'prod' (from inv.yaml)". An inventory that cannot be loaded, or a
+ * --limit that does not fit it, fails here, before anyone is asked anything.
  */
-export async function whichCluster(inventory: string): Promise<string> {
+export async function whichCluster(inventory: string, limit?: string): Promise<string> {
   const { loadInventory } = await import("../inventory/load.js");
-  const inv = (await loadInventory(inventory)).inventory;
-  const names = inv.hosts.map((h) => h.name);
-  const shown = names.length > 6 ? `${names.slice(0, 5).join(", ")} and ${names.length - 5} more` : names.join(", ");
-  return `cluster '${inv.cluster.name}' (${shown}, from ${inventory})`;
+  const loaded = await loadInventory(inventory);
+  const inv = loaded.inventory;
+  const list = (names: string[]) => (names.length > 6 ? `${names.slice(0, 5).join(", ")} and ${names.length - 5} more` : names.join(", "));
+  if (limit !== undefined) {
+    const { checkDownLimit, resolveLimit } = await import("../cluster/limit.js");
+    const names = resolveLimit(limit, inv.hosts, loaded.file);
+    checkDownLimit(names, inv.hosts);
+    return `${list(names)} of cluster '${inv.cluster.name}' (from ${inventory})`;
+  }
+  return `cluster '${inv.cluster.name}' (${list(inv.hosts.map((h) => h.name))}, from ${inventory})`;
+}
+
+/** `up`, `plan`, `down` and `check`: --limit (cluster/limit.ts). */
+export function limitOption(cmd: Command): Command {
+  return cmd.option("--limit <hosts>", LIMIT_HELP);
 }
 
 /** `down` and `rebuild`: how nodes are drained (src/kube/drain.ts). */
@@ -115,7 +130,7 @@ function common(cmd: Command): Command {
   return hostCommandOptions(cmd)
     .option("--state-dir <dir>", STATE_DIR_HELP)
     .addOption(new Option("-o, --output <format>", "progress output: text (a live view on a terminal) or one JSON event per line").choices(["plain", "json"]).default("plain"))
-    .option("--plain", "plain line output: no spinners or colour (also when not a terminal or CI is set)")
+    .addOption(plainOption())
     .option("--force-unlock", "take over a cluster lock held by another run (only when that run is dead)")
     .option("--wait-timeout <duration>", "how long to wait for nodes to be Ready", "5m")
     .option("--api-tunnel", "reach the Kubernetes API through an SSH tunnel via the first control plane (default: only when it is not routable)")
@@ -134,7 +149,7 @@ export function registerClusterCommands(program: Command, io: CliIo): void {
       await printSecrets(f, io);
     });
 
-  partialOption(common(program.command("up").description("create or converge the cluster: prepare hosts, kubeadm init/join, Calico, labels")))
+  limitOption(partialOption(common(program.command("up").description("create or converge the cluster: prepare hosts, kubeadm init/join, Calico, labels"))))
     .option("--dry-run", "print what would change and change nothing (same as 'plan')")
     .option("--merge-kubeconfig", "also add the cluster as a context to ~/.kube/config (or the first file of $KUBECONFIG)")
     .option("--kubeconfig <file>", "with --merge-kubeconfig: the kubeconfig file to merge into")
@@ -144,19 +159,19 @@ export function registerClusterCommands(program: Command, io: CliIo): void {
       await runCluster("up", UP_PHASES, opts, io, f.output, (ctx) => summary(ctx, io), !!f.plain);
     });
 
-  partialOption(common(program.command("plan").description("show what 'up' would change on each host; changes nothing")))
+  limitOption(partialOption(common(program.command("plan").description("show what 'up' would change on each host; changes nothing"))))
     .action(async (f: ClusterFlags) => {
       const opts = clusterOptions(f, true);
       const { runCluster, summary, UP_PHASES } = await import("./cluster-run.js");
       await runCluster("up", UP_PHASES, opts, io, f.output, (ctx) => summary(ctx, io), !!f.plain, "plan");
     });
 
-  drainOptions(common(program.command("down").description("drain and delete the nodes, reset every host (kubeadm reset, CNI, iptables, keepalived)")))
+  limitOption(drainOptions(common(program.command("down").description("drain and delete the nodes, reset every host (kubeadm reset, CNI, iptables, keepalived)"))))
     .option("--dry-run", "print what would change and change nothing")
     .option("-y, --yes", "do not ask for confirmation (needed without a terminal)")
     .action(async (f: ClusterFlags) => {
       const opts = clusterOptions(f, !!f.dryRun);
-      if (!opts.dryRun) await confirm(`Tear down ${await whichCluster(opts.inventory)} and reset those hosts?`, { ...(f.yes ? { yes: true } : {}), flag: "--yes" });
+      if (!opts.dryRun) await confirm(`Tear down ${await whichCluster(opts.inventory, opts.limit)} and reset those hosts?`, { ...(f.yes ? { yes: true } : {}), flag: "--yes" });
       const { runCluster, DOWN_PHASES } = await import("./cluster-run.js");
       await runCluster("down", DOWN_PHASES, opts, io, f.output, undefined, !!f.plain);
     });

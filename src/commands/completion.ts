@@ -40,7 +40,7 @@ const DYNAMIC_ARGS: Record<string, Dynamic> = {
   "kubesmith addons remove": "addons",
 };
 /** Option values completed dynamically, by option flag. */
-const DYNAMIC_OPTS: Record<string, Dynamic> = { "--host": "hosts" };
+const DYNAMIC_OPTS: Record<string, Dynamic> = { "--host": "hosts", "--limit": "hosts" };
 
 function optSpec(o: Option): OptSpec {
   const flags = [o.short, o.long].filter((f): f is string => !!f);

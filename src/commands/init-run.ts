@@ -199,7 +199,7 @@ export async function runInit(opts: InitOptions, io: CliIo): Promise<void> {
   const runUp = interactive ? await askRunUp(`kubesmith up -i ${shown}`) : Boolean(opts.up);
   if (runUp) {
     const { main } = await import("../cli/main.js");
-    const code = await main(["up", "-i", file], io);
+    const code = await main(["up", "-i", file, ...(opts.plain ? ["--plain"] : [])], io);
     if (code !== 0) throw new UpFailed(code as ExitCodeValue, file);
   }
 }

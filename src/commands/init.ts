@@ -16,6 +16,7 @@ export interface InitOptions extends InitFlags {
   probe: boolean;
   up?: boolean;
   connectTimeout?: string;
+  plain?: boolean;
 }
 
 function collect(v: string, prev: string[] | undefined): string[] {
@@ -49,6 +50,7 @@ export function registerInitCommand(program: Command, io: CliIo): void {
     .option("--no-probe", "do not connect to the hosts (their keys are then trusted on first use by later commands, and no VIP is checked free by ARP)")
     .option("--connect-timeout <seconds>", "per host connection attempt while probing", "8")
     .option("--up", "run 'kubesmith up -i FILE' right after writing (without a terminal)")
+    .option("--plain", "the up that --up (or yes to 'run up now?') runs prints plain lines: no spinners or colour (also when not a terminal or CI is set)")
     .action(async (opts: InitOptions) => {
       const { runInit } = await import("./init-run.js");
       await runInit(opts, io);

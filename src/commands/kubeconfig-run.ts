@@ -1,6 +1,7 @@
 // `kubesmith kubeconfig`, the work (see kubeconfig.ts).
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { dirname } from "node:path";
+import { kubeconfigFile, oldKubeconfigNote, stateDirFor } from "../cluster/state.js";
 import type { CliIo } from "../cli/main.js";
 import { buildModel } from "../cluster/model.js";
 import { loadInventory } from "../inventory/load.js";
@@ -30,7 +31,9 @@ export async function runKubeconfig(opts: KubeconfigOptions, io: CliIo): Promise
   const inv = resolveInventoryPath(opts.inventory);
   const loaded = await loadInventory(inv);
   const cluster = loaded.inventory.cluster.name;
-  const local = resolve("kubeconfig", `${cluster}.yaml`);
+  const local = kubeconfigFile(stateDirFor(opts.stateDir, loaded.file), cluster);
+  const old = oldKubeconfigNote(cluster, local);
+  if (old) io.stderr(`kubesmith: ${old}\n`);
   const text = !opts.fetch && existsSync(local) ? readFileSync(local, "utf8") : namedKubeconfig((await fetchAdminConf(inv, opts.hostKeyPolicy)).text, cluster);
   if (!opts.merge) {
     io.stdout(text.endsWith("\n") ? text : `${text}\n`);

@@ -12,6 +12,7 @@ import { recoverGeneratedSecrets } from "../addons/recover.js";
 import { ApiError, KubesmithError, MultiHostError } from "../errors.js";
 import type { ClusterContext } from "./context.js";
 import { leftOut, remaining } from "./partial.js";
+import { clusterWideSkipped } from "../cluster/limit.js";
 import { change, gateOf, type Phase } from "./run.js";
 
 /** The host name cluster (API) changes are recorded under. */
@@ -139,11 +140,15 @@ export function addonsPhase(selection: AddonSelection = {}): Phase<ClusterContex
         }
       }
     },
-    shouldRun() {
-      return levels.some((l) => l.length) || "no add-on bundle is enabled";
+    shouldRun(ctx) {
+      if (!levels.some((l) => l.length)) return "no add-on bundle is enabled";
+      // --limit without the leader: host bundles on the limited hosts only, nothing through the API.
+      const limited = clusterWideSkipped(ctx);
+      return !limited || levels.some((l) => l.some((r) => r.target === "hosts")) || `cluster add-ons: ${limited}`;
     },
     async run(ctx) {
-      await applyLevels(ctx, levels);
+      const limited = clusterWideSkipped(ctx);
+      await applyLevels(ctx, limited ? levels.map((l) => l.filter((r) => r.target === "hosts")) : levels);
     },
   };
 }

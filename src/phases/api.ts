@@ -2,7 +2,8 @@
 // (Calico), node labels and taints, and writing the kubeconfig for the user.
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { kubeconfigFile } from "../cluster/state.js";
 import { parse, stringify } from "yaml";
 import { loadCalicoManifest, renderCalico } from "../addons/calico.js";
 import { ApiError } from "../errors.js";
@@ -10,6 +11,7 @@ import { KubeClient, nodeReady, type KubeObject } from "../kube/client.js";
 import type { ClusterHost } from "../cluster/model.js";
 import type { ClusterContext } from "./context.js";
 import { remaining } from "./partial.js";
+import { clusterWideSkipped } from "../cluster/limit.js";
 import { change, followUp, type Phase } from "./run.js";
 
 /** Label keys kubesmith sets from the inventory; recorded on the node so removed ones are taken off later. */
@@ -115,7 +117,11 @@ export const cni: Phase<ClusterContext> = {
       const live = await kube.get(o.apiVersion, o.kind, o.metadata.name, o.metadata.namespace);
       if (!live || live.metadata.labels?.["kubesmith.io/revision"] !== o.metadata.labels?.["kubesmith.io/revision"]) missing.push(o);
     }
-    if (missing.length) {
+    const limited = clusterWideSkipped(ctx);
+    if (missing.length && limited) {
+      // --limit without the leader: the limited nodes still wait for Ready (calico-node is a DaemonSet).
+      ctx.reporter.emit({ kind: "warning", message: `Calico: ${missing.length} object(s) differ from ${source}, not applied: ${limited}` });
+    } else if (missing.length) {
       await change(ctx, ctx.model.first.name, `apply Calico (${missing.length} object(s) from ${source}, pod CIDR ${ctx.model.inventory.cluster.podCIDR})`, async () => {
         for (const o of missing) await kube.apply(o);
       });
@@ -225,13 +231,16 @@ export const labelsAndTaints: Phase<ClusterContext> = {
   },
 };
 
-/** kubeconfig/<cluster>.yaml (0600); optionally merged into ~/.kube/config as a context. */
+/**
+ * <state>/<cluster>/kubeconfig (0600, cluster/state.ts kubeconfigFile); optionally merged into ~/.kube/config
+ * (or --kubeconfig, or $KUBECONFIG's first file) as a context.
+ */
 export const writeKubeconfig: Phase<ClusterContext> = {
   title: "kubeconfig",
-  shouldRun: (ctx) => (ctx.adminConf !== undefined || ctx.dryRun ? true : "no admin kubeconfig"),
+  shouldRun: (ctx) => clusterWideSkipped(ctx) ?? (ctx.adminConf !== undefined || ctx.dryRun ? true : "no admin kubeconfig"),
   async run(ctx) {
-    const dir = resolve("kubeconfig");
-    const file = join(dir, `${ctx.model.name}.yaml`);
+    const file = kubeconfigFile(ctx.stateDir, ctx.model.name);
+    const dir = dirname(file);
     const current = existsSync(file) ? readFileSync(file, "utf8") : "";
     if (ctx.adminConf === undefined || !sameCluster(current, ctx.adminConf)) {
       await change(ctx, "local", `write ${file}`, async () => {

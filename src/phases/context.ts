@@ -15,6 +15,7 @@ import { FanOut, MemoryReporter, type Reporter } from "../ui/events.js";
 import { JournalReporter } from "../ui/reporters.js";
 import { runSecrets } from "../util/secrets.js";
 import { PartialFailures, parseFailureBound } from "./partial.js";
+import { checkDownLimit, resolveLimit } from "../cluster/limit.js";
 import type { PhaseContext, PlannedChange } from "./run.js";
 
 export interface JoinSecrets {
@@ -77,6 +78,8 @@ export interface ClusterOptions {
   drainTimeoutMs?: number;
   /** down: delete the pods eviction could not remove within the drain timeout. */
   force?: boolean;
+  /** --limit as typed (up, plan, down): the only hosts the run changes (cluster/limit.ts). */
+  limit?: string;
 }
 
 export async function openContext(command: string, opts: ClusterOptions, reporters: Reporter[]): Promise<ClusterContext> {
@@ -88,6 +91,13 @@ export async function openContext(command: string, opts: ClusterOptions, reporte
     ...(opts.hostKeyPolicy ? { hostKeyPolicy: opts.hostKeyPolicy } : {}),
   });
   const model = buildModel(loaded, targets);
+  // A bad --limit fails before anything is written or connected to.
+  let limit: Set<string> | undefined;
+  if (opts.limit !== undefined) {
+    const names = resolveLimit(opts.limit, loaded.inventory.hosts, loaded.file);
+    if (command === "down") checkDownLimit(names, loaded.inventory.hosts);
+    limit = new Set(names);
+  }
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   const runDir = join(opts.stateDir, model.name, "runs", `${stamp}-${opts.dryRun ? "plan" : command}`);
   mkdirSync(join(runDir, "hosts"), { recursive: true, mode: 0o700 });
@@ -131,13 +141,14 @@ export async function openContext(command: string, opts: ClusterOptions, reporte
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.interruptGraceMs !== undefined ? { interruptGraceMs: opts.interruptGraceMs } : {}),
     ...(partial ? { partial } : {}),
+    ...(limit ? { limit } : {}),
     runner: (host: string) => {
       const h = model.hosts.find((x) => x.name === host);
       if (!h) throw new Error(`unknown host ${host}`);
       return pool.connect(h.target);
     },
   };
-  reporter.emit({ kind: "run-start", command, cluster: model.name, dryRun: opts.dryRun, runDir, inventory: resolve(opts.inventory) });
+  reporter.emit({ kind: "run-start", command, cluster: model.name, dryRun: opts.dryRun, runDir, inventory: resolve(opts.inventory), ...(limit ? { limit: [...limit] } : {}) });
   return ctx;
 }
 

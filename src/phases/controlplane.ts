@@ -3,7 +3,7 @@
 // memory and in 0600 files that are removed right after use; they never reach argv or a log.
 import { X509Certificate, createHash, randomBytes, randomInt } from "node:crypto";
 import { stringify } from "yaml";
-import { CommandError } from "../errors.js";
+import { CommandError, UsageError } from "../errors.js";
 import { endpointString, type ClusterHost } from "../cluster/model.js";
 import { loadClusterSecrets } from "../cluster/secrets.js";
 import { APISERVER_CHECK_SCRIPT, keepalivedSteps } from "../scripts/keepalived.js";
@@ -110,12 +110,24 @@ async function installedVersion(ctx: ClusterContext, h: ClusterHost): Promise<st
   return r.code === 0 && /^\d+\.\d+\.\d+$/.test(v) ? v : ctx.model.inventory.cluster.kubernetesVersion;
 }
 
+/** --limit without the leader cannot init (or repair an init on) it: the run stops before any change. */
+function initOutsideLimit(ctx: ClusterContext, what: string): void {
+  const first = ctx.model.first.name;
+  if (!ctx.limit || ctx.limit.has(first)) return;
+  throw new UsageError(`--limit leaves out ${first}, but ${what}: ${[...ctx.limit].join(", ")} cannot join a cluster that does not answer`, {
+    hint: `include ${first} in --limit, or run 'kubesmith up' without --limit`,
+  });
+}
+
 export const kubeadmInit: Phase<ClusterContext> = {
   title: "kubeadm init on the first control plane",
   async shouldRun(ctx) {
     // Never a second init: any control plane kubeadm set up means the cluster exists (the others join it).
     const setUp = ctx.model.controlPlanes.filter((h) => ctx.joined.has(h.name)).map((h) => h.name);
-    if (setUp.length === 0) return true;
+    if (setUp.length === 0) {
+      initOutsideLimit(ctx, "the cluster does not exist yet (no control plane is set up by kubeadm)");
+      return true;
+    }
     const exists = `the cluster exists (${setUp.join(", ")} ${setUp.length > 1 ? "are" : "is"} set up by kubeadm)`;
     const first = ctx.model.first;
     // Only the leader is set up and nothing has joined it: that may be an init cut off halfway (the API
@@ -124,6 +136,7 @@ export const kubeadmInit: Phase<ClusterContext> = {
     // Others joined: their cluster must answer, or the run stops saying what to do (phases/reach.ts)
     if (others && ctx.joined.has(first.name)) await requireLiveApi(ctx);
     if (others || !ctx.joined.has(first.name) || (await initFinished(ctx))) return exists;
+    initOutsideLimit(ctx, `${first.name}'s kubeadm init did not finish (its cluster does not answer with its Node)`);
     ctx.reporter.emit({
       kind: "warning",
       host: first.name,

@@ -9,6 +9,7 @@ import type { KubeClient } from "../kube/client.js";
 import { DEFAULT_DRAIN_TIMEOUT_MS, drainNode } from "../kube/drain.js";
 import { connectKube } from "./api.js";
 import type { ClusterContext } from "./context.js";
+import { remaining } from "./partial.js";
 import { change, forHosts, type Phase } from "./run.js";
 import { runSteps } from "./steps.js";
 
@@ -29,7 +30,8 @@ export const drainNodes: Phase<ClusterContext> = {
       ctx.reporter.emit({ kind: "warning", message: `the API does not answer (${err instanceof ApiError ? err.message : String(err)}); skipping drain` });
       return;
     }
-    const order = [...ctx.model.workers, ...[...ctx.model.controlPlanes].reverse()];
+    // With --limit only those nodes (workers and frontends: cluster/limit.ts checkDownLimit).
+    const order = remaining(ctx, [...ctx.model.workers, ...[...ctx.model.controlPlanes].reverse()]);
     for (const h of order) {
       const node = await kube.get("v1", "Node", h.name);
       if (!node) continue;

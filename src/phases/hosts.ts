@@ -31,8 +31,10 @@ export function firewallPlan(model: ClusterModel, h: ClusterHost): FirewallPlan 
 export const gatherFacts: Phase<ClusterContext> = {
   title: "connect and gather facts",
   async run(ctx) {
+    // With --limit: the limited hosts, and the control planes, only read: the leader is chosen among them.
+    const hosts = ctx.limit ? ctx.model.hosts.filter((h) => ctx.limit!.has(h.name) || h.isControlPlane) : ctx.model.hosts;
     try {
-      await forHosts(ctx, ctx.model.hosts, async (h) => {
+      await forHosts(ctx, hosts, async (h) => {
         const failed = failedBeforeFacts(ctx, h.name);
         if (failed) throw failed;
         const runner = await ctx.runner(h.name);
@@ -41,7 +43,7 @@ export const gatherFacts: Phase<ClusterContext> = {
         ctx.facts.set(h.name, f);
         if (f.kubeadmState !== "none") ctx.joined.add(h.name);
         return `${f.osPretty}, ${f.cpus} CPU, ${f.memoryMiB} MiB${f.kubeadmState !== "none" ? `, already set up (${f.kubeadmState})` : ""}`;
-      });
+      }, { reads: true });
     } catch (err) {
       if (!unreachablePolicy(ctx, err)) throw err;
     }

@@ -87,12 +87,16 @@ export function fatalErrors(ctx: PhaseContext, failures: HostFailure[]): unknown
   return ctx.partial ? ctx.partial.decide(ctx, failures) : failures.map((f) => f.error);
 }
 
-/** The hosts still in the run: those not dropped. */
-export function remaining<H extends { name: string }>(ctx: PhaseContext, hosts: readonly H[]): H[] {
+/**
+ * The hosts still in the run: those not dropped, and (unless the caller only reads from them: `reads`)
+ * those inside --limit.
+ */
+export function remaining<H extends { name: string }>(ctx: PhaseContext, hosts: readonly H[], opts: { reads?: boolean } = {}): H[] {
   const dropped = ctx.partial?.dropped;
   // Also the control planes the run goes on without (phases/reach.ts), which are reported at its end.
   const away = ctx.unreachable;
-  return dropped?.size || away?.size ? hosts.filter((h) => !dropped?.has(h.name) && !away?.has(h.name)) : [...hosts];
+  const limit = opts.reads ? undefined : ctx.limit;
+  return dropped?.size || away?.size || limit ? hosts.filter((h) => !dropped?.has(h.name) && !away?.has(h.name) && (!limit || limit.has(h.name))) : [...hosts];
 }
 
 /** The names of the hosts the run goes on without (the complement of remaining()). */

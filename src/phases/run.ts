@@ -26,6 +26,8 @@ export interface PhaseContext {
   partial?: PartialFailures;
   /** Hosts the run goes on without (phases/reach.ts): forHosts skips them. */
   unreachable?: Map<string, KubesmithError>;
+  /** --limit: the only hosts the run changes (cluster/limit.ts); forHosts skips the others unless it only reads. */
+  limit?: ReadonlySet<string>;
 }
 
 const DEFAULT_GRACE_MS = 5000;
@@ -98,18 +100,19 @@ export function gateOf<C extends PhaseContext>(ctx: C, host: string): Gate {
  * Runs fn for each host in parallel (bounded by ctx.concurrency), reporting a host-step per host. Every
  * host finishes; afterwards the failures are thrown together, each naming its host. With ctx.partial,
  * hosts dropped earlier are left out, and failed workers may be dropped instead (partial.ts decides).
+ * Hosts outside --limit are left out too, unless `reads` says fn only reads (gathering facts).
  */
 export async function forHosts<C extends PhaseContext, H extends { name: string }>(
   ctx: C,
   hosts: H[],
   fn: (host: H) => Promise<void | string>,
-  opts: { concurrency?: number } = {},
+  opts: { concurrency?: number; reads?: boolean } = {},
 ): Promise<void> {
   // The control planes the run goes on without (phases/reach.ts) show as skipped; dropped workers do not show.
   for (const h of hosts) {
     if (ctx.unreachable?.has(h.name)) ctx.reporter.emit({ kind: "host-step", phase: ctx.phase, host: h.name, status: "skipped", detail: "unreachable" });
   }
-  hosts = remaining(ctx, hosts);
+  hosts = remaining(ctx, hosts, { reads: !!opts.reads });
   const limit = pLimit(opts.concurrency ?? ctx.concurrency);
   // Indexed by the host's place in the list, so the errors come out in inventory order, not completion order.
   const failures: unknown[] = [];

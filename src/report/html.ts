@@ -171,7 +171,7 @@ tr.failed td{background:#fee2e2;color:#991b1b}
 </style></head>
 <body>
 <h1>${esc(title)} <span class="outcome ${m.outcome}">${outcome}</span></h1>
-<div class="muted">${m.startedAt ? `started ${esc(m.startedAt)}` : ""}${m.dryRun ? " · dry run: nothing was changed" : ""}</div>
+<div class="muted">${m.startedAt ? `started ${esc(m.startedAt)}` : ""}${m.dryRun ? " · dry run: nothing was changed" : ""}${m.limit ? ` · --limit ${esc(m.limit.join(", "))}: no other host was changed` : ""}</div>
 <div class="facts">
 <div><b>${esc(fmtMs(m.durationMs))}</b>total</div>
 <div><b>${m.phases.filter((p) => p.status !== "skipped").length}</b>phases run</div>

@@ -47,6 +47,8 @@ export interface RunModel {
   /** The inventory file and run directory (from run-start): what `kubesmith logs` needs. */
   inventory?: string;
   runDir?: string;
+  /** --limit: the only hosts the run worked on (from run-start). */
+  limit?: string[];
   startedAt?: string;
   /** ms; the run-end's figure when there is one, else the last event. */
   durationMs: number;
@@ -109,6 +111,7 @@ export function buildRunModel(events: Stamped[]): RunModel {
         m.cluster ||= e.cluster;
         m.dryRun ||= e.dryRun;
         if (e.inventory) m.inventory ??= e.inventory;
+        if (e.limit) m.limit ??= e.limit;
         m.runDir ??= e.runDir;
         break;
       case "phase-start": {

@@ -4,7 +4,7 @@
 import type { SecretList } from "../util/secrets.js";
 
 export type RunEvent =
-  | { kind: "run-start"; command: string; cluster: string; dryRun: boolean; runDir: string; inventory?: string }
+  | { kind: "run-start"; command: string; cluster: string; dryRun: boolean; runDir: string; inventory?: string; limit?: string[] }
   | { kind: "phase-start"; phase: string; hosts?: string[] }
   | { kind: "phase-end"; phase: string; ok: boolean; durationMs: number; error?: string }
   | { kind: "phase-skip"; phase: string; reason: string }

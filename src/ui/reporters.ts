@@ -18,7 +18,7 @@ export class PlainReporter implements Reporter {
   emit(e: RunEvent): void {
     switch (e.kind) {
       case "run-start":
-        this.write(`${e.dryRun ? "plan" : e.command} ${e.cluster}${e.dryRun ? " (dry run: nothing is changed)" : ""}\n`);
+        this.write(`${e.dryRun ? "plan" : e.command} ${e.cluster}${e.limit ? ` --limit ${e.limit.join(",")}` : ""}${e.dryRun ? " (dry run: nothing is changed)" : ""}\n`);
         break;
       case "phase-start":
         this.write(`==> ${e.phase}\n`);

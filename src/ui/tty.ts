@@ -100,7 +100,7 @@ export class TtyReporter implements Reporter {
   emit(e: RunEvent): void {
     switch (e.kind) {
       case "run-start":
-        this.line(`${e.dryRun ? "plan" : e.command} ${e.cluster}${e.dryRun ? " (dry run: nothing is changed)" : ""}`);
+        this.line(`${e.dryRun ? "plan" : e.command} ${e.cluster}${e.limit ? ` --limit ${e.limit.join(",")}` : ""}${e.dryRun ? " (dry run: nothing is changed)" : ""}`);
         break;
       case "phase-start":
         this.startPhase(e.phase, e.hosts);

@@ -62,7 +62,7 @@ describe("kubesmith completion", () => {
     expect(zsh).not.toMatch(/local path\b/);
   });
 
-  it("bash: host names (logs --host, hostkeys forget) from the inventory typed with -i, add-on names from the catalogue", async () => {
+  it("bash: host names (logs --host, hostkeys forget, --limit) from the inventory typed with -i, add-on names from the catalogue", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ks-compl-dyn-"));
     const file = join(dir, "kubesmith.bash");
     writeFileSync(file, await script("bash"));
@@ -82,6 +82,8 @@ describe("kubesmith completion", () => {
     };
     expect(await withBin(["kubesmith", "logs", "-i", "inv.yaml", "--host", ""])).toEqual(["cp1", "web1"]);
     expect(await withBin(["kubesmith", "hostkeys", "forget", "-i", "inv.yaml", "w"])).toEqual(["web1"]);
+    expect(await withBin(["kubesmith", "up", "-i", "inv.yaml", "--limit", "w"])).toEqual(["web1"]);
+    expect(await withBin(["kubesmith", "check", "-i", "inv.yaml", "--limit", ""])).toEqual(["cp1", "web1"]);
     expect(await withBin(["kubesmith", "addons", "render", "gr"])).toEqual(["grafana"]);
     // no inventory to read: nothing offered, nothing printed into the command line
     expect(await withBin(["kubesmith", "logs", "-i", "nope.yaml", "--host", ""])).toEqual([]);

@@ -1,5 +1,7 @@
-// `kubesmith kubeconfig` with a local kubeconfig/<cluster>.yaml (no SSH): print and merge.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+// `kubesmith kubeconfig` with the kubeconfig `up` keeps in the cluster's state (<state>/<cluster>/kubeconfig,
+// no SSH): print and merge, from any directory; an older run's ./kubeconfig/<cluster>.yaml is named, not used.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -29,17 +31,53 @@ let inv: { dir: string; file: string };
 const cwd = process.cwd();
 beforeAll(() => {
   inv = tinyInventory("kcdemo");
-  mkdirSync(join(inv.dir, "kubeconfig"));
-  writeFileSync(join(inv.dir, "kubeconfig", "kcdemo.yaml"), ADMIN, { mode: 0o600 });
+  // where up writes it: the state beside the inventory (.kubesmith), under the cluster's name
+  mkdirSync(join(inv.dir, ".kubesmith", "kcdemo"), { recursive: true });
+  writeFileSync(join(inv.dir, ".kubesmith", "kcdemo", "kubeconfig"), ADMIN, { mode: 0o600 });
   process.chdir(inv.dir);
 });
 afterAll(() => process.chdir(cwd));
 
 describe("kubesmith kubeconfig", () => {
-  it("prints kubeconfig/<cluster>.yaml", async () => {
+  it("prints the kubeconfig kept in the cluster's state, also from another directory", async () => {
     const r = await cli(["kubeconfig", "-i", inv.file]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe(ADMIN);
+    const elsewhere = mkdtempSync(join(tmpdir(), "kubesmith-kc-cwd-"));
+    process.chdir(elsewhere);
+    try {
+      const o = await cli(["kubeconfig", "-i", inv.file]);
+      expect(o.code, o.stderr).toBe(0);
+      expect(o.stdout).toBe(ADMIN);
+    } finally {
+      process.chdir(inv.dir);
+    }
+  });
+
+  it("--state-dir says where the state is", async () => {
+    const state = mkdtempSync(join(tmpdir(), "kubesmith-kc-state-"));
+    mkdirSync(join(state, "kcdemo"));
+    const other = ADMIN.replace("203.0.113.10", "203.0.113.99");
+    writeFileSync(join(state, "kcdemo", "kubeconfig"), other, { mode: 0o600 });
+    const r = await cli(["kubeconfig", "-i", inv.file, "--state-dir", state]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(other);
+  });
+
+  it("a kubeconfig/<cluster>.yaml an older run left in the working directory is named once and left alone", async () => {
+    const old = join(inv.dir, "kubeconfig", "kcdemo.yaml");
+    mkdirSync(join(inv.dir, "kubeconfig"));
+    writeFileSync(old, "stale\n", { mode: 0o600 });
+    try {
+      const r = await cli(["kubeconfig", "-i", inv.file]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe(ADMIN);
+      expect(r.stderr.split("\n").filter((l) => l.includes(old))).toHaveLength(1);
+      expect(r.stderr).toContain(join(inv.dir, ".kubesmith", "kcdemo", "kubeconfig"));
+      expect(readFileSync(old, "utf8")).toBe("stale\n");
+    } finally {
+      rmSync(join(inv.dir, "kubeconfig"), { recursive: true });
+    }
   });
 
   it("--merge adds cluster, user and context named after the cluster and keeps what was there", async () => {
@@ -92,6 +130,6 @@ describe("kubesmith kubeconfig", () => {
     const r = await cli(["kubeconfig", "-i", other.file]);
     expect(r.code).toBe(5);
     expect(r.stderr).toMatch(/^kubesmith: cp1: cannot parse identity file .*\n$/);
-    expect(existsSync(join(inv.dir, "kubeconfig", "nofile.yaml"))).toBe(false);
+    expect(existsSync(join(other.dir, ".kubesmith", "nofile", "kubeconfig"))).toBe(false);
   }, 60_000);
 });

@@ -94,14 +94,14 @@ describe.skipIf(labSkip)("status, logs, kubeconfig and the run report on lab 'op
   });
 
   it("kubeconfig: prints what up wrote, fetches the same admin.conf from the host, merges a context", async () => {
-    const local = readFileSync(join(work, "kubeconfig", `${lab.state.name}.yaml`), "utf8");
-    const p = await cli(["kubeconfig", ...inv()]);
+    const local = readFileSync(join(state(), lab.state.name, "kubeconfig"), "utf8");
+    const p = await cli(["kubeconfig", ...inv(), "--state-dir", state()]);
     expect(p.stdout).toBe(local);
-    const f = await cli(["kubeconfig", ...inv(), "--fetch"]);
+    const f = await cli(["kubeconfig", ...inv(), "--state-dir", state(), "--fetch"]);
     expect(f.code, f.stderr).toBe(0);
     expect(f.stdout).toBe(local);
     const target = join(work, "merged-config");
-    const m = await cli(["kubeconfig", ...inv(), "--merge", "--into", target]);
+    const m = await cli(["kubeconfig", ...inv(), "--state-dir", state(), "--merge", "--into", target]);
     expect(m.code, m.stderr).toBe(0);
     const cfg = parse(readFileSync(target, "utf8")) as { "current-context": string; clusters: { cluster: { server: string } }[] };
     expect(cfg["current-context"]).toBe(lab.state.name);

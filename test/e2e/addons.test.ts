@@ -45,7 +45,7 @@ describe.skipIf(labSkip)("add-on bundles on a lab of 1 control plane, 2 workers,
     const r = await kubesmith(["up", "-o", "json", ...args()]);
     expect(r.code, r.stderr).toBe(0);
     expect(events(r).filter((e) => e.kind === "phase-end" && e.phase === "add-ons: apply the enabled bundles").map((e) => e.ok)).toEqual([true]);
-    const kube = await KubeClient.fromKubeconfig(readFileSync(join(work, "kubeconfig", `${lab.state.name}.yaml`), "utf8"));
+    const kube = await KubeClient.fromKubeconfig(readFileSync(join(work, "state", lab.state.name, "kubeconfig"), "utf8"));
     try {
       const ds = await kube.list("apps/v1", "DaemonSet");
       const want: Record<string, number> = { "calico-node": 5, filebeat: 5, "prometheus-node-exporter": 5, traefik: 2 };

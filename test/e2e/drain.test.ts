@@ -27,7 +27,7 @@ describe.skipIf(labSkip)("down drains through the Eviction API, PodDisruptionBud
   it("a budget that allows no disruption stops down with its name; --force goes through", async () => {
     const up = await kubesmith(["up", ...args(), "-o", "json"]);
     expect(up.code, up.stderr + up.stdout.slice(-2000)).toBe(0);
-    const kube = await KubeClient.fromKubeconfig(readFileSync(join(work, "kubeconfig", `${lab.state.name}.yaml`), "utf8"));
+    const kube = await KubeClient.fromKubeconfig(readFileSync(join(work, "state", lab.state.name, "kubeconfig"), "utf8"));
     let podNames: string[];
     try {
       await kube.apply({

@@ -64,7 +64,7 @@ describe.skipIf(labSkip)("offline.imageRepository and proxy on a lab of 1 contro
   it("up: nodes Ready, every image from the mirror, proxy files in place, the password nowhere", async () => {
     const r = await kubesmith(["up", ...args(withBoth)]);
     expect(r.code, r.stderr + r.stdout.slice(-3000)).toBe(0);
-    const kube = await KubeClient.fromKubeconfig(readFileSync(join(work, "kubeconfig", `${lab.state.name}.yaml`), "utf8"));
+    const kube = await KubeClient.fromKubeconfig(readFileSync(join(work, "state", lab.state.name, "kubeconfig"), "utf8"));
     try {
       const nodes = await kube.list("v1", "Node");
       expect(nodes).toHaveLength(2);

@@ -2,7 +2,7 @@
 // `sudo`: the tests already run as root), from the repository root, each must exit 0. Lines that need
 // Vagrant, your own machines or a person at a terminal are listed and skipped on purpose (the wizard's
 // terminal session is driven by test/wizard; nothing here may contact the example inventory's addresses).
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { labDown, loadLabState } from "../../src/lab/lab.js";
@@ -47,13 +47,20 @@ describe.skipIf(labSkip)("README tour, section 1 (the lab), run as written", () 
   it("every command exits 0", async () => {
     const lines = commandsUnder("### 1. The lab");
     expect(lines.length).toBeGreaterThanOrEqual(8);
+    // The kubeconfig goes with the state beside the inventory, as the tour says, not into ./kubeconfig/.
+    const kubeconfig = join(root, "inventories", ".kubesmith", "kubesmith", "kubeconfig");
+    const oldPlace = join(root, "kubeconfig", "kubesmith.yaml");
+    const oldThere = existsSync(oldPlace);
     for (const line of lines) {
       expect(line).toMatch(/^sudo npx kubesmith /);
       const argv = line.replace(/^sudo /, "").split(/\s+/);
       const r = await run(argv[0]!, argv.slice(1), { cwd: root, env: { CI: "true" } });
       expect(r.code, `${line}\n${r.stderr}\n${r.stdout.slice(-2000)}`).toBe(0);
+      if (argv[2] === "up") expect(r.stdout).toContain(`kubeconfig: ${kubeconfig} `);
     }
     expect(loadLabState("kubesmith")).toBeUndefined();
+    expect(existsSync(kubeconfig)).toBe(true);
+    if (!oldThere) expect(existsSync(oldPlace)).toBe(false);
   }, 600_000);
 });
 

@@ -34,7 +34,7 @@ describe.skipIf(labSkip)("up after the first control plane was wiped while the o
     const first = await kubesmith(["up", ...args()]);
     expect(first.code, first.stderr + first.stdout.slice(-2000)).toBe(0);
     const uid = async () => {
-      const kube = await KubeClient.fromKubeconfig(readFileSync(join(work, "kubeconfig", `${lab.state.name}.yaml`), "utf8"));
+      const kube = await KubeClient.fromKubeconfig(readFileSync(join(work, "state", lab.state.name, "kubeconfig"), "utf8"));
       try {
         return { ns: (await kube.get("v1", "Namespace", "kube-system"))?.metadata.uid, nodes: await kube.list("v1", "Node") };
       } finally {
@@ -93,7 +93,7 @@ describe.skipIf(labSkip)("up after the first control plane was wiped while the o
     ]);
     const changes = changesOf(r).map((e) => `${e.host}: ${e.what}`);
     expect(changes).toEqual([expect.stringMatching(/^lab-4: kubeadm join as a worker via /)]);
-    const kube = await KubeClient.fromKubeconfig(readFileSync(join(work, "kubeconfig", `${lab.state.name}.yaml`), "utf8"));
+    const kube = await KubeClient.fromKubeconfig(readFileSync(join(work, "state", lab.state.name, "kubeconfig"), "utf8"));
     try {
       const n4 = await kube.get("v1", "Node", "lab-4");
       expect(n4 && nodeReady(n4)).toBe(true);

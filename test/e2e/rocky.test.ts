@@ -104,7 +104,7 @@ describe.skipIf(labSkip)("up on Rocky 9 (1cp, 1w, 1fe): firewalld, SELinux, Netw
       expect(s.stdout.trim().split("\n"), h.name).toEqual(["Permissive", "SELINUX=permissive", "nm", "running"]);
     }
 
-    const kube = await KubeClient.fromKubeconfig(readFileSync(join(work, "kubeconfig", `${lab.state.name}.yaml`), "utf8"));
+    const kube = await KubeClient.fromKubeconfig(readFileSync(join(work, "state", lab.state.name, "kubeconfig"), "utf8"));
     try {
       const nodes = await kube.list("v1", "Node");
       expect(nodes.map((n) => n.metadata.name).sort()).toEqual([cp.name, worker.name, fe.name].sort());

@@ -61,8 +61,8 @@ describe.skipIf(labSkip)("up / plan / down / rebuild on a lab of 3 control plane
   it("up: every node Ready, frontend labels set, the VIP answers", async () => {
     const r = await kubesmith(["up", ...args()]);
     expect(r.code, r.stderr + r.stdout.slice(-3000)).toBe(0);
-    const kc = readFileSync(join(work, "kubeconfig", `${lab.state.name}.yaml`), "utf8");
-    expect(statSync(join(work, "kubeconfig", `${lab.state.name}.yaml`)).mode & 0o777).toBe(0o600);
+    const kc = readFileSync(join(work, "state", lab.state.name, "kubeconfig"), "utf8");
+    expect(statSync(join(work, "state", lab.state.name, "kubeconfig")).mode & 0o777).toBe(0o600);
     const kube = await KubeClient.fromKubeconfig(kc);
     try {
       expect(kc).toContain(`server: https://${lab.state.vips.controlPlane}:6443`);
@@ -97,7 +97,7 @@ describe.skipIf(labSkip)("up / plan / down / rebuild on a lab of 3 control plane
 
   it("a worker whose Node was deleted is repaired: reset and joined again", async () => {
     const victim = lab.state.hosts.find((h) => h.roles.includes("worker") && !h.roles.includes("frontend"))!;
-    const kube = await KubeClient.fromKubeconfig(readFileSync(join(work, "kubeconfig", `${lab.state.name}.yaml`), "utf8"));
+    const kube = await KubeClient.fromKubeconfig(readFileSync(join(work, "state", lab.state.name, "kubeconfig"), "utf8"));
     try {
       expect(await kube.delete("v1", "Node", victim.name)).toBe(true);
       const r = await kubesmith(["up", ...args()]);

@@ -26,7 +26,7 @@ describe.skipIf(labSkip)("up on the vagrant network (eth0 NAT on every host, eth
   let kube: KubeClient | undefined;
   const args = () => ["-i", inv, "--state-dir", join(work, "state"), "-o", "json"];
   const client = async (): Promise<KubeClient> =>
-    (kube ??= await KubeClient.fromKubeconfig(readFileSync(join(work, "kubeconfig", `${lab.state.name}.yaml`), "utf8")));
+    (kube ??= await KubeClient.fromKubeconfig(readFileSync(join(work, "state", lab.state.name, "kubeconfig"), "utf8")));
 
   beforeAll(async () => {
     lab = await startLab({ name: "e2evag", layout: "1cp,1w,1fe", network: "vagrant" });

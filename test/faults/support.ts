@@ -83,7 +83,7 @@ export class FaultLab {
     const cluster = this.name;
     const secrets = join(this.stateDir, cluster, "secrets.json");
     const runs = join(this.stateDir, cluster, "runs");
-    const kubeconfig = join(this.work, "kubeconfig", `${cluster}.yaml`);
+    const kubeconfig = join(this.stateDir, cluster, "kubeconfig");
     const journals = new Map<string, string>();
     if (existsSync(runs)) for (const r of readdirSync(runs)) journals.set(r, hashFile(join(runs, r, "events.jsonl")));
     return { secrets: existsSync(secrets) ? flatten(JSON.parse(readFileSync(secrets, "utf8"))) : new Map(), journals, kubeconfig: hashFile(kubeconfig) };

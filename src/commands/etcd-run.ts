@@ -49,7 +49,7 @@ export interface BackupMeta extends SnapshotStatus {
 }
 
 export function parseSnapshotStatus(stdout: string): SnapshotStatus {
-  const line = stdout.split("\n").map((l) => l.trim()).find((l) => l.startsWith("{"));
+  const line = stdout.split("\n").map((l) => l.trim()).find((l) => l.startsWith("{") && l.includes('"revision"'));
   let j: Partial<SnapshotStatus> | undefined;
   try {
     j = line ? (JSON.parse(line) as Partial<SnapshotStatus>) : undefined;

@@ -76,7 +76,7 @@ export function frontFile(labDir: string, host: string): string {
 export function memberUp(labDir: string, m: EtcdMember): boolean {
   const ref = readJson<ProcRef | undefined>(frontFile(labDir, m.host), undefined);
   if (ref === undefined || !refAlive(ref)) return false;
-  return readJson<{ etcd?: boolean }>(path.join(labDir, "hosts", m.host, "procs", "static-pods.json"), {}).etcd !== false;
+  return readJson<{ etcd?: boolean }>(path.join(labDir, "hosts", m.host, "static-pods.json"), {}).etcd !== false;
 }
 
 /** (n/2)+1 members of n (integer division), etcd's quorum. */

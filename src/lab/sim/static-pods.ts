@@ -32,7 +32,8 @@ export interface StaticPods {
   etcdSince: string;
 }
 
-export const staticPodsFile = (hostDir: string) => path.join(hostDir, "procs", "static-pods.json");
+// beside procs/, not in it: procs/ holds only process records (lab.ts simProcs reads every file there)
+export const staticPodsFile = (hostDir: string) => path.join(hostDir, "static-pods.json");
 
 /** What the host's kubelet runs now; undefined when the front records nothing (an older front: both run). */
 export function readStaticPods(labDir: string, host: string): StaticPods | undefined {

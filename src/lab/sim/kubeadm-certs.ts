@@ -102,6 +102,24 @@ export function recordCerts(sim: Sim, o: { init: boolean }): void {
   writeJson(CERTS_RECORD, { certs, cas } satisfies CertsRecord);
 }
 
+/**
+ * Renew what the record holds (all, or one name) a year from the lab's now, as `kubeadm certs renew` and
+ * `kubeadm upgrade apply|node` (certificateRenewal, on by default) do; returns the names renewed.
+ */
+export function renewRecordedCerts(sim: Sim, which = "all"): string[] {
+  const rec = readCertsRecord();
+  if (!rec) return [];
+  const now = labNow(sim.labDir);
+  const done: string[] = [];
+  for (const c of KUBEADM_CERTS) {
+    if ((which !== "all" && which !== c.name) || !rec.certs[c.name]) continue; // a joined control plane has no super-admin.conf
+    rec.certs[c.name] = dates(now, CERT_VALIDITY_MS);
+    done.push(c.name);
+  }
+  writeJson(CERTS_RECORD, rec);
+  return done;
+}
+
 /** "Jan 02, 2006 15:04 UTC", Go's layout as check-expiration prints it. */
 export function kubeadmDate(iso: string): string {
   const d = new Date(iso);
@@ -174,22 +192,16 @@ export async function kubeadmCerts(sim: Sim, args: string[]): Promise<number> {
     const names = KUBEADM_CERTS.map((c) => c.name);
     if (!which) fail(1, "missing subcommand; \"renew\" is not meant to be run on its own\nTo see the stack trace of this error execute with --v=5 or higher");
     if (which !== "all" && !names.includes(which)) fail(1, `unknown command "${which}" for "kubeadm certs renew"`);
-    const rec = requireRecord(sim);
+    requireRecord(sim);
     sim.out(READING("renew"));
-    const now = labNow(sim.labDir);
-    for (const c of KUBEADM_CERTS) {
-      if (which !== "all" && which !== c.name) continue;
-      if (!rec.certs[c.name]) continue; // renew all skips what does not exist (a joined control plane's super-admin.conf)
-      rec.certs[c.name] = dates(now, CERT_VALIDITY_MS);
-      sim.out(`${c.what} renewed\n`);
-    }
+    const renewed = renewRecordedCerts(sim, which);
+    for (const c of KUBEADM_CERTS) if (renewed.includes(c.name)) sim.out(`${c.what} renewed\n`);
     // the admin credentials are really issued anew (a new client certificate in admin.conf), same server
     if (which === "all" || which === "admin.conf") {
       const admin = "/etc/kubernetes/admin.conf";
       const server = existsSync(admin) ? /^\s*server:\s*(\S+)/m.exec(readFileSync(admin, "utf8"))?.[1] : undefined;
       if (server && existsSync(`${PKI}/ca.key`)) await writeAdminKubeconfig(PKI, server, admin);
     }
-    writeJson(CERTS_RECORD, rec);
     if (which === "all") sim.out("\nDone renewing certificates. You must restart the kube-apiserver, kube-controller-manager, kube-scheduler and etcd, so that they can use the new certificates.\n");
     return 0;
   }

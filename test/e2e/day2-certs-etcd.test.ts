@@ -83,6 +83,8 @@ describe.skipIf(labSkip)("certificates and etcd backup/restore on a lab of 3 con
     const ok = await kubesmith(["status", ...inv().slice(0, 2)]);
     expect(ok.code, ok.stdout).toBe(0);
     expect(ok.stdout).not.toMatch(/expires in|EXPIRED/);
+    const diff = await kubesmith(["addons", "diff", ...inv()]);
+    expect(diff.code, diff.stdout.slice(-2000)).toBe(0);
   }, 900_000);
 
   it("etcd backup into the state, data lost, etcd restore (refused without --yes) brings it back; nodes Ready, addons diff empty", async () => {

@@ -23,7 +23,6 @@ import { apiRequest, credentialsFromKubeconfig } from "../apisim/nodes.js";
 import { liveFront, nodeSpec, probe, registerWithKubelet, splitHostPort, startDaemon, stopDaemon, stopHostControlPlane, storeSocket, withClusterLock, type ApiLocation } from "./apiserver.js";
 import { loadEtcd, newEtcdCluster, newMemberId, quorumProblem, saveEtcd } from "./etcd.js";
 import { kubeadmCerts, recordCerts } from "./kubeadm-certs.js";
-import { kubeletArgs } from "./static-pods.js";
 
 const K = "/etc/kubernetes";
 const PKI = `${K}/pki`;
@@ -629,7 +628,7 @@ async function init(sim: Sim, args: string[]): Promise<number> {
         ["--socket", storeSocket(sim), "--quorum-of", sim.labDir, "--host", "0.0.0.0", "--port", String(bindPort), "--pki", pki, "--state", stateFile, "--version", apiVersion, ...[...new Set(extraSans)].flatMap((x) => ["--extra-san", x])],
         { stateFile },
       );
-      await startDaemon(sim, "apiproxy", ["--listen", `0.0.0.0:${bindPort}`, "--target", `unix:${storeSocket(sim)}`, ...kubeletArgs(sim)], {}, 10_000);
+      await startDaemon(sim, "apiproxy", ["--listen", `0.0.0.0:${bindPort}`, "--target", `unix:${storeSocket(sim)}`], {}, 10_000);
       copyServingCert(pki);
     } catch (e) {
       apiNotHealthy(address, bindPort, secs(), (e as Error).message);
@@ -928,7 +927,7 @@ async function join(sim: Sim, args: string[]): Promise<number> {
     // this control plane serves the API too: its kube-apiserver front passes connections to the store
     copyServingCert(clusterPki);
     try {
-      await startDaemon(sim, "apiproxy", ["--listen", `0.0.0.0:${port}`, "--target", `unix:${storeSocket(sim)}`, ...kubeletArgs(sim)], {}, 10_000);
+      await startDaemon(sim, "apiproxy", ["--listen", `0.0.0.0:${port}`, "--target", `unix:${storeSocket(sim)}`], {}, 10_000);
     } catch (e) {
       apiNotHealthy(address, port, "10.000", (e as Error).message);
     }

@@ -23,6 +23,17 @@ export function etcdctlCommand(args: string[]): string {
     `crictl exec "$id" ${ETCDCTL} ${args.map(quote).join(" ")}`;
 }
 
+/**
+ * A shell command running `etcdutl <args>` in this host's running etcd container (the etcd image ships
+ * etcdutl beside etcdctl since 3.5; it works on files, so paths are those the pod mounts: kubeadm mounts
+ * the data dir /var/lib/etcd at the same path). Exit 3 when no etcd runs.
+ */
+export function etcdutlCommand(args: string[]): string {
+  return `id=$(crictl ps -q --name '^etcd$' --state running | head -n 1); ` +
+    `if [ -z "$id" ]; then echo 'no running etcd container on this host' >&2; exit 3; fi; ` +
+    `crictl exec "$id" etcdutl ${args.map(quote).join(" ")}`;
+}
+
 export interface EtcdMemberInfo {
   /** Hex, as etcdctl prints it. */
   id: string;

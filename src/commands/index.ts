@@ -15,6 +15,8 @@ import { registerHostkeysCommands } from "./hostkeys.js";
 import { registerStatusCommand } from "./status.js";
 import { registerInventoryCommands } from "./inventory.js";
 import { registerLabCommands } from "./lab.js";
+import { registerCertsCommands } from "./certs.js";
+import { registerEtcdCommands } from "./etcd.js";
 
 export function registerCommands(program: Command, io: CliIo): void {
   registerInitCommand(program, io);
@@ -28,6 +30,8 @@ export function registerCommands(program: Command, io: CliIo): void {
   registerLogsCommand(program, io);
   registerHostkeysCommands(program, io);
   registerKubeconfigCommand(program, io);
+  registerCertsCommands(program, io);
+  registerEtcdCommands(program, io);
   registerVersionCommand(program, io);
   registerCompletionCommand(program, io);
 }

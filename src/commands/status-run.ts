@@ -14,6 +14,7 @@ import { table } from "../ui/table.js";
 import { parseConcurrency } from "./check.js";
 import { resolveInventoryPath } from "./inventory.js";
 import type { StatusOptions } from "./status.js";
+import { statusCertWarnings } from "./certs-run.js";
 
 export const MANAGED_BY_SELECTOR = "app.kubernetes.io/managed-by=kubesmith";
 const RELEASE = "kubesmith.io/release";
@@ -177,6 +178,8 @@ export async function gatherStatus(opts: StatusOptions): Promise<ClusterStatus> 
       try {
         const runner = await pool.connect(cp.target);
         const adminConf = (await runner.download("/etc/kubernetes/admin.conf", { sudo: true })).toString("utf8");
+        // certificates under 30 days, as this one control plane's kubeadm sees them (certs-run.ts)
+        warnings.push(...(await statusCertWarnings(runner)));
         const options: ClusterOptions = { inventory: loaded.file, dryRun: true, concurrency, stateDir: "", ...(opts.apiTunnel ? { apiTunnel: true } : {}) };
         // connectKube tunnels via model.first; when another control plane answered, let it be "first".
         kube = await connectKube({ options, reporter, pool, model: { ...model, first: cp } }, adminConf);

@@ -13,6 +13,8 @@ import { parseRegistryMirror, type RegistryMirror } from "./known-images.js";
 import { startApiServer } from "./server.js";
 import { cachedQuorum } from "../sim/etcd.js";
 import path from "node:path";
+import { readFileSync, writeFileSync } from "node:fs";
+import type { KObject } from "./types.js";
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -69,6 +71,19 @@ async function main(): Promise<number> {
     },
   });
   process.stdout.write(`listening on ${server.url}\n`);
+  // an etcd restore in the lab (lab/sim/static-pods.ts): take the snapshot named in restore-request.json
+  if (values.state) {
+    const dir = path.dirname(values.state);
+    process.on("SIGUSR2", () => {
+      try {
+        const req = JSON.parse(readFileSync(path.join(dir, "restore-request.json"), "utf8")) as { token: string; revision: number; objects: Record<string, KObject[]> };
+        server.store.replaceState(req);
+        writeFileSync(path.join(dir, "restore-applied.json"), `${JSON.stringify({ token: req.token, at: new Date().toISOString() })}\n`);
+      } catch (e) {
+        process.stderr.write(`apisim: restore failed: ${(e as Error).message}\n`);
+      }
+    });
+  }
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off("SIGTERM", stop);

@@ -158,6 +158,25 @@ export class Store {
     this.timer.unref();
   }
 
+  /**
+   * Replace every object with a snapshot's (an etcd restore, lab/sim/static-pods.ts). The revision keeps
+   * growing past both (as etcdutl's --bump-revision advises for Kubernetes, so no client sees an older
+   * resourceVersion again); the watch history starts over; the controllers run on the restored state.
+   */
+  replaceState(snapshot: { revision: number; objects: Record<string, KObject[]> }): void {
+    this.buckets.clear();
+    for (const [key, objs] of Object.entries(snapshot.objects)) {
+      this.buckets.set(key, new Map(objs.map((o) => [`${o.metadata.namespace ?? ""}/${o.metadata.name}`, o])));
+    }
+    this.rv = Math.max(this.rv, snapshot.revision) + 1;
+    this.history = [];
+    this.historyStart = this.rv;
+    this.refreshCrds();
+    this.compact();
+    this.changed = true;
+    this.transaction(() => {});
+  }
+
   /** No more timers or writes (the server closed). */
   stop(): void {
     this.stopped = true;

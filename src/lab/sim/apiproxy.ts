@@ -6,8 +6,16 @@
 // (`kubeadm reset`, the host going down). While it runs, this host's etcd member counts as up (etcd.ts).
 //   node apiproxy.js --listen 0.0.0.0:6443 --target unix:/var/kubesmith-lab/x/cluster/apiserver.sock
 // Prints "listening on HOST:PORT" once on stdout; errors go to stderr. Stops on SIGTERM/SIGINT.
+// With --host-dir and --lab-dir it also plays the host's kubelet for the kube-apiserver and etcd static
+// pods (static-pods.ts): no listening while kube-apiserver.yaml is away, and the serving certificate's
+// expiry on the lab clock (kubeadm-certs.ts), read when the kube-apiserver starts: once expired, every
+// TLS handshake through this front fails (clients see an expired-certificate alert), as clients of a
+// kube-apiserver serving an expired certificate refuse it ("x509: certificate has expired or is not yet
+// valid"); a renewed certificate is used only after the kube-apiserver restarts (kubeadm-certs docs).
 import { connect, createServer, type Socket } from "node:net";
 import { parseArgs } from "node:util";
+import { labNow, readCertsRecord } from "./kubeadm-certs.js";
+import { watchStaticPods } from "./static-pods.js";
 
 function hostPort(s: string | undefined, what: string): { host: string; port: number } {
   const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(s ?? "");
@@ -19,13 +27,27 @@ function hostPort(s: string | undefined, what: string): { host: string; port: nu
   return { host: m[1], port };
 }
 
-const { values } = parseArgs({ options: { listen: { type: "string" }, target: { type: "string" } }, strict: true });
+const { values } = parseArgs({ options: { listen: { type: "string" }, target: { type: "string" }, "host-dir": { type: "string" }, "lab-dir": { type: "string" } }, strict: true });
+const labDir = values["lab-dir"];
+/** The serving certificate's notAfter (ms) as the running kube-apiserver loaded it; undefined: not modelled. */
+let servingUntil: number | undefined;
+const loadServingCert = (): void => {
+  const d = readCertsRecord()?.certs["apiserver"];
+  servingUntil = d ? Date.parse(d.notAfter) : undefined;
+};
+// TLS alert record: fatal (2), certificate_expired (45) (RFC 8446 §6)
+const EXPIRED_ALERT = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x2d]);
 const listen = hostPort(values.listen, "listen");
 const unixTarget = values.target?.startsWith("unix:") ? values.target.slice(5) : undefined;
 const target = unixTarget ? { host: "", port: 0 } : hostPort(values.target, "target");
 const open = new Set<Socket>();
 
 const server = createServer({ noDelay: true }, (client) => {
+  if (labDir && servingUntil !== undefined && labNow(labDir) > servingUntil) {
+    client.once("data", () => client.end(EXPIRED_ALERT));
+    client.on("error", () => client.destroy());
+    return;
+  }
   const upstream = unixTarget ? connect({ path: unixTarget }) : connect({ host: target.host, port: target.port, noDelay: true });
   open.add(client);
   open.add(upstream);
@@ -40,13 +62,38 @@ const server = createServer({ noDelay: true }, (client) => {
   client.pipe(upstream);
   upstream.pipe(client);
 });
+let relisten = false;
 server.on("error", (e: NodeJS.ErrnoException) => {
+  if (relisten) return; // a restart's listen, retried below
   process.stderr.write(`apiproxy: cannot listen on ${listen.host}:${listen.port}: ${e.code === "EADDRINUSE" ? "address already in use" : e.message}\n`);
   process.exit(1);
 });
 server.listen(listen.port, listen.host, () => {
   process.stdout.write(`listening on ${listen.host}:${listen.port}\n`);
 });
+if (values["host-dir"] && labDir) {
+  loadServingCert();
+  watchStaticPods({
+    hostDir: values["host-dir"],
+    labDir,
+    log: (s) => process.stderr.write(`${s}\n`),
+    onApiserver: (running) => {
+      if (!running) {
+        server.close();
+        for (const s of open) s.destroy();
+        return;
+      }
+      loadServingCert();
+      relisten = true;
+      const again = (tries: number): void => {
+        const onErr = (): void => void (tries > 0 ? setTimeout(() => again(tries - 1), 100) : process.exit(1));
+        server.once("error", onErr);
+        server.listen(listen.port, listen.host, () => server.off("error", onErr));
+      };
+      again(50);
+    },
+  });
+}
 const stop = (): void => {
   server.close();
   for (const s of open) s.destroy();

@@ -23,6 +23,7 @@ import { installedVersion, upstream } from "./packages.js";
 import { k8sVersion } from "./system.js";
 import { readJson, writeJson, type Sim } from "./util.js";
 import { loadEtcd, memberUp, quorumProblem, saveEtcd } from "./etcd.js";
+import { kubeletArgs } from "./static-pods.js";
 
 /** Where the cluster's API server runs (kept in the lab's cluster.json). */
 export interface ApiLocation {
@@ -112,7 +113,9 @@ export async function startDaemon(sim: Sim, name: Daemon, args: string[], extra:
   const offset = statSync(log).size;
   let pid: number | undefined;
   try {
-    const child = spawn(process.execPath, [SCRIPTS[name], ...args, ...(name === "apiserver" ? [...readyAfterArgs(sim), ...registryMirrorArgs(sim)] : [])], { detached: true, stdio: ["ignore", fd, fd], env: sim.env, cwd: "/" });
+    // a front also plays its host's kubelet for the kube-apiserver and etcd static pods (static-pods.ts)
+    const extra = name === "apiserver" ? [...readyAfterArgs(sim), ...registryMirrorArgs(sim)] : kubeletArgs(sim);
+    const child = spawn(process.execPath, [SCRIPTS[name], ...args, ...extra], { detached: true, stdio: ["ignore", fd, fd], env: sim.env, cwd: "/" });
     child.on("error", () => {});
     child.unref();
     pid = child.pid;

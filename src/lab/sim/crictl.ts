@@ -7,8 +7,12 @@
 // errors: api/v3rpc/rpctypes/error.go (ErrGRPCMemberNotFound "etcdserver: member not found").
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { loadEtcd, memberUp, quorumProblem, saveEtcd } from "./etcd.js";
-import { fail, type Sim } from "./util.js";
+import { refAlive } from "../procs.js";
+import type { ProcRef } from "../types.js";
+import { frontFile, loadEtcd, memberUp, quorumProblem, saveEtcd } from "./etcd.js";
+import { etcdctlSnapshot, etcdutl } from "./etcd-snapshot.js";
+import { readStaticPods } from "./static-pods.js";
+import { fail, readJson, type Sim } from "./util.js";
 
 interface Container {
   id: string;
@@ -18,12 +22,15 @@ interface Container {
 function containers(sim: Sim): Container[] {
   const etcd = loadEtcd(sim.clusterDir);
   const me = etcd?.members.find((m) => m.host === sim.host);
-  if (!me || !memberUp(sim.labDir, me) || !existsSync("/etc/kubernetes/manifests/etcd.yaml")) return [];
-  const id = (name: string) => createHash("sha256").update(`${sim.labDir}/${sim.host}/${name}/${me.id}`).digest("hex");
-  return [
-    { id: id("etcd"), name: "etcd" },
-    { id: id("kube-apiserver"), name: "kube-apiserver" },
-  ];
+  const front = readJson<ProcRef | undefined>(frontFile(sim.labDir, sim.host), undefined);
+  if (!me || !front || !refAlive(front)) return [];
+  // the kubelet's static pods (static-pods.ts): a container is new each time its pod starts
+  const pods = readStaticPods(sim.labDir, sim.host);
+  const id = (name: string, since = "") => createHash("sha256").update(`${sim.labDir}/${sim.host}/${name}/${me.id}/${since}`).digest("hex");
+  const out: Container[] = [];
+  if (memberUp(sim.labDir, me) && existsSync("/etc/kubernetes/manifests/etcd.yaml")) out.push({ id: id("etcd", pods?.etcdSince), name: "etcd" });
+  if (pods?.apiserver !== false) out.push({ id: id("kube-apiserver", pods?.apiserverSince), name: "kube-apiserver" });
+  return out;
 }
 
 export function crictl(sim: Sim, args: string[]): number {
@@ -51,6 +58,8 @@ export function crictl(sim: Sim, args: string[]): number {
     const [id, prog, ...progArgs] = pos;
     const c = containers(sim).find((x) => id && x.id.startsWith(id));
     if (!c) fail(1, `time="now" level=fatal msg="execing command in container: rpc error: code = NotFound desc = an error occurred when try to find container \\"${id ?? ""}\\": not found"`);
+    // the registry.k8s.io/etcd image ships etcdutl beside etcdctl (etcd 3.5+)
+    if (c.name === "etcd" && prog === "etcdutl") return etcdutl(sim, progArgs);
     if (c.name !== "etcd" || prog !== "etcdctl") {
       fail(126, `OCI runtime exec failed: exec failed: unable to start container process: exec: "${prog ?? ""}": executable file not found in $PATH: unknown`);
     }
@@ -84,6 +93,8 @@ function etcdctl(sim: Sim, args: string[]): number {
   if (!etcd) fail(1, "Error: context deadline exceeded");
   const problem = quorumProblem(sim.labDir, sim.clusterDir);
   const [group, sub, arg] = pos;
+  // a snapshot is streamed by the one member asked (the maintenance API): no quorum needed
+  if (group === "snapshot") return etcdctlSnapshot(sim, pos.slice(1));
   if (group !== "member" || (sub !== "list" && sub !== "remove")) fail(1, `Error: etcdctl ${pos.join(" ")}: not simulated (member list, member remove)`);
   // both are linearizable: without quorum the request times out
   if (problem) fail(1, `{"level":"warn","msg":"retrying of unary invoker failed","error":"rpc error: code = DeadlineExceeded desc = context deadline exceeded"}\nError: context deadline exceeded\n(lab: ${problem})`);

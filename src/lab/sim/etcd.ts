@@ -69,10 +69,14 @@ export function frontFile(labDir: string, host: string): string {
   return path.join(labDir, "hosts", host, "procs", "apiproxy.json");
 }
 
-/** A member is up while its host's kube-apiserver front runs. */
+/**
+ * A member is up while its host's kube-apiserver front runs and the host's kubelet runs its etcd static
+ * pod (static-pods.ts: not while etcd.yaml is moved out of the manifests directory).
+ */
 export function memberUp(labDir: string, m: EtcdMember): boolean {
   const ref = readJson<ProcRef | undefined>(frontFile(labDir, m.host), undefined);
-  return ref !== undefined && refAlive(ref);
+  if (ref === undefined || !refAlive(ref)) return false;
+  return readJson<{ etcd?: boolean }>(path.join(labDir, "hosts", m.host, "static-pods.json"), {}).etcd !== false;
 }
 
 /** (n/2)+1 members of n (integer division), etcd's quorum. */

@@ -22,6 +22,7 @@ import { stringify as stringifyYaml } from "yaml";
 import { apiRequest, credentialsFromKubeconfig } from "../apisim/nodes.js";
 import { liveFront, nodeSpec, probe, registerWithKubelet, splitHostPort, startDaemon, stopDaemon, stopHostControlPlane, storeSocket, withClusterLock, type ApiLocation } from "./apiserver.js";
 import { loadEtcd, newEtcdCluster, newMemberId, quorumProblem, saveEtcd } from "./etcd.js";
+import { kubeadmCerts, recordCerts } from "./kubeadm-certs.js";
 
 const K = "/etc/kubernetes";
 const PKI = `${K}/pki`;
@@ -572,6 +573,7 @@ async function init(sim: Sim, args: string[]): Promise<number> {
   for (const m of MANIFESTS) writeFile(`${K}/manifests/${m}.yaml`, staticPod(m, version, address, sim));
   writeFile("/var/lib/etcd/member/snap/db", "");
   etcdPki();
+  recordCerts(sim, { init: true });
   writeFile("/var/lib/kubelet/config.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncgroupDriver: systemd\n");
   const kubeletProblem = kubeletStarts(cfg);
   if (kubeletProblem) kubeletNotHealthy(sim, "wait-control-plane", kubeletProblem);
@@ -899,6 +901,7 @@ async function join(sim: Sim, args: string[]): Promise<number> {
     for (const mf of MANIFESTS) writeFile(`${K}/manifests/${mf}.yaml`, staticPod(mf, c.version, address, sim));
     writeFile("/var/lib/etcd/member/snap/db", "");
     etcdPki();
+    recordCerts(sim, { init: false });
   }
   // the kubelet's kubeconfig needs the CA key to sign its client cert; use the shared one, then keep only ca.crt on workers
   writeFile(`${PKI}/ca.crt`, readFileSync(path.join(clusterPki, "ca.crt")), 0o644);
@@ -1058,6 +1061,8 @@ export function kubeadm(sim: Sim, argv: string[]): number | Promise<number> {
       return reset(sim, rest);
     case "token":
       return token(sim, rest);
+    case "certs":
+      return kubeadmCerts(sim, rest);
     case undefined:
       sim.out("Usage:\n  kubeadm [command]\n\nAvailable Commands (simulated): init, join, reset, token, version, config images\n");
       return 0;

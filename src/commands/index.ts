@@ -15,10 +15,12 @@ import { registerHostkeysCommands } from "./hostkeys.js";
 import { registerStatusCommand } from "./status.js";
 import { registerInventoryCommands } from "./inventory.js";
 import { registerLabCommands } from "./lab.js";
+import { registerRemoveNodeCommand } from "./remove-node.js";
 
 export function registerCommands(program: Command, io: CliIo): void {
   registerInitCommand(program, io);
   registerClusterCommands(program, io);
+  registerRemoveNodeCommand(program, io);
   registerCheckCommand(program, io);
   registerInventoryCommands(program);
   registerLabCommands(program);

@@ -10,11 +10,15 @@ export function registerRemoveNodeCommand(program: Command, io: CliIo): void {
   common(
     program
       .command("remove-node")
-      .argument("<name...>", "node names to remove")
+      // the names are read from the operands rather than declared, so the top-level command list keeps its width
+      .usage("[options] <name...>")
+      .allowExcessArguments()
       .description("drain and delete nodes and reset their hosts; a control plane also leaves etcd and the VIP's keepalived peers")
       .addHelpText(
         "after",
         `
+<name...>: the node names to remove.
+
 For each node (workers first, then control planes one at a time): cordon and drain it (Eviction API,
 PodDisruptionBudgets honoured), remove a control plane's etcd member through a control plane that stays,
 remove its host add-ons, reset the host as 'down' does, and delete its Node. Then the control planes that
@@ -33,7 +37,9 @@ inventory does not list and never deletes them).`,
     .option("-y, --yes", "do not ask for confirmation (needed without a terminal)")
     .option("--drain-timeout <seconds>", "how long each node's pods may refuse eviction (PodDisruptionBudgets) before remove-node fails", "120")
     .option("--force", "delete the pods still refusing eviction when --drain-timeout is up (their disruption budgets are not honoured)")
-    .action(async (names: string[], f: ClusterFlags) => {
+    .action(async (f: ClusterFlags, cmd: Command) => {
+      const names = cmd.args;
+      if (!names.length) throw new UsageError("remove-node: name the nodes to remove, e.g. kubesmith remove-node -i inventory.yaml w3");
       const dup = names.find((n, i) => names.indexOf(n) !== i);
       if (dup !== undefined) throw new UsageError(`remove-node: ${dup} is named twice`);
       const opts = { ...clusterOptions(f, !!f.dryRun), remove: names };

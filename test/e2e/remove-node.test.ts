@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
+import { hostDown } from "../../src/lab/hostops.js";
 import { KubeClient, nodeReady } from "../../src/kube/client.js";
 import { changesOf, jsonEvents, kubesmith as runCli, type RunResult as Run } from "../helpers/cli.js";
 import { labSkip, ssh, startLab, type StartedLab } from "../helpers/lab.js";
@@ -139,4 +140,57 @@ describe.skipIf(labSkip)("scale out and in (lab 3cp,3w,2fe; first inventory 1cp,
     expect(changesOf(r)).toEqual([]);
     expect((await nodes()).map((n) => n.metadata.name)).toContain("lab-2");
   }, 300_000);
+});
+
+// A control plane died: removing a healthy one is refused while it is down (etcd would keep 1 of 3), and
+// the dead one itself can be removed (its Node and etcd member go; the host it cannot reach is not reset).
+describe.skipIf(labSkip)("remove-node with a control plane down (lab 3cp,1w)", () => {
+  let lab: StartedLab;
+  let work = "";
+  let without3 = "";
+  const kubesmith = (args: string[]): Promise<Run> => runCli(args, { cwd: work, env: { CI: "true" } });
+  const state = () => ["--state-dir", join(work, "state")];
+  const addr = (h: string) => lab.state.hosts.find((x) => x.name === h)!.address;
+
+  beforeAll(async () => {
+    lab = await startLab({ name: "rmdead", layout: "3cp,1w" });
+    work = mkdtempSync(join(tmpdir(), "kubesmith-rmdead-"));
+    const doc = parse(readFileSync(lab.inventoryPath, "utf8")) as { hosts: { name: string }[] };
+    doc.hosts = doc.hosts.filter((h) => h.name !== "lab-3");
+    without3 = join(work, "without3.yaml");
+    writeFileSync(without3, stringify(doc));
+  }, 120_000);
+  afterAll(async () => {
+    await lab?.down();
+  });
+
+  it("refuses a healthy control plane while another is down, naming it; removes the dead one", async () => {
+    const up = await kubesmith(["up", "-o", "json", "-i", lab.inventoryPath, ...state()]);
+    expect(up.code, up.stderr + up.stdout.slice(-2000)).toBe(0);
+    await hostDown(lab.state.name, "lab-3");
+
+    const refused = await kubesmith(["remove-node", "--yes", "-o", "json", "-i", lab.inventoryPath, ...state(), "--connect-timeout", "2", "--retry-budget", "0", "lab-2"]);
+    expect(refused.code, refused.stderr + refused.stdout.slice(-2000)).toBe(16);
+    expect(refused.stderr.trim().split("\n")[0]).toMatch(/^kubesmith: refusing to remove control plane lab-2: etcd would lose its quorum: 3 members \(lab-1 healthy, lab-2 healthy, lab-3 unhealthy\) need 2 up, and without lab-2 1 healthy would be left; nothing was changed/);
+    expect(changesOf(refused)).toEqual([]);
+
+    const r = await kubesmith(["remove-node", "--yes", "-o", "json", "-i", without3, ...state(), "--connect-timeout", "2", "--retry-budget", "0", "lab-3"]);
+    expect(r.code, r.stderr + r.stdout.slice(-3000)).toBe(0);
+    const warnings = jsonEvents(r.stdout).filter((e) => e.kind === "warning").map((e) => (e as { message?: string }).message ?? "");
+    expect(warnings).toContainEqual(expect.stringMatching(/^cannot reach lab-3 \(.+\): its Node and etcd member are removed, the host itself is not reset/));
+    const kube = await KubeClient.fromKubeconfig(readFileSync(join(work, "kubeconfig", `${lab.state.name}.yaml`), "utf8"));
+    try {
+      const left = await kube.list("v1", "Node");
+      expect(left.map((n) => n.metadata.name).sort()).toEqual(["lab-1", "lab-2", "lab-4"]);
+      for (const n of left) expect(nodeReady(n), n.metadata.name).toBe(true);
+    } finally {
+      kube.close();
+    }
+    const members = await ssh(lab.state, "lab-1", ETCDCTL);
+    expect(members.stdout.trim().split("\n").map((l) => l.split(", ")[2]).sort()).toEqual(["lab-1", "lab-2"]);
+    const peers = await ssh(lab.state, "lab-2", "cat /etc/keepalived/keepalived.conf");
+    expect(/unicast_peer \{([^}]*)\}/.exec(peers.stdout)?.[1]?.split(/\s+/).filter(Boolean)).toEqual([addr("lab-1")]);
+    const diff = await kubesmith(["addons", "diff", "-i", without3, ...state()]);
+    expect(diff.code, diff.stdout + diff.stderr).toBe(0);
+  }, 600_000);
 });

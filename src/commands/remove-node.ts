@@ -20,9 +20,10 @@ export function registerRemoveNodeCommand(program: Command, io: CliIo): void {
 <name...>: the node names to remove.
 
 For each node (workers first, then control planes one at a time): cordon and drain it (Eviction API,
-PodDisruptionBudgets honoured), remove a control plane's etcd member through a control plane that stays,
-remove its host add-ons, reset the host as 'down' does, and delete its Node. Then the control planes that
-stay get keepalived configs without it, and the add-ons are applied for the hosts that stay.
+PodDisruptionBudgets honoured) and delete its Node; for a control plane, stop its keepalived (the VIP
+moves) and remove its etcd member through a control plane that stays; then remove its host add-ons and
+reset the host as 'down' does. Then the control planes that stay get keepalived configs without it, and
+the add-ons are applied for the hosts that stay.
 
 A control plane is refused (exit 16, nothing changed) when etcd would lose its majority without it:
 removing one of two members, removing a healthy member while another is unhealthy, or the last one.

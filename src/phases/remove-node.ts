@@ -1,7 +1,7 @@
 // `remove-node`: scale in. For each node (workers first, then the control planes one at a time): drain
-// (src/kube/drain.ts: Eviction API, budgets honoured), remove a control plane's etcd member through a
-// control plane that stays, remove its host add-ons, reset the host as `down` does (scripts/reset.ts), and
-// delete its Node. A control plane is checked first against etcd's quorum (quorumRefusal) and refused
+// (src/kube/drain.ts: Eviction API, budgets honoured) and delete its Node; for a control plane stop its
+// keepalived (the VIP moves while its API still answers) and remove its etcd member through a control
+// plane that stays; then remove its host add-ons and reset the host as `down` does (scripts/reset.ts). A control plane is checked first against etcd's quorum (quorumRefusal) and refused
 // before anything changes. The run's model leaves the removed hosts out (cluster/leave.ts), so the phases
 // after this one (keepalived's VIP peers, the add-ons' host lists) render the cluster that stays.
 // Also here: `up`'s warning about Nodes the inventory no longer lists (strayNodes).
@@ -13,7 +13,7 @@ import { CommandError, QuorumError, UnreachableError, UsageError } from "../erro
 import type { HostSpec } from "../inventory/schema.js";
 import type { KubeClient, KubeObject } from "../kube/client.js";
 import { DEFAULT_DRAIN_TIMEOUT_MS, drainNode } from "../kube/drain.js";
-import { resetSteps } from "../scripts/reset.js";
+import { keepalivedRemoveSteps, resetSteps } from "../scripts/reset.js";
 import { targetsFromInventory } from "../ssh/targets.js";
 import type { Runner } from "../ssh/types.js";
 import { ensureKube } from "./api.js";
@@ -150,9 +150,10 @@ export const removeNodes: Phase<ClusterContext> = {
       }
     }
 
+    const vip = ctx.model.endpoint.kind === "vip";
     for (const { host: h, node } of leaving) {
       if (node) {
-        await change(ctx, h.name, `cordon and drain node ${h.name}`, async () => {
+        await change(ctx, h.name, `cordon and drain node ${h.name}, delete it`, async () => {
           await drainNode(kube, h.name, {
             timeoutMs: ctx.options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
             ...(ctx.options.force ? { force: true } : {}),
@@ -160,9 +161,21 @@ export const removeNodes: Phase<ClusterContext> = {
             forceHint: "run again with --force to delete the pods eviction cannot remove, or give them more time with --drain-timeout",
             warn: (message) => ctx.reporter.emit({ kind: "warning", host: h.name, message }),
           });
+          // as down does: the Node goes before the reset, while every control plane still serves the API
+          await kube.delete("v1", "Node", h.name);
         });
       }
+      let runner: Runner | undefined;
+      try {
+        runner = await ctx.runner(h.name);
+      } catch (err) {
+        if (!(err instanceof UnreachableError)) throw err;
+        ctx.reporter.emit({ kind: "warning", host: h.name, message: `cannot reach ${h.name} (${err.message}): its Node and etcd member are removed, the host itself is not reset; run 'kubeadm reset -f' on it if it comes back` });
+      }
       if (h.isControlPlane) {
+        // keepalived goes first (a graceful stop hands the VIP over at once), while this host's API still
+        // answers: once its etcd member is removed, its kube-apiserver (whose etcd is local) fails
+        if (runner && vip) await runSteps(ctx, h.name, runner, keepalivedRemoveSteps());
         // read again: the members change as control planes leave
         const { members } = await etcdView(ctx, leaderRunner, leader.name);
         const m = memberOf(members, h);
@@ -172,21 +185,13 @@ export const removeNodes: Phase<ClusterContext> = {
           });
         }
       }
-      let runner: Runner | undefined;
-      try {
-        runner = await ctx.runner(h.name);
-      } catch (err) {
-        if (!(err instanceof UnreachableError)) throw err;
-        ctx.reporter.emit({ kind: "warning", host: h.name, message: `cannot reach ${h.name} (${err.message}): its Node and etcd member are removed, the host itself is not reset; run 'kubeadm reset -f' on it if it comes back` });
-      }
       if (runner) {
         for (const release of await installedHostReleases(runner)) {
           await removeHostRelease(ctx, release, [{ name: h.name, runner, packageManager: "unknown" }]);
         }
-        // the same reset as `down`; a control plane behind the VIP also loses its keepalived
-        await runSteps(ctx, h.name, runner, resetSteps({ keepalived: ctx.model.endpoint.kind === "vip" && h.isControlPlane }));
+        // the same reset as `down`
+        await runSteps(ctx, h.name, runner, resetSteps({ keepalived: vip && h.isControlPlane }));
       }
-      if (node) await change(ctx, h.name, `delete node ${h.name}`, async () => void (await kube.delete("v1", "Node", h.name)));
     }
   },
 };

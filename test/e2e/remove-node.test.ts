@@ -4,8 +4,9 @@
 // - scale out: the full inventory joins 2 control planes, 2 workers and 1 frontend on the next up;
 // - up with an inventory that no longer lists lab-6 warns (naming it and remove-node) and keeps its Node;
 // - remove-node refuses without --yes (14); --dry-run plans and changes nothing;
-// - remove-node lab-6 (no longer in the inventory: reached at its Node's InternalIP) and lab-3 (a control
-//   plane): 6 nodes Ready, etcd has 2 members, keepalived peers updated, addons diff empty;
+// - remove-node lab-6 (no longer in the inventory: reached at its Node's InternalIP), lab-3 (a control
+//   plane) and lab-8 (a frontend): 5 nodes Ready, etcd has 2 members, the API VIP's and the edge VIP's
+//   keepalived peers updated, addons diff empty;
 // - removing lab-2 then (1 of 2 etcd members) is refused with exit 16, naming the members.
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,7 +16,7 @@ import { parse, stringify } from "yaml";
 import { hostDown } from "../../src/lab/hostops.js";
 import { KubeClient, nodeReady } from "../../src/kube/client.js";
 import { changesOf, jsonEvents, kubesmith as runCli, type RunResult as Run } from "../helpers/cli.js";
-import { labSkip, ssh, startLab, type StartedLab } from "../helpers/lab.js";
+import { labSkip, ssh, startLab, waitFor, type StartedLab } from "../helpers/lab.js";
 
 const ETCDCTL =
   "crictl exec $(crictl ps -q --name etcd) etcdctl --cacert /etc/kubernetes/pki/etcd/ca.crt --cert /etc/kubernetes/pki/etcd/healthcheck-client.crt --key /etc/kubernetes/pki/etcd/healthcheck-client.key member list";
@@ -56,7 +57,7 @@ describe.skipIf(labSkip)("scale out and in (lab 3cp,3w,2fe; first inventory 1cp,
     inventoryWith("small", ["lab-1", "lab-4", "lab-7"]);
     inventoryWith("full", all);
     inventoryWith("no6", all.filter((h) => h !== "lab-6"));
-    inventoryWith("no36", all.filter((h) => h !== "lab-6" && h !== "lab-3"));
+    inventoryWith("no368", all.filter((h) => !["lab-3", "lab-6", "lab-8"].includes(h)));
   }, 120_000);
   afterAll(async () => {
     await lab?.down();
@@ -115,28 +116,33 @@ describe.skipIf(labSkip)("scale out and in (lab 3cp,3w,2fe; first inventory 1cp,
     expect((await nodes()).map((n) => n.metadata.name)).toEqual(expect.arrayContaining(["lab-3", "lab-6"]));
   }, 300_000);
 
-  it("removes a worker the inventory no longer lists and a control plane: etcd has 2 members, keepalived peers updated, addons diff empty", async () => {
-    const r = await kubesmith(["remove-node", "--yes", "-o", "json", ...args("no6"), "lab-6", "lab-3"]);
+  it("removes a worker the inventory no longer lists, a frontend and a control plane: etcd has 2 members, keepalived peers updated, addons diff empty", async () => {
+    const r = await kubesmith(["remove-node", "--yes", "-o", "json", ...args("no6"), "lab-6", "lab-3", "lab-8"]);
     expect(r.code, r.stderr + r.stdout.slice(-3000)).toBe(0);
     const left = await nodes();
-    expect(left.map((n) => n.metadata.name).sort()).toEqual(["lab-1", "lab-2", "lab-4", "lab-5", "lab-7", "lab-8"]);
+    expect(left.map((n) => n.metadata.name).sort()).toEqual(["lab-1", "lab-2", "lab-4", "lab-5", "lab-7"]);
     for (const n of left) expect(nodeReady(n), n.metadata.name).toBe(true);
     const members = await ssh(lab.state, "lab-2", ETCDCTL);
     expect(members.code, members.stderr).toBe(0);
     expect(members.stdout.trim().split("\n").map((l) => l.split(", ")[2]).sort()).toEqual(["lab-1", "lab-2"]);
     expect(await keepalivedPeers("lab-1")).toEqual([addr("lab-2")]);
     expect(await keepalivedPeers("lab-2")).toEqual([addr("lab-1")]);
-    // the hosts were reset as down resets them: nothing of kubeadm, no keepalived config on lab-3
-    for (const h of ["lab-3", "lab-6"]) {
+    // the edge VIP's keepalived on lab-7 has no peer left (keepalived-edge applied for the hosts that stay), and lab-7 holds the VIP
+    expect(await keepalivedPeers("lab-7")).toEqual([]);
+    const edge = lab.state.vips.edge!;
+    const held = await waitFor(async () => (await ssh(lab.state, "lab-7", "ip -4 -o addr show dev eth0")).stdout.includes(`${edge}/`), 30_000, 250);
+    expect(held, `edge VIP ${edge} on lab-7`).toBe(true);
+    // the hosts were reset as down resets them: nothing of kubeadm, no keepalived config (lab-3: the API VIP's; lab-8: the edge VIP's)
+    for (const h of ["lab-3", "lab-6", "lab-8"]) {
       const gone = await ssh(lab.state, h, "test ! -e /etc/kubernetes/kubelet.conf && test ! -e /etc/keepalived/keepalived.conf");
       expect(gone.code, h).toBe(0);
     }
-    const diff = await kubesmith(["addons", "diff", ...args("no36")]);
+    const diff = await kubesmith(["addons", "diff", ...args("no368")]);
     expect(diff.code, diff.stdout + diff.stderr).toBe(0);
   }, 900_000);
 
   it("refuses to remove one of two control planes (etcd would lose its quorum), exit 16, nothing changed", async () => {
-    const r = await kubesmith(["remove-node", "--yes", "-o", "json", ...args("no36"), "lab-2"]);
+    const r = await kubesmith(["remove-node", "--yes", "-o", "json", ...args("no368"), "lab-2"]);
     expect(r.code, r.stderr + r.stdout.slice(-2000)).toBe(16);
     expect(r.stderr.trim().split("\n")[0]).toMatch(/^kubesmith: refusing to remove control plane lab-2: etcd would lose its quorum: 2 members \(lab-\d healthy, lab-\d healthy\) need 2 up, and without lab-2 1 healthy would be left; nothing was changed/);
     expect(changesOf(r)).toEqual([]);

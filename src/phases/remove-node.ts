@@ -75,6 +75,19 @@ async function etcdView(ctx: ClusterContext, runner: Runner, through: string): P
   return { members, healthy };
 }
 
+/**
+ * The node controller set the Node's Ready condition to Unknown: its kubelet stopped posting status
+ * (kubernetes.io/docs/concepts/architecture/nodes, "Node status": Ready "Unknown if the node controller has
+ * not heard from the node in the last node-monitor-grace-period"). Evicted pods there never finish
+ * terminating (the kubelet confirms it), so a drain would only time out; deleting the Node lets the pod
+ * garbage collector delete them (kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle, "Garbage
+ * collection of Pods": orphan pods bound to a node which no longer exists).
+ */
+export function kubeletGone(node: KubeObject): boolean {
+  const conds = (node.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? [];
+  return conds.find((c) => c.type === "Ready")?.status === "Unknown";
+}
+
 function isControlPlaneNode(n: KubeObject): boolean {
   return Object.prototype.hasOwnProperty.call(n.metadata.labels ?? {}, CONTROL_PLANE_LABEL);
 }
@@ -152,7 +165,10 @@ export const removeNodes: Phase<ClusterContext> = {
 
     const vip = ctx.model.endpoint.kind === "vip";
     for (const { host: h, node } of leaving) {
-      if (node) {
+      if (node && kubeletGone(node)) {
+        ctx.reporter.emit({ kind: "warning", host: h.name, message: `${h.name}'s kubelet stopped posting its status (Ready is Unknown): it is not drained, since its pods could not finish terminating; once its Node is deleted the pod garbage collector removes them and their controllers start them elsewhere` });
+        await change(ctx, h.name, `delete node ${h.name} (not drained: its kubelet does not answer)`, async () => void (await kube.delete("v1", "Node", h.name)));
+      } else if (node) {
         await change(ctx, h.name, `cordon and drain node ${h.name}, delete it`, async () => {
           await drainNode(kube, h.name, {
             timeoutMs: ctx.options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,

@@ -8,7 +8,7 @@ import { QuorumError, UsageError } from "../../src/errors.js";
 import type { LoadedInventory } from "../../src/inventory/load.js";
 import type { Inventory } from "../../src/inventory/schema.js";
 import type { KubeObject } from "../../src/kube/client.js";
-import { parseEndpointHealth, quorumRefusal, strayNodeNames } from "../../src/phases/remove-node.js";
+import { kubeletGone, parseEndpointHealth, quorumRefusal, strayNodeNames } from "../../src/phases/remove-node.js";
 import type { SshTarget } from "../../src/ssh/types.js";
 
 const member = (name: string, i: number): EtcdMemberInfo => ({ id: `${i}`.repeat(16), name, peerURLs: [`https://10.0.0.${i}:2380`] });
@@ -46,6 +46,16 @@ describe("strayNodeNames", () => {
     const nodes = ["w9", "cp1", "w1", "old"].map((name) => ({ apiVersion: "v1", kind: "Node", metadata: { name } }) as KubeObject);
     expect(strayNodeNames(nodes, ["cp1", "w1"])).toEqual(["old", "w9"]);
     expect(strayNodeNames(nodes, ["cp1", "w1", "w9", "old"])).toEqual([]);
+  });
+});
+
+describe("kubeletGone: a Node whose pods could not be drained", () => {
+  const node = (ready?: string) => ({ apiVersion: "v1", kind: "Node", metadata: { name: "w1" }, status: { conditions: ready ? [{ type: "MemoryPressure", status: "False" }, { type: "Ready", status: ready }] : [] } }) as KubeObject;
+  it("is true only when the node controller set Ready to Unknown", () => {
+    expect(kubeletGone(node("Unknown"))).toBe(true);
+    expect(kubeletGone(node("True"))).toBe(false);
+    expect(kubeletGone(node("False"))).toBe(false);
+    expect(kubeletGone(node())).toBe(false);
   });
 });
 

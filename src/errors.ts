@@ -20,6 +20,7 @@ export const ExitCode = {
   Locked: 12,
   State: 13,
   NotConfirmed: 14,
+  Quorum: 16,
   Aborted: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
@@ -207,6 +208,14 @@ export class UserAbort extends KubesmithError {
 /** A confirmation was refused, or was needed with no terminal to ask on (exit 14, not 130: no Ctrl-C happened). */
 export class NotConfirmedError extends KubesmithError {
   readonly exitCode = ExitCode.NotConfirmed;
+}
+
+/**
+ * `remove-node` refused a control plane: removing it would leave etcd without a majority of its members
+ * (or remove the last one). Nothing was changed.
+ */
+export class QuorumError extends KubesmithError {
+  readonly exitCode = ExitCode.Quorum;
 }
 
 /**

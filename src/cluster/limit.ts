@@ -58,7 +58,7 @@ export function checkDownLimit(limited: readonly string[], hosts: readonly Limit
   const cps = hosts.filter((h) => limited.includes(h.name) && h.roles.includes("control-plane")).map((h) => h.name);
   if (cps.length) {
     throw new UsageError(`down --limit resets workers and frontends only; ${cps.join(", ")} ${cps.length > 1 ? "are control planes" : "is a control plane"}`, {
-      hint: "a control plane leaves a running cluster with its etcd member and VIP peers; 'kubesmith down' without --limit tears the whole cluster down",
+      hint: "'kubesmith remove-node' takes a control plane out of a running cluster (its etcd member, the others' VIP peers); 'kubesmith down' without --limit tears the whole cluster down",
     });
   }
 }

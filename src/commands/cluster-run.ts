@@ -21,6 +21,7 @@ import { lockHost, throwIfLeftOut } from "../phases/reach.js";
 import { chooseReporter } from "../ui/select.js";
 import { writeRunReport } from "../report/html.js";
 import { applyAddons, renderAddons } from "../phases/addons.js";
+import { strayNodes } from "../phases/remove-node.js";
 import { table } from "../ui/table.js";
 import { resolveInventoryPath } from "./inventory.js";
 import { CommandError, InterruptedError, KubesmithError, MultiHostError, UsageError } from "../errors.js";
@@ -38,6 +39,7 @@ export const UP_PHASES: Phase<ClusterContext>[] = [
   connectApi,
   cni,
   labelsAndTaints,
+  strayNodes,
   applyAddons,
   writeKubeconfig,
 ];

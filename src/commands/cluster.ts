@@ -126,7 +126,7 @@ function partialOption(cmd: Command): Command {
   );
 }
 
-function common(cmd: Command): Command {
+export function common(cmd: Command): Command {
   return hostCommandOptions(cmd)
     .option("--state-dir <dir>", STATE_DIR_HELP)
     .addOption(new Option("-o, --output <format>", "progress output: text (a live view on a terminal) or one JSON event per line").choices(["plain", "json"]).default("plain"))

@@ -17,10 +17,12 @@ import { registerInventoryCommands } from "./inventory.js";
 import { registerLabCommands } from "./lab.js";
 import { registerCertsCommands } from "./certs.js";
 import { registerEtcdCommands } from "./etcd.js";
+import { registerRemoveNodeCommand } from "./remove-node.js";
 
 export function registerCommands(program: Command, io: CliIo): void {
   registerInitCommand(program, io);
   registerClusterCommands(program, io);
+  registerRemoveNodeCommand(program, io);
   registerCheckCommand(program, io);
   registerInventoryCommands(program);
   registerLabCommands(program);

@@ -65,7 +65,7 @@ export function listRuns(stateDir: string, cluster: string): RunInfo[] {
 
 /** A run by id, unique prefix, or "latest". */
 export function findRun(runs: RunInfo[], want: string, cluster: string): RunInfo {
-  if (!runs.length) throw new UsageError(`no runs recorded for cluster ${cluster}`, { hint: "runs are recorded by up, down, rebuild, plan and check" });
+  if (!runs.length) throw new UsageError(`no runs recorded for cluster ${cluster}`, { hint: "runs are recorded by up, down, rebuild, remove-node, plan and check" });
   if (want === "latest") return runs.at(-1)!;
   const exact = runs.find((r) => r.id === want);
   if (exact) return exact;
@@ -92,7 +92,7 @@ export async function runLogs(opts: LogsOptions, io: CliIo): Promise<void> {
   const stateDir = stateDirFor(opts.stateDir, loaded.file);
   const runs = listRuns(stateDir, cluster);
   if (opts.run === undefined && opts.host === undefined) {
-    if (!runs.length) throw new UsageError(`no runs recorded for cluster ${cluster} in ${runsDir(stateDir, cluster)}`, { hint: "runs are recorded by up, down, rebuild, plan and check" });
+    if (!runs.length) throw new UsageError(`no runs recorded for cluster ${cluster} in ${runsDir(stateDir, cluster)}`, { hint: "runs are recorded by up, down, rebuild, remove-node, plan and check" });
     const rows = runs.map((r) => [r.id, r.command, r.result, r.durationMs !== undefined ? fmtMs(r.durationMs) : "-", String(r.hosts.length)]);
     const data = runs.map((r) => ({ id: r.id, command: r.command, result: r.result, ...(r.durationMs !== undefined ? { durationMs: r.durationMs } : {}), hosts: r.hosts, dir: r.dir }));
     io.stdout(await formatOutput(opts.output ?? "table", data, () => `${table(["RUN", "COMMAND", "RESULT", "TOOK", "HOSTS"], rows)}\nshow one: kubesmith logs --run <RUN|latest> [--host <HOST>]\n`));

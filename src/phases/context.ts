@@ -2,7 +2,8 @@
 // directory with its journal and per-host logs, and the reporters.
 import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { buildModel, type ClusterModel } from "../cluster/model.js";
+import { buildModel, type ClusterHost, type ClusterModel } from "../cluster/model.js";
+import { leaveOut } from "../cluster/leave.js";
 import type { HostFacts } from "../facts/gather.js";
 import { loadInventory } from "../inventory/load.js";
 import type { GeneratedSecret, RenderedRelease } from "../addons/releases.js";
@@ -51,6 +52,8 @@ export interface ClusterContext extends PhaseContext {
   recoveredSecrets?: Recovered[];
   /** How to reach what the add-ons run (rendered from each bundle's access lines). */
   addonAccess?: string[];
+  /** remove-node: the hosts being removed (left out of `model`); ctx.runner reaches them too. */
+  leaving?: ClusterHost[];
 }
 
 export interface ClusterOptions {
@@ -80,6 +83,8 @@ export interface ClusterOptions {
   force?: boolean;
   /** --limit as typed (up, plan, down): the only hosts the run changes (cluster/limit.ts). */
   limit?: string;
+  /** remove-node: the node names being removed; the run's model leaves them out (cluster/leave.ts). */
+  remove?: string[];
 }
 
 export async function openContext(command: string, opts: ClusterOptions, reporters: Reporter[]): Promise<ClusterContext> {
@@ -90,7 +95,8 @@ export async function openContext(command: string, opts: ClusterOptions, reporte
     inventoryFile: opts.inventory,
     ...(opts.hostKeyPolicy ? { hostKeyPolicy: opts.hostKeyPolicy } : {}),
   });
-  const model = buildModel(loaded, targets);
+  const full = buildModel(loaded, targets);
+  const { model, leaving } = opts.remove ? leaveOut(full, opts.remove, loaded.file) : { model: full, leaving: undefined };
   // A bad --limit fails before anything is written or connected to.
   let limit: Set<string> | undefined;
   if (opts.limit !== undefined) {
@@ -142,8 +148,9 @@ export async function openContext(command: string, opts: ClusterOptions, reporte
     ...(opts.interruptGraceMs !== undefined ? { interruptGraceMs: opts.interruptGraceMs } : {}),
     ...(partial ? { partial } : {}),
     ...(limit ? { limit } : {}),
+    ...(leaving ? { leaving } : {}),
     runner: (host: string) => {
-      const h = model.hosts.find((x) => x.name === host);
+      const h = model.hosts.find((x) => x.name === host) ?? ctx.leaving?.find((x) => x.name === host);
       if (!h) throw new Error(`unknown host ${host}`);
       return pool.connect(h.target);
     },

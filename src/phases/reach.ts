@@ -27,7 +27,8 @@ export function hostErrors(err: unknown): KubesmithError[] {
  * ctx.unreachable, with a warning each) when the run can go on without them.
  */
 export function unreachablePolicy(ctx: ClusterContext, err: unknown): boolean {
-  if (ctx.command !== "up") return false;
+  // remove-node too: a control plane that is down must not hide what etcd's quorum check says (exit 16)
+  if (ctx.command !== "up" && ctx.command !== "remove-node") return false;
   const errors = hostErrors(err);
   if (errors.length === 0 || !errors.every((e) => e instanceof UnreachableError)) return false;
   const down = new Map(errors.map((e) => [(e as UnreachableError).host, e as UnreachableError]));
@@ -40,7 +41,7 @@ export function unreachablePolicy(ctx: ClusterContext, err: unknown): boolean {
     ctx.reporter.emit({
       kind: "warning",
       host,
-      message: `unreachable (${e.message.replace(`${host}: `, "")}); the cluster runs on ${setUp.map((c) => c.name).join(", ")}: up does the rest through them and exits ${e.exitCode} at the end`,
+      message: `unreachable (${e.message.replace(`${host}: `, "")}); the cluster runs on ${setUp.map((c) => c.name).join(", ")}: ${ctx.command} does the rest through them and exits ${e.exitCode} at the end`,
     });
   }
   return true;

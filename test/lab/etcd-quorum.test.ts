@@ -1,7 +1,8 @@
 // The lab's control planes share one cluster the way stacked etcd does (src/lab/sim/etcd.ts): the API
 // survives any one control plane of three going down, a wiped control plane cannot join again while its
 // old etcd member is listed (kubeadm skips the add, etcd panics on the empty data dir), etcdctl in a
-// healthy control plane's etcd container removes that member, and two of three down lose quorum.
+// healthy control plane's etcd container removes that member, `etcdctl endpoint health --cluster` names
+// the member that does not answer, and two of three down lose quorum.
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostDown, hostWipe } from "../../src/lab/hostops.js";
@@ -52,6 +53,10 @@ describe.skipIf(labSkip)("stacked etcd in the lab: quorum, a wiped control plane
   it("every control plane answers for the same cluster; etcd lists three members", async () => {
     for (const i of [0, 1, 2]) expect(await nodeNames(i)).toEqual(["lab-1", "lab-2", "lab-3"]);
     expect((await members("lab-3")).map((m) => m[2])).toEqual(["lab-1", "lab-2", "lab-3"]);
+    // etcdctl endpoint health --cluster: one line per member's client URL, on stderr (printer_simple.go)
+    const health = await ssh(lab.state, "lab-2", `${ETCDCTL} endpoint health --cluster`);
+    expect(health.code, health.stderr).toBe(0);
+    for (const i of [0, 1, 2]) expect(health.stderr).toMatch(new RegExp(`^https://${addr(i).replace(/\./g, "\\.")}:2379 is healthy: successfully committed proposal: took = `, "m"));
   });
 
   it("lab-1 wiped: the others keep serving; its join fails on the stale member until etcdctl removes it", async () => {
@@ -82,6 +87,14 @@ describe.skipIf(labSkip)("stacked etcd in the lab: quorum, a wiped control plane
   it("one of three down: quorum holds; two of three down: the last one answers 500 etcdserver: request timed out", async () => {
     await hostDown(lab.state.name, "lab-3");
     expect(await nodeNames(1)).toEqual(["lab-1", "lab-2", "lab-3"]);
+    // the member of the host that is down does not answer: etcdctl says so and exits 1
+    const health = await waitFor(async () => {
+      const r = await ssh(lab.state, "lab-2", `${ETCDCTL} endpoint health --cluster`);
+      return r.code === 1 ? r : undefined;
+    }, 15_000, 200);
+    expect(health?.stderr).toContain(`https://${addr(2)}:2379 is unhealthy: failed to commit proposal: context deadline exceeded`);
+    expect(health?.stderr).toContain(`https://${addr(1)}:2379 is healthy`);
+    expect(health?.stderr.trim().split("\n").at(-1)).toBe("Error: unhealthy cluster");
     await hostDown(lab.state.name, "lab-1");
     // The store sees a member go when its host's front is gone (checked at most every so often, and the
     // kill takes its time on a loaded machine): wait, within a bound, for the first refusal.

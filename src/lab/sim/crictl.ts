@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { refAlive } from "../procs.js";
 import type { ProcRef } from "../types.js";
-import { frontFile, loadEtcd, memberUp, quorumProblem, saveEtcd } from "./etcd.js";
+import { frontFile, loadEtcd, memberUp, quorumProblem, saveEtcd, type EtcdCluster } from "./etcd.js";
 import { etcdctlSnapshot, etcdutl } from "./etcd-snapshot.js";
 import { readStaticPods } from "./static-pods.js";
 import { fail, readJson, type Sim } from "./util.js";
@@ -95,7 +95,8 @@ function etcdctl(sim: Sim, args: string[]): number {
   const [group, sub, arg] = pos;
   // a snapshot is streamed by the one member asked (the maintenance API): no quorum needed
   if (group === "snapshot") return etcdctlSnapshot(sim, pos.slice(1));
-  if (group !== "member" || (sub !== "list" && sub !== "remove")) fail(1, `Error: etcdctl ${pos.join(" ")}: not simulated (member list, member remove)`);
+  if (group === "endpoint" && sub === "health") return endpointHealth(sim, etcd, problem, flags.has("cluster"));
+  if (group !== "member" || (sub !== "list" && sub !== "remove")) fail(1, `Error: etcdctl ${pos.join(" ")}: not simulated (member list, member remove, endpoint health, snapshot save)`);
   // both are linearizable: without quorum the request times out
   if (problem) fail(1, `{"level":"warn","msg":"retrying of unary invoker failed","error":"rpc error: code = DeadlineExceeded desc = context deadline exceeded"}\nError: context deadline exceeded\n(lab: ${problem})`);
   if (sub === "list") {
@@ -118,5 +119,28 @@ function etcdctl(sim: Sim, args: string[]): number {
   etcd.members = left;
   saveEtcd(sim.clusterDir, etcd);
   sim.out(`Member ${victim.id} removed from cluster ${etcd.clusterId}\n`);
+  return 0;
+}
+
+/**
+ * `etcdctl endpoint health [--cluster]`: each endpoint (with --cluster every member's client URL, from the
+ * member list; without it this host's own member) commits a proposal or fails. The simple printer writes
+ * every line to stderr ("<ep> is healthy: successfully committed proposal: took = <d>", "<ep> is
+ * unhealthy: failed to commit proposal: <err>"), and any unhealthy endpoint ends the command with
+ * "Error: unhealthy cluster", exit 1 (etcd v3.5 etcdctl/ctlv3/command/ep_command.go epHealthCommandFunc,
+ * printer_simple.go EndpointHealth). A member whose host's front is down does not answer ("context
+ * deadline exceeded"); without quorum no member can commit.
+ */
+function endpointHealth(sim: Sim, etcd: EtcdCluster, problem: string | undefined, cluster: boolean): number {
+  const members = cluster ? etcd.members : etcd.members.filter((m) => m.host === sim.host);
+  let bad = 0;
+  for (const m of members) {
+    if (!problem && memberUp(sim.labDir, m)) sim.err(`${m.clientURL} is healthy: successfully committed proposal: took = 2.1ms\n`);
+    else {
+      bad++;
+      sim.err(`${m.clientURL} is unhealthy: failed to commit proposal: context deadline exceeded\n`);
+    }
+  }
+  if (bad || !members.length) fail(1, "Error: unhealthy cluster");
   return 0;
 }

@@ -90,10 +90,10 @@ export async function whichCluster(inventory: string): Promise<string> {
   return `cluster '${inv.cluster.name}' (${shown}, from ${inventory})`;
 }
 
-/** `down` and `rebuild`: how nodes are drained (src/kube/drain.ts). */
-function drainOptions(cmd: Command): Command {
+/** `down`, `rebuild` and `upgrade`: how nodes are drained (src/kube/drain.ts). */
+export function drainOptions(cmd: Command, what = "down"): Command {
   return cmd
-    .option("--drain-timeout <seconds>", "how long each node's pods may refuse eviction (PodDisruptionBudgets) before down fails", "120")
+    .option("--drain-timeout <seconds>", `how long each node's pods may refuse eviction (PodDisruptionBudgets) before ${what} fails`, "120")
     .option("--force", "delete the pods still refusing eviction when --drain-timeout is up (their disruption budgets are not honoured)");
 }
 
@@ -111,7 +111,8 @@ function partialOption(cmd: Command): Command {
   );
 }
 
-function common(cmd: Command): Command {
+/** The options every cluster command shares (also `upgrade`). */
+export function common(cmd: Command): Command {
   return hostCommandOptions(cmd)
     .option("--state-dir <dir>", STATE_DIR_HELP)
     .addOption(new Option("-o, --output <format>", "progress output: text (a live view on a terminal) or one JSON event per line").choices(["plain", "json"]).default("plain"))

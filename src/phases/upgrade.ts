@@ -21,6 +21,7 @@ import { ApiError, UsageError, VersionChangeError } from "../errors.js";
 import { nodeReady, type KubeClient, type KubeObject } from "../kube/client.js";
 import { DEFAULT_DRAIN_TIMEOUT_MS, drainNode } from "../kube/drain.js";
 import { distroFor, parseKubernetesVersion, type KubernetesVersion } from "../scripts/distro/index.js";
+import { containerdConfigStep } from "../scripts/containerd.js";
 import { APPLY_HEADER, script, type Step } from "../scripts/step.js";
 import { sh } from "../ssh/quote.js";
 import { parseKubeRange } from "../util/kube-range.js";
@@ -28,7 +29,7 @@ import { CALICO, KUBERNETES, isSupportedKubernetes, kubernetesMinor } from "../v
 import { ensureKube } from "./api.js";
 import type { ClusterContext } from "./context.js";
 import { change, followUp, forHosts, throwIfInterrupted, type Phase } from "./run.js";
-import { runSteps } from "./steps.js";
+import { runSteps, stepNeeded } from "./steps.js";
 import { parse as parseYaml } from "yaml";
 
 /** Set on a Node the upgrade cordoned; the upgrade uncordons only nodes that carry it. */
@@ -147,7 +148,7 @@ const atTarget = (version: string | undefined, t: KubernetesVersion) =>
 
 /** This control plane's kube-apiserver version (its static Pod manifest's image tag), or "". */
 async function apiServerVersion(ctx: ClusterContext, host: string): Promise<string> {
-  const r = await (await ctx.runner(host)).exec(sh`sed -n 's#.*/kube-apiserver:\(v[0-9][^" ]*\).*#\1#p' ${MANIFEST} | head -n 1`, {
+  const r = await (await ctx.runner(host)).exec(sh`grep -o ${"/kube-apiserver:v[0-9][^\" ]*"} ${MANIFEST} | head -n 1 | cut -d: -f2`, {
     sudo: true,
     allowFailure: true,
     label: "probe kube-apiserver version",
@@ -224,23 +225,18 @@ function kubeletStep(ctx: ClusterContext, host: string, t: KubernetesVersion): S
 }
 
 /** `kubeadm upgrade apply` (first control plane) or `kubeadm upgrade node`, decided by the caller from live state. */
-function kubeadmUpgradeStep(t: KubernetesVersion, how: "apply" | "node", controlPlane: boolean, done: string): Step {
+function kubeadmUpgradeStep(t: KubernetesVersion, how: "apply" | "node"): Step {
   const version = t.patch ? `v${t.patch}` : undefined;
   return {
     id: `kubeadm-upgrade-${how}`,
     what: how === "apply" ? `kubeadm upgrade plan, then kubeadm upgrade apply ${version ?? `v${t.minor} (kubeadm's own patch)`}` : "kubeadm upgrade node",
-    // control plane: its kube-apiserver manifest at the target; worker: its kubelet already at the target (upgrade node runs before it)
-    probe: controlPlane ? sh`grep -q ${`/kube-apiserver:${version ?? `v${t.minor}.`}`} ${MANIFEST}` : done,
+    // a control plane is upgraded when its kube-apiserver manifest runs the target
+    probe: sh`grep -q ${`/kube-apiserver:${version ?? `v${t.minor}.`}`} ${MANIFEST}`,
     apply:
       how === "apply"
         ? script(APPLY_HEADER, version ? `v=${version}` : 'v="$(kubeadm version -o short)"', "kubeadm upgrade plan", 'kubeadm upgrade apply -y "$v"')
         : script(APPLY_HEADER, "kubeadm upgrade node"),
   };
-}
-
-/** The probe "the host's kubelet package is at the target" (as the kubelet step's own probe). */
-function kubeletProbe(ctx: ClusterContext, host: string, t: KubernetesVersion): string {
-  return kubeletStep(ctx, host, t).probe;
 }
 
 async function waitNodeAt(ctx: ClusterContext, name: string, t: KubernetesVersion): Promise<KubeObject> {
@@ -269,9 +265,18 @@ async function upgradeNode(ctx: ClusterContext, h: ClusterHost, how: () => Promi
   const { target: t, before } = state(ctx);
   const kube = ctx.kube!;
   const runner = await ctx.runner(h.name);
-  const kubelet = kubeletProbe(ctx, h.name, t);
   let changed = await runSteps(ctx, h.name, runner, kubeadmSteps(ctx, h.name, t));
-  changed += await runSteps(ctx, h.name, runner, [kubeadmUpgradeStep(t, await how(), h.isControlPlane, kubelet)]);
+  if (h.isControlPlane) {
+    changed += await runSteps(ctx, h.name, runner, [kubeadmUpgradeStep(t, await how())]);
+  } else if (await stepNeeded(runner, kubeletStep(ctx, h.name, t))) {
+    // a worker's `upgrade node` leaves no version behind to probe (it writes the kubelet's configuration):
+    // it runs while the kubelet is not yet at the target, and running it again is harmless
+    const s = kubeadmUpgradeStep(t, "node");
+    await change(ctx, h.name, s.what, async () => {
+      await runner.exec(s.apply, { sudo: true, label: s.id });
+    });
+    changed++;
+  }
   const node = await kube.get("v1", "Node", h.name);
   if (!node) throw new ApiError(`${h.name}: no Node object in the cluster; run 'kubesmith up' to repair it before upgrading`);
   const cordonedByUs = node.metadata.annotations?.[UPGRADE_CORDON_ANNOTATION] === "true";
@@ -290,7 +295,14 @@ async function upgradeNode(ctx: ClusterContext, h: ClusterHost, how: () => Promi
       });
     });
     changed++;
-    changed += await runSteps(ctx, h.name, runner, [kubeletStep(ctx, h.name, t)]);
+    // while drained: containerd's configuration for the new minor (its sandbox image), as `up` writes it, then kubelet and kubectl
+    const offline = ctx.model.inventory.offline;
+    const containerd = containerdConfigStep({
+      kubernetesVersion: versionText(t),
+      ...(offline?.imageRepository ? { imageRepository: offline.imageRepository } : {}),
+      ...(offline?.registryMirrors ? { registryMirrors: offline.registryMirrors } : {}),
+    });
+    changed += await runSteps(ctx, h.name, runner, [containerd, kubeletStep(ctx, h.name, t)]);
     // the kubelet reports its version when it starts: restarted whether its package changed now or in an interrupted run
     await change(ctx, h.name, `restart the kubelet (${versionText(t)})`, async () => {
       await runner.exec(script("systemctl daemon-reload", "systemctl restart kubelet"), { sudo: true, label: "restart kubelet" });

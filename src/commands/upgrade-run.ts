@@ -20,7 +20,7 @@ function phasesFor(f: UpgradeFlags): Phase<ClusterContext>[] {
   const bind: Phase<ClusterContext> = {
     title: "connect and gather facts",
     run: async (ctx) => {
-      setUpgradeOptions(ctx, { ...(f.to ? { to: f.to } : {}), batch: Number(f.batch) });
+      setUpgradeOptions(ctx, { ...(f.to ? { to: f.to } : {}), ...(f.addonsDir ? { addonsDir: f.addonsDir } : {}), batch: Number(f.batch) });
       await gatherFacts.run(ctx);
     },
   };

@@ -8,6 +8,7 @@ import { common, drainOptions, type ClusterFlags } from "./cluster.js";
 export interface UpgradeFlags extends ClusterFlags {
   to?: string;
   batch: string;
+  addonsDir?: string;
 }
 
 export function registerUpgradeCommand(program: Command, io: CliIo): void {
@@ -21,6 +22,7 @@ export function registerUpgradeCommand(program: Command, io: CliIo): void {
   )
     .option("--to <version>", "the version to upgrade to, e.g. 1.36 or 1.36.2 (default: the inventory's kubernetesVersion); one minor above the cluster's at most")
     .option("--batch <n>", "workers upgraded at once (each batch drained, upgraded, Ready and uncordoned before the next)", "1")
+    .option("--addons-dir <dir>", "a directory of your own bundles: their declared Kubernetes ranges are checked too")
     .option("--dry-run", "show the plan and change nothing")
     .option("-y, --yes", "do not ask for confirmation after the plan (needed without a terminal)")
     .action(async (f: UpgradeFlags) => {

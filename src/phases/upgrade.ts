@@ -46,14 +46,14 @@ const minorNumber = (minor: string): number => Number(minor.split(".")[1]);
  * `current` is the lowest minor a control plane runs. Returns undefined when the path is allowed.
  */
 export function upgradePathProblem(current: string, target: string, what = "the target"): string | undefined {
-  if (!isSupportedKubernetes(target)) {
-    return `${what} Kubernetes ${target} is not one kubesmith installs (supported: ${KUBERNETES.supported.join(", ")})`;
-  }
   const c = minorNumber(current);
-  const t = minorNumber(kubernetesMinor(target)!);
+  const t = minorNumber(kubernetesMinor(target) ?? "0.0");
   if (t < c) return `${what} Kubernetes ${target} is older than the cluster's ${current}: kubesmith does not downgrade (kubeadm does not either); restore from a backup or rebuild`;
   if (t > c + 1) {
     return `${what} Kubernetes ${target} skips a minor: the cluster runs ${current}, and kubeadm upgrades one minor at a time; run 'kubesmith upgrade --to 1.${c + 1}' first`;
+  }
+  if (!isSupportedKubernetes(target)) {
+    return `${what} Kubernetes ${target} is not one kubesmith installs (supported: ${KUBERNETES.supported.join(", ")})`;
   }
   return undefined;
 }
@@ -109,6 +109,8 @@ export interface UpgradeOptions {
   to?: string;
   /** Workers upgraded at once (each batch drained, upgraded, Ready and uncordoned before the next). */
   batch: number;
+  /** --addons-dir: the user's bundles, whose declared ranges are checked like the built-in ones. */
+  addonsDir?: string;
 }
 
 interface UpgradeState {
@@ -188,7 +190,8 @@ export const upgradeCheck: Phase<ClusterContext> = {
     const problem = upgradePathProblem(from, versionText(target), optionsOf.get(ctx)?.to !== undefined ? "--to" : `${ctx.model.loaded.file}: kubernetesVersion`);
     if (problem) throw new VersionChangeError(problem);
     const ranges: DeclaredRange[] = [{ name: `calico ${CALICO.version}`, range: CALICO.kubernetes }];
-    const catalog = await loadCatalog({ onWarning: (message) => ctx.reporter.emit({ kind: "warning", message }) });
+    const addonsDir = optionsOf.get(ctx)?.addonsDir;
+    const catalog = await loadCatalog({ ...(addonsDir ? { addonsDir } : {}), onWarning: (message) => ctx.reporter.emit({ kind: "warning", message }) });
     for (const b of catalog.values()) {
       if (!NON_CATALOG_ADDONS.has(b.manifest.name) && isEnabled(b, ctx.model.inventory) && b.manifest.kubernetes) ranges.push({ name: b.manifest.name, range: b.manifest.kubernetes });
     }

@@ -4,12 +4,13 @@
 // `kubeadm upgrade node`) leaves the control planes upgraded and the next run continues from live state
 // (no second `upgrade apply`) to every node Ready at 1.36 with `addons diff` empty; a second upgrade and an
 // `up` with the new inventory change nothing.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KubeClient, nodeReady, type KubeObject } from "../../src/kube/client.js";
 import { setLabFaults } from "../../src/lab/lab.js";
+import { packageRoot } from "../../src/util/pkg.js";
 import { K8S_MINORS } from "../../src/lab/sim/repos.js";
 import { changesOf, jsonEvents, kubesmith as runCli, type RunResult as Run } from "../helpers/cli.js";
 import { labSkip, startLab, type StartedLab } from "../helpers/lab.js";
@@ -63,6 +64,26 @@ describe.skipIf(labSkip)("kubesmith upgrade 1.35 → 1.36 on an HA lab with add-
       expect(changesOf(refused)).toEqual([]);
     }
   }, 900_000);
+
+  it("upgrade refuses a downgrade and a skipped minor before touching anything (exit 15)", async () => {
+    const down = await kubesmith(["upgrade", "-i", inv36, "--to", "1.34", "--dry-run", ...common()]);
+    expect(down.code, down.stderr).toBe(15);
+    expect(down.stderr.trim()).toBe("kubesmith: --to Kubernetes 1.34 is older than the cluster's 1.35: kubesmith does not downgrade (kubeadm does not either); restore from a backup or rebuild");
+    const skip = await kubesmith(["upgrade", "-i", inv36, "--to", "1.37", "--dry-run", ...common()]);
+    expect(skip.code, skip.stderr).toBe(15);
+    expect(skip.stderr.trim()).toBe("kubesmith: --to Kubernetes 1.37 skips a minor: the cluster runs 1.35, and kubeadm upgrades one minor at a time; run 'kubesmith upgrade --to 1.36' first");
+    // an enabled bundle (here the user's copy of hello) whose declared range leaves out the target
+    const dir = join(work, "my-addons");
+    cpSync(join(packageRoot(), "addons", "hello"), join(dir, "hello"), { recursive: true });
+    const manifest = join(dir, "hello", "addon.yaml");
+    writeFileSync(manifest, readFileSync(manifest, "utf8").replace(/^kubernetes: .*$/m, 'kubernetes: ">=1.33 <=1.35"'));
+    const withHello = join(work, "inv36-hello.yaml");
+    writeFileSync(withHello, readFileSync(inv36, "utf8").replace(/^addons:\n/m, "addons:\n  hello:\n    enabled: true\n"));
+    const range = await kubesmith(["upgrade", "-i", withHello, "--addons-dir", dir, "--dry-run", ...common()]);
+    expect(range.code, range.stderr).toBe(15);
+    expect(range.stderr.trim()).toBe('kubesmith: Kubernetes 1.36 is outside the range of hello (declares kubernetes ">=1.33 <=1.35"): upgrade or disable it first, or choose another --to');
+    expect(changesOf(down).concat(changesOf(skip), changesOf(range))).toEqual([]);
+  }, 300_000);
 
   it("upgrade --dry-run shows the plan in kubeadm's order and changes nothing", async () => {
     const r = await kubesmith(["upgrade", "-i", inv36, "--dry-run", ...common()]);

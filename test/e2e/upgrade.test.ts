@@ -1,9 +1,12 @@
 // Issue 14, upgrade: an HA cluster (3 control planes, 2 workers, 1 frontend; lab "e2eupg") built at 1.35 with
 // its add-ons. `up` and `plan` refuse the version change (exit 15, pointing to `kubesmith upgrade`); the
-// upgrade to 1.36 is shown as a plan first; a run that fails on a worker (a lab fault on that worker's
+// upgrade to 1.36 is shown as a plan first; refused outright when it downgrades, skips a minor or leaves an
+// add-on's declared range; a run interrupted (SIGINT) after the first control plane exits 130, and the next
+// one, which fails on a worker (a lab fault on that worker's
 // `kubeadm upgrade node`) leaves the control planes upgraded and the next run continues from live state
 // (no second `upgrade apply`) to every node Ready at 1.36 with `addons diff` empty; a second upgrade and an
 // `up` with the new inventory change nothing.
+import { spawn } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,8 +15,8 @@ import { KubeClient, nodeReady, type KubeObject } from "../../src/kube/client.js
 import { setLabFaults } from "../../src/lab/lab.js";
 import { packageRoot } from "../../src/util/pkg.js";
 import { K8S_MINORS } from "../../src/lab/sim/repos.js";
-import { changesOf, jsonEvents, kubesmith as runCli, type RunResult as Run } from "../helpers/cli.js";
-import { labSkip, startLab, type StartedLab } from "../helpers/lab.js";
+import { changesOf, jsonEvents, kubesmith as runCli, type JsonEvent, type RunResult as Run } from "../helpers/cli.js";
+import { labSkip, ssh, startLab, type StartedLab } from "../helpers/lab.js";
 
 const V35 = `v1.35.${K8S_MINORS["1.35"]}`;
 const V36 = `v1.36.${K8S_MINORS["1.36"]}`;
@@ -101,6 +104,36 @@ describe.skipIf(labSkip)("kubesmith upgrade 1.35 → 1.36 on an HA lab with add-
     const { list, version } = await nodes();
     expect(version.gitVersion).toBe(V35);
     expect(list.map((n) => kubelet(n))).toEqual(Array(6).fill(V35));
+  }, 600_000);
+
+  it("SIGINT after the first control plane: exit 130 naming the phase and host, lab-1 upgraded, lock released", async () => {
+    setLabFaults(lab.state.name, [{ host: "lab-2", command: "kubeadm upgrade node", delayMs: 8000 }]);
+    const child = spawn(process.execPath, [join(packageRoot(), "dist", "cli.js"), "upgrade", "-i", inv36, "--yes", "--interrupt-grace", "1s", ...common()], {
+      cwd: work,
+      env: { ...process.env, CI: "true" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    let sent = false;
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+      const done = jsonEvents(stdout.slice(0, stdout.lastIndexOf("\n") + 1)) as (JsonEvent & { dryRun?: boolean })[];
+      if (!sent && done.some((e) => e.kind === "change" && e.dryRun === false && e.host === "lab-2" && e.what === "kubeadm upgrade node")) {
+        sent = true;
+        setTimeout(() => child.kill("SIGINT"), 1500);
+      }
+    });
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((res) => child.on("close", (c) => res(c)));
+    setLabFaults(lab.state.name, []);
+    expect(sent, stderr + stdout.slice(-2000)).toBe(true);
+    expect(code, stderr).toBe(130);
+    expect(stderr).toBe("kubesmith: interrupted during upgrade the control planes one at a time (kubeadm upgrade apply on the first, upgrade node on the others) on lab-2; run 'kubesmith upgrade' again to continue\n");
+    const { list, version } = await nodes();
+    expect(version.gitVersion).toBe(V36);
+    expect(Object.fromEntries(list.map((n) => [n.metadata.name, kubelet(n)]))).toMatchObject({ "lab-1": V36, "lab-2": V35, "lab-4": V35 });
+    expect((await ssh(lab.state, "lab-1", "test -e /var/lib/kubesmith/lock && echo held || echo free")).stdout.trim()).toBe("free");
   }, 600_000);
 
   it("a run failing on a worker leaves the control planes upgraded; the next run continues to the end", async () => {

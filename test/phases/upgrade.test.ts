@@ -2,7 +2,9 @@
 // Kubernetes ranges Calico and the add-ons declare (addon.yaml `kubernetes:`).
 import { describe, expect, it } from "vitest";
 import { loadCatalog } from "../../src/addons/catalog.js";
-import { lowestMinor, rangeProblems, upgradePathProblem } from "../../src/phases/upgrade.js";
+import { VersionChangeError } from "../../src/errors.js";
+import type { ClusterContext } from "../../src/phases/context.js";
+import { lowestMinor, rangeProblems, refuseVersionChange, upgradePathProblem } from "../../src/phases/upgrade.js";
 import { parseKubeRange } from "../../src/util/kube-range.js";
 import { CALICO, KUBERNETES } from "../../src/versions.js";
 
@@ -57,5 +59,29 @@ describe("declared Kubernetes ranges", () => {
       expect(b.manifest.kubernetes, b.manifest.name).toBeDefined();
       for (const m of KUBERNETES.supported) expect(parseKubeRange(b.manifest.kubernetes!).test(m), `${b.manifest.name} ${m}`).toBe(true);
     }
+  });
+});
+
+describe("up on a built cluster of another minor", () => {
+  // the parts of a run's context the phase reads: joined hosts, their facts, the inventory
+  const ctx = (kubelets: Record<string, string>, wanted: string) =>
+    ({
+      joined: new Set(Object.keys(kubelets)),
+      facts: new Map(Object.entries(kubelets).map(([h, v]) => [h, { kubeletVersion: v }])),
+      model: { hosts: ["cp1", "w1", "w2"].map((name) => ({ name })), inventory: { cluster: { kubernetesVersion: wanted } }, loaded: { file: "inv.yaml" } },
+      options: { inventory: "inv.yaml" },
+    }) as unknown as ClusterContext;
+
+  it("refuses with exit 15 and one line naming the running minor, a host and kubesmith upgrade", async () => {
+    const run = refuseVersionChange.run(ctx({ cp1: "v1.35.8", w1: "v1.35.8", w2: "v1.36.3" }, "1.36"));
+    await expect(run).rejects.toBeInstanceOf(VersionChangeError);
+    await expect(run).rejects.toMatchObject({
+      exitCode: 15,
+      message: "the cluster runs Kubernetes 1.35 (kubelet v1.35.8 on cp1 and 1 more) but inv.yaml asks for 1.36: 'up' does not change the version of a built cluster; run 'kubesmith upgrade -i inv.yaml'",
+    });
+  });
+  it("lets the same minor through (another patch too), and a cluster not built yet", async () => {
+    await expect(refuseVersionChange.run(ctx({ cp1: "v1.36.3", w1: "v1.36.3" }, "1.36.2"))).resolves.toBeUndefined();
+    expect(refuseVersionChange.shouldRun!(ctx({}, "1.36"))).toBe("no host is set up yet");
   });
 });

@@ -20,6 +20,7 @@ export const ExitCode = {
   Locked: 12,
   State: 13,
   NotConfirmed: 14,
+  VersionChange: 15,
   Quorum: 16,
   Aborted: 130,
 } as const;
@@ -224,6 +225,15 @@ export class QuorumError extends KubesmithError {
  */
 export class StateError extends KubesmithError {
   readonly exitCode = ExitCode.State;
+}
+
+/**
+ * A Kubernetes version change kubesmith will not make this way (exit 15): `up` on a cluster running another
+ * minor (that is `kubesmith upgrade`'s job), or an upgrade that skips a minor, goes down, or leaves an
+ * add-on's declared Kubernetes range.
+ */
+export class VersionChangeError extends KubesmithError {
+  readonly exitCode = ExitCode.VersionChange;
 }
 
 /** Several hosts failed; exit with the code of the first (hosts sorted by name). */

@@ -25,7 +25,9 @@ export const CALICO = {
   version: "v3.32.1",
   url: "https://raw.githubusercontent.com/projectcalico/calico/v3.32.1/manifests/calico.yaml",
   sha256: "a1df919d9721cf667accdc3e72848911b0cb25cfab7d2478ad0c996302c95744",
-  source: "projectcalico/calico tag v3.32.1, manifests/calico.yaml (sha256 of the file as served at the tag)",
+  /** The Kubernetes minors this Calico release is tested on (Calico v3.32 system requirements); `kubesmith upgrade` checks it. */
+  kubernetes: ">=1.34 <=1.36",
+  source: "projectcalico/calico tag v3.32.1, manifests/calico.yaml (sha256 of the file as served at the tag); Calico v3.32 system requirements (Kubernetes 1.34–1.36)",
   checked: "2026-11-30",
 } as const satisfies Pin & Record<string, unknown>;
 

@@ -6,6 +6,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, join, relative } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
+import { parseKubeRange } from "../util/kube-range.js";
 import { UsageError } from "../errors.js";
 import { formatPath, YamlSource } from "../inventory/source.js";
 import { packageRoot } from "../util/pkg.js";
@@ -42,6 +43,16 @@ export const AddonManifestSchema = z.strictObject({
   description: z.string().min(1),
   target: z.enum(["cluster", "hosts"]),
   namespace: dnsLabel.optional(),
+  kubernetes: z
+    .string()
+    .superRefine((s, ctx) => {
+      try {
+        parseKubeRange(s);
+      } catch (e) {
+        ctx.addIssue({ code: "custom", message: `range ${(e as Error).message}` });
+      }
+    })
+    .optional(),
   dependsOn: z.array(dnsLabel).optional(),
   images: z.record(z.string(), image).optional(),
   hosts: z.strictObject({ role: z.enum(["control-plane", "worker", "frontend"]) }).optional(),

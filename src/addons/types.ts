@@ -19,6 +19,11 @@ export interface AddonManifest {
   target: AddonTarget;
   /** Default namespace of the release (cluster bundles). */
   namespace?: string;
+  /**
+   * The Kubernetes minors the bundle is known to work on, e.g. ">=1.33 <=1.36" (src/util/kube-range.ts);
+   * `kubesmith upgrade` refuses a target outside it. Absent: not checked.
+   */
+  kubernetes?: string;
   /** Bundles that must be applied (and ready) first. */
   dependsOn?: string[];
   /** Pinned images, by a short key; templates read them as images.<key>. Never a :latest tag. */

@@ -189,6 +189,6 @@ export const renewCerts: Phase<ClusterContext> = {
 export async function certsRenew(f: CertsRenewFlags, opts: ClusterOptions, io: CliIo): Promise<void> {
   // loaded here: cluster-run imports status-run, which imports this module for its warnings
   const { runCluster } = await import("./cluster-run.js");
-  const ctx = await runCluster("certs renew", [gatherFacts, renewCerts], opts, io, f.output);
+  const ctx = await runCluster("certs renew", [gatherFacts, renewCerts], opts, io, f.output, undefined, !!f.plain);
   if (f.output === "plain") io.stdout(opts.dryRun ? `\n${ctx.changes.length} change(s) planned; nothing was changed.\n` : `\nRenewed on ${ctx.changes.filter((c) => c.what === "kubeadm certs renew all").length} control plane(s); 'kubesmith certs check' shows the new dates.\n`);
 }

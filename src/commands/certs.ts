@@ -5,7 +5,7 @@
 import { Option, type Command } from "commander";
 import type { CliIo } from "../cli/main.js";
 import { STATE_DIR_HELP } from "../cluster/state.js";
-import { outputOption, type OutputFormat } from "../ui/output.js";
+import { outputOption, plainOption, type OutputFormat } from "../ui/output.js";
 import type { ClusterFlags } from "./cluster.js";
 import { hostCommandOptions } from "./inventory.js";
 
@@ -32,6 +32,7 @@ export function registerCertsCommands(program: Command, io: CliIo): void {
     .option("-y, --yes", "do not ask for confirmation (needed without a terminal)")
     .option("--force-unlock", "take over a cluster lock held by another run (only when that run is dead)")
     .addOption(new Option("-o, --output <format>", "progress output").choices(["plain", "json"]).default("plain"))
+    .addOption(plainOption())
     .action(async (f: CertsRenewFlags) => {
       const { clusterOptions, whichCluster } = await import("./cluster.js");
       const opts = clusterOptions({ ...f, waitTimeout: "5m" }, !!f.dryRun);

@@ -22,6 +22,7 @@ import { chooseReporter } from "../ui/select.js";
 import { writeRunReport } from "../report/html.js";
 import { applyAddons, renderAddons } from "../phases/addons.js";
 import { strayNodes } from "../phases/remove-node.js";
+import { refuseVersionChange } from "../phases/upgrade.js";
 import { table } from "../ui/table.js";
 import { resolveInventoryPath } from "./inventory.js";
 import { CommandError, InterruptedError, KubesmithError, MultiHostError, UsageError } from "../errors.js";
@@ -30,6 +31,7 @@ import type { RunResultKind } from "../ui/events.js";
 export const UP_PHASES: Phase<ClusterContext>[] = [
   renderAddons,
   gatherFacts,
+  refuseVersionChange,
   preflight,
   prepareHosts,
   controlPlaneEndpoint,

@@ -105,10 +105,10 @@ export function limitOption(cmd: Command): Command {
   return cmd.option("--limit <hosts>", LIMIT_HELP);
 }
 
-/** `down` and `rebuild`: how nodes are drained (src/kube/drain.ts). */
-function drainOptions(cmd: Command): Command {
+/** `down`, `rebuild` and `upgrade`: how nodes are drained (src/kube/drain.ts). */
+export function drainOptions(cmd: Command, what = "down"): Command {
   return cmd
-    .option("--drain-timeout <seconds>", "how long each node's pods may refuse eviction (PodDisruptionBudgets) before down fails", "120")
+    .option("--drain-timeout <seconds>", `how long each node's pods may refuse eviction (PodDisruptionBudgets) before ${what} fails`, "120")
     .option("--force", "delete the pods still refusing eviction when --drain-timeout is up (their disruption budgets are not honoured)");
 }
 
@@ -126,6 +126,7 @@ function partialOption(cmd: Command): Command {
   );
 }
 
+/** The options every cluster command shares (also `upgrade`). */
 export function common(cmd: Command): Command {
   return hostCommandOptions(cmd)
     .option("--state-dir <dir>", STATE_DIR_HELP)

@@ -125,7 +125,7 @@ function backupPhase(f: EtcdFlags, done: (file: string, meta: BackupMeta) => voi
 
 export async function etcdBackup(f: EtcdFlags, opts: ClusterOptions, io: CliIo): Promise<void> {
   let result: { file: string; meta: BackupMeta } | undefined;
-  await runCluster("etcd backup", [gatherFacts, backupPhase(f, (file, meta) => (result = { file, meta }))], opts, io, "plain");
+  await runCluster("etcd backup", [gatherFacts, backupPhase(f, (file, meta) => (result = { file, meta }))], opts, io, "plain", undefined, !!f.plain);
   if (result) {
     const m = result.meta;
     io.stdout(`\netcd snapshot of cluster ${m.cluster} from ${m.host}: revision ${m.revision}, ${m.totalKey} keys, ${m.totalSize} bytes\n  ${result.file}\n  ${result.file}.sha256 (sha256 ${m.sha256})\nrestore it with: kubesmith etcd restore -i ${opts.inventory} ${result.file}\n`);
@@ -256,6 +256,6 @@ export async function etcdRestore(snapshot: string, f: EtcdFlags, opts: ClusterO
   const cps = inventory.hosts.filter((h) => h.roles.includes("control-plane")).map((h) => h.name);
   io.stdout(await restorePlan(file, snap.meta, cps, existsSync(kept) ? readFileSync(kept, "utf8") : undefined));
   if (!opts.dryRun) await confirm(`Restore etcd of cluster '${inventory.cluster.name}' from ${basename(file)}, losing every change made after it?`, { ...(f.yes ? { yes: true } : {}), flag: "--yes" });
-  await runCluster("etcd restore", [gatherFacts, restorePhase(snap)], opts, io, "plain");
+  await runCluster("etcd restore", [gatherFacts, restorePhase(snap)], opts, io, "plain", undefined, !!f.plain);
   if (!opts.dryRun) io.stdout(`\netcd restored from ${file} on ${cps.join(", ")}; every node is Ready.\n`);
 }

@@ -5,6 +5,7 @@
 import { Option, type Command } from "commander";
 import type { CliIo } from "../cli/main.js";
 import { STATE_DIR_HELP } from "../cluster/state.js";
+import { plainOption } from "../ui/output.js";
 import type { ClusterFlags } from "./cluster.js";
 import { hostCommandOptions } from "./inventory.js";
 
@@ -17,7 +18,8 @@ function common(cmd: Command): Command {
   return hostCommandOptions(cmd)
     .option("--state-dir <dir>", STATE_DIR_HELP)
     .option("--dry-run", "print what would be done and change nothing")
-    .option("--force-unlock", "take over a cluster lock held by another run (only when that run is dead)");
+    .option("--force-unlock", "take over a cluster lock held by another run (only when that run is dead)")
+    .addOption(plainOption());
 }
 
 export function registerEtcdCommands(program: Command, io: CliIo): void {

@@ -6,6 +6,7 @@ import { addonsGroup, registerAddonsCommands } from "./addons.js";
 import { registerAddonsApplyCommands } from "./addons-apply.js";
 import { registerCheckCommand } from "./check.js";
 import { registerClusterCommands } from "./cluster.js";
+import { registerUpgradeCommand } from "./upgrade.js";
 import { registerCompletionCommand } from "./completion.js";
 import { registerInitCommand } from "./init.js";
 import { registerKubeconfigCommand } from "./kubeconfig.js";
@@ -23,6 +24,7 @@ export function registerCommands(program: Command, io: CliIo): void {
   registerInitCommand(program, io);
   registerClusterCommands(program, io);
   registerRemoveNodeCommand(program, io);
+  registerUpgradeCommand(program, io);
   registerCheckCommand(program, io);
   registerInventoryCommands(program);
   registerLabCommands(program);

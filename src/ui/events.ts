@@ -11,6 +11,7 @@ export type RunEvent =
   | { kind: "host-step"; phase: string; host: string; status: "start" | "done" | "failed" | "skipped"; durationMs?: number; detail?: string; output?: string[] }
   | { kind: "change"; phase: string; host: string; what: string; dryRun: boolean }
   | { kind: "command"; host: string; label?: string; command: string; code: number | null; durationMs: number; check?: boolean }
+  | { kind: "node-version"; phase: string; host: string; before: string; after: string; dryRun: boolean }
   | { kind: "warning"; host?: string; message: string }
   | { kind: "error"; host?: string; message: string; exitCode: number }
   | { kind: "run-end"; ok: boolean; result?: RunResultKind; durationMs: number; changes: number };

@@ -3,6 +3,7 @@
 // (`-o plain|json`: they run phases through runCluster) and `init` (whose --up runs up) are found in the
 // real program tree; each must accept --plain, and on a (pretended) terminal with --plain its progress
 // goes to the CLI's output as plain lines (the live view would draw on the terminal itself instead).
+import { createHash } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,13 +30,15 @@ const hasProgress = (options: Option[]) =>
   options.some((o) => o.long === "--output" && ["plain", "json"].every((c) => ((o as Option & { argChoices?: string[] }).argChoices ?? []).includes(c)));
 
 /** The commands that can draw a live view: every one with a progress output, and init (its --up runs up). */
-const LIVE = ["up", "plan", "down", "rebuild", "addons diff", "addons apply", "addons remove", "init"];
+const LIVE = ["up", "plan", "down", "rebuild", "addons diff", "addons apply", "addons remove", "init", "upgrade", "remove-node", "certs renew", "etcd backup", "etcd restore"];
+/** Commands that run phases (so can draw the live view) without a progress -o (etcd's -o is a file). */
+const NO_PROGRESS_OUTPUT = ["init", "etcd backup", "etcd restore"];
 
 describe("--plain", () => {
   const all = commands();
 
   it("every command with a progress output, and init, has --plain with the same meaning", () => {
-    const live = all.filter((c) => hasProgress(c.options) || c.path.join(" ") === "init").map((c) => c.path.join(" "));
+    const live = all.filter((c) => hasProgress(c.options) || NO_PROGRESS_OUTPUT.includes(c.path.join(" "))).map((c) => c.path.join(" "));
     expect(live.sort()).toEqual([...LIVE].sort());
     for (const c of all.filter((x) => LIVE.includes(x.path.join(" ")))) {
       const plain = c.options.find((o) => o.long === "--plain");
@@ -59,6 +62,9 @@ describe("--plain", () => {
       // connection; Calico's compact manifest, so nothing is downloaded
       writeFileSync(inv, `cluster:\n  name: plainly\n  kubernetesVersion: "1.36"\nssh:\n  user: root\n  identityFile: ./id\nhosts:\n  - name: cp1\n    address: 203.0.113.10\n    roles: [control-plane]\naddons:\n  calico:\n    values:\n      manifest: compact\n`);
       writeFileSync(join(dir, "id"), "not a key\n", { mode: 0o600 });
+      // a snapshot with its checksum file, so restore gets past its local checks to the first connection
+      writeFileSync(join(dir, "snap.db"), "not really etcd\n");
+      writeFileSync(join(dir, "snap.db.sha256"), `${createHash("sha256").update("not really etcd\n").digest("hex")}  snap.db\n`);
       writeFileSync(
         join(dir, "answers.yaml"),
         `name: plainly\nkubernetesVersion: "1.36"\nssh:\n  user: root\n  identityFile: ${join(dir, "id")}\nhosts:\n  - name: cp1\n    address: 203.0.113.10\n    roles: [control-plane]\naddons: []\n`,
@@ -80,6 +86,11 @@ describe("--plain", () => {
       "addons diff": () => ["addons", "diff", "-i", inv],
       "addons apply": () => ["addons", "apply", "-i", inv],
       "addons remove": () => ["addons", "remove", "grafana", "-i", inv, "--yes"],
+      upgrade: () => ["upgrade", "-i", inv, "--yes"],
+      "remove-node": () => ["remove-node", "-i", inv, "w9", "--yes"],
+      "certs renew": () => ["certs", "renew", "-i", inv, "--yes"],
+      "etcd backup": () => ["etcd", "backup", "-i", inv],
+      "etcd restore": () => ["etcd", "restore", "-i", inv, join(dir, "snap.db"), "--yes"],
       init: () => ["init", "--answers", join(dir, "answers.yaml"), "--no-probe", "-o", join(dir, `init-${Date.now()}.yaml`), "--up"],
     };
     for (const name of LIVE) {
@@ -90,7 +101,7 @@ describe("--plain", () => {
         const code = await main([...argv[name]!(), "--plain"], io);
         expect(code, stderr).toBe(5); // the flag is known: the run got as far as the key file
         // the plain reporter's first line, written to the CLI's stdout (the live view writes to the terminal)
-        expect(stdout, stderr).toMatch(/^(up|plan|down|addons (diff|apply|remove)) plainly( \(dry run: nothing is changed\))?$/m);
+        expect(stdout, stderr).toMatch(/^(up|plan|down|addons (diff|apply|remove)|upgrade|remove-node|certs renew|etcd (backup|restore)) plainly( \(dry run: nothing is changed\))?$/m);
       }, 60_000);
     }
   });

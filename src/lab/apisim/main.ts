@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Run the API simulator in the foreground:
-//   node dist/lab/apisim/main.js --host H --port P --pki DIR [--state FILE] [--version v1.33.4]
+//   node dist/lab/apisim/main.js --host H --port P --pki DIR [--state FILE] [--version v1.33.4] [--version-file FILE]
 //     [--ready-after-ms N] [--registry-mirror PREFIX=UPSTREAM[,UPSTREAM…]]… [--verbose] [--socket PATH] [--quorum-of LABDIR]
 // --socket serves on a unix socket instead (the lab's one store behind every control plane's front);
 // --quorum-of makes every request fail while the lab's simulated etcd has no quorum (lab/sim/etcd.ts).
@@ -24,6 +24,7 @@ async function main(): Promise<number> {
       pki: { type: "string" },
       state: { type: "string" },
       version: { type: "string" },
+      "version-file": { type: "string" },
       "extra-san": { type: "string", multiple: true },
       "ready-after-ms": { type: "string" },
       "registry-mirror": { type: "string", multiple: true },
@@ -61,6 +62,7 @@ async function main(): Promise<number> {
     pkiDir: values.pki,
     ...(values.state ? { stateFile: values.state } : {}),
     ...(values.version ? { version: values.version } : {}),
+    ...(values["version-file"] ? { versionFile: values["version-file"] } : {}),
     ...(values["extra-san"] ? { extraSans: values["extra-san"] } : {}),
     ...(readyAfter !== undefined ? { readyAfterMs: Number(readyAfter) } : {}),
     ...(registryMirrors.length ? { registryMirrors } : {}),

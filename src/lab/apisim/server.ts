@@ -12,6 +12,7 @@
 // which start with the API server's bootstrap roles and kubeadm's kubeadm:cluster-admins binding. A refusal
 // is the real 403 Status. The controllers also evaluate RBAC for what workloads need (workloads.ts).
 
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
@@ -42,6 +43,11 @@ export interface ApiServerOptions {
   log?: (s: string) => void;
   /** gitVersion reported by /version; default v1.33.4. */
   version?: string;
+  /**
+   * A file whose content, when present, replaces `version` (read at each request): the simulated `kubeadm
+   * upgrade apply` writes it, so /version follows the upgraded control plane.
+   */
+  versionFile?: string;
   /** Extra SANs for the serving certificate (e.g. a VIP or a load balancer name). */
   extraSans?: string[];
   /**
@@ -157,6 +163,14 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const store = new Store(opts.stateFile, log);
   store.addController(createReconciler({ readyAfterMs: opts.readyAfterMs ?? DEFAULT_READY_AFTER_MS, ...(opts.extraImages ? { extraImages: opts.extraImages } : {}), ...(opts.registryMirrors ? { registryMirrors: opts.registryMirrors } : {}) }));
   const gitVersion = opts.version ?? DEFAULT_K8S_VERSION;
+  const servedVersion = (): string => {
+    if (!opts.versionFile) return gitVersion;
+    try {
+      return readFileSync(opts.versionFile, "utf8").trim() || gitVersion;
+    } catch {
+      return gitVersion;
+    }
+  };
   const sockets = new Set<Socket>();
   const watches = new Set<() => void>();
   let serverAddress = `${opts.host}:${opts.port}`;
@@ -207,7 +221,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       if (refused) throw refused;
     }
     if (parts.length === 1 && ["healthz", "livez", "readyz"].includes(parts[0]!)) return send(res, 200, "ok");
-    if (parts.length === 1 && parts[0] === "version") return send(res, 200, versionInfo(gitVersion));
+    if (parts.length === 1 && parts[0] === "version") return send(res, 200, versionInfo(servedVersion()));
     if (parts[0] === "openapi") return serveOpenApi(parts, res);
 
     if (parts[0] === "api" && parts.length === 1) return send(res, 200, apiVersions(serverAddress));

@@ -23,6 +23,7 @@ import { apiRequest, credentialsFromKubeconfig } from "../apisim/nodes.js";
 import { liveFront, nodeSpec, probe, registerWithKubelet, splitHostPort, startDaemon, stopDaemon, stopHostControlPlane, storeSocket, withClusterLock, type ApiLocation } from "./apiserver.js";
 import { loadEtcd, newEtcdCluster, newMemberId, quorumProblem, saveEtcd } from "./etcd.js";
 import { kubeadmCerts, recordCerts } from "./kubeadm-certs.js";
+import { kubeadmUpgrade, VERSION_FILE } from "./kubeadm-upgrade.js";
 
 const K = "/etc/kubernetes";
 const PKI = `${K}/pki`;
@@ -625,7 +626,7 @@ async function init(sim: Sim, args: string[]): Promise<number> {
       await startDaemon(
         sim,
         "apiserver",
-        ["--socket", storeSocket(sim), "--quorum-of", sim.labDir, "--host", "0.0.0.0", "--port", String(bindPort), "--pki", pki, "--state", stateFile, "--version", apiVersion, ...[...new Set(extraSans)].flatMap((x) => ["--extra-san", x])],
+        ["--socket", storeSocket(sim), "--quorum-of", sim.labDir, "--host", "0.0.0.0", "--port", String(bindPort), "--pki", pki, "--state", stateFile, "--version", apiVersion, "--version-file", path.join(sim.clusterDir, VERSION_FILE), ...[...new Set(extraSans)].flatMap((x) => ["--extra-san", x])],
         { stateFile },
       );
       await startDaemon(sim, "apiproxy", ["--listen", `0.0.0.0:${bindPort}`, "--target", `unix:${storeSocket(sim)}`], {}, 10_000);
@@ -1063,8 +1064,10 @@ export function kubeadm(sim: Sim, argv: string[]): number | Promise<number> {
       return token(sim, rest);
     case "certs":
       return kubeadmCerts(sim, rest);
+    case "upgrade":
+      return kubeadmUpgrade(sim, rest);
     case undefined:
-      sim.out("Usage:\n  kubeadm [command]\n\nAvailable Commands (simulated): init, join, reset, token, version, config images\n");
+      sim.out("Usage:\n  kubeadm [command]\n\nAvailable Commands (simulated): init, join, reset, token, upgrade, version, config images\n");
       return 0;
     default:
       fail(1, `unknown command "${cmd}" for "kubeadm"\nRun 'kubeadm --help' for usage.`);

@@ -10,6 +10,7 @@ import type { ProcRef } from "../types.js";
 import { containerdConfigError } from "./containerd.js";
 import { firewalldInstalled, setFirewalldRunning } from "./firewalld.js";
 import { installedVersion } from "./packages.js";
+import { kubeletRestarted } from "./kubeadm-upgrade.js";
 import { SIM_VAR, fail, readJson, writeJson, type Sim } from "./util.js";
 
 interface Unit {
@@ -147,6 +148,13 @@ export async function systemctl(sim: Sim, args: string[]): Promise<number> {
               unit.active = false;
               save();
               fail(1, `Job for containerd.service failed because the control process exited with error code.\nSee "systemctl status containerd.service" and "journalctl -xeu containerd.service" for details.\ncontainerd: failed to load TOML from /etc/containerd/config.toml: ${bad}`);
+            }
+            // the kubelet reports its version at start, and the lab holds it to the skew policy (kubeadm-upgrade.ts)
+            const skew = u === "kubelet" ? await kubeletRestarted(sim) : undefined;
+            if (skew) {
+              unit.active = false;
+              save();
+              fail(1, `Job for kubelet.service failed because the control process exited with error code.\nSee "systemctl status kubelet.service" and "journalctl -xeu kubelet.service" for details.\nkubelet: ${skew}`);
             }
             unit.active = true;
             unit.since = new Date().toISOString();

@@ -40,6 +40,12 @@ export function parseKubernetesVersion(v: string): KubernetesVersion {
 }
 
 export const KUBE_PACKAGES = ["kubelet", "kubeadm", "kubectl"] as const;
+export type KubePackage = (typeof KUBE_PACKAGES)[number];
+
+/** The step id of a Kubernetes package install: all three, or only some of them (upgrade). */
+export function kubePackagesStepId(only?: readonly KubePackage[]): string {
+  return only && only.length < KUBE_PACKAGES.length ? `kubernetes-packages-${only.join("-")}` : "kubernetes-packages";
+}
 /** containerd.io versions kubesmith accepts: containerd 2.x (Kubernetes ≥ 1.36 needs it; see src/versions.ts). */
 export const CONTAINERD_IO_PATTERN = "2.*";
 

@@ -9,6 +9,7 @@ import { APPLY_HEADER, fileMatchesProbe, probeAll, script, writeFileApply } from
 import {
   CONTAINERD_IO_PATTERN,
   KUBE_PACKAGES,
+  kubePackagesStepId,
   checkMirrorUrl,
   pkgsK8sBase,
   type KubernetesVersion,
@@ -156,11 +157,11 @@ export const debianConfigurer: DistroConfigurer = {
     });
   },
 
-  kubePackagesStep(v) {
-    const pkgs = [...KUBE_PACKAGES];
+  kubePackagesStep(v, only) {
+    const pkgs = [...(only ?? KUBE_PACKAGES)];
     const pattern = aptVersionPattern(v);
     return installStep(apt, {
-      id: "kubernetes-packages",
+      id: kubePackagesStepId(only),
       what: `install ${pkgs.join(", ")} ${pattern} and hold them (apt-mark hold)`,
       pkgs: pkgs.map((p) => apt.versioned(p, pattern)),
       replaceHeld: true,

@@ -4,7 +4,7 @@
 import type { FirewallPlan } from "../firewall.js";
 import { packageTool, type PackageManager, type PackageTool } from "../packages.js";
 import type { Step } from "../step.js";
-import type { KubernetesVersion, OfflineSources } from "./common.js";
+import type { KubePackage, KubernetesVersion, OfflineSources } from "./common.js";
 import { debianConfigurer } from "./debian.js";
 import { rhelConfigurer } from "./rhel.js";
 
@@ -29,7 +29,8 @@ export interface DistroConfigurer {
   containerdRepoStep(): Step;
   containerdInstallStep(): Step;
   kubernetesRepoStep(minor: string, offline?: OfflineSources): Step;
-  kubePackagesStep(v: KubernetesVersion): Step;
+  /** kubelet, kubeadm, kubectl at v (held); `only`: just those of them (an upgrade does kubeadm first). */
+  kubePackagesStep(v: KubernetesVersion, only?: readonly KubePackage[]): Step;
 }
 
 export function distroFor(pm: PackageManager): DistroConfigurer {

@@ -13,6 +13,7 @@ import { APPLY_HEADER, fileMatchesProbe, fileStep, probeAll, script, type Step }
 import {
   CONTAINERD_IO_PATTERN,
   KUBE_PACKAGES,
+  kubePackagesStepId,
   checkMirrorUrl,
   pkgsK8sBase,
   type KubernetesVersion,
@@ -209,11 +210,11 @@ export function rhelConfigurer(tool: PackageTool): DistroConfigurer {
       );
     },
 
-    kubePackagesStep(v) {
-      const names = [...KUBE_PACKAGES];
+    kubePackagesStep(v, only) {
+      const names = [...(only ?? KUBE_PACKAGES)];
       const pattern = rpmVersionPattern(v);
       return installStep(tool, {
-        id: "kubernetes-packages",
+        id: kubePackagesStepId(only),
         what: `install ${names.join(", ")} ${pattern} (held by the repository's exclude line)`,
         pkgs: names.map((p) => tool.versioned(p, pattern)),
         disableExcludes: "kubernetes",

@@ -15,6 +15,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
+import { kubeconfigFile } from "../cluster/state.js";
 import type { CliIo } from "../cli/main.js";
 import { etcdctlCommand, etcdutlCommand } from "../cluster/etcd.js";
 import type { ClusterHost } from "../cluster/model.js";
@@ -252,7 +253,7 @@ export async function etcdRestore(snapshot: string, f: EtcdFlags, opts: ClusterO
   const file = resolve(snapshot);
   const snap = verifySnapshot(file);
   const { inventory } = await loadInventory(opts.inventory);
-  const kept = join(resolve("kubeconfig"), `${inventory.cluster.name}.yaml`);
+  const kept = kubeconfigFile(opts.stateDir, inventory.cluster.name);
   const cps = inventory.hosts.filter((h) => h.roles.includes("control-plane")).map((h) => h.name);
   io.stdout(await restorePlan(file, snap.meta, cps, existsSync(kept) ? readFileSync(kept, "utf8") : undefined));
   if (!opts.dryRun) await confirm(`Restore etcd of cluster '${inventory.cluster.name}' from ${basename(file)}, losing every change made after it?`, { ...(f.yes ? { yes: true } : {}), flag: "--yes" });

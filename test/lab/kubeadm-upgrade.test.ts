@@ -2,6 +2,8 @@
 // the version policy's refusals (policy.go), `apply` moving the cluster (manifests, kubeadm-config,
 // /version), `upgrade node`, and the kubelet reporting its version at restart and refusing, by the lab's
 // skew rule, to run newer than the API server.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labSkip, requireRoot, ssh, startLab, type StartedLab } from "../helpers/lab.js";
 import { K8S_MINORS } from "../../src/lab/sim/repos.js";
@@ -59,8 +61,12 @@ describe.skipIf(labSkip)("node simulator: kubeadm upgrade", () => {
     expect(up.code, up.stderr).toBe(0);
     expect(up.stdout).toContain(`[upgrade/versions] Cluster version: ${V35}`);
     expect(up.stdout).toContain(`kubeadm upgrade apply ${V36}`);
+    // 200 days on: apply renews the certificates kubeadm manages (kubeadm's automatic renewal on upgrade)
+    writeFileSync(join(lab.state.dir, "clock"), "200d\n");
+    expect((await ssh(lab.state, "lab-1", "kubeadm certs check-expiration")).stdout).toMatch(/^apiserver +.+ UTC +16\dd +ca/m);
     const a = await ssh(lab.state, "lab-1", `kubeadm upgrade apply -y ${V36}`);
     expect(a.code, a.stderr).toBe(0);
+    expect((await ssh(lab.state, "lab-1", "kubeadm certs check-expiration")).stdout).toMatch(/^apiserver +.+ UTC +36\dd +ca/m);
     expect(a.stdout).toContain(`[upgrade] SUCCESS! A control plane node of your cluster was upgraded to "${V36}".`);
     expect((await ssh(lab.state, "lab-1", "grep -h image: /etc/kubernetes/manifests/kube-apiserver.yaml")).stdout).toContain(`kube-apiserver:${V36}`);
     expect((await serverVersion()).gitVersion).toBe(V36);

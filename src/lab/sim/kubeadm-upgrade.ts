@@ -12,6 +12,7 @@
 // The cluster's version is the lab's cluster.json `version` (what kubeadm reads from the kubeadm-config
 // ConfigMap's ClusterConfiguration.kubernetesVersion); `upgrade apply` moves it, rewrites this host's
 // static Pod manifests, updates kube-system/kubeadm-config and the store's /version (its version file).
+import { renewRecordedCerts } from "./kubeadm-certs.js";
 import { X509Certificate } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -163,6 +164,17 @@ function plan(sim: Sim): number {
   return 0;
 }
 
+/**
+ * `kubeadm upgrade apply|node` renews the certificates kubeadm manages on a control plane unless
+ * `--certificate-renewal=false` (kubeadm docs "Certificate Management with kubeadm", Automatic certificate
+ * renewal: "kubeadm renews all the certificates during control plane upgrade"; kubeadm upgrade flags).
+ */
+function renewOnUpgrade(sim: Sim, flags: Map<string, string[]>): void {
+  if (flags.get("certificate-renewal")?.at(-1) === "false") return;
+  const renewed = renewRecordedCerts(sim);
+  if (renewed.length) sim.out(`[upgrade/staticpods] Renewing certificates: ${renewed.join(", ")}\n`);
+}
+
 async function apply(sim: Sim, args: string[]): Promise<number> {
   const { flags, pos: positional } = parseArgs(args, ["y", "yes", "f", "force", "dry-run", "allow-experimental-upgrades", "allow-release-candidate-upgrades"]);
   if (!sim.isRoot) fail(1, `error execution phase preflight: user is not running as root\n${STACK_HINT}`);
@@ -196,6 +208,7 @@ async function apply(sim: Sim, args: string[]): Promise<number> {
   }
   sim.out(`[upgrade/control-plane] Upgrading your static Pod-hosted control plane to version "${target}" (timeout: 5m0s)...\n`);
   upgradeStaticPods(sim, target);
+  renewOnUpgrade(sim, flags);
   try {
     await uploadClusterVersion(c, target);
   } catch (e) {
@@ -214,7 +227,7 @@ async function apply(sim: Sim, args: string[]): Promise<number> {
  * kubelet restarted after a newer package is what the skew rule stops (kubeletRestarted below).
  */
 function node(sim: Sim, args: string[]): number {
-  parseArgs(args, ["dry-run", "skip-phases"]);
+  const { flags } = parseArgs(args, ["dry-run", "skip-phases"]);
   if (!sim.isRoot) fail(1, `error execution phase preflight: user is not running as root\n${STACK_HINT}`);
   if (!existsSync(`${K}/kubelet.conf`)) {
     fail(1, `[upgrade] FATAL: failed to load kubeconfig: open ${K}/kubelet.conf: no such file or directory\n${STACK_HINT}`);
@@ -231,6 +244,7 @@ function node(sim: Sim, args: string[]): number {
     }
     sim.out(`[upgrade/control-plane] Upgrading your Static Pod-hosted control plane instance to version "${c.version}"...\n`);
     upgradeStaticPods(sim, c.version);
+    renewOnUpgrade(sim, flags);
     sim.out("[upgrade/control-plane] The control plane instance for this node was successfully upgraded!\n");
   } else {
     sim.out("[upgrade/preflight] Skipping prepull. Not a control plane node.\n[upgrade/control-plane] Skipping phase. Not a control plane node.\n[upgrade/kubeconfig] Skipping phase. Not a control plane node.\n");

@@ -26,7 +26,7 @@ import {
   type NodeInterface,
 } from "../../src/lab/apisim/index.js";
 import { decodeKubeadmConfig, docOf } from "../../src/lab/sim/kubeadm-config.js";
-import { uploadedConfigMaps } from "../../src/lab/sim/kubeadm.js";
+import { clusterSettingsFromConfigMaps, uploadedConfigMaps } from "../../src/lab/sim/kubeadm.js";
 import { kubeletDefaultNodeIP } from "../../src/lab/sim/netinfo.js";
 import { firewalldRuleset, rockyPublicZone } from "../../src/lab/sim/firewalld.js";
 import { VAGRANT_NAT } from "../../src/lab/types.js";
@@ -47,16 +47,17 @@ const initConfig = (over: Partial<Parameters<typeof kubeadmInitConfig>[0]> = {})
     nodeName: "lab-1", nodeIP: "198.18.7.11", kubernetesVersion: KUBERNETES.default, advertiseAddress: "198.18.7.11",
     controlPlaneEndpoint: "198.18.7.11:6443", podSubnet: POD_CIDR, serviceSubnet: "10.96.0.0/12", ...over,
   });
-/** kube-system/kubeadm-config as the simulated kubeadm init uploads it from the product's init config. */
-function uploadedFrom(initText: string): KObject {
+/** kube-system/kubeadm-config and kubelet-config as the simulated kubeadm init uploads them from the product's init config. */
+function uploadedMaps(initText: string, api = "kubeadm.k8s.io/v1beta4"): Record<"kubeadm-config" | "kubelet-config", KObject> {
   const decoded = decodeKubeadmConfig(initText, { kubeadmVersion: KUBEADM, command: "init" });
   expect(decoded.error).toBeUndefined();
   const cc = docOf(decoded, "ClusterConfiguration")!;
   return uploadedConfigMaps(
-    { api: "kubeadm.k8s.io/v1beta4", version: KUBEADM, podCIDR: cc.networking?.podSubnet, serviceCIDR: cc.networking?.serviceSubnet ?? "10.96.0.0/12" },
-    {},
-  )["kubeadm-config"] as unknown as KObject;
+    { api, version: KUBEADM, podCIDR: cc.networking?.podSubnet, serviceCIDR: cc.networking?.serviceSubnet ?? "10.96.0.0/12", controlPlaneEndpoint: cc.controlPlaneEndpoint },
+    { kubelet: docOf(decoded, "KubeletConfiguration") },
+  ) as unknown as Record<"kubeadm-config" | "kubelet-config", KObject>;
 }
+const uploadedFrom = (initText: string): KObject => uploadedMaps(initText)["kubeadm-config"];
 
 // ---- mutations
 const ds = (objs: KObject[]): any => objs.find((o) => o.kind === "DaemonSet" && o.metadata.name === "calico-node");
@@ -130,6 +131,29 @@ describe("real-machine defects, each put back into the product's current output,
     expect(violations([...(await productCalico()), uploadedFrom(initConfig({ podSubnet: "10.32.0.0/12" }))])).toEqual([
       "ipv4-pool-cidr: IPv4 pool 10.244.0.0/16 (CALICO_IPV4POOL_CIDR) is not inside the cluster's pod CIDR 10.32.0.0/12 (kubeadm-config podSubnet) [Running]",
     ]);
+  });
+
+  it("kubeadm join takes the cluster's settings from kube-system/kubeadm-config and kubelet-config; without them it stops in preflight", () => {
+    const maps = uploadedMaps(initConfig());
+    const ok = (m: KObject) => ({ status: 200, body: m });
+    const notFound = (name: string) => ({ status: 404, body: { kind: "Status", message: `configmaps "${name}" not found` } });
+    const read = clusterSettingsFromConfigMaps(ok(maps["kubeadm-config"]), ok(maps["kubelet-config"]), KUBEADM);
+    if ("error" in read) throw new Error(read.error);
+    // what the product's init config put there reaches the joining nodes: the endpoint, the kubelets' cgroup driver
+    expect(read.cluster.controlPlaneEndpoint).toBe("198.18.7.11:6443");
+    expect(read.kubelet.cgroupDriver).toBe("systemd");
+    expect(clusterSettingsFromConfigMaps(notFound("kubeadm-config"), ok(maps["kubelet-config"]), KUBEADM)).toEqual({
+      error: 'unable to fetch the kubeadm-config ConfigMap: failed to get config map: configmaps "kubeadm-config" not found',
+    });
+    expect(clusterSettingsFromConfigMaps(ok(maps["kubeadm-config"]), notFound("kubelet-config"), KUBEADM)).toEqual({
+      error: 'unable to fetch the kubeadm-config ConfigMap: failed to get component configs: configmaps "kubelet-config" not found',
+    });
+    // a ClusterConfiguration in an API this kubeadm no longer registers (v1beta3, removed in 1.36)
+    const old = uploadedMaps(initConfig(), "kubeadm.k8s.io/v1beta3");
+    expect(clusterSettingsFromConfigMaps(ok(old["kubeadm-config"]), ok(old["kubelet-config"]), "v1.36.0")).toEqual({
+      error:
+        'unable to fetch the kubeadm-config ConfigMap: failed to decode cluster configuration data: no kind "ClusterConfiguration" is registered for version "kubeadm.k8s.io/v1beta3" in scheme "k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm/scheme/scheme.go:31"',
+    });
   });
 
   it("vagrant, several NICs: without node-ip the kubelet registers the NAT address, and calico-node's addresses collide", async () => {

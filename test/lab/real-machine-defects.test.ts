@@ -25,6 +25,8 @@ import {
   type KObject,
   type NodeInterface,
 } from "../../src/lab/apisim/index.js";
+import { programConfigProblem } from "../../src/lab/apisim/program-config.js";
+import { workloadProblem } from "../../src/lab/apisim/workloads.js";
 import { decodeKubeadmConfig, docOf } from "../../src/lab/sim/kubeadm-config.js";
 import { clusterSettingsFromConfigMaps, uploadedConfigMaps } from "../../src/lab/sim/kubeadm.js";
 import { kubeletDefaultNodeIP } from "../../src/lab/sim/netinfo.js";
@@ -215,6 +217,45 @@ describe("real-machine defects, each put back into the product's current output,
     const untolerating = structuredClone(traefik) as any;
     untolerating.spec.template.spec.tolerations = (untolerating.spec.template.spec.tolerations ?? []).filter((t: { key?: string }) => t.key !== edge.key);
     expect(daemonSetNodes(untolerating, nodes)).toEqual([]);
+  });
+
+  it("Filebeat 9 with a `container` (or `log`) input: the API simulator reads the mounted filebeat.yml and the pod crash-loops", async () => {
+    const b = await loadBundle(join(ADDONS, "filebeat"));
+    const hosts: RenderContext["cluster"]["hosts"] = [{ name: "cp1", address: "198.18.10.1", roles: ["control-plane"], taints: [] }];
+    const rendered = renderCluster(b, {
+      values: resolveValues(b, {}, "inventory.yaml"),
+      release: defaultRelease(b),
+      images: { ...(b.manifest.images ?? {}) },
+      cluster: { name: "lab", podCIDR: POD_CIDR, serviceCIDR: "10.96.0.0/12", hosts, frontendTaints: [], access: { node: "198.18.10.1", frontend: "198.18.10.1" } },
+    });
+    const objs = rendered.objects as unknown as KObject[];
+    const daemonSet = objs.find((o) => o.kind === "DaemonSet")! as any;
+    const configMap = objs.find((o) => o.kind === "ConfigMap")! as any;
+    const ns = daemonSet.metadata.namespace as string;
+    const pod = daemonSet.spec.template.spec;
+    const container = pod.containers.find((c: { name: string }) => c.name === "filebeat");
+    expect(container.image).toMatch(/filebeat:9\./);
+    // today's product: filestream inputs only
+    expect(programConfigProblem(pod, container, ns, [configMap])).toBeUndefined();
+    const view = (cm: KObject) => ({ serviceAccounts: objs.filter((o) => o.kind === "ServiceAccount"), configMaps: [cm], rbac: { clusterRoles: objs.filter((o) => o.kind === "ClusterRole"), clusterRoleBindings: objs.filter((o) => o.kind === "ClusterRoleBinding"), roles: [], roleBindings: [] } });
+    expect(workloadProblem(daemonSet, view(configMap))).toBeUndefined();
+    // the defect put back: the first input as Filebeat 8's `container` input
+    const broken = structuredClone(configMap);
+    const yml = broken.data["filebeat.yml"] as string;
+    expect(yml).toMatch(/- type: filestream/);
+    broken.data["filebeat.yml"] = yml.replace("- type: filestream", "- type: container");
+    expect(workloadProblem(daemonSet, view(broken))).toEqual({
+      state: "CrashLoopBackOff",
+      reason: "CrashLoopBackOff",
+      message:
+        'container filebeat exits at startup: /etc/filebeat/filebeat.yml filebeat.inputs[0]: the "container" input is deprecated and disabled in Filebeat 9 unless the input sets allow_deprecated_use: true; Filebeat does not start (use the filestream input with the container parser)',
+    });
+    // upstream's escape hatch is honoured, and Filebeat 8 still runs it
+    broken.data["filebeat.yml"] = yml.replace("- type: filestream", "- type: container\n    allow_deprecated_use: true");
+    expect(programConfigProblem(pod, container, ns, [broken])).toBeUndefined();
+    broken.data["filebeat.yml"] = yml.replace("- type: filestream", "- type: log");
+    expect(programConfigProblem(pod, container, ns, [broken])).toMatch(/the "log" input is deprecated and disabled in Filebeat 9/);
+    expect(programConfigProblem(pod, { ...container, image: "docker.elastic.co/beats/filebeat:8.19.0" }, ns, [broken])).toBeUndefined();
   });
 
   it("Rocky 9's firewalld: a fresh host's public zone rejects 6443, 10250, 179 (the lab loads this ruleset as real nftables)", () => {

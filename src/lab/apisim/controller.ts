@@ -488,7 +488,7 @@ function podsReadyCondition(p: PodProblem): Cond {
 
 /**
  * workloadProblem() per workload, cached by the workload's resourceVersion and the state of every
- * ServiceAccount and RBAC object (their resourceVersions), so a reconcile pass that changed neither
+ * ServiceAccount, ConfigMap and RBAC object (their resourceVersions), so a reconcile pass that changed neither
  * re-evaluates nothing.
  */
 export class ProblemCache {
@@ -510,6 +510,7 @@ export class ProblemCache {
         extraImages: this.extraImages,
         registryMirrors: this.registryMirrors,
         serviceAccounts: rawOf("", "serviceaccounts"),
+        configMaps: rawOf("", "configmaps"),
         rbac: {
           clusterRoles: rawOf("rbac.authorization.k8s.io", "clusterroles"),
           clusterRoleBindings: rawOf("rbac.authorization.k8s.io", "clusterrolebindings"),
@@ -520,7 +521,7 @@ export class ProblemCache {
     const epochOf = (): string => {
       if (epoch === undefined) {
         const v = viewOf();
-        const all = [...v.serviceAccounts, ...v.rbac.clusterRoles, ...v.rbac.clusterRoleBindings, ...v.rbac.roles, ...v.rbac.roleBindings];
+        const all = [...v.serviceAccounts, ...(v.configMaps ?? []), ...v.rbac.clusterRoles, ...v.rbac.clusterRoleBindings, ...v.rbac.roles, ...v.rbac.roleBindings];
         epoch = shortHash(all.map((o) => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}@${o.metadata.resourceVersion}`).join(","));
       }
       return epoch;

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { loadCalicoManifest, renderCalico } from "../../src/addons/calico.js";
 import { loadBundle } from "../../src/addons/catalog.js";
 import { defaultRelease } from "../../src/addons/context.js";
-import { renderCluster } from "../../src/addons/render.js";
+import { renderCluster, renderHosts } from "../../src/addons/render.js";
 import type { RenderContext } from "../../src/addons/types.js";
 import { resolveValues } from "../../src/addons/values.js";
 import { kubeadmInitConfig, kubeadmJoinConfig } from "../../src/scripts/kubeadm.js";
@@ -26,6 +26,7 @@ import {
   type NodeInterface,
 } from "../../src/lab/apisim/index.js";
 import { programConfigProblem } from "../../src/lab/apisim/program-config.js";
+import { nodeAnswer } from "../../src/lab/apisim/node-ports.js";
 import { workloadProblem } from "../../src/lab/apisim/workloads.js";
 import { decodeKubeadmConfig, docOf } from "../../src/lab/sim/kubeadm-config.js";
 import { clusterSettingsFromConfigMaps, uploadedConfigMaps } from "../../src/lab/sim/kubeadm.js";
@@ -256,6 +257,61 @@ describe("real-machine defects, each put back into the product's current output,
     broken.data["filebeat.yml"] = yml.replace("- type: filestream", "- type: log");
     expect(programConfigProblem(pod, container, ns, [broken])).toMatch(/the "log" input is deprecated and disabled in Filebeat 9/);
     expect(programConfigProblem(pod, { ...container, image: "docker.elastic.co/beats/filebeat:8.19.0" }, ns, [broken])).toBeUndefined();
+  });
+
+  it("the edge VIP check: a node answers it only where kube-proxy or a host port serves it (localhost NodePorts: not in nftables mode)", async () => {
+    const edge = { key: "example.com/edge", effect: "NoSchedule" as const };
+    const hosts: RenderContext["cluster"]["hosts"] = [
+      { name: "cp1", address: "198.18.10.1", roles: ["control-plane"], taints: [{ key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" }] },
+      { name: "edge1", address: "198.18.10.11", roles: ["worker", "frontend"], taints: [edge] },
+      { name: "edge2", address: "198.18.10.12", roles: ["worker", "frontend"], taints: [edge] },
+    ];
+    const cluster: RenderContext["cluster"] = { name: "lab", podCIDR: POD_CIDR, serviceCIDR: "10.96.0.0/12", edgeVIP: { vip: "198.18.10.100", interface: "eth0", prefix: 24 }, hosts, frontendTaints: [edge], access: { node: "198.18.10.11", frontend: "198.18.10.100" } };
+    const traefikBundle = await loadBundle(join(ADDONS, "traefik"));
+    const traefik = (values: Record<string, unknown>) =>
+      renderCluster(traefikBundle, {
+        values: resolveValues(traefikBundle, { dashboard: { password: "An0ther-Gen-Pass" }, ...values }, "inventory.yaml"),
+        release: defaultRelease(traefikBundle),
+        images: { ...(traefikBundle.manifest.images ?? {}) },
+        cluster,
+      }).objects as unknown as KObject[];
+    // the pods the DaemonSet runs on the frontends, Ready or not (its own Traefik died)
+    const podsOf = (objs: KObject[], ready: Record<string, boolean>): KObject[] => {
+      const ds = objs.find((o) => o.kind === "DaemonSet") as any;
+      return Object.entries(ready).map(([node, ok]) => ({
+        apiVersion: "v1", kind: "Pod",
+        metadata: { name: `${ds.metadata.name}-${node}`, namespace: ds.metadata.namespace, labels: ds.spec.template.metadata.labels },
+        spec: { ...ds.spec.template.spec, nodeName: node },
+        status: { phase: "Running", conditions: [{ type: "Ready", status: ok ? "True" : "False" }] },
+      })) as unknown as KObject[];
+    };
+    const nodes = Object.fromEntries(hosts.map((h) => [h.name, nodeObject({ name: h.name, address: h.address })]));
+    const proxyMode = (mode: string): KObject => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "kube-proxy", namespace: "kube-system" }, data: { "config.conf": `apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: ${mode}\n` } }) as unknown as KObject;
+
+    // today's product: keepalived-edge checks http://<the host's own address>:80/ping; Traefik serves hostPort 80
+    const kaBundle = await loadBundle(join(ADDONS, "keepalived-edge"));
+    const ka = renderHosts(kaBundle, { values: resolveValues(kaBundle, { authPass: "Gen3rate" }, "inventory.yaml"), release: defaultRelease(kaBundle), images: {}, cluster });
+    const conf = ka.files["edge1"]!.find((f) => f.path === "/etc/keepalived/keepalived.conf")!.content;
+    const m = /script "\/usr\/bin\/curl [^"]* http:\/\/([\d.]+):(\d+)\/ping"/.exec(conf);
+    expect(m, conf).not.toBeNull();
+    const [addr, port] = [m![1]!, Number(m![2])];
+    expect(addr).toBe("198.18.10.11");
+    const hostPortMode = traefik({});
+    const answer = (node: string, a: string, p: number, objs: KObject[], ready: Record<string, boolean>, mode = "iptables") =>
+      nodeAnswer(nodes[node]!, a, p, { pods: podsOf(objs, ready), services: objs.filter((o) => o.kind === "Service"), configMaps: [proxyMode(mode)] });
+    for (const mode of ["iptables", "nftables", "ipvs"]) {
+      expect(answer("edge1", addr, port, hostPortMode, { edge1: true, edge2: true }, mode)).toEqual({ served: true, by: expect.stringMatching(/^hostPort 80 of pod .*-edge1$/) });
+      // its own Traefik dead: the check fails on this host (and the VIP moves), whatever the other frontend does
+      expect(answer("edge1", addr, port, hostPortMode, { edge1: false, edge2: true }, mode)).toEqual({ served: false, message: "Failed to connect to 198.18.10.11 port 80: Connection refused" });
+    }
+
+    // the defect put back: the check on 127.0.0.1:<NodePort> with Traefik behind a NodePort Service
+    const nodePortMode = traefik({ mode: "nodePort", service: { webNodePort: 30087, websecureNodePort: 30088 } });
+    expect(nodePortMode.find((o) => o.kind === "Service" && (o as any).spec.type === "NodePort")).toBeDefined();
+    // nftables mode: localhost NodePorts do not answer, so the check always fails (on every frontend: the VIP never settles on a healthy one)
+    expect(answer("edge1", "127.0.0.1", 30087, nodePortMode, { edge1: true, edge2: true }, "nftables")).toEqual({ served: false, message: "Failed to connect to 127.0.0.1 port 30087: Connection refused" });
+    // iptables mode: the node's own traffic goes to any Ready endpoint, so edge1 passes with its own Traefik dead
+    expect(answer("edge1", "127.0.0.1", 30087, nodePortMode, { edge1: false, edge2: true }, "iptables")).toEqual({ served: true, by: expect.stringContaining("→ any of 1 Ready endpoint(s) on edge2") });
   });
 
   it("Rocky 9's firewalld: a fresh host's public zone rejects 6443, 10250, 179 (the lab loads this ruleset as real nftables)", () => {

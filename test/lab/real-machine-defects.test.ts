@@ -6,7 +6,7 @@
 // nftables rules, the kubelet's preflight on the host's hardware) point at the lab test that shows them.
 // No lab needed: runs without root.
 import { describe, expect, it } from "vitest";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadCalicoManifest, renderCalico } from "../../src/addons/calico.js";
@@ -27,6 +27,10 @@ import {
 } from "../../src/lab/apisim/index.js";
 import { programConfigProblem } from "../../src/lab/apisim/program-config.js";
 import { nodeAnswer } from "../../src/lab/apisim/node-ports.js";
+import { networkManagerProblem } from "../../src/lab/apisim/controller.js";
+import { podTemplateSpec } from "../../src/lab/apisim/workloads.js";
+import { hostCalicoDevicesManaged } from "../../src/lab/sim/networkmanager.js";
+import { NM_CALICO_CONTENT } from "../../src/scripts/distro/rhel.js";
 import { workloadProblem } from "../../src/lab/apisim/workloads.js";
 import { decodeKubeadmConfig, docOf } from "../../src/lab/sim/kubeadm-config.js";
 import { clusterSettingsFromConfigMaps, uploadedConfigMaps } from "../../src/lab/sim/kubeadm.js";
@@ -312,6 +316,38 @@ describe("real-machine defects, each put back into the product's current output,
     expect(answer("edge1", "127.0.0.1", 30087, nodePortMode, { edge1: true, edge2: true }, "nftables")).toEqual({ served: false, message: "Failed to connect to 127.0.0.1 port 30087: Connection refused" });
     // iptables mode: the node's own traffic goes to any Ready endpoint, so edge1 passes with its own Traefik dead
     expect(answer("edge1", "127.0.0.1", 30087, nodePortMode, { edge1: false, edge2: true }, "iptables")).toEqual({ served: true, by: expect.stringContaining("→ any of 1 Ready endpoint(s) on edge2") });
+  });
+
+  it("NetworkManager managing Calico's interfaces: without the product's unmanaged-devices keyfile, pods with network probes on that node never get Ready", async () => {
+    // a Rocky 9 host's /etc/NetworkManager (NetworkManager running), with and without the product's conf.d file
+    const etc = join(mkdtempSync(join(tmpdir(), "defects-nm-")), "NetworkManager");
+    mkdirSync(join(etc, "conf.d"), { recursive: true });
+    writeFileSync(join(etc, "NetworkManager.conf"), "[main]\n#plugins=keyfile,ifcfg-rh\n");
+    writeFileSync(join(etc, "conf.d", "calico.conf"), NM_CALICO_CONTENT);
+    expect(hostCalicoDevicesManaged(true, etc)).toEqual([]);
+    expect(hostCalicoDevicesManaged(false, etc)).toEqual([]);
+    // a later file replacing the key with only cali*, then the product's file gone
+    writeFileSync(join(etc, "conf.d", "zz-local.conf"), "[keyfile]\nunmanaged-devices=interface-name:cali*\n");
+    expect(hostCalicoDevicesManaged(true, etc)).toEqual(["tunl*", "vxlan.calico"]);
+    writeFileSync(join(etc, "conf.d", "zz-local.conf"), "[keyfile]\nunmanaged-devices+=interface-name:eth9\n");
+    expect(hostCalicoDevicesManaged(true, etc)).toEqual([]);
+    rmSync(join(etc, "conf.d", "calico.conf"));
+    const managed = hostCalicoDevicesManaged(true, etc);
+    expect(managed).toEqual(["cali*", "tunl*", "vxlan.calico"]);
+    // the simulated kubelet records it on the Node; a pod with an HTTP readiness probe there is Running, not Ready
+    const b = await loadBundle(join(ADDONS, "hello"));
+    const rendered = renderCluster(b, {
+      values: resolveValues(b, {}, "inventory.yaml"), release: defaultRelease(b), images: { ...(b.manifest.images ?? {}) },
+      cluster: { name: "lab", podCIDR: POD_CIDR, serviceCIDR: "10.96.0.0/12", hosts: [{ name: "w1", address: "198.18.10.21", roles: ["worker"], taints: [] }], frontendTaints: [], access: { node: "198.18.10.21", frontend: "198.18.10.21" } },
+    });
+    const workload = rendered.objects.find((o) => o.kind === "Deployment") as unknown as KObject;
+    const spec = podTemplateSpec(workload)!;
+    expect(networkManagerProblem(nodeObject({ name: "w1", address: "198.18.10.21" }), spec)).toBeUndefined();
+    expect(networkManagerProblem(nodeObject({ name: "w1", address: "198.18.10.21", networkManagerManages: managed }), spec)).toMatch(
+      /^Readiness probe failed: httpGet probe of container \S+ to the pod's IP timed out: NetworkManager manages Calico's interfaces \(cali\*, tunl\*, vxlan\.calico\) on node w1/,
+    );
+    // hostNetwork pods do not use Calico's routes
+    expect(networkManagerProblem(nodeObject({ name: "w1", address: "198.18.10.21", networkManagerManages: managed }), { ...spec, hostNetwork: true })).toBeUndefined();
   });
 
   it("Rocky 9's firewalld: a fresh host's public zone rejects 6443, 10250, 179 (the lab loads this ruleset as real nftables)", () => {

@@ -644,7 +644,7 @@ async function init(sim: Sim, args: string[]): Promise<number> {
     writeJson(clusterFile(sim), info);
     // the kubelet registers the node (kubelet.conf, straight to the local API server), kubeadm marks it
     try {
-      await registerWithKubelet(`${K}/kubelet.conf`, info.api.url, nodeSpec({ name: nodeName, address: kubeletAddress(sim, cfg, nodeName), controlPlane: true, ...(cfg.taints ? { taints: cfg.taints } : {}) }));
+      await registerWithKubelet(`${K}/kubelet.conf`, info.api.url, nodeSpec({ name: nodeName, address: kubeletAddress(sim, cfg, nodeName), controlPlane: true, ...(cfg.taints ? { taints: cfg.taints } : {}), networkManagerActive: unitState(sim, "NetworkManager").active }));
     } catch (e) {
       fail(1, `error execution phase mark-control-plane: error applying control-plane label and taints to node "${nodeName}": ${(e as Error).message}\nTo see the stack trace of this error execute with --v=5 or higher`);
     }
@@ -1015,7 +1015,7 @@ async function join(sim: Sim, args: string[]): Promise<number> {
   // kubelet-start: the kubelet registers its Node with its new credentials, through the endpoint
   sim.out("[kubelet-start] Writing kubelet configuration to file \"/var/lib/kubelet/config.yaml\"\n[kubelet-start] Starting the kubelet\n[kubelet-start] Waiting for the kubelet to perform the TLS Bootstrap\n");
   try {
-    await registerWithKubelet(`${K}/kubelet.conf`, server, nodeSpec({ name: nodeName, address: kubeletAddress(sim, cfg, nodeName), controlPlane, ...(cfg.taints ? { taints: cfg.taints } : {}) }));
+    await registerWithKubelet(`${K}/kubelet.conf`, server, nodeSpec({ name: nodeName, address: kubeletAddress(sim, cfg, nodeName), controlPlane, ...(cfg.taints ? { taints: cfg.taints } : {}), networkManagerActive: unitState(sim, "NetworkManager").active }));
   } catch (e) {
     fail(1, `error execution phase kubelet-start: error registering node "${nodeName}" with the API server at ${server}: ${(e as Error).message}\nTo see the stack trace of this error execute with --v=5 or higher`);
   }

@@ -30,6 +30,8 @@ import { nodeAnswer } from "../../src/lab/apisim/node-ports.js";
 import { networkManagerProblem } from "../../src/lab/apisim/controller.js";
 import { podTemplateSpec } from "../../src/lab/apisim/workloads.js";
 import { hostCalicoDevicesManaged } from "../../src/lab/sim/networkmanager.js";
+import { keepalivedCheckDenial, vrrpScripts } from "../../src/lab/sim/selinux-keepalived.js";
+import { APISERVER_CHECK_SCRIPT, apiserverHealthCheckScript, controlPlaneKeepalivedConfig } from "../../src/scripts/keepalived.js";
 import { NM_CALICO_CONTENT } from "../../src/scripts/distro/rhel.js";
 import { workloadProblem } from "../../src/lab/apisim/workloads.js";
 import { decodeKubeadmConfig, docOf } from "../../src/lab/sim/kubeadm-config.js";
@@ -348,6 +350,31 @@ describe("real-machine defects, each put back into the product's current output,
     );
     // hostNetwork pods do not use Calico's routes
     expect(networkManagerProblem(nodeObject({ name: "w1", address: "198.18.10.21", networkManagerManages: managed }), { ...spec, hostNetwork: true })).toBeUndefined();
+  });
+
+  it("SELinux enforcing and the keepalived checks: the control plane's curl to 6443 is denied to keepalived_t (the product sets SELinux permissive)", async () => {
+    const conf = controlPlaneKeepalivedConfig({ vip: "198.18.10.100", interface: "eth0", routerId: 51, priority: 150, peers: ["198.18.10.2"], self: "198.18.10.1", healthCheck: APISERVER_CHECK_SCRIPT });
+    const [script] = vrrpScripts(conf);
+    expect(script).toBe(APISERVER_CHECK_SCRIPT);
+    const files = (f: string) => (f === APISERVER_CHECK_SCRIPT ? apiserverHealthCheckScript() : undefined);
+    // the defect put back: a Rocky 9 host left enforcing (the product's OS step sets it permissive)
+    expect(keepalivedCheckDenial(script!, files, { mode: "Enforcing" })).toMatch(
+      /^SELinux is enforcing: the check "\/etc\/keepalived\/check_apiserver\.sh" runs in keepalived_t .* may not connect to tcp port 6443 .*keepalived_connect_any is off, so the check always fails$/,
+    );
+    expect(keepalivedCheckDenial(script!, files, { mode: "Permissive" })).toBeUndefined();
+    expect(keepalivedCheckDenial(script!, files, { mode: "Enforcing", booleans: { keepalived_connect_any: true } })).toBeUndefined();
+    expect(keepalivedCheckDenial("/usr/libexec/keepalived/check_apiserver.sh", () => apiserverHealthCheckScript(), { mode: "Enforcing" })).toBeUndefined();
+    // the edge check: today's curl to port 80 (http_port_t) is allowed even enforcing; the old NodePort 30087 is not
+    const kaBundle = await loadBundle(join(ADDONS, "keepalived-edge"));
+    const hosts: RenderContext["cluster"]["hosts"] = [{ name: "edge1", address: "198.18.10.11", roles: ["worker", "frontend"], taints: [] }];
+    const ka = renderHosts(kaBundle, {
+      values: resolveValues(kaBundle, { authPass: "Gen3rate" }, "inventory.yaml"), release: defaultRelease(kaBundle), images: {},
+      cluster: { name: "lab", podCIDR: POD_CIDR, serviceCIDR: "10.96.0.0/12", edgeVIP: { vip: "198.18.10.100", interface: "eth0", prefix: 24 }, hosts, frontendTaints: [], access: { node: "198.18.10.11", frontend: "198.18.10.100" } },
+    });
+    const [edgeCheck] = vrrpScripts(ka.files["edge1"]!.find((f) => f.path === "/etc/keepalived/keepalived.conf")!.content);
+    expect(edgeCheck).toMatch(/^\/usr\/bin\/curl .* http:\/\/198\.18\.10\.11:80\/ping$/);
+    expect(keepalivedCheckDenial(edgeCheck!, () => undefined, { mode: "Enforcing" })).toBeUndefined();
+    expect(keepalivedCheckDenial("/usr/bin/curl -sf http://127.0.0.1:30087/ping", () => undefined, { mode: "Enforcing" })).toMatch(/may not connect to tcp port 30087/);
   });
 
   it("Rocky 9's firewalld: a fresh host's public zone rejects 6443, 10250, 179 (the lab loads this ruleset as real nftables)", () => {

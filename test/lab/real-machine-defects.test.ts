@@ -4,6 +4,8 @@
 // asserts the refusal and its message. The same list, with the defects the lab cannot catch and why, is the
 // table "Real-machine defects" in docs/lab-strictness.md. Defects only a lab host shows (firewalld's real
 // nftables rules, the kubelet's preflight on the host's hardware) point at the lab test that shows them.
+// Some judges exist only in-process because the lab runs no kube-proxy, no pods and no SELinux kernel: what a
+// node answers on a port (apisim/node-ports.ts) and keepalived_t's connect rules (sim/selinux-keepalived.ts).
 // No lab needed: runs without root.
 import { describe, expect, it } from "vitest";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";

@@ -44,6 +44,24 @@ const printRows = (rs: [string, string][]) => {
   for (const [k, v] of rs) process.stdout.write(`${k.padEnd(w)}  ${v}\n`);
 };
 
+// `npm run bench -- --help`: the options (before anything runs: without it, an unknown option ran the whole bench).
+if (process.argv.includes("--help") || process.argv.includes("-h")) {
+  process.stdout.write(
+    [
+      "Usage: npm run bench -- [--startup | --apisim | --vip | --up]",
+      "  (none)     startup figures, then a lab of BENCH_HOSTS hosts: lab up/down, check, ssh commands, simulated",
+      "             command cost and CPU, the API simulator taking BENCH_HOSTS nodes to Ready (needs root)",
+      "  --startup  only the CLI startup figures (no root)",
+      "  --apisim   only the API simulator figure (no root, no lab)",
+      "  --vip      only VIP failover, graceful / host death, per keepalived setting",
+      "  --up       also `kubesmith up` on the lab",
+      "Environment: BENCH_HOSTS (50), BENCH_LAB (lab name, default bench), BENCH_STARTUP_RUNS (15), KUBESIM_RESIDENT=0",
+      "",
+    ].join("\n"),
+  );
+  process.exit(0);
+}
+
 // `npm run bench -- --vip`: only the VIP failover figures (lab "vipbench", 3 hosts, real keepalived).
 if (process.argv.includes("--vip")) {
   const { vipBench } = await import("./lab/vip-bench.js");

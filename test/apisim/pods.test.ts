@@ -252,6 +252,33 @@ describe("the Eviction API and PodDisruptionBudgets", () => {
       drainer.close();
     }
   });
+
+  it("on a node whose NetworkManager manages Calico's interfaces, a pod with an httpGet readiness probe is Running, not Ready; one without a probe is Ready", async () => {
+    await registerNode(sim.kubeconfig, { name: "w3", address: "198.18.0.14", networkManagerManages: ["cali*", "tunl*", "vxlan.calico"] });
+    const probed = deployment("probed", 1);
+    const spec = (probed["spec"] as any).template.spec;
+    spec.nodeSelector = { "kubernetes.io/hostname": "w3" };
+    spec.containers[0].ports = [{ name: "http", containerPort: 8080 }];
+    spec.containers[0].readinessProbe = { httpGet: { path: "/", port: "http" } };
+    const plain = deployment("plain", 1);
+    (plain["spec"] as any).template.spec.nodeSelector = { "kubernetes.io/hostname": "w3" };
+    await kube.apply(probed);
+    await kube.apply(plain);
+    try {
+      const [p] = await podsOf("probed");
+      expect(p!.spec.nodeName).toBe("w3");
+      expect(p!.status.phase).toBe("Running");
+      expect(ready(p!)).toBe(false);
+      // running, as a pod whose probe fails is (kubelet reports the probe's message as an Event, not in the status)
+      expect(p!.status.containerStatuses?.[0]?.state.running).toBeDefined();
+      expect(p!.status.conditions?.find((c) => c.type === "Ready")?.message).toBe("containers with unready status: [web]");
+      const [q] = await podsOf("plain");
+      expect(ready(q!)).toBe(true);
+    } finally {
+      await kube.delete("apps/v1", "Deployment", "probed", NS);
+      await kube.delete("apps/v1", "Deployment", "plain", NS);
+    }
+  });
 });
 
 /** The raw Status body of a refused eviction (the client keeps only the message). */

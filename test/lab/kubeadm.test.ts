@@ -110,6 +110,33 @@ describe.skipIf(labSkip)("node simulator: kubeadm", () => {
     expect(yes.stderr).toContain("No such file");
   });
 
+  it("join reads the cluster's settings from kube-system/kubeadm-config and kubelet-config, as the bootstrap token's user", async () => {
+    // lab-4 was reset above. kubeadm-config gone: the join stops in preflight, as upstream's FetchInitConfigurationFromCluster
+    // admin.conf names the VIP, which nothing holds in this lab: the local API server instead
+    const KC = "kubectl --kubeconfig /etc/kubernetes/admin.conf --server https://127.0.0.1:6443 -n kube-system";
+    const save = await ssh(lab.state, "lab-1", `${KC} get cm kubeadm-config -o jsonpath='{.data.ClusterConfiguration}' > /root/cc.yaml && ${KC} delete cm kubeadm-config`);
+    expect(save.code, save.stderr).toBe(0);
+    const missing = await ssh(lab.state, "lab-4", joinCmd);
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toContain('[preflight] Reading configuration from the "kubeadm-config" ConfigMap in namespace "kube-system"...');
+    expect(missing.stderr).toContain('error execution phase preflight: unable to fetch the kubeadm-config ConfigMap: failed to get config map: configmaps "kubeadm-config" not found');
+    const back = await ssh(lab.state, "lab-1", `${KC} create cm kubeadm-config --from-file=ClusterConfiguration=/root/cc.yaml --dry-run=client -o yaml > /root/cm.yaml && ${KC} apply -f /root/cm.yaml`);
+    expect(back.code, back.stderr).toBe(0);
+    // the Role binding that lets bootstrap tokens read it gone: RBAC refuses the token's user
+    const unbind = await ssh(lab.state, "lab-1", `${KC} get rolebinding kubeadm:nodes-kubeadm-config -o yaml > /root/rb.yaml && ${KC} delete rolebinding kubeadm:nodes-kubeadm-config`);
+    expect(unbind.code, unbind.stderr).toBe(0);
+    const forbidden = await ssh(lab.state, "lab-4", joinCmd);
+    expect(forbidden.code).toBe(1);
+    expect(forbidden.stderr).toMatch(/unable to fetch the kubeadm-config ConfigMap: failed to get config map: configmaps "kubeadm-config" is forbidden: User "system:bootstrap:[a-z0-9]{6}" cannot get resource "configmaps" in API group "" in the namespace "kube-system"/);
+    const rebind = await ssh(lab.state, "lab-1", `grep -v -e resourceVersion -e uid: -e creationTimestamp /root/rb.yaml > /root/rb2.yaml && ${KC} apply -f /root/rb2.yaml`);
+    expect(rebind.code, rebind.stderr).toBe(0);
+    // then it joins, and the kubelet gets the cluster's KubeletConfiguration
+    const ok = await ssh(lab.state, "lab-4", `${joinCmd} && cat /var/lib/kubelet/config.yaml`);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain("This node has joined the cluster");
+    expect(ok.stdout).toMatch(/kind: KubeletConfiguration\ncgroupDriver: systemd/);
+  }, 60_000);
+
   it("packages: held versions are kept by apt-get, dpkg-query reports them", async () => {
     const r = await ssh(lab.state, "lab-3", "apt-mark hold kubeadm && apt-get install -y kubeadm=1.33.1-1.1; echo rc=$?; dpkg-query -W -f='${Version}' kubeadm");
     expect(r.stderr).toContain("Held packages were changed");

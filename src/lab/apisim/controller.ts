@@ -24,15 +24,15 @@
 
 import { createHash } from "node:crypto";
 import { CALICO_GROUP, calicoContract, calicoNodeFailures, describeViolations, isCalicoDaemonSet, podStateOf, type CalicoView, type CalicoViolation } from "./calico.js";
-import { nodeInterfaces } from "./nodes.js";
+import { NM_MANAGED_ANNOTATION, nodeInterfaces } from "./nodes.js";
 import { daemonPodSpec, daemonSetFitsNode, type NodeLike } from "./scheduling.js";
 import { isEstablished, type Store } from "./store.js";
 import type { ResourceDef } from "./resources.js";
-import { arrOf, deepEqual, getIn, isObj, nowTimestamp, objOf, type JsonObject, type KObject } from "./types.js";
+import { arrOf, deepEqual, getIn, isObj, nowTimestamp, objOf, strOf, type JsonObject, type KObject } from "./types.js";
 import type { RegistryMirror } from "./known-images.js";
 import { reconcileBudgets } from "./disruption.js";
 import { PodPass, type PodHealth } from "./pods.js";
-import { workloadProblem, type PodProblem, type WorkloadView } from "./workloads.js";
+import { podTemplateSpec, workloadProblem, type PodProblem, type WorkloadView } from "./workloads.js";
 
 export const CNI_LABEL = "kubesmith.io/cni";
 export const SIM_READY_ANNOTATION = "sim.kubesmith.io/ready";
@@ -218,6 +218,7 @@ function healthOf(
   ignoresNetwork: boolean,
 ): (node: KObject | undefined, key: string) => PodHealth {
   let fixed: PodHealth | undefined;
+  const template = podTemplateSpec(w);
   if (calico) {
     fixed =
       calico.state === "Init:CrashLoopBackOff"
@@ -240,8 +241,44 @@ function healthOf(
       timing.ready(key, false);
       return { kind: "creating" };
     }
+    const nm = ignoresNetwork ? undefined : networkManagerProblem(node, template);
+    if (nm) {
+      timing.ready(key, false);
+      return { kind: "not-ready", message: nm };
+    }
     return timing.ready(key, true) ? { kind: "ready" } : { kind: "creating" };
   };
+}
+
+/**
+ * A pod on a node whose NetworkManager manages Calico's interfaces (NM_MANAGED_ANNOTATION, recorded by the
+ * simulated kubelet; sim/networkmanager.ts): Calico's "Configure NetworkManager" says NetworkManager
+ * "manipulates the routing table for interfaces in the default network namespace where Calico veth pairs are
+ * anchored … This can interfere with the Calico agent's ability to route correctly". The kubelet's network
+ * probes (httpGet, tcpSocket, grpc) go from the host to the pod's IP over that route (a cali* veth), so the
+ * lab fails them: such a pod is Running, not Ready. Deliberately stricter than a real node, where it "can"
+ * happen (when NetworkManager touches the device), so that the missing keyfile cannot pass a test; pods
+ * without a network probe, hostNetwork pods and the CNI itself are not affected. Undefined when unaffected.
+ */
+export function networkManagerProblem(node: KObject | undefined, podSpec: JsonObject | undefined): string | undefined {
+  const raw = node?.metadata.annotations?.[NM_MANAGED_ANNOTATION];
+  if (!raw || !podSpec || podSpec["hostNetwork"] === true) return undefined;
+  let managed: string[] = [];
+  try {
+    managed = (JSON.parse(raw) as unknown[]).map(String);
+  } catch {
+    return undefined;
+  }
+  if (!managed.length) return undefined;
+  for (const c of arrOf(podSpec["containers"]).filter(isObj)) {
+    for (const kind of ["readinessProbe", "startupProbe"] as const) {
+      const probe = objOf(c[kind]);
+      const how = ["httpGet", "tcpSocket", "grpc"].find((k) => isObj(probe[k]));
+      if (!how) continue;
+      return `Readiness probe failed: ${how} probe of container ${strOf(c["name"]) ?? ""} to the pod's IP timed out: NetworkManager manages Calico's interfaces (${managed.join(", ")}) on node ${node!.metadata.name} and takes the pod's route (Calico "Configure NetworkManager": unmanaged-devices in /etc/NetworkManager/conf.d)`;
+    }
+  }
+  return undefined;
 }
 
 /** A pod's readiness clock, by name (known before the pod is stored, so it is made with its first status). */
@@ -488,7 +525,7 @@ function podsReadyCondition(p: PodProblem): Cond {
 
 /**
  * workloadProblem() per workload, cached by the workload's resourceVersion and the state of every
- * ServiceAccount and RBAC object (their resourceVersions), so a reconcile pass that changed neither
+ * ServiceAccount, ConfigMap and RBAC object (their resourceVersions), so a reconcile pass that changed neither
  * re-evaluates nothing.
  */
 export class ProblemCache {
@@ -510,6 +547,7 @@ export class ProblemCache {
         extraImages: this.extraImages,
         registryMirrors: this.registryMirrors,
         serviceAccounts: rawOf("", "serviceaccounts"),
+        configMaps: rawOf("", "configmaps"),
         rbac: {
           clusterRoles: rawOf("rbac.authorization.k8s.io", "clusterroles"),
           clusterRoleBindings: rawOf("rbac.authorization.k8s.io", "clusterrolebindings"),
@@ -520,7 +558,7 @@ export class ProblemCache {
     const epochOf = (): string => {
       if (epoch === undefined) {
         const v = viewOf();
-        const all = [...v.serviceAccounts, ...v.rbac.clusterRoles, ...v.rbac.clusterRoleBindings, ...v.rbac.roles, ...v.rbac.roleBindings];
+        const all = [...v.serviceAccounts, ...(v.configMaps ?? []), ...v.rbac.clusterRoles, ...v.rbac.clusterRoleBindings, ...v.rbac.roles, ...v.rbac.roleBindings];
         epoch = shortHash(all.map((o) => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}@${o.metadata.resourceVersion}`).join(","));
       }
       return epoch;

@@ -38,6 +38,8 @@ export interface NodeSpecInput {
   criSocket?: string;
   /** The host's interfaces in kernel order (written to INTERFACES_ANNOTATION). */
   interfaces?: NodeInterface[];
+  /** Calico's device patterns the host's running NetworkManager would manage (NM_MANAGED_ANNOTATION). */
+  networkManagerManages?: string[];
 }
 
 export interface NodeInterface {
@@ -54,6 +56,13 @@ export interface NodeInterface {
  * (calico.ts). Real calico-node reads the interfaces itself; the simulator runs no pods.
  */
 export const INTERFACES_ANNOTATION = "sim.kubesmith.io/interfaces";
+
+/**
+ * A lab seam like INTERFACES_ANNOTATION: Calico's interface patterns (cali*, tunl*, vxlan.calico) that the
+ * host's running NetworkManager would manage, as a JSON list, recorded by the simulated kubelet
+ * (sim/networkmanager.ts has the sources). Absent or [] when NetworkManager leaves them alone.
+ */
+export const NM_MANAGED_ANNOTATION = "sim.kubesmith.io/networkmanager-manages";
 
 /** The interfaces a Node's annotation lists; undefined when it has none (a node a test made by hand). */
 export function nodeInterfaces(node: KObject): NodeInterface[] | undefined {
@@ -91,6 +100,7 @@ export function nodeObject(n: NodeSpecInput): KObject {
         "node.alpha.kubernetes.io/ttl": "0",
         "volumes.kubernetes.io/controller-managed-attach-detach": "true",
         ...(n.interfaces ? { [INTERFACES_ANNOTATION]: JSON.stringify(n.interfaces) } : {}),
+        ...(n.networkManagerManages?.length ? { [NM_MANAGED_ANNOTATION]: JSON.stringify(n.networkManagerManages) } : {}),
       },
     },
     spec: {

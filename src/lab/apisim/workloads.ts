@@ -14,6 +14,8 @@
 //      non-root". Each followed by ` (pod: "<pod>", container: <name>)`.
 //   4. CrashLoopBackOff: the program's ServiceAccount may not do what the program needs (workload-needs.ts,
 //      rbac.ts); its first list is refused with the API server's forbidden message and it exits.
+//   4b. CrashLoopBackOff: the program refuses its own config file, read from the ConfigMap the pod mounts
+//      (program-config.ts: Filebeat 9's disabled log/container inputs).
 //   5. Running, not Ready: a probe names a container port the container does not declare (pkg/kubelet/
 //      prober/prober.go: findPortByName, `couldn't find port: <name> in <container>`): the readiness probe
 //      never passes (a liveness probe makes it restart: CrashLoopBackOff).
@@ -23,6 +25,7 @@
 import { backOffMessage, pullImage, type RegistryMirror } from "./known-images.js";
 import { authorize, authorizeNonResource, serviceAccountUser, type RbacObjects } from "./rbac.js";
 import { arrOf, getIn, isObj, objOf, strOf, type JsonObject, type KObject } from "./types.js";
+import { programConfigProblem } from "./program-config.js";
 import { containersOf, isAnyOf, isNonResource, programOf, type Need, type ResourceNeed } from "./workload-needs.js";
 
 export type PodState = "FailedCreate" | "ImagePullBackOff" | "CreateContainerConfigError" | "CrashLoopBackOff" | "Running, not Ready";
@@ -41,6 +44,8 @@ export interface WorkloadView {
   extraImages?: readonly string[];
   /** Registry mirrors the lab declares (known-images.ts RegistryMirror). */
   registryMirrors?: readonly RegistryMirror[];
+  /** ConfigMaps, for programs whose config file the pod mounts from one (program-config.ts). */
+  configMaps?: readonly KObject[];
 }
 
 /** Pod spec of a workload (Deployment, DaemonSet, StatefulSet, ReplicaSet, Job: spec.template.spec; CronJob: one level deeper). */
@@ -159,6 +164,10 @@ export function workloadProblem(workload: KObject, view: WorkloadView): PodProbl
     if (refusal) {
       return { state: "CrashLoopBackOff", reason: "CrashLoopBackOff", message: `container ${strOf(c["name"]) ?? ""} (${program.program}) exits at startup: ${refusal}` };
     }
+  }
+  for (const c of containersOf(pod, "containers")) {
+    const why = programConfigProblem(pod, c, ns, view.configMaps ?? [], view.registryMirrors);
+    if (why) return { state: "CrashLoopBackOff", reason: "CrashLoopBackOff", message: `container ${strOf(c["name"]) ?? ""} exits at startup: ${why}` };
   }
   for (const c of containersOf(pod, "containers")) {
     const p = probePortProblem(c);

@@ -15,6 +15,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { credentialsFromKubeconfig, registerNode, type NodeSpecInput } from "../apisim/nodes.js";
+import { hostCalicoDevicesManaged } from "./networkmanager.js";
 import { kubeconfigYaml } from "../apisim/pki.js";
 import { isAlive, killAndWait, procRef, refAlive } from "../procs.js";
 import type { ProcRef } from "../types.js";
@@ -176,11 +177,13 @@ function osImage(): string {
 }
 
 /** What this host's kubelet would report about itself. */
-export function nodeSpec(o: { name: string; address: string; controlPlane: boolean; taints?: NodeSpecInput["taints"] }): NodeSpecInput {
+export function nodeSpec(o: { name: string; address: string; controlPlane: boolean; taints?: NodeSpecInput["taints"]; networkManagerActive?: boolean }): NodeSpecInput {
   const cri = installedVersion("containerd") ?? installedVersion("containerd.io");
+  const nm = hostCalicoDevicesManaged(o.networkManagerActive === true);
   return {
     name: o.name,
     address: o.address,
+    ...(nm.length ? { networkManagerManages: nm } : {}),
     // the host's interfaces, for the API simulator's view of calico-node's address autodetection
     interfaces: hostInterfaces(),
     controlPlane: o.controlPlane,

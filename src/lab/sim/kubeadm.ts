@@ -14,7 +14,7 @@ import { k8sVersion, sysctlValue } from "./system.js";
 import { CONTAINERD_CONFIG, criDisabled, defaultConfig } from "./containerd.js";
 import { installedVersion, upstream } from "./packages.js";
 import { stopSimulatedUnit, unitState } from "./systemctl.js";
-import { decodeKubeadmConfig, docOf, minorOf, resolveKubernetesVersion } from "./kubeadm-config.js";
+import { decodeKubeadmConfig, docOf, kubeadmApiSupport, minorOf, resolveKubernetesVersion } from "./kubeadm-config.js";
 import { hardware, swapOn } from "./hardware.js";
 import { defaultRouteAddress, kubeletDefaultNodeIP } from "./netinfo.js";
 import { SimExit, fail, flag, parseArgs, readJson, resolveLocal, writeFile, writeJson, type Sim } from "./util.js";
@@ -113,16 +113,17 @@ users:
 `;
 }
 
-/** A real client certificate signed by the cluster CA (EC P-256: quick). */
-function clientCert(cn: string, org: string | undefined): { cert: string; key: string } {
+/** A real client certificate signed by the cluster CA in `caDir` (EC P-256: quick). */
+function clientCert(cn: string, org: string | undefined, caDir = PKI): { cert: string; key: string } {
   const tmp = path.join("/tmp", `kubesim-${process.pid}-${randomBytes(4).toString("hex")}`);
   mkdirSync(tmp, { recursive: true, mode: 0o700 });
   try {
     const key = path.join(tmp, "k.pem");
     const csr = path.join(tmp, "c.csr");
     openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", csr, "-subj", `/CN=${cn}${org ? `/O=${org}` : ""}`]);
-    const cert = openssl(["x509", "-req", "-in", csr, "-CA", `${PKI}/ca.crt`, "-CAkey", `${PKI}/ca.key`, "-CAcreateserial", "-days", "365", "-sha256"]);
-    rmSync(`${PKI}/ca.srl`, { force: true });
+    // a random serial instead of -CAcreateserial: no ca.srl next to the CA (joins sign with the lab's shared CA at once)
+    const serial = `0x${randomBytes(16).toString("hex").replace(/^[89a-f]/, "1")}`;
+    const cert = openssl(["x509", "-req", "-in", csr, "-CA", `${caDir}/ca.crt`, "-CAkey", `${caDir}/ca.key`, "-set_serial", serial, "-days", "365", "-sha256"]);
     return { cert, key: readFileSync(key, "utf8") };
   } finally {
     rmSync(tmp, { recursive: true, force: true });
@@ -468,7 +469,14 @@ function pullImages(sim: Sim, imageRepository: string | undefined): void {
  * Does the kubelet kubeadm just configured start? It refuses swap unless failSwapOn is false, and (1.35+,
  * failCgroupV1 defaulting to true, kubernetes/kubernetes PR #134298) a cgroup v1 host unless failCgroupV1 is false.
  */
-function kubeletStarts(cfg: ConfigFile): string | undefined {
+function kubeletSwitches(kubelet: Record<string, any>): Pick<ConfigFile, "failSwapOn" | "failCgroupV1"> {
+  return {
+    ...(typeof kubelet.failSwapOn === "boolean" ? { failSwapOn: kubelet.failSwapOn } : {}),
+    ...(typeof kubelet.failCgroupV1 === "boolean" ? { failCgroupV1: kubelet.failCgroupV1 } : {}),
+  };
+}
+
+function kubeletStarts(cfg: Pick<ConfigFile, "failSwapOn" | "failCgroupV1">): string | undefined {
   const hw = hardware();
   if (swapOn(hw) && cfg.failSwapOn !== false) return "kubelet: running with swap on is not supported, please disable swap or set --fail-swap-on flag to false";
   if (hw.cgroup === "v1" && minorOf(k8sVersion("kubelet")) >= 35 && cfg.failCgroupV1 !== false) return "kubelet: cgroup v1 support is unsupported (failCgroupV1 is true by default since 1.35)";
@@ -575,7 +583,7 @@ async function init(sim: Sim, args: string[]): Promise<number> {
   writeFile("/var/lib/etcd/member/snap/db", "");
   etcdPki();
   recordCerts(sim, { init: true });
-  writeFile("/var/lib/kubelet/config.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncgroupDriver: systemd\n");
+  writeFile("/var/lib/kubelet/config.yaml", stringifyYaml(kubeletConfigOf(cfg)));
   const kubeletProblem = kubeletStarts(cfg);
   if (kubeletProblem) kubeletNotHealthy(sim, "wait-control-plane", kubeletProblem);
 
@@ -639,7 +647,7 @@ async function init(sim: Sim, args: string[]): Promise<number> {
     writeJson(clusterFile(sim), info);
     // the kubelet registers the node (kubelet.conf, straight to the local API server), kubeadm marks it
     try {
-      await registerWithKubelet(`${K}/kubelet.conf`, info.api.url, nodeSpec({ name: nodeName, address: kubeletAddress(sim, cfg, nodeName), controlPlane: true, ...(cfg.taints ? { taints: cfg.taints } : {}) }));
+      await registerWithKubelet(`${K}/kubelet.conf`, info.api.url, nodeSpec({ name: nodeName, address: kubeletAddress(sim, cfg, nodeName), controlPlane: true, ...(cfg.taints ? { taints: cfg.taints } : {}), networkManagerActive: unitState(sim, "NetworkManager").active }));
     } catch (e) {
       fail(1, `error execution phase mark-control-plane: error applying control-plane label and taints to node "${nodeName}": ${(e as Error).message}\nTo see the stack trace of this error execute with --v=5 or higher`);
     }
@@ -688,6 +696,11 @@ You should now deploy a pod network to the cluster.
  * kubelet; and the Roles that let nodes and bootstrap tokens read both (kubeadm:nodes-kubeadm-config,
  * kubeadm:kubelet-config). calico-node reads kubeadm-config for the pod CIDR (calico.ts).
  */
+/** The KubeletConfiguration init writes to /var/lib/kubelet/config.yaml and uploads: kubeadm's defaults (cgroupDriver systemd) under the file's document. */
+function kubeletConfigOf(cfg: Pick<ConfigFile, "kubelet">): Record<string, unknown> {
+  return { apiVersion: "kubelet.config.k8s.io/v1beta1", kind: "KubeletConfiguration", cgroupDriver: "systemd", ...(cfg.kubelet ?? {}) };
+}
+
 /** The ConfigMaps of the upload-config phase, as kubeadm writes them (pure: tests feed it the product's config). */
 export function uploadedConfigMaps(
   c: { api: string; version: string; podCIDR?: string; serviceCIDR: string; controlPlaneEndpoint?: string },
@@ -709,7 +722,7 @@ export function uploadedConfigMaps(
     proxy: {},
     scheduler: {},
   };
-  const kubelet = { apiVersion: "kubelet.config.k8s.io/v1beta1", kind: "KubeletConfiguration", cgroupDriver: "systemd", ...(cfg.kubelet ?? {}) };
+  const kubelet = kubeletConfigOf(cfg);
   const cm = (name: string, data: Record<string, string>) => ({ apiVersion: "v1" as const, kind: "ConfigMap" as const, metadata: { name, namespace: "kube-system" }, data });
   return { "kubeadm-config": cm("kubeadm-config", { ClusterConfiguration: stringifyYaml(cluster) }), "kubelet-config": cm("kubelet-config", { kubelet: stringifyYaml(kubelet) }) };
 }
@@ -739,6 +752,98 @@ async function uploadConfig(info: ClusterInfo, cfg: ConfigFile, endpoint: string
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role }, subjects: readers,
     });
   }
+}
+
+/** One API answer: the HTTP status and the decoded body (a ConfigMap, or a Status with `message`). */
+export interface ApiAnswer {
+  status: number;
+  body: unknown;
+}
+
+/** What `kubeadm join` takes from the cluster: the ClusterConfiguration and the kubelets' KubeletConfiguration. */
+export interface ClusterSettings {
+  cluster: Record<string, any>;
+  /** The KubeletConfiguration document and its YAML text (written to /var/lib/kubelet/config.yaml). */
+  kubelet: Record<string, any>;
+  kubeletText: string;
+  /** klog warnings (unknown fields in a ConfigMap patched by something other than kubeadm). */
+  warnings: string[];
+}
+
+/**
+ * The cluster's settings as `kubeadm join` reads them, from kube-system/kubeadm-config (key
+ * ClusterConfiguration) and kube-system/kubelet-config (key kubelet), fetched with the bootstrap token's
+ * identity. Sources: cmd/kubeadm/app/util/config/cluster.go FetchInitConfigurationFromCluster and
+ * getInitConfigurationFromCluster ("failed to get config map", "unexpected error when reading kubeadm-config
+ * ConfigMap: ClusterConfiguration key value pair missing", strict.VerifyUnmarshalStrict only warns, the
+ * UniversalDecoder's error "failed to decode cluster configuration data"); componentconfigs/configset.go
+ * fromConfigMap (the kubelet's ConfigMap must exist: "failed to get component configs"); cmd/kubeadm/app/cmd/
+ * join.go fetchInitConfiguration wraps all of them in "unable to fetch the kubeadm-config ConfigMap".
+ * A kubeadm API version this kubeadm no longer registers (v1beta3 from 1.36) fails in the decoder with
+ * `no kind "ClusterConfiguration" is registered for version …` (real output quoted in public reports).
+ * Returns the error text kubeadm stops with (after "error execution phase preflight: "), or the settings.
+ */
+export function clusterSettingsFromConfigMaps(kubeadmConfig: ApiAnswer, kubeletConfig: ApiAnswer, kubeadmVersion: string): ClusterSettings | { error: string } {
+  const wrap = (e: string) => ({ error: `unable to fetch the kubeadm-config ConfigMap: ${e}` });
+  const message = (a: ApiAnswer) => (a.body as { message?: string } | undefined)?.message ?? `the server responded with the status code ${a.status}`;
+  if (kubeadmConfig.status >= 300) return wrap(`failed to get config map: ${message(kubeadmConfig)}`);
+  const data = ((kubeadmConfig.body as { data?: Record<string, string> })?.data ?? {}) as Record<string, string>;
+  const text = data["ClusterConfiguration"];
+  if (typeof text !== "string") return wrap("unexpected error when reading kubeadm-config ConfigMap: ClusterConfiguration key value pair missing");
+  const warnings: string[] = [];
+  const decoded = decodeKubeadmConfig(text, { kubeadmVersion });
+  const head = decoded.docs[0];
+  if (decoded.error) {
+    const [group, version] = (head?.apiVersion ?? "").split("/");
+    if (head && group === "kubeadm.k8s.io" && !kubeadmApiSupport(version ?? "", head.kind, minorOf(kubeadmVersion)).ok) {
+      return wrap(`failed to decode cluster configuration data: no kind "${head.kind}" is registered for version "${head.apiVersion}" in scheme "k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm/scheme/scheme.go:31"`);
+    }
+    return wrap(`failed to decode cluster configuration data: ${decoded.error}`);
+  }
+  const cluster = docOf(decoded, "ClusterConfiguration");
+  if (!cluster) return wrap(`failed to decode cluster configuration data: no kind "ClusterConfiguration" in the kubeadm-config ConfigMap`);
+  warnings.push(...decoded.warnings.filter((w) => w.startsWith("error unmarshaling")));
+  if (kubeletConfig.status >= 300) return wrap(`failed to get component configs: ${message(kubeletConfig)}`);
+  const kdata = ((kubeletConfig.body as { data?: Record<string, string> })?.data ?? {}) as Record<string, string>;
+  const ktext = kdata["kubelet"];
+  if (typeof ktext !== "string") return wrap("failed to get component configs: unexpected error when reading kubelet-config ConfigMap: kubelet key value pair missing");
+  const kd = decodeKubeadmConfig(ktext, { kubeadmVersion });
+  if (kd.error) return wrap(`failed to get component configs: ${kd.error}`);
+  const kubelet = docOf(kd, "KubeletConfiguration") ?? {};
+  return { cluster, kubelet, kubeletText: ktext, warnings };
+}
+
+/**
+ * The join's preflight reads the cluster's settings as the bootstrap token's user (the token authenticator's
+ * `system:bootstrap:<id>` in `system:bootstrappers:kubeadm:default-node-token`, kubeadm's default token group;
+ * k8s.io/apiserver plugin/pkg/authenticator/token/bootstrap). The lab's API simulator authenticates client
+ * certificates only, so the lab signs one with that user and group: the apisim's RBAC then decides, as a
+ * real API server does with kubeadm's kubeadm:nodes-kubeadm-config / kubeadm:kubelet-config Roles.
+ */
+async function fetchClusterSettings(sim: Sim, server: string, clusterPki: string, tokenId: string): Promise<ClusterSettings> {
+  sim.out('[preflight] Reading configuration from the "kubeadm-config" ConfigMap in namespace "kube-system"...\n');
+  sim.out("[preflight] Use 'kubeadm init phase upload-config --config your-config-file' to re-upload it.\n");
+  // one client certificate per token, kept in the lab's cluster dir (the token's identity does not change;
+  // signing one per join cost ≈ 33 ms of CPU each, measured with 50 joins in `npm run bench -- --up`)
+  const cached = path.join(sim.clusterDir, "bootstrap-clients", `${tokenId}.json`);
+  let pair = readJson<{ cert: string; key: string } | undefined>(cached, undefined);
+  if (!pair) {
+    pair = clientCert(`system:bootstrap:${tokenId}`, "system:bootstrappers:kubeadm:default-node-token", clusterPki);
+    writeJson(cached, pair, 0o600);
+  }
+  const { cert, key } = pair;
+  const creds = { server, ca: readFileSync(path.join(clusterPki, "ca.crt"), "utf8"), cert, key };
+  const get = async (name: string): Promise<ApiAnswer> => {
+    try {
+      return await apiRequest(creds, "GET", `/api/v1/namespaces/kube-system/configmaps/${name}`);
+    } catch (e) {
+      return { status: 599, body: { message: `Get "${server}/api/v1/namespaces/kube-system/configmaps/${name}?timeout=10s": ${(e as Error).message}` } };
+    }
+  };
+  const settings = clusterSettingsFromConfigMaps(await get("kubeadm-config"), await get("kubelet-config"), k8sVersion("kubeadm"));
+  if ("error" in settings) fail(1, `error execution phase preflight: ${settings.error}\n${STACK_HINT}`);
+  for (const w of settings.warnings) klogWarning(sim, "cluster.go:108", w);
+  return settings;
 }
 
 function storeCertKey(sim: Sim, key: string): void {
@@ -879,9 +984,12 @@ async function join(sim: Sim, args: string[]): Promise<number> {
   const address = hostAddress(sim, flags, cfg);
   const nodeName = nodeName0;
   const clusterPki = path.join(sim.clusterDir, "pki");
+  // the cluster's settings come from kube-system/kubeadm-config and kubelet-config, as real join reads them
+  const settings = await fetchClusterSettings(sim, server, clusterPki, m[1]!);
+  const clusterVersion = typeof settings.cluster.kubernetesVersion === "string" ? settings.cluster.kubernetesVersion : c.version;
   mkdirSync(PKI, { recursive: true });
   if (controlPlane) {
-    if (!c.controlPlaneEndpoint) {
+    if (!settings.cluster.controlPlaneEndpoint) {
       fail(1, "error execution phase preflight: \nOne or more conditions for hosting a new control plane instance is not satisfied.\n\nunable to add a new control plane instance to a cluster that doesn't have a stable controlPlaneEndpoint address\n\nPlease ensure that:\n* The cluster has a stable controlPlaneEndpoint address.\n* The certificates that must be shared among control plane instances are provided.");
     }
     if (!certKey) {
@@ -899,7 +1007,7 @@ async function join(sim: Sim, args: string[]): Promise<number> {
     writeKubeconfig(`${K}/admin.conf`, c.endpoint, "kubernetes-admin", "kubeadm:cluster-admins");
     writeKubeconfig(`${K}/controller-manager.conf`, c.endpoint, "system:kube-controller-manager");
     writeKubeconfig(`${K}/scheduler.conf`, c.endpoint, "system:kube-scheduler");
-    for (const mf of MANIFESTS) writeFile(`${K}/manifests/${mf}.yaml`, staticPod(mf, c.version, address, sim));
+    for (const mf of MANIFESTS) writeFile(`${K}/manifests/${mf}.yaml`, staticPod(mf, clusterVersion, address, sim));
     writeFile("/var/lib/etcd/member/snap/db", "");
     etcdPki();
     recordCerts(sim, { init: false });
@@ -910,14 +1018,16 @@ async function join(sim: Sim, args: string[]): Promise<number> {
   if (!hadKey) writeFile(`${PKI}/ca.key`, readFileSync(path.join(clusterPki, "ca.key")), 0o600);
   writeKubeconfig(`${K}/kubelet.conf`, c.endpoint, `system:node:${nodeName}`, "system:nodes");
   if (!hadKey) rmSync(`${PKI}/ca.key`, { force: true });
-  writeFile("/var/lib/kubelet/config.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncgroupDriver: systemd\n");
-  const kubeletProblem = kubeletStarts(cfg);
+  // kubelet-start writes the cluster's KubeletConfiguration (kubelet-config), not the join file's
+  // (cmd/kubeadm/app/phases/kubelet/config.go WriteConfigToDisk with the fetched component config)
+  writeFile("/var/lib/kubelet/config.yaml", settings.kubeletText);
+  const kubeletProblem = kubeletStarts(kubeletSwitches(settings.kubelet));
   if (kubeletProblem) kubeletNotHealthy(sim, "kubelet-start", kubeletProblem);
   writeJson(path.join(nodesDir(sim), `${sim.host}.json`), { host: sim.host, address, controlPlane, joinedAt: new Date().toISOString() } satisfies NodeRec);
   // kubelet-start: the kubelet registers its Node with its new credentials, through the endpoint
   sim.out("[kubelet-start] Writing kubelet configuration to file \"/var/lib/kubelet/config.yaml\"\n[kubelet-start] Starting the kubelet\n[kubelet-start] Waiting for the kubelet to perform the TLS Bootstrap\n");
   try {
-    await registerWithKubelet(`${K}/kubelet.conf`, server, nodeSpec({ name: nodeName, address: kubeletAddress(sim, cfg, nodeName), controlPlane, ...(cfg.taints ? { taints: cfg.taints } : {}) }));
+    await registerWithKubelet(`${K}/kubelet.conf`, server, nodeSpec({ name: nodeName, address: kubeletAddress(sim, cfg, nodeName), controlPlane, ...(cfg.taints ? { taints: cfg.taints } : {}), networkManagerActive: unitState(sim, "NetworkManager").active }));
   } catch (e) {
     fail(1, `error execution phase kubelet-start: error registering node "${nodeName}" with the API server at ${server}: ${(e as Error).message}\nTo see the stack trace of this error execute with --v=5 or higher`);
   }

@@ -36,7 +36,7 @@ describe.skipIf(labSkip)("scale out and in (lab 3cp,3w,2fe; first inventory 1cp,
     writeFileSync(inv[name], stringify(doc));
   };
   const nodes = async () => {
-    const kube = await KubeClient.fromKubeconfig(readFileSync(join(work, "kubeconfig", `${lab.state.name}.yaml`), "utf8"));
+    const kube = await KubeClient.fromKubeconfig(readFileSync(join(work, "state", lab.state.name, "kubeconfig"), "utf8"));
     try {
       return await kube.list("v1", "Node");
     } finally {
@@ -186,7 +186,7 @@ describe.skipIf(labSkip)("remove-node with a control plane down (lab 3cp,1w)", (
     expect(r.code, r.stderr + r.stdout.slice(-3000)).toBe(0);
     const warnings = jsonEvents(r.stdout).filter((e) => e.kind === "warning").map((e) => (e as { message?: string }).message ?? "");
     expect(warnings).toContainEqual(expect.stringMatching(/^cannot reach lab-3 \(.+\): its Node and etcd member are removed, the host itself is not reset/));
-    const kube = await KubeClient.fromKubeconfig(readFileSync(join(work, "kubeconfig", `${lab.state.name}.yaml`), "utf8"));
+    const kube = await KubeClient.fromKubeconfig(readFileSync(join(work, "state", lab.state.name, "kubeconfig"), "utf8"));
     try {
       const left = await kube.list("v1", "Node");
       expect(left.map((n) => n.metadata.name).sort()).toEqual(["lab-1", "lab-2", "lab-4"]);

@@ -29,7 +29,7 @@ describe.skipIf(labSkip)("kubesmith upgrade 1.35 → 1.36 on an HA lab with add-
   const kubesmith = (args: string[]): Promise<Run> => runCli(args, { cwd: work, env: { CI: "true" } });
   const common = () => ["--state-dir", join(work, "state"), "-o", "json"];
   const nodes = async () => {
-    const kube = await KubeClient.fromKubeconfig(readFileSync(join(work, "kubeconfig", `${lab.state.name}.yaml`), "utf8"));
+    const kube = await KubeClient.fromKubeconfig(readFileSync(join(work, "state", lab.state.name, "kubeconfig"), "utf8"));
     try {
       return { list: await kube.list("v1", "Node"), version: (await kube.request<{ gitVersion: string }>("GET", "/version"))! };
     } finally {

@@ -1,4 +1,5 @@
 // argv -> command. The one place that turns a typed error into a line on stderr and an exit code.
+import { setMaxListeners } from "node:events";
 import { Command, CommanderError, Option } from "commander";
 import { ExitCode, KubesmithError, UsageError } from "../errors.js";
 import { registerCommands } from "../commands/index.js";
@@ -46,6 +47,8 @@ const defaultIo: CliIo = {
  */
 export async function interruptible<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ac = new AbortController();
+  // Every host's running commands listen on this one signal: a run over more than ten hosts is not a leak.
+  setMaxListeners(0, ac.signal);
   const onSignal = (sig: NodeJS.Signals) => {
     if (ac.signal.aborted) process.exit(ExitCode.Aborted);
     ac.abort(sig);

@@ -156,12 +156,13 @@ export async function realistic(prefix: string, hosts: number): Promise<BenchRow
   const name = `${prefix}-real`;
   const profileFile = join(root, "src", "lab", "profiles", "realistic.json");
   const faults = profileFaults(JSON.parse(readFileSync(profileFile, "utf8")) as DurationProfile, profileFile);
-  const faultsFile = join(tmpdir(), `kubesmith-bench-${name}-faults.json`);
-  writeFileSync(faultsFile, JSON.stringify(faults));
   const inv = join(tmpdir(), `kubesmith-bench-${name}.yaml`);
   const layout = LAYOUTS[hosts];
   log(`lab ${name}: ${hosts} hosts, realistic profile`);
-  await fresh(name, { name, hosts, ...(layout ? { layout } : {}), inventoryOut: inv, faultsFile });
+  const { state } = await fresh(name, { name, hosts, ...(layout ? { layout } : {}), inventoryOut: inv });
+  // The lab's own faults file (in its directory, which the hosts see; a file in /tmp they would not):
+  // the simulator re-reads it on every command.
+  writeFileSync(state.faultsFile, JSON.stringify(faults));
   const stateDir = mkdtempSync(join(tmpdir(), "kubesmith-bench-state-"));
   try {
     const up = await runUp(inv, stateDir);
@@ -181,6 +182,5 @@ export async function realistic(prefix: string, hosts: number): Promise<BenchRow
     rmSync(stateDir, { recursive: true, force: true });
     await labDown(name);
     rmSync(inv, { force: true });
-    rmSync(faultsFile, { force: true });
   }
 }

@@ -5,20 +5,8 @@ import { parseFaults } from "./lab/faults.js";
 import type { LabFault } from "./lab/types.js";
 import type { RunEvent, Stamped } from "./ui/events.js";
 
-/** One line of `--output json`; lines that are not events are skipped. */
-export function parseEvents(text: string): Stamped[] {
-  const out: Stamped[] = [];
-  for (const line of text.split("\n")) {
-    if (!line.startsWith("{")) continue;
-    try {
-      const e = JSON.parse(line) as Stamped;
-      if (typeof e.kind === "string" && typeof e.at === "string") out.push(e);
-    } catch {
-      /* not an event */
-    }
-  }
-  return out;
-}
+/** `--output json` lines are events.jsonl lines: the run report's parser reads them (non-event lines skipped). */
+export { parseEvents } from "./report/timeline.js";
 
 export interface PhasePath {
   phase: string;

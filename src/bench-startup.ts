@@ -1,10 +1,12 @@
 // Whole-process startup figures for `npm run bench`: each command is spawned N times under /usr/bin/time and
 // we keep the median wall time and the median peak RSS, next to `node -e 0` measured in the same run (the
-// machine may be busy; the ratio is the figure that travels). Needs no root and no lab.
+// machine may be busy; the ratio is the figure that travels). The CLI is started as a user starts it, by its
+// #! line (which passes Node flags). Needs no root and no lab.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { BenchRow } from "./bench-profile.js";
 
 export interface StartupFigure {
   label: string;
@@ -48,10 +50,10 @@ export async function measureStartup(runs = 15): Promise<StartupFigure[]> {
   const node = process.execPath;
   const cases: [string, string[]][] = [
     ["node -e 0", [node, "-e", "0"]],
-    ["kubesmith --version", [node, cliJs, "--version"]],
-    ["kubesmith --help", [node, cliJs, "--help"]],
-    ["kubesmith completion bash", [node, cliJs, "completion", "bash"]],
-    ["kubesmith inventory validate -i inventories/example.yaml", [node, cliJs, "inventory", "validate", "-i", "inventories/example.yaml"]],
+    ["kubesmith --version", [cliJs, "--version"]],
+    ["kubesmith --help", [cliJs, "--help"]],
+    ["kubesmith completion bash", [cliJs, "completion", "bash"]],
+    ["kubesmith inventory validate -i inventories/example.yaml", [cliJs, "inventory", "validate", "-i", "inventories/example.yaml"]],
   ];
   const samples = cases.map(() => ({ ms: [] as number[], rss: [] as number[] }));
   for (const [, argv] of cases) await once(argv); // warm the file cache
@@ -64,6 +66,27 @@ export async function measureStartup(runs = 15): Promise<StartupFigure[]> {
     }
   }
   return cases.map(([label], k) => ({ label, wallMs: median(samples[k]!.ms), rssMiB: median(samples[k]!.rss) }));
+}
+
+const GOALS: Record<string, string> = {
+  "kubesmith --version": "≤ 150 ms, ≤ 60 MiB",
+  "kubesmith --help": "≤ 150 ms, ≤ 60 MiB",
+  "kubesmith completion bash": "≤ 150 ms, ≤ 60 MiB",
+  "kubesmith inventory validate -i inventories/example.yaml": "≤ 300 ms",
+};
+
+/** Bench table rows: median wall and peak RSS, against `node -e 0` of the same run. */
+export function startupBenchRows(figs: StartupFigure[], runs: number): BenchRow[] {
+  const base = figs.find((f) => f.label === "node -e 0")!;
+  return figs
+    .filter((f) => f !== base)
+    .map((f) => ({
+      what: `startup: ${f.label}`,
+      figure: `${f.wallMs.toFixed(0)} ms, ${f.rssMiB.toFixed(0)} MiB`,
+      floor: `node -e 0: ${base.wallMs.toFixed(0)} ms, ${base.rssMiB.toFixed(0)} MiB (median of ${runs})`,
+      ratio: f.wallMs / base.wallMs,
+      goal: GOALS[f.label] ?? "",
+    }));
 }
 
 /** Table rows: median wall and peak RSS, with the ratio to `node -e 0` of the same run. */

@@ -1,28 +1,31 @@
-// `npm run bench` (root): prints the figures we track. Nothing here asserts on time.
-//   First, and without root or a lab (`npm run bench -- --startup` stops there): whole-process startup of
-//   the built CLI (--version, --help, completion bash, inventory validate) next to `node -e 0`, median wall
-//   time and peak RSS of BENCH_STARTUP_RUNS (15) spawns each (bench-startup.ts).
-//   lab up / down of 50 hosts; kubesmith check across 50 hosts (connect + facts + preflight);
-//   10 commands on each of 50 hosts over one ssh2 connection per host;
-//   the cost of the simulators' strictness: one simulated kubeadm command on a lab host (a Node start plus
-//   strict config decoding), and the API simulator taking 50 nodes to Ready under Calico's contract;
-//   CPU per simulated command, the resident simulator against a Node start per command (KUBESIM_RESIDENT=0),
-//   and the resident simulators' memory after `check`.
-//   `npm run bench -- --up` also runs `kubesmith up` on the lab (BENCH_HOSTS hosts). With KUBESIM_RESIDENT=0
-//   in the bench's environment the lab is made without resident simulators (the figures from before them).
-//   BENCH_LAB names the lab (default "bench"). `npm run bench -- --apisim` measures only the API simulator part
-//   (no root needed).
-//   `npm run bench -- --vip` measures only VIP failover (graceful / host death) per keepalived setting
-//   (src/lab/vip-bench.ts).
+// `npm run bench`: prints the figures we steer by (issue 12), each next to its floor, as one Markdown table
+// (docs/performance.md keeps the last one):
+//   startup: whole-process wall time and peak RSS of --version, --help, completion bash and inventory
+//   validate, the CLI started by its #! line, median of BENCH_STARTUP_RUNS (15), next to `node -e 0`
+//   (bench-startup.ts; no root needed; `npm run bench -- --startup` stops after them);
+//   the zero-cost and realistic profiles (bench-run.ts, root: they build labs): a fresh and a converged
+//   `up` on BENCH_SIZES hosts (default 8,50,200) against the ssh2 floor for the same round trips, up's peak
+//   RSS, lab up/down of each size; a fresh `up` on BENCH_REALISTIC_HOSTS (8) hosts with the simulated
+//   durations of src/lab/profiles/realistic.json against its critical path. Lab names start with BENCH_LAB
+//   (default "bench"). `--no-realistic` leaves the realistic profile out, `--only-realistic` runs only it.
+// Other parts, on their own:
+//   `npm run bench -- --lab` (root): the earlier lab figures: lab up / down of BENCH_HOSTS (50) hosts;
+//   kubesmith check across them (connect + facts + preflight); 10 commands on each host over one ssh2
+//   connection per host; one simulated kubeadm command (strict config decoding); CPU per simulated command,
+//   the resident simulator against a Node start per command (KUBESIM_RESIDENT=0), and the resident
+//   simulators' memory after `check`; with `--up` also `kubesmith up` on that lab.
+//   `npm run bench -- --apisim`: only the API simulator taking N nodes to Ready under Calico's contract.
+//   `npm run bench -- --vip`: only VIP failover (graceful / host death) per keepalived setting (src/lab/vip-bench.ts).
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism as nproc, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { loadCalicoManifest, renderCalico } from "./addons/calico.js";
 import { KubeClient, nodeReady } from "./kube/client.js";
 import { createCa, registerNode, startApiServer, writeAdminKubeconfig } from "./lab/apisim/index.js";
 import { kubeadmInitConfig } from "./scripts/kubeadm.js";
 import { main } from "./cli/main.js";
-import { measureStartup, startupRows } from "./bench-startup.js";
+import { type BenchRow, benchTable } from "./bench-profile.js";
+import { measureStartup, startupBenchRows, startupRows } from "./bench-startup.js";
 import { loadInventory } from "./inventory/load.js";
 import { labDown, labUp } from "./lab/lab.js";
 import { SshPool } from "./ssh/pool.js";
@@ -75,10 +78,26 @@ if (process.argv.includes("--apisim")) {
   process.exit(0);
 }
 
-// The startup figures first, printed at once: they need no root, and the lab part may fail without it.
 const STARTUP_RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 15);
+if (!process.argv.includes("--lab")) {
+  // The startup figures first, printed at once: they need no root, and the lab part may fail without it.
+  const table: BenchRow[] = process.argv.includes("--only-realistic") ? [] : startupBenchRows(await measureStartup(STARTUP_RUNS), STARTUP_RUNS);
+  if (table.length) process.stdout.write(benchTable(table));
+  if (process.argv.includes("--startup")) process.exit(0);
+  const { realistic, zeroCost } = await import("./bench-run.js");
+  const sizes = (process.env.BENCH_SIZES ?? "8,50,200").split(",").map(Number).filter((n) => n > 0);
+  try {
+    if (!process.argv.includes("--only-realistic")) for (const n of sizes) table.push(...(await zeroCost(NAME, n)));
+    if (!process.argv.includes("--no-realistic")) table.push(...(await realistic(NAME, Number(process.env.BENCH_REALISTIC_HOSTS ?? 8))));
+  } finally {
+    process.stdout.write(`\n${benchTable(table)}`);
+    process.stdout.write(`machine: ${nproc()} CPU(s), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, load average ${loadavg().map((l) => l.toFixed(1)).join(" ")}, ${new Date().toISOString()}\n`);
+  }
+  process.exit(0);
+}
+
+// `--lab`: the earlier lab figures.
 printRows(startupRows(await measureStartup(STARTUP_RUNS), STARTUP_RUNS));
-if (process.argv.includes("--startup")) process.exit(0);
 process.stdout.write("\n");
 
 try {

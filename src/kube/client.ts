@@ -1,12 +1,11 @@
 // A small Kubernetes API client: discovery-driven paths for any kind, server-side apply, merge patch,
-// get/list/delete. It speaks JSON over node:https with the TLS material @kubernetes/client-node reads from
-// a kubeconfig. Raw JSON on purpose: KubernetesObjectApi.patch drops every field it has no model for
+// get/list/delete. It speaks JSON over node:https with the TLS material of a kubeconfig (kubeconfig.ts). Raw JSON on purpose: KubernetesObjectApi.patch drops every field it has no model for
 // (CRD objects lose their spec), and apply must send exactly what the bundle rendered.
 import https from "node:https";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
-import { KubeConfig } from "@kubernetes/client-node";
 import { ApiError } from "../errors.js";
+import { readKubeconfigTls } from "./kubeconfig.js";
 
 export interface KubeObject {
   apiVersion: string;
@@ -41,16 +40,14 @@ export class KubeClient {
     text: string,
     opts: { server?: string; timeoutMs?: number; tunnel?: (host: string, port: number) => Promise<Duplex> } = {},
   ): Promise<KubeClient> {
-    const kc = new KubeConfig();
+    let cluster: ReturnType<typeof readKubeconfigTls>;
     try {
-      kc.loadFromString(text);
+      cluster = readKubeconfigTls(text);
     } catch (err) {
       throw new ApiError(`cannot read the kubeconfig: ${(err as Error).message}`);
     }
-    const cluster = kc.getCurrentCluster();
     if (!cluster) throw new ApiError("the kubeconfig has no current cluster");
-    const tlsOpts: https.RequestOptions = {};
-    await kc.applyToHTTPSOptions(tlsOpts);
+    const tlsOpts = cluster;
     const agent = new https.Agent({
       keepAlive: true,
       maxSockets: 16,

@@ -2,9 +2,10 @@
 // nothing fetched) showing where the time went: a timeline of phases and of each host within them, every
 // remote command with its duration and result, failures highlighted, and how the run ended.
 import { logsCommand } from "../cluster/state.js";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "../errors.js";
+import type { Stamped } from "../ui/events.js";
 import { buildRunModel, commandFailed, parseEvents, type PhaseRow, type RunModel } from "./timeline.js";
 
 export const REPORT_FILE = "report.html";
@@ -44,8 +45,21 @@ const RIGHT_W = 260;
 const PHASE_H = 24;
 const HOST_H = 16;
 
+/** Where a report's text goes piece by piece (an array, or a file; see writeRunReport). */
+type Sink = (s: string) => void;
+
+const collect = (render: (out: Sink) => void): string => {
+  const parts: string[] = [];
+  render((x) => parts.push(x));
+  return parts.join("");
+};
+
 /** The Gantt chart: a row per phase, under it a row per host that worked in that phase. */
 export function renderTimeline(m: RunModel): string {
+  return collect((out) => timelineTo(m, out));
+}
+
+function timelineTo(m: RunModel, out: Sink): void {
   const total = Math.max(1, m.durationMs);
   const x = (ms: number) => LABEL_W + (ms / total) * CHART_W;
   const w = (a: number, b: number) => Math.max(2, ((b - a) / total) * CHART_W);
@@ -53,46 +67,46 @@ export function renderTimeline(m: RunModel): string {
   let y = 28;
   const step = tickStep(total);
   const rowsStart = y;
-  const body: string[] = [];
+  // The height first (the <svg> element names it), so that the rows can be written as they are made.
+  const height = rowsStart + m.phases.reduce((sum, p) => sum + PHASE_H + p.hosts.length * HOST_H, 0) + 10;
+  const body: Sink = out;
   const phaseRow = (p: PhaseRow) => {
     const label = `${p.phase}${p.status === "skipped" ? ` (skipped: ${p.reason ?? ""})` : ""}`;
     const cls = p.status === "failed" ? "failed" : p.status === "skipped" ? "skipped" : "";
-    body.push(`<g class="phase ${cls}" data-phase="${esc(p.phase)}">`);
-    body.push(`<rect x="0" y="${y}" width="${LABEL_W + CHART_W + RIGHT_W}" height="${PHASE_H}" class="band"/>`);
-    body.push(`<text x="8" y="${y + 16}" class="plabel">${esc(label.length > 44 ? `${label.slice(0, 43)}…` : label)}</text>`);
+    body(`<g class="phase ${cls}" data-phase="${esc(p.phase)}">`);
+    body(`<rect x="0" y="${y}" width="${LABEL_W + CHART_W + RIGHT_W}" height="${PHASE_H}" class="band"/>`);
+    body(`<text x="8" y="${y + 16}" class="plabel">${esc(label.length > 44 ? `${label.slice(0, 43)}…` : label)}</text>`);
     if (p.status !== "skipped") {
       const color = p.status === "failed" ? COLORS.phaseFailed : p.status === "running" ? COLORS.running : COLORS.phase;
-      body.push(
+      body(
         `<rect x="${x(p.start).toFixed(1)}" y="${y + 4}" width="${w(p.start, p.end).toFixed(1)}" height="${PHASE_H - 8}" rx="3" fill="${color}"><title>${esc(`${p.phase}: ${p.status} in ${fmtMs(p.end - p.start)}${p.error ? ` — ${p.error}` : ""}`)}</title></rect>`,
       );
-      body.push(`<text x="${(x(p.end) + 4).toFixed(1)}" y="${y + 16}" class="dur">${esc(fmtMs(p.end - p.start))}</text>`);
+      body(`<text x="${(x(p.end) + 4).toFixed(1)}" y="${y + 16}" class="dur">${esc(fmtMs(p.end - p.start))}</text>`);
     } else {
-      body.push(`<circle cx="${x(p.start).toFixed(1)}" cy="${y + PHASE_H / 2}" r="4" fill="${COLORS.hostSkipped}"><title>${esc(`skipped: ${p.reason ?? ""}`)}</title></circle>`);
+      body(`<circle cx="${x(p.start).toFixed(1)}" cy="${y + PHASE_H / 2}" r="4" fill="${COLORS.hostSkipped}"><title>${esc(`skipped: ${p.reason ?? ""}`)}</title></circle>`);
     }
-    body.push(`</g>`);
+    body(`</g>`);
     y += PHASE_H;
     for (const h of p.hosts) {
       const color = h.status === "failed" ? COLORS.hostFailed : h.status === "skipped" ? COLORS.hostSkipped : h.status === "running" ? COLORS.running : COLORS.hostDone;
-      body.push(`<g class="host ${h.status}" data-host="${esc(h.host)}">`);
-      body.push(`<text x="24" y="${y + 12}" class="hlabel">${esc(h.host)}</text>`);
-      body.push(
+      body(`<g class="host ${h.status}" data-host="${esc(h.host)}">`);
+      body(`<text x="24" y="${y + 12}" class="hlabel">${esc(h.host)}</text>`);
+      body(
         `<rect x="${x(h.start).toFixed(1)}" y="${y + 3}" width="${w(h.start, h.end).toFixed(1)}" height="${HOST_H - 6}" rx="2" fill="${color}"><title>${esc(`${h.host}: ${h.status} in ${fmtMs(h.end - h.start)}${h.detail ? ` — ${h.detail}` : ""}`)}</title></rect>`,
       );
       // The commands this host ran inside that span, as ticks on the bar.
       for (const c of m.commands) {
         if (c.host !== h.host || c.end < h.start || c.start > h.end) continue;
         const failed = commandFailed(c);
-        body.push(
+        body(
           `<rect x="${x(c.start).toFixed(1)}" y="${y + HOST_H - 4}" width="${w(c.start, c.end).toFixed(1)}" height="2" fill="${failed ? COLORS.commandFailed : COLORS.command}"><title>${esc(`${c.label ?? c.command}: exit ${c.code ?? "none"} in ${fmtMs(c.durationMs)}`)}</title></rect>`,
         );
       }
-      if (h.status === "failed" && h.detail) body.push(`<text x="${(x(h.end) + 4).toFixed(1)}" y="${y + 12}" class="err">${esc(h.detail.slice(0, 60))}</text>`);
-      body.push(`</g>`);
+      if (h.status === "failed" && h.detail) body(`<text x="${(x(h.end) + 4).toFixed(1)}" y="${y + 12}" class="err">${esc(h.detail.slice(0, 60))}</text>`);
+      body(`</g>`);
       y += HOST_H;
     }
   };
-  for (const p of m.phases) phaseRow(p);
-  const height = y + 10;
   // Axis and grid.
   parts.push(`<text x="8" y="18" class="axis">phase / host</text>`);
   for (let t = 0; t <= total + 1e-9; t += step) {
@@ -100,19 +114,22 @@ export function renderTimeline(m: RunModel): string {
     parts.push(`<line x1="${xx}" y1="${rowsStart - 6}" x2="${xx}" y2="${height - 6}" class="grid"/>`);
     parts.push(`<text x="${xx}" y="18" class="axis" text-anchor="middle">${esc(fmtMs(t))}</text>`);
   }
-  return `<svg xmlns="http://www.w3.org/2000/svg" id="timeline" viewBox="0 0 ${LABEL_W + CHART_W + RIGHT_W} ${height}" width="100%" preserveAspectRatio="xMinYMin meet" role="img" aria-label="timeline of phases per host">${parts.join("")}${body.join("")}</svg>`;
+  out(`<svg xmlns="http://www.w3.org/2000/svg" id="timeline" viewBox="0 0 ${LABEL_W + CHART_W + RIGHT_W} ${height}" width="100%" preserveAspectRatio="xMinYMin meet" role="img" aria-label="timeline of phases per host">${parts.join("")}`);
+  for (const p of m.phases) phaseRow(p);
+  out(`</svg>`);
 }
 
-function commandsTable(m: RunModel): string {
-  if (!m.commands.length) return `<p class="muted">No remote commands were recorded.</p>`;
-  const max = Math.max(1, ...m.commands.map((c) => c.durationMs));
-  const rows = m.commands.map((c) => {
+function commandsTableTo(m: RunModel, out: Sink): void {
+  if (!m.commands.length) return out(`<p class="muted">No remote commands were recorded.</p>`);
+  const max = m.commands.reduce((a, c) => Math.max(a, c.durationMs), 1);
+  out(`<label class="filter"><input type="checkbox" id="only-failed"> only failed commands</label>
+<table id="commands"><thead><tr><th>at</th><th>host</th><th>phase</th><th>command</th><th>exit</th><th>took</th><th></th></tr></thead><tbody>`);
+  for (const c of m.commands) {
     const failed = commandFailed(c);
     const bar = `<span class="bar${failed ? " failed" : ""}" style="width:${Math.max(1, Math.round((c.durationMs / max) * 160))}px"></span>`;
-    return `<tr class="${failed ? "failed" : "ok"}"><td>${esc(fmtMs(c.start))}</td><td>${esc(c.host)}</td><td>${esc(c.phase ?? "")}</td><td title="${esc(c.command)}">${esc(c.label ?? c.command.split("\n")[0]!.slice(0, 100))}</td><td class="num">${c.code === null ? "killed" : c.code}</td><td class="num">${esc(fmtMs(c.durationMs))}</td><td>${bar}</td></tr>`;
-  });
-  return `<label class="filter"><input type="checkbox" id="only-failed"> only failed commands</label>
-<table id="commands"><thead><tr><th>at</th><th>host</th><th>phase</th><th>command</th><th>exit</th><th>took</th><th></th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
+    out(`<tr class="${failed ? "failed" : "ok"}"><td>${esc(fmtMs(c.start))}</td><td>${esc(c.host)}</td><td>${esc(c.phase ?? "")}</td><td title="${esc(c.command)}">${esc(c.label ?? c.command.split("\n")[0]!.slice(0, 100))}</td><td class="num">${c.code === null ? "killed" : c.code}</td><td class="num">${esc(fmtMs(c.durationMs))}</td><td>${bar}</td></tr>`);
+  }
+  out(`</tbody></table>`);
 }
 
 function hostTotals(m: RunModel): string {
@@ -127,6 +144,11 @@ function hostTotals(m: RunModel): string {
 }
 
 export function renderRunReport(m: RunModel): string {
+  return collect((out) => runReportTo(m, out));
+}
+
+/** The report, written to `out` piece by piece (a 200-host run's report is ≈ 8 MB: never one string). */
+function runReportTo(m: RunModel, out: Sink): void {
   const title = `kubesmith ${m.command} ${m.cluster}`;
   const outcome = m.outcome === "ok" ? "succeeded" : m.outcome === "failed" ? "FAILED" : "did not finish";
   const failedPhases = m.phases.filter((p) => p.status === "failed");
@@ -142,7 +164,7 @@ export function renderRunReport(m: RunModel): string {
     ...m.errors.map((e) => failure(`${e.host ? `${e.host}: ` : ""}${e.message} (exit code ${e.exitCode})`, e.host)),
   ];
   const slow = [...m.phases].filter((p) => p.status !== "skipped").sort((a, b) => b.end - b.start - (a.end - a.start)).slice(0, 3);
-  return `<!doctype html>
+  out(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(title)}</title>
@@ -185,11 +207,15 @@ ${failures.length ? `<div class="failures" id="failures"><b>What failed</b><ul>$
 ${slow.length ? `<p class="muted">Most time: ${slow.map((p) => `${esc(p.phase)} (${esc(fmtMs(p.end - p.start))})`).join(", ")}.</p>` : ""}
 <h2>Timeline</h2>
 <div class="legend"><span><i style="background:${COLORS.phase}"></i>phase</span><span><i style="background:${COLORS.hostDone}"></i>host done</span><span><i style="background:${COLORS.hostFailed}"></i>host failed</span><span><i style="background:${COLORS.running}"></i>unfinished</span><span><i style="background:${COLORS.command}"></i>commands (ticks)</span></div>
-<div class="timeline">${renderTimeline(m)}</div>
+<div class="timeline">`);
+  timelineTo(m, out);
+  out(`</div>
 <h2>Hosts</h2>
 ${hostTotals(m)}
 <h2>Commands</h2>
-${commandsTable(m)}
+`);
+  commandsTableTo(m, out);
+  out(`
 ${m.changeList.length ? `<h2>Changes</h2><table><thead><tr><th>phase</th><th>host</th><th>${m.dryRun ? "would change" : "changed"}</th></tr></thead><tbody>${m.changeList.map((c) => `<tr><td>${esc(c.phase)}</td><td>${esc(c.host)}</td><td>${esc(c.what)}</td></tr>`).join("")}</tbody></table>` : ""}
 ${m.warnings.length ? `<h2>Warnings</h2><ul>${m.warnings.map((w) => `<li>${esc(`${w.host ? `${w.host}: ` : ""}${w.message}`)}</li>`).join("")}</ul>` : ""}
 <h2>Final state</h2>
@@ -199,15 +225,61 @@ ${m.warnings.length ? `<h2>Warnings</h2><ul>${m.warnings.map((w) => `<li>${esc(`
 document.querySelectorAll("#commands tbody tr.ok").forEach(function(r){r.style.display=b.checked?"none":""});});})();
 </script>
 </body></html>
-`;
+`);
+}
+
+/** events.jsonl read 1 MiB at a time (a 200-host run's is ≈ 5 MB: never one string), cut at line ends. */
+function readEventsFile(file: string): Stamped[] {
+  const fd = openSync(file, "r");
+  const events: Stamped[] = [];
+  const buf = Buffer.alloc(1 << 20);
+  let rest = Buffer.alloc(0);
+  try {
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      const chunk = Buffer.concat([rest, buf.subarray(0, n)]);
+      const nl = chunk.lastIndexOf(10); // "\n" never occurs inside a UTF-8 sequence
+      if (nl < 0) {
+        rest = chunk;
+        continue;
+      }
+      for (const e of parseEvents(chunk.subarray(0, nl + 1).toString("utf8"))) events.push(e);
+      rest = Buffer.from(chunk.subarray(nl + 1));
+    }
+    if (rest.length) for (const e of parseEvents(rest.toString("utf8"))) events.push(e);
+  } finally {
+    closeSync(fd);
+  }
+  return events;
 }
 
 /** Reads <runDir>/events.jsonl and writes <runDir>/report.html; returns the report's path. */
 export function writeRunReport(runDir: string): string {
   const file = join(runDir, "events.jsonl");
   if (!existsSync(file)) throw new UsageError(`no events.jsonl in ${runDir}: not a kubesmith run directory`);
-  const model = buildRunModel(parseEvents(readFileSync(file, "utf8")));
+  const model = buildRunModel(readEventsFile(file));
   const out = join(runDir, REPORT_FILE);
-  writeFileSync(out, renderRunReport(model), { mode: 0o600 });
+  // Written in pieces of ≈ 256 KiB: building the whole report as one string, then a Buffer of it, took
+  // `up` past its memory budget at 200 hosts (issue 12; docs/performance.md).
+  const fd = openSync(out, "w", 0o600);
+  try {
+    let pending: string[] = [];
+    let size = 0;
+    const flush = () => {
+      let buf = Buffer.from(pending.join(""));
+      while (buf.length > 0) buf = buf.subarray(writeSync(fd, buf));
+      pending = [];
+      size = 0;
+    };
+    runReportTo(model, (s) => {
+      pending.push(s);
+      size += s.length;
+      if (size >= 256 * 1024) flush();
+    });
+    flush();
+  } finally {
+    closeSync(fd);
+  }
   return out;
 }

@@ -129,3 +129,26 @@ describe.skipIf(!!skipChromium)(`report.html in headless Chromium ${skipChromium
     expect(countColor(img, "#ef4444")).toBeGreaterThan(150);
   }, 90_000);
 });
+
+describe("writeRunReport on a large run (read and written in pieces, issue 12's memory budget)", () => {
+  it("writes exactly the report renderRunReport makes, for an events.jsonl of several MiB with multi-byte characters across the read boundaries", () => {
+    const d = tmp();
+    const base = syntheticRun({ fail: true });
+    // ≈ 3 MiB: many commands whose labels hold multi-byte UTF-8 (→, …, ≥), so that 1 MiB reads cut lines
+    // and characters in the middle
+    const extra = Array.from({ length: 12_000 }, (_, i) => ({
+      ...base.find((e) => e.kind === "command")!,
+      label: `step ${i} → … ≥ ${"é".repeat(i % 97)}`,
+    }));
+    const events = [...base.slice(0, -1), ...extra, base[base.length - 1]!];
+    const text = `${events.map((e) => JSON.stringify(e)).join("\n")}\n`;
+    expect(Buffer.byteLength(text)).toBeGreaterThan(2 * 1024 * 1024);
+    writeFileSync(join(d, "events.jsonl"), text);
+    const file = writeRunReport(d);
+    const expected = renderRunReport(buildRunModel(parseEvents(text)));
+    expect(readFileSync(file, "utf8") === expected).toBe(true);
+    expect(expected).toContain("step 11999 → … ≥");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+});
+

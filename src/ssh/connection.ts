@@ -732,7 +732,7 @@ export class SshRunner implements Runner {
     let r: RawResult;
     try {
       const w = await this.wrap(command, opts);
-      r = await this.runRaw(w.command, w.stdin, opts.timeoutMs ?? this.target.commandTimeoutMs, label, {
+      r = await this.runRaw(w.command, w.stdin, opts.timeoutMs ?? this.target.commandTimeoutMs * Math.max(1, opts.timeoutCommands ?? 1), label, {
         grouped: true,
         sudo: w.mode,
         ...(opts.afterInterrupt ? { afterInterrupt: true } : {}),

@@ -55,6 +55,11 @@ export interface ExecOptions {
   /** Overrides the target's command timeout. */
   timeoutMs?: number;
   /**
+   * The command runs this many commands one after another (a batch of Steps): its time limit is the
+   * target's per-command limit times this. Default 1; timeoutMs wins.
+   */
+  timeoutCommands?: number;
+  /**
    * Secrets this command uses: added to the run's list (util/secrets.ts), so they are redacted from this
    * and every later log entry, event and error, on every host (the target's credentials always are).
    */

@@ -9,7 +9,8 @@ import { loadClusterSecrets } from "../cluster/secrets.js";
 import { APISERVER_CHECK_SCRIPT, keepalivedSteps } from "../scripts/keepalived.js";
 import type { PackageManager } from "../scripts/packages.js";
 import { KUBEADM_API, joinGuardProbe, kubeadmInitCommand, kubeadmInitConfig, kubeadmJoinCommand, kubeadmJoinConfig } from "../scripts/kubeadm.js";
-import { quote } from "../ssh/quote.js";
+import { quote, sh } from "../ssh/quote.js";
+import { script } from "../scripts/step.js";
 import type { Runner } from "../ssh/types.js";
 import { connectKube, ensureKube } from "./api.js";
 import { removeStaleEtcdMember } from "./etcd-member.js";
@@ -50,21 +51,52 @@ function taintsOf(h: ClusterHost) {
   return h.spec.taints?.map((t) => ({ key: t.key, effect: t.effect, ...(t.value !== undefined ? { value: t.value } : {}) }));
 }
 
-async function isJoined(runner: Runner, kind: "worker" | "control-plane"): Promise<boolean> {
+/**
+ * Has kubeadm joined the host (as a control plane: also runs an API server)? Read from the facts gathered
+ * at the start of the run (the join guard's two files are among them), live only when they lack it.
+ */
+async function isJoined(ctx: ClusterContext, h: ClusterHost, runner: Runner, kind: "worker" | "control-plane"): Promise<boolean> {
+  const f = ctx.facts.get(h.name);
+  if (f?.kubeletConf !== undefined) return f.kubeletConf && (kind === "worker" || f.kubeadmState === "control-plane");
   const r = await runner.exec(joinGuardProbe(kind), { sudo: true, allowFailure: true, label: "already joined?" });
   return r.code === 0;
 }
 
-/** Upload a secret config, run a kubeadm command with it, always remove the file afterwards. */
-async function withSecretFile(runner: Runner, name: string, content: string, fn: (path: string) => Promise<void>, secrets: string[]) {
+/** What a secret-file command prints after its own output when it is asked for the cluster's CA. */
+const CA_MARK = "@@kubesmith-ca";
+
+/**
+ * One remote command: write a secret config (read from stdin: never argv, never a logged script) to a
+ * 0600 file in the work dir, run a kubeadm command with it, and remove the file however the command
+ * ends. With `ca`, the cluster CA (public) is printed after a marker, so it needs no download of its own.
+ * Returns the command's stdout (before the marker) and the CA.
+ */
+async function withSecretFile(
+  runner: Runner,
+  name: string,
+  content: string,
+  command: (path: string) => string,
+  o: { label: string; secrets: string[]; ca?: boolean },
+): Promise<{ stdout: string; ca?: string }> {
   const path = `${WORK_DIR}/${name}`;
-  await runner.exec(`mkdir -p ${quote(WORK_DIR)} && chmod 700 ${quote(WORK_DIR)}`, { sudo: true, label: "work dir" });
-  await runner.upload(path, content, { mode: 0o600, sudo: true });
-  try {
-    await fn(path);
-  } finally {
-    await runner.exec(`rm -f ${quote(path)}`, { sudo: true, allowFailure: true, label: `remove ${name}`, secrets });
-  }
+  const r = await runner.exec(
+    script(
+      "set -eu",
+      sh`mkdir -p ${WORK_DIR}`,
+      sh`chmod 700 ${WORK_DIR}`,
+      // removed on every way out: the end, a failure (set -e), or the run stopping it
+      sh`trap ${sh`rm -f ${path}`} EXIT`,
+      "trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM",
+      sh`(umask 077 && cat > ${path})`,
+      command(path),
+      o.ca ? sh`printf '\\n%s\\n' ${CA_MARK}; cat /etc/kubernetes/pki/ca.crt` : undefined,
+    ),
+    { sudo: true, stdin: content, label: o.label, secrets: o.secrets },
+  );
+  if (!o.ca) return { stdout: r.stdout };
+  const at = r.stdout.lastIndexOf(`\n${CA_MARK}\n`);
+  if (at < 0) throw new CommandError(runner.host, o.label, r.code, "no CA certificate after its output", `'${o.label}'`);
+  return { stdout: r.stdout.slice(0, at), ca: r.stdout.slice(at + CA_MARK.length + 2) };
 }
 
 export const controlPlaneEndpoint: Phase<ClusterContext> = {
@@ -161,11 +193,8 @@ export const kubeadmInit: Phase<ClusterContext> = {
         ...(inv.offline?.imageRepository ? { imageRepository: inv.offline.imageRepository } : {}),
       });
       const secrets = [token, certificateKey];
-      await withSecretFile(runner, "kubeadm-init.yaml", config, async (path) => {
-        await runner.exec(kubeadmInitCommand(path), { sudo: true, label: "kubeadm init", secrets });
-      }, secrets);
-      const ca = (await runner.download("/etc/kubernetes/pki/ca.crt", { sudo: true })).toString("utf8");
-      ctx.join = { token, certificateKey, caCertHash: caCertHash(ca) };
+      const { ca } = await withSecretFile(runner, "kubeadm-init.yaml", config, kubeadmInitCommand, { label: "kubeadm init", secrets, ca: true });
+      ctx.join = { token, certificateKey, caCertHash: caCertHash(ca!) };
       ctx.joined.add(h.name);
     });
   },
@@ -214,11 +243,12 @@ async function ensureJoinSecrets(ctx: ClusterContext, controlPlane: boolean): Pr
       // the log redaction before kubeadm echoes it back on stdout.
       pending = (async () => {
         const token = randomToken();
-        await withSecretFile(runner, `kubeadm-token-${randomBytes(4).toString("hex")}.yaml`, joinTokenConfig(token), async (path) => {
-          await runner.exec(`kubeadm token create --config ${quote(path)}`, { sudo: true, label: "create a join token", secrets: [token] });
-        }, [token]);
-        const ca = (await runner.download("/etc/kubernetes/pki/ca.crt", { sudo: true })).toString("utf8");
-        return { token, caCertHash: caCertHash(ca) };
+        const { ca } = await withSecretFile(runner, `kubeadm-token-${randomBytes(4).toString("hex")}.yaml`, joinTokenConfig(token), (path) => `kubeadm token create --config ${quote(path)}`, {
+          label: "create a join token",
+          secrets: [token],
+          ca: true,
+        });
+        return { token, caCertHash: caCertHash(ca!) };
       })();
       tokenInFlight.set(ctx, pending);
       pending.catch(() => tokenInFlight.delete(ctx));
@@ -229,13 +259,10 @@ async function ensureJoinSecrets(ctx: ClusterContext, controlPlane: boolean): Pr
     const key = randomBytes(32).toString("hex");
     // The key goes in a 0600 config file, not on kubeadm's command line (argv shows in ps).
     const config = stringify({ apiVersion: KUBEADM_API, kind: "InitConfiguration", certificateKey: key });
-    await withSecretFile(runner, "kubeadm-upload-certs.yaml", config, async (path) => {
-      await runner.exec(`kubeadm init phase upload-certs --upload-certs --config ${quote(path)}`, {
-        sudo: true,
-        secrets: [key],
-        label: "upload control-plane certificates",
-      });
-    }, [key]);
+    await withSecretFile(runner, "kubeadm-upload-certs.yaml", config, (path) => `kubeadm init phase upload-certs --upload-certs --config ${quote(path)}`, {
+      secrets: [key],
+      label: "upload control-plane certificates",
+    });
     ctx.join.certificateKey = key;
   }
   return ctx.join;
@@ -243,7 +270,7 @@ async function ensureJoinSecrets(ctx: ClusterContext, controlPlane: boolean): Pr
 
 async function joinHost(ctx: ClusterContext, h: ClusterHost, kind: "worker" | "control-plane"): Promise<string | undefined> {
   const runner = await ctx.runner(h.name);
-  if (await isJoined(runner, kind)) {
+  if (await isJoined(ctx, h, runner, kind)) {
     if (!(await missingFromCluster(ctx, h))) return "already joined";
     if (kind === "control-plane") {
       // Its etcd member may still be registered: resetting it here could cost quorum. Say so and leave it.
@@ -268,17 +295,15 @@ async function joinHost(ctx: ClusterContext, h: ClusterHost, kind: "worker" | "c
       ...(taintsOf(h) ? { taints: taintsOf(h)! } : {}),
     });
     const secrets = [s.token, ...(s.certificateKey ? [s.certificateKey] : [])];
-    await withSecretFile(runner, "kubeadm-join.yaml", config, async (path) => {
-      try {
-        await runner.exec(kubeadmJoinCommand(path), { sudo: true, label: `kubeadm join (${kind})`, secrets });
-      } catch (err) {
-        if (kind !== "control-plane" || !(err instanceof CommandError)) throw err;
-        // A half-joined control plane would break etcd quorum on the next member: reset it and retry once.
-        ctx.reporter.emit({ kind: "warning", host: h.name, message: `control-plane join failed (${err.oneLine()}); resetting and retrying once` });
-        await runner.exec("kubeadm reset -f", { sudo: true, label: "kubeadm reset after a failed join" });
-        await runner.exec(kubeadmJoinCommand(path), { sudo: true, label: `kubeadm join (${kind}, retry)`, secrets });
-      }
-    }, secrets);
+    try {
+      await withSecretFile(runner, "kubeadm-join.yaml", config, kubeadmJoinCommand, { label: `kubeadm join (${kind})`, secrets });
+    } catch (err) {
+      if (kind !== "control-plane" || !(err instanceof CommandError)) throw err;
+      // A half-joined control plane would break etcd quorum on the next member: reset it and retry once.
+      ctx.reporter.emit({ kind: "warning", host: h.name, message: `control-plane join failed (${err.oneLine()}); resetting and retrying once` });
+      await runner.exec("kubeadm reset -f", { sudo: true, label: "kubeadm reset after a failed join" });
+      await withSecretFile(runner, "kubeadm-join.yaml", config, kubeadmJoinCommand, { label: `kubeadm join (${kind}, retry)`, secrets });
+    }
     ctx.joined.add(h.name);
   });
   return undefined;

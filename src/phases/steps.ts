@@ -8,9 +8,10 @@
 // when the check still fails), then for each later step probe it (as it is now, after the applies before
 // it) and apply it only when that probe fails. Each step still goes through change() on its own, in order,
 // before its result is read, so the journal, plan and report are those of the step-by-step loop; a failure
-// is reported for the step whose marker says so. A batch ends before a step it cannot carry: one that
-// needs its own stdin (secret file contents), runs with another sudo setting, or installs packages while
-// the index is stale (refreshed first on its own, phases/packages.ts). A step whose package-manager apply
+// is reported for the step whose marker says so. A script carries one stdin (secret file contents), read
+// once into a shell variable and fed to the steps that take it (printf is a builtin: no argv). A batch
+// ends before a step it cannot carry: one with other stdin, another sudo setting, or one that installs
+// packages while the index is stale (refreshed first on its own, phases/packages.ts). A step whose package-manager apply
 // failed transiently is tried again on its own with the usual backoff. Steps after a batch that ended
 // early are probed again, in one script, before anything is decided for them.
 import { randomBytes } from "node:crypto";
@@ -35,20 +36,28 @@ export async function stepNeeded(runner: Runner, s: Step): Promise<boolean> {
 /** The marker every line of a step script's own output starts with: a random nonce per script. */
 const MARK = "@@kubesmith-step";
 
-/** Can this step's probe or apply share a script with others (no stdin of its own)? */
-const batchable = (s: Step) => s.stdin === undefined;
 const sudoOf = (s: Step) => s.sudo ?? true;
 
-/** One subshell per step, so that its own exit (or set -e) ends only that step. */
-function sub(text: string, quiet = false): string {
-  return `(\n${text}\n)${quiet ? " >/dev/null 2>&1" : ""}`;
+/** Can step s join a script of these sudo setting and stdin? */
+const fits = (s: Step, sudo: boolean, stdin: string | undefined) => sudoOf(s) === sudo && (s.stdin === undefined || stdin === undefined || s.stdin === stdin);
+
+/** The stdin the steps share (at most one distinct value: see fits). */
+const stdinOf = (steps: readonly Step[]) => steps.find((s) => s.stdin !== undefined)?.stdin;
+
+/** Reads the script's stdin once, trailing newlines kept (the x is taken off again). */
+const READ_STDIN = "__in=$(cat; echo x); __in=${__in%x}";
+
+/** One subshell per step, so that its own exit (or set -e) ends only that step; stdin fed when it takes it. */
+function sub(s: Step, text: string, quiet = false): string {
+  return `${s.stdin !== undefined ? `printf '%s' "$__in" | ` : ""}(\n${text}\n)${quiet ? " >/dev/null 2>&1" : ""}`;
 }
 
 /** Probes of several steps in one POSIX sh script: one line `@@kubesmith-step NONCE I CODE` per step. */
 export function probeScript(steps: readonly Step[], nonce: string): string {
   const lines = [`# kubesmith: probe ${steps.map((s) => s.id).join(", ")}`];
+  if (stdinOf(steps) !== undefined) lines.push(READ_STDIN);
   steps.forEach((s, i) => {
-    lines.push(sub(s.probe, true), `printf '${MARK} ${nonce} ${i} %s\\n' "$?"`);
+    lines.push(sub(s, s.probe, true), `printf '${MARK} ${nonce} ${i} %s\\n' "$?"`);
   });
   return lines.join("\n");
 }
@@ -69,14 +78,15 @@ export interface BatchEntry {
  */
 export function batchScript(entries: readonly BatchEntry[], nonce: string): string {
   const lines = [`# kubesmith: apply ${entries.map((e) => e.step.id).join(", ")} (each in order, as needed)`];
+  if (stdinOf(entries.map((e) => e.step)) !== undefined) lines.push(READ_STDIN);
   const mark = (i: number, result: string) =>
     `printf '\\n${MARK} ${nonce} ${i} %s\\n' "${result}"; printf '\\n${MARK} ${nonce} ${i}\\n' >&2`;
   for (const [i, e] of entries.entries()) {
     const apply = [
-      sub(e.step.apply),
+      sub(e.step, e.step.apply),
       "rc=$?",
       `if [ "$rc" -eq 0 ]; then`,
-      sub(e.step.probe, true),
+      sub(e.step, e.step.probe, true),
       "p=$?",
       "else p=-; fi",
       mark(i, "applied $rc $p"),
@@ -86,7 +96,7 @@ export function batchScript(entries: readonly BatchEntry[], nonce: string): stri
       lines.push(...apply);
       continue;
     }
-    lines.push(sub(e.step.probe, true), `if [ "$?" -eq 0 ]; then`, mark(i, "skip"), "else");
+    lines.push(sub(e.step, e.step.probe, true), `if [ "$?" -eq 0 ]; then`, mark(i, "skip"), "else");
     if (e.mode === "stop") lines.push(mark(i, "needed"), "exit 0");
     else lines.push(...apply);
     lines.push("fi");
@@ -146,20 +156,21 @@ function secretsOf(steps: readonly Step[]): string[] {
 }
 
 /**
- * Probe steps: those without stdin in one script per sudo setting, the others one by one. Returns, per
- * step, whether it is needed (its probe failed).
+ * Probe steps in as few scripts as they fit in (usually one: one per sudo setting and distinct stdin).
+ * Returns, per step, whether it is needed (its probe failed).
  */
 export async function probeSteps(runner: Runner, steps: readonly Step[]): Promise<boolean[]> {
   const needed: boolean[] = new Array<boolean>(steps.length).fill(false);
-  const groups = new Map<boolean, number[]>();
-  for (let i = 0; i < steps.length; i++) {
-    const s = steps[i]!;
-    if (!batchable(s)) continue;
-    groups.set(sudoOf(s), [...(groups.get(sudoOf(s)) ?? []), i]);
-  }
-  const alone = steps.map((s, i) => (batchable(s) ? -1 : i)).filter((i) => i >= 0);
-  await Promise.all([
-    ...[...groups].map(async ([sudo, idx]) => {
+  const groups: { sudo: boolean; stdin: string | undefined; idx: number[] }[] = [];
+  steps.forEach((s, i) => {
+    const g = groups.find((x) => fits(s, x.sudo, x.stdin));
+    if (g) {
+      g.idx.push(i);
+      g.stdin ??= s.stdin;
+    } else groups.push({ sudo: sudoOf(s), stdin: s.stdin, idx: [i] });
+  });
+  await Promise.all(
+    groups.map(async ({ sudo, stdin, idx }) => {
       const group = idx.map((i) => steps[i]!);
       if (group.length === 1) {
         needed[idx[0]!] = await stepNeeded(runner, group[0]!);
@@ -171,16 +182,14 @@ export async function probeSteps(runner: Runner, steps: readonly Step[]): Promis
         sudo,
         allowFailure: true,
         label: `probe ${group.map((s) => s.id).join(", ")}`,
+        ...(stdin !== undefined ? { stdin } : {}),
         ...(secrets.length ? { secrets } : {}),
       });
       const outcomes = parseOutcomes(r, group.length, n);
       // A probe that did not report (the script was cut off) counts as needed, as a failed probe does.
       idx.forEach((i, k) => (needed[i] = outcomes[k]?.kind !== "skip"));
     }),
-    ...alone.map(async (i) => {
-      needed[i] = await stepNeeded(runner, steps[i]!);
-    }),
-  ]);
+  );
   return needed;
 }
 
@@ -229,9 +238,11 @@ export async function applySteps(ctx: PhaseContext, host: string, runner: Runner
     const first = steps[from]!;
     const entries: BatchEntry[] = [{ step: first, mode: "apply" }];
     let indexStale = first.packageIndex?.use === "repository";
+    let stdin = first.stdin;
     for (let i = from + 1; i < steps.length; i++) {
       const s = steps[i]!;
-      if (!batchable(s) || sudoOf(s) !== sudoOf(first)) break;
+      if (!fits(s, sudoOf(first), stdin)) break;
+      stdin ??= s.stdin;
       const installs = s.packageIndex?.use === "install";
       // An install after a repository change (or with a stale index) must not run before its refresh.
       const stop = installs && (indexStale || needsIndexRefresh(ctx, host, s));
@@ -246,6 +257,7 @@ export async function applySteps(ctx: PhaseContext, host: string, runner: Runner
       allowFailure: true,
       label: batch.length === 1 ? first.id : `apply ${first.id} … ${batch[batch.length - 1]!.id} (as needed)`,
       timeoutCommands: batch.length,
+      ...(stdin !== undefined ? { stdin } : {}),
       ...(secrets.length ? { secrets } : {}),
     });
     const got = parseOutcomes(r, entries.length, n);
@@ -276,11 +288,6 @@ export async function applySteps(ctx: PhaseContext, host: string, runner: Runner
     changed[i] = true;
     await change(ctx, host, s.what, async () => {
       if (o === undefined || o.kind === "needed") {
-        if (!batchable(s)) {
-          await applyAlone(s);
-          staleFrom = Math.min(staleFrom, i + 1);
-          return;
-        }
         await refreshIndexIfStale(ctx, host, runner, s);
         await runBatch(i);
         o = outcomes.get(i);

@@ -124,22 +124,35 @@ describe("Steps in one probe script and one batch of applies", () => {
     expect(r.calls.length).toBe(2);
   });
 
-  it("a step with its own stdin (secret contents) is probed and applied alone; the steps after it are probed again", async () => {
-    const secret = fileStep("s", {
-      probe: `want=$(cat)\n[ "$(cat ${quote(join(dir, "s"))} 2>/dev/null)" = "$want" ]`,
-      apply: `set -eu\nwant=$(cat)\necho s >> ${quote(join(dir, "applied"))}\nprintf '%s' "$want" > ${quote(join(dir, "s"))}`,
-      stdin: "hunter2",
-      secrets: ["hunter2"],
-    });
+  it("a step with stdin (secret contents) shares the scripts: the stdin read once, fed to it alone, never in the script", async () => {
+    const secretStep = (id: string, value: string) =>
+      fileStep(id, {
+        probe: `want=$(cat)\n[ "$(cat ${quote(join(dir, id))} 2>/dev/null)" = "$want" ]`,
+        apply: `set -eu\nwant=$(cat)\necho ${id} >> ${quote(join(dir, "applied"))}\nprintf '%s' "$want" > ${quote(join(dir, id))}`,
+        stdin: value,
+        secrets: [value],
+      });
+    const scripts: string[] = [];
+    const r = shRunner((cmd) => void scripts.push(cmd));
     const c = ctx();
-    const r = shRunner();
-    expect(await runSteps(c, "h1", r, [fileStep("a"), secret, fileStep("b")])).toBe(3);
-    expect(readFileSync(join(dir, "s"), "utf8")).toBe("hunter2");
-    expect(applied()).toEqual(["a", "s", "b"]);
-    // after a's apply the rest is probed again (as the step-by-step loop would), s alone since it has stdin
-    expect(r.calls.map((x) => x.label)).toEqual(["probe a, b", "probe s", "a", "probe b", "probe s", "s", "probe s", "probe b", "b"]);
-    // the secret only ever travels on stdin
-    expect(r.calls.filter((x) => x.stdin === "hunter2").map((x) => x.label)).toEqual(["probe s", "probe s", "s", "probe s"]);
+    // a reads stdin too: it must get nothing of the secret
+    const a = fileStep("a", { apply: `set -eu\necho a >> ${quote(join(dir, "applied"))}\ncat > ${quote(join(dir, "a"))}` });
+    expect(await runSteps(c, "h1", r, [a, secretStep("s", "hunter2\n\n"), fileStep("b"), secretStep("t", "other")])).toBe(4);
+    expect(readFileSync(join(dir, "s"), "utf8")).toBe("hunter2"); // $(cat) in the step drops the trailing newlines, as it does alone
+    expect(readFileSync(join(dir, "a"), "utf8")).toBe("");
+    expect(readFileSync(join(dir, "t"), "utf8")).toBe("other");
+    expect(applied()).toEqual(["a", "s", "b", "t"]);
+    // one stdin per script: t (other contents) is probed in a script of its own, probed again after the batch and applied (and checked) in one script
+    expect(r.calls.map((x) => x.label)).toEqual(["probe a, s, b", "probe t", "apply a … b (as needed)", "probe t", "t"]);
+    expect(r.calls.map((x) => x.stdin)).toEqual(["hunter2\n\n", "other", "hunter2\n\n", "other", "other"]);
+    for (const sc of scripts) expect(sc).not.toMatch(/hunter2|other/);
+  });
+
+  it("a secret's trailing newlines reach a step that keeps them", async () => {
+    const keep = fileStep("k", { probe: "false", apply: `cat > ${quote(join(dir, "k"))}`, stdin: "x\n\n" });
+    const probe = fileStep("p", { probe: `[ -e ${quote(join(dir, "k"))} ]` });
+    await runSteps(ctx(), "h1", shRunner(), [keep, probe]).catch(() => undefined);
+    expect(readFileSync(join(dir, "k"), "utf8")).toBe("x\n\n");
   });
 });
 

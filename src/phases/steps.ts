@@ -52,10 +52,15 @@ function sub(s: Step, text: string, quiet = false): string {
   return `${s.stdin !== undefined ? `printf '%s' "$__in" | ` : ""}(\n${text}\n)${quiet ? " >/dev/null 2>&1" : ""}`;
 }
 
-/** Probes of several steps in one POSIX sh script: one line `@@kubesmith-step NONCE I CODE` per step. */
-export function probeScript(steps: readonly Step[], nonce: string): string {
+/**
+ * Probes of several steps in one POSIX sh script: one line `@@kubesmith-step NONCE I CODE` per step. A
+ * prelude (a read-only command whose output the caller wants, e.g. a file to read) runs first; its
+ * stdout ends at the line `@@kubesmith-step NONCE prelude`.
+ */
+export function probeScript(steps: readonly Step[], nonce: string, prelude?: string): string {
   const lines = [`# kubesmith: probe ${steps.map((s) => s.id).join(", ")}`];
   if (stdinOf(steps) !== undefined) lines.push(READ_STDIN);
+  if (prelude !== undefined) lines.push(`(\n${prelude}\n) </dev/null 2>/dev/null`, `printf '\\n${MARK} ${nonce} prelude\\n'`);
   steps.forEach((s, i) => {
     lines.push(sub(s, s.probe, true), `printf '${MARK} ${nonce} ${i} %s\\n' "$?"`);
   });
@@ -160,7 +165,16 @@ function secretsOf(steps: readonly Step[]): string[] {
  * Returns, per step, whether it is needed (its probe failed).
  */
 export async function probeSteps(runner: Runner, steps: readonly Step[]): Promise<boolean[]> {
+  return (await probeStepsWith(runner, steps)).needed;
+}
+
+/**
+ * probeSteps with a prelude: a read-only command (run as root) whose stdout comes back too, in the same
+ * round trip as the probes (the first script run as root).
+ */
+export async function probeStepsWith(runner: Runner, steps: readonly Step[], prelude?: string): Promise<{ needed: boolean[]; prelude?: string }> {
   const needed: boolean[] = new Array<boolean>(steps.length).fill(false);
+  let preludeOut: string | undefined;
   const groups: { sudo: boolean; stdin: string | undefined; idx: number[] }[] = [];
   steps.forEach((s, i) => {
     const g = groups.find((x) => fits(s, x.sudo, x.stdin));
@@ -169,31 +183,44 @@ export async function probeSteps(runner: Runner, steps: readonly Step[]): Promis
       g.stdin ??= s.stdin;
     } else groups.push({ sudo: sudoOf(s), stdin: s.stdin, idx: [i] });
   });
+  const withPrelude = prelude === undefined ? -1 : Math.max(-1, groups.findIndex((g) => g.sudo));
+  if (prelude !== undefined && withPrelude < 0) groups.push({ sudo: true, stdin: undefined, idx: [] });
+  const preludeGroup = prelude === undefined ? -1 : withPrelude < 0 ? groups.length - 1 : withPrelude;
   await Promise.all(
-    groups.map(async ({ sudo, stdin, idx }) => {
+    groups.map(async ({ sudo, stdin, idx }, gi) => {
       const group = idx.map((i) => steps[i]!);
-      if (group.length === 1) {
+      const pre = gi === preludeGroup ? prelude : undefined;
+      if (group.length === 1 && pre === undefined) {
         needed[idx[0]!] = await stepNeeded(runner, group[0]!);
         return;
       }
       const n = nonce();
       const secrets = secretsOf(group);
-      const r = await runner.exec(probeScript(group, n), {
+      const r = await runner.exec(probeScript(group, n, pre), {
         sudo,
         allowFailure: true,
         label: `probe ${group.map((s) => s.id).join(", ")}`,
         ...(stdin !== undefined ? { stdin } : {}),
         ...(secrets.length ? { secrets } : {}),
       });
-      const outcomes = parseOutcomes(r, group.length, n);
+      let out = r;
+      if (pre !== undefined) {
+        const end = `\n${MARK} ${n} prelude\n`;
+        const at = r.stdout.indexOf(end);
+        preludeOut = at < 0 ? "" : r.stdout.slice(0, at);
+        out = { ...r, stdout: at < 0 ? r.stdout : r.stdout.slice(at + end.length) };
+      }
+      const outcomes = parseOutcomes(out, group.length, n);
       // A probe that did not report (the script was cut off) counts as needed, as a failed probe does.
       idx.forEach((i, k) => (needed[i] = outcomes[k]?.kind !== "skip"));
     }),
   );
-  return needed;
+  return { needed, ...(preludeOut !== undefined ? { prelude: preludeOut } : {}) };
 }
 
 export interface StepRunOptions {
+  /** Verdicts of probes already run for these steps (current: nothing applied since); undefined ones are probed. */
+  probed?: readonly (boolean | undefined)[];
   /** The error for a step whose apply failed (default: CommandError naming the step's id). */
   failure?: (s: Step, r: { code: number | null; stdout: string; stderr: string }) => KubesmithError | undefined;
 }
@@ -208,7 +235,10 @@ export async function applySteps(ctx: PhaseContext, host: string, runner: Runner
   const changed = steps.map(() => false);
   if (!steps.length) return changed;
   throwIfInterrupted(ctx);
-  let needed = await probeSteps(runner, steps);
+  const unknown = steps.map((_, i) => i).filter((i) => opts.probed?.[i] === undefined);
+  const fresh = unknown.length ? await probeSteps(runner, unknown.map((i) => steps[i]!)) : [];
+  let needed = steps.map((_, i) => opts.probed?.[i] ?? false);
+  unknown.forEach((i, k) => (needed[i] = fresh[k]!));
   /** Outcomes a batch script reported, by step index. */
   const outcomes = new Map<number, StepOutcome>();
   /** Steps from here on were probed before an apply that ran after: probe them again before deciding. */

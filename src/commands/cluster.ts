@@ -15,7 +15,7 @@ import { parseFailureBound } from "../phases/partial.js";
 
 export interface ClusterFlags {
   inventory?: string;
-  concurrency: string;
+  concurrency?: string;
   hostKeyPolicy?: "strict" | "accept-new" | "off";
   stateDir?: string;
   dryRun?: boolean;

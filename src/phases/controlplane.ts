@@ -13,6 +13,7 @@ import { quote, sh } from "../ssh/quote.js";
 import { script } from "../scripts/step.js";
 import type { Runner } from "../ssh/types.js";
 import { connectKube, ensureKube } from "./api.js";
+import { prefetchedAdminConf } from "./hosts.js";
 import { removeStaleEtcdMember } from "./etcd-member.js";
 import { requireLiveApi } from "./reach.js";
 import type { ClusterContext, JoinSecrets } from "./context.js";
@@ -166,6 +167,8 @@ export const kubeadmInit: Phase<ClusterContext> = {
   async run(ctx) {
     const h = ctx.model.first;
     const inv = ctx.model.inventory;
+    // an init makes a new admin.conf: the one read with the lock is stale from here on
+    if (ctx.prefetched) ctx.prefetched = { host: ctx.prefetched.host, facts: ctx.prefetched.facts };
     if (ctx.joined.has(h.name)) {
       await change(ctx, h.name, "repair: kubeadm reset (kubeadm init did not finish: the API does not answer with this Node)", async () => {
         await (await ctx.runner(h.name)).exec("kubeadm reset -f", { sudo: true, label: "kubeadm reset (half-done init)" });
@@ -208,7 +211,7 @@ async function initFinished(ctx: ClusterContext, readyTimeoutMs = 20_000): Promi
   if (ctx.kube) return (await ctx.kube.get("v1", "Node", ctx.model.first.name).catch(() => undefined)) !== undefined;
   let adminConf: string;
   try {
-    adminConf = (await (await ctx.runner(ctx.model.first.name)).download("/etc/kubernetes/admin.conf", { sudo: true })).toString("utf8");
+    adminConf = prefetchedAdminConf(ctx) ?? (await (await ctx.runner(ctx.model.first.name)).download("/etc/kubernetes/admin.conf", { sudo: true })).toString("utf8");
   } catch {
     return false;
   }

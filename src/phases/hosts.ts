@@ -28,6 +28,34 @@ export function firewallPlan(model: ClusterModel, h: ClusterHost): FirewallPlan 
   };
 }
 
+/** Where admin.conf's contents start in the lock host's prefetch output (not logged: a secret). */
+const ADMIN_CONF_MARK = "@@kubesmith-admin-conf";
+const ADMIN_CONF = "/etc/kubernetes/admin.conf";
+
+/**
+ * What the lock's round trip also reads on its host (cluster/lock.ts `then`): the facts, and admin.conf
+ * when there is one, after a marker from which the logs leave it out.
+ */
+export function lockPrefetch(): { script: string; secretAfter: string } {
+  return {
+    // the facts script ends with its own exit: a subshell of its own
+    script: `(\n${factsScript()}\n)\nif [ -f ${ADMIN_CONF} ]; then printf '%s\\n' '${ADMIN_CONF_MARK}'; cat ${ADMIN_CONF}; fi`,
+    secretAfter: ADMIN_CONF_MARK,
+  };
+}
+
+/** Keep what the lock's round trip read on `host` for the phases (facts, admin.conf). */
+export function keepPrefetched(ctx: ClusterContext, host: string, stdout: string | undefined): void {
+  if (stdout === undefined) return;
+  const at = stdout.indexOf(`${ADMIN_CONF_MARK}\n`);
+  ctx.prefetched = at < 0 ? { host, facts: stdout } : { host, facts: stdout.slice(0, at), adminConf: stdout.slice(at + ADMIN_CONF_MARK.length + 1) };
+}
+
+/** admin.conf read with the lock, while its host leads the run and no kubeadm init ran since; else undefined. */
+export function prefetchedAdminConf(ctx: ClusterContext): string | undefined {
+  return ctx.prefetched?.host === ctx.model.first.name ? ctx.prefetched.adminConf : undefined;
+}
+
 export const gatherFacts: Phase<ClusterContext> = {
   title: "connect and gather facts",
   async run(ctx) {
@@ -35,9 +63,9 @@ export const gatherFacts: Phase<ClusterContext> = {
       await forHosts(ctx, ctx.model.hosts, async (h) => {
         const failed = failedBeforeFacts(ctx, h.name);
         if (failed) throw failed;
-        const runner = await ctx.runner(h.name);
-        const r = await runner.exec(factsScript(), { sudo: true, label: "gather facts" });
-        const f = parseFacts(r.stdout);
+        // the lock's host: read in the lock's round trip
+        const pre = ctx.prefetched?.host === h.name ? ctx.prefetched.facts : undefined;
+        const f = parseFacts(pre ?? (await (await ctx.runner(h.name)).exec(factsScript(), { sudo: true, label: "gather facts" })).stdout);
         ctx.facts.set(h.name, f);
         if (f.kubeadmState !== "none") ctx.joined.add(h.name);
         return `${f.osPretty}, ${f.cpus} CPU, ${f.memoryMiB} MiB${f.kubeadmState !== "none" ? `, already set up (${f.kubeadmState})` : ""}`;

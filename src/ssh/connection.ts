@@ -763,7 +763,7 @@ export class SshRunner implements Runner {
       ...(opts.label !== undefined ? { label: opts.label } : {}),
       command,
       code: r.code,
-      stdout: r.stdout.toString("utf8"),
+      stdout: hideSecretStdout(r.stdout.toString("utf8"), opts.secretStdoutAfter),
       stderr: r.stderr.toString("utf8"),
       ...(r.signal ? { error: `killed by signal ${r.signal}` } : {}),
       ...(opts.allowFailure ? { check: true } : {}),
@@ -996,4 +996,13 @@ function lossReason(e: SshErr): string {
 
 function stripHost(host: string, msg: string): string {
   return msg.startsWith(`${host}: `) ? msg.slice(host.length + 2) : msg;
+}
+
+/** stdout as logged: from the secret marker line on (ExecOptions.secretStdoutAfter) only its size. */
+export function hideSecretStdout(stdout: string, marker: string | undefined): string {
+  if (marker === undefined) return stdout;
+  const at = stdout.indexOf(`${marker}\n`);
+  if (at < 0) return stdout;
+  const rest = stdout.length - at - marker.length - 1;
+  return `${stdout.slice(0, at + marker.length + 1)}[${rest} bytes not logged]\n`;
 }

@@ -60,6 +60,11 @@ export interface ExecOptions {
    */
   timeoutCommands?: number;
   /**
+   * A marker line in stdout after which the output is secret (a file read for the caller, e.g.
+   * admin.conf): the logs and events get `[N bytes not logged]` in its place; the caller gets it all.
+   */
+  secretStdoutAfter?: string;
+  /**
    * Secrets this command uses: added to the run's list (util/secrets.ts), so they are redacted from this
    * and every later log entry, event and error, on every host (the target's credentials always are).
    */

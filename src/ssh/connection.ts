@@ -931,7 +931,8 @@ export class SshRunner implements Runner {
 
   async download(remotePath: string, opts: { sudo?: boolean } = {}): Promise<Buffer> {
     if (opts.sudo && (await this.sudoMode()) !== "none") {
-      const r = await this.execRaw(`cat -- ${quote(remotePath)}`, { sudo: true, label: `download ${remotePath}` });
+      // a file's contents are not the log's (admin.conf holds a client key): only their size is logged, as over SFTP
+      const r = await this.execRaw(`cat -- ${quote(remotePath)}`, { sudo: true, label: `download ${remotePath}`, secretStdoutAfter: "" });
       return r.stdout;
     }
     return this.logged(`download ${remotePath}`, `download ${remotePath}`, async () => {
@@ -1001,6 +1002,7 @@ function stripHost(host: string, msg: string): string {
 /** stdout as logged: from the secret marker line on (ExecOptions.secretStdoutAfter) only its size. */
 export function hideSecretStdout(stdout: string, marker: string | undefined): string {
   if (marker === undefined) return stdout;
+  if (marker === "") return stdout ? `[${stdout.length} bytes not logged]\n` : "";
   const at = stdout.indexOf(`${marker}\n`);
   if (at < 0) return stdout;
   const rest = stdout.length - at - marker.length - 1;

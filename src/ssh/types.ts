@@ -62,6 +62,7 @@ export interface ExecOptions {
   /**
    * A marker line in stdout after which the output is secret (a file read for the caller, e.g.
    * admin.conf): the logs and events get `[N bytes not logged]` in its place; the caller gets it all.
+   * "" hides all of stdout (a downloaded file).
    */
   secretStdoutAfter?: string;
   /**

@@ -9,6 +9,8 @@ describe("secret stdout", () => {
     expect(hideSecretStdout("facts=1\n@@m\nclient-key-data: c2VjcmV0\n", "@@m")).toBe("facts=1\n@@m\n[26 bytes not logged]\n");
     expect(hideSecretStdout("facts=1\n", "@@m")).toBe("facts=1\n");
     expect(hideSecretStdout("a\n@@m\nb\n", undefined)).toBe("a\n@@m\nb\n");
+    // "": a downloaded file, all of it
+    expect(hideSecretStdout("apiVersion: v1\n", "")).toBe("[15 bytes not logged]\n");
   });
 
   it("the lock's round trip runs the read-only script after the lock's part and returns its output", async () => {

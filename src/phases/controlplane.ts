@@ -18,7 +18,8 @@ import { removeStaleEtcdMember } from "./etcd-member.js";
 import { requireLiveApi } from "./reach.js";
 import type { ClusterContext, JoinSecrets } from "./context.js";
 import { change, forHosts, type Phase } from "./run.js";
-import { runSteps } from "./steps.js";
+import { applySteps, probedAhead } from "./steps.js";
+import type { Step } from "../scripts/step.js";
 
 const WORK_DIR = "/var/lib/kubesmith";
 const ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -63,22 +64,24 @@ async function isJoined(ctx: ClusterContext, h: ClusterHost, runner: Runner, kin
   return r.code === 0;
 }
 
-/** What a secret-file command prints after its own output when it is asked for the cluster's CA. */
+/** What a secret-file command prints after its own output when it is asked for the cluster's CA, and for admin.conf. */
 const CA_MARK = "@@kubesmith-ca";
+const ADMIN_CONF_MARK = "@@kubesmith-init-admin-conf";
 
 /**
  * One remote command: write a secret config (read from stdin: never argv, never a logged script) to a
  * 0600 file in the work dir, run a kubeadm command with it, and remove the file however the command
- * ends. With `ca`, the cluster CA (public) is printed after a marker, so it needs no download of its own.
- * Returns the command's stdout (before the marker) and the CA.
+ * ends. With `ca`, the cluster CA (public) is printed after a marker, so it needs no download of its own;
+ * with `adminConf` also admin.conf, after a marker from which the logs leave the output out (a secret).
+ * Returns the command's stdout (before the markers), the CA and admin.conf.
  */
 async function withSecretFile(
   runner: Runner,
   name: string,
   content: string,
   command: (path: string) => string,
-  o: { label: string; secrets: string[]; ca?: boolean },
-): Promise<{ stdout: string; ca?: string }> {
+  o: { label: string; secrets: string[]; ca?: boolean; adminConf?: boolean },
+): Promise<{ stdout: string; ca?: string; adminConf?: string }> {
   const path = `${WORK_DIR}/${name}`;
   const r = await runner.exec(
     script(
@@ -91,13 +94,49 @@ async function withSecretFile(
       sh`(umask 077 && cat > ${path})`,
       command(path),
       o.ca ? sh`printf '\\n%s\\n' ${CA_MARK}; cat /etc/kubernetes/pki/ca.crt` : undefined,
+      o.adminConf ? sh`printf '\\n%s\\n' ${ADMIN_CONF_MARK}; cat /etc/kubernetes/admin.conf` : undefined,
     ),
-    { sudo: true, stdin: content, label: o.label, secrets: o.secrets },
+    { sudo: true, stdin: content, label: o.label, secrets: o.secrets, ...(o.adminConf ? { secretStdoutAfter: ADMIN_CONF_MARK } : {}) },
   );
-  if (!o.ca) return { stdout: r.stdout };
-  const at = r.stdout.lastIndexOf(`\n${CA_MARK}\n`);
+  let out = r.stdout;
+  let adminConf: string | undefined;
+  if (o.adminConf) {
+    const at = out.lastIndexOf(`\n${ADMIN_CONF_MARK}\n`);
+    if (at < 0) throw new CommandError(runner.host, o.label, r.code, "no admin.conf after its output", `'${o.label}'`);
+    adminConf = out.slice(at + ADMIN_CONF_MARK.length + 2);
+    out = out.slice(0, at);
+  }
+  if (!o.ca) return { stdout: out, ...(adminConf !== undefined ? { adminConf } : {}) };
+  const at = out.lastIndexOf(`\n${CA_MARK}\n`);
   if (at < 0) throw new CommandError(runner.host, o.label, r.code, "no CA certificate after its output", `'${o.label}'`);
-  return { stdout: r.stdout.slice(0, at), ca: r.stdout.slice(at + CA_MARK.length + 2) };
+  return { stdout: out.slice(0, at), ca: out.slice(at + CA_MARK.length + 2), ...(adminConf !== undefined ? { adminConf } : {}) };
+}
+
+/**
+ * A control plane's keepalived Steps for the API VIP, or undefined when the endpoint is not a VIP.
+ * authPass: the VRRP password (read for VRRPv2 only).
+ */
+export function apiVipSteps(ctx: ClusterContext, h: ClusterHost, authPass: string | undefined): Step[] | undefined {
+  const cpe = ctx.model.inventory.cluster.controlPlaneEndpoint;
+  if (!cpe || !("vip" in cpe)) return undefined;
+  const cps = ctx.model.controlPlanes;
+  const i = cps.indexOf(h);
+  return keepalivedSteps({
+    packageManager: ctx.facts.get(h.name)!.packageManager as PackageManager,
+    vip: cpe.vip,
+    interface: cpe.interface,
+    routerId: routerIdFor(ctx.model.name),
+    // The first control plane holds the VIP while it is healthy; the spread stays below the check weight.
+    priority: 150 - Math.min(i, 20) * 2,
+    peers: cps.filter((x) => x !== h).map((x) => x.nodeIP),
+    self: h.nodeIP,
+    vrrpVersion: cpe.vrrpVersion ?? 3,
+    ...(authPass !== undefined ? { authPass } : {}),
+    ...(cpe.advertInt !== undefined ? { advertInt: cpe.advertInt } : {}),
+    ...(cpe.unicast === false ? { unicast: false } : {}),
+    healthCheck: APISERVER_CHECK_SCRIPT,
+    ...(cpe.port ? { apiserverPort: cpe.port } : {}),
+  });
 }
 
 export const controlPlaneEndpoint: Phase<ClusterContext> = {
@@ -111,26 +150,11 @@ export const controlPlaneEndpoint: Phase<ClusterContext> = {
     // VRRPv3 (the default) has no authentication: the VRRP password is only read for version 2.
     const version = cpe.vrrpVersion ?? 3;
     const authPass = version === 2 ? loadClusterSecrets(ctx.stateDir, ctx.model.name, { create: !ctx.dryRun }).vrrpPass : undefined;
-    const cps = ctx.model.controlPlanes;
-    await forHosts(ctx, cps, async (h) => {
-      const i = cps.indexOf(h);
-      const steps = keepalivedSteps({
-        packageManager: ctx.facts.get(h.name)!.packageManager as PackageManager,
-        vip: cpe.vip,
-        interface: cpe.interface,
-        routerId: routerIdFor(ctx.model.name),
-        // The first control plane holds the VIP while it is healthy; the spread stays below the check weight.
-        priority: 150 - Math.min(i, 20) * 2,
-        peers: cps.filter((x) => x !== h).map((x) => x.nodeIP),
-        self: h.nodeIP,
-        vrrpVersion: version,
-        ...(authPass !== undefined ? { authPass } : {}),
-        ...(cpe.advertInt !== undefined ? { advertInt: cpe.advertInt } : {}),
-        ...(cpe.unicast === false ? { unicast: false } : {}),
-        healthCheck: APISERVER_CHECK_SCRIPT,
-        ...(cpe.port ? { apiserverPort: cpe.port } : {}),
-      });
-      const n = await runSteps(ctx, h.name, await ctx.runner(h.name), steps);
+    await forHosts(ctx, ctx.model.controlPlanes, async (h) => {
+      const steps = apiVipSteps(ctx, h, authPass)!;
+      // probed with the host's prepare steps when nothing changed on it since (phases/steps.ts)
+      const probed = probedAhead(ctx, h.name, steps);
+      const n = (await applySteps(ctx, h.name, await ctx.runner(h.name), steps, probed ? { probed } : {})).filter(Boolean).length;
       return n ? undefined : "already in place";
     });
   },
@@ -196,8 +220,10 @@ export const kubeadmInit: Phase<ClusterContext> = {
         ...(inv.offline?.imageRepository ? { imageRepository: inv.offline.imageRepository } : {}),
       });
       const secrets = [token, certificateKey];
-      const { ca } = await withSecretFile(runner, "kubeadm-init.yaml", config, kubeadmInitCommand, { label: "kubeadm init", secrets, ca: true });
+      const { ca, adminConf } = await withSecretFile(runner, "kubeadm-init.yaml", config, kubeadmInitCommand, { label: "kubeadm init", secrets, ca: true, adminConf: true });
       ctx.join = { token, certificateKey, caCertHash: caCertHash(ca!) };
+      // the admin.conf this init made, for the API connection that follows (phases/api.ts ensureKube)
+      ctx.prefetched = { host: h.name, facts: ctx.prefetched?.host === h.name ? ctx.prefetched.facts : "", adminConf: adminConf! };
       ctx.joined.add(h.name);
     });
   },

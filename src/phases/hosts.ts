@@ -12,7 +12,9 @@ import type { ClusterContext } from "./context.js";
 import { fatalErrors, remaining } from "./partial.js";
 import { failedBeforeFacts, unreachablePolicy } from "./reach.js";
 import { forHosts, type Phase } from "./run.js";
-import { runSteps } from "./steps.js";
+import { applySteps, probeSteps, rememberProbed } from "./steps.js";
+import { apiVipSteps } from "./controlplane.js";
+import { readClusterSecrets } from "../cluster/secrets.js";
 
 /** Does the host run keepalived: a control plane holding the API VIP, or a frontend holding the edge VIP. */
 function runsVrrp(model: ClusterModel, h: ClusterHost): boolean {
@@ -132,7 +134,15 @@ export const prepareHosts: Phase<ClusterContext> = {
         firewall: firewallPlan(ctx.model, h),
         proxy: proxySettingsFor(inv),
       });
-      const n = await runSteps(ctx, h.name, await ctx.runner(h.name), steps);
+      const runner = await ctx.runner(h.name);
+      // A control plane's keepalived steps (next phase) are probed in the same script: used there when
+      // nothing changes on the host before (steps.ts probedAhead). VRRPv2 only with its password known.
+      const cpe = inv.cluster.controlPlaneEndpoint;
+      const pass = cpe && "vip" in cpe && cpe.vrrpVersion === 2 ? readClusterSecrets(ctx.stateDir, ctx.model.name)?.vrrpPass : undefined;
+      const vip = h.isControlPlane && !(cpe && "vip" in cpe && cpe.vrrpVersion === 2 && pass === undefined) ? (apiVipSteps(ctx, h, pass) ?? []) : [];
+      const needed = await probeSteps(runner, [...steps, ...vip]);
+      if (vip.length) rememberProbed(ctx, h.name, vip, needed.slice(steps.length));
+      const n = (await applySteps(ctx, h.name, runner, steps, { probed: needed.slice(0, steps.length) })).filter(Boolean).length;
       return n ? `${n} step(s) ${ctx.dryRun ? "to do" : "done"}` : "already prepared";
     });
   },

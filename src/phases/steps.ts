@@ -346,3 +346,26 @@ function ioOf(s: Step): ExecOptions {
     ...(s.secrets ? { secrets: s.secrets } : {}),
   };
 }
+
+/**
+ * Probes run ahead of their phase (a control plane's keepalived steps with its prepare steps: one round
+ * trip less): per run and host, the steps as probed, their verdicts, and how many changes the run had
+ * recorded then. probedAhead returns the verdicts only for exactly those steps (same probe, stdin and
+ * sudo) when no change was recorded for that host since; anything else is probed again.
+ */
+const ahead = new WeakMap<object, Map<string, { steps: readonly Step[]; needed: boolean[]; changes: number }>>();
+
+export function rememberProbed(ctx: PhaseContext, host: string, steps: readonly Step[], needed: boolean[]): void {
+  let m = ahead.get(ctx);
+  if (!m) ahead.set(ctx, (m = new Map()));
+  m.set(host, { steps, needed, changes: ctx.changes.length });
+}
+
+export function probedAhead(ctx: PhaseContext, host: string, steps: readonly Step[]): boolean[] | undefined {
+  const a = ahead.get(ctx)?.get(host);
+  if (!a) return undefined;
+  ahead.get(ctx)!.delete(host);
+  const same = a.steps.length === steps.length && a.steps.every((s, i) => s.probe === steps[i]!.probe && s.stdin === steps[i]!.stdin && sudoOf(s) === sudoOf(steps[i]!));
+  if (!same || ctx.changes.slice(a.changes).some((c) => c.host === host)) return undefined;
+  return a.needed;
+}

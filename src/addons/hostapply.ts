@@ -14,7 +14,7 @@
 import { CommandError, UsageError } from "../errors.js";
 import { change, forHosts, type PhaseContext } from "../phases/run.js";
 import { applyStep } from "../phases/packages.js";
-import { stepNeeded } from "../phases/steps.js";
+import { applySteps, probeStepsWith, stepNeeded } from "../phases/steps.js";
 import { checkUnit, installStep, packageTool, restartIfActive, serviceEnabledStep, serviceStoppedStep, type PackageManager } from "../scripts/packages.js";
 import { APPLY_HEADER, SECRET_PREAMBLE, assertAbsolutePath, fileMatchesProbe, fileStep, modeString, probeAll, script, type Step } from "../scripts/step.js";
 import { quote, sh } from "../ssh/quote.js";
@@ -149,8 +149,12 @@ export function parseHostManifest(text: string): HostManifest | undefined {
   }
 }
 
+function readManifestCommand(release: string): string {
+  return sh`cat ${hostManifestPath(release)}`;
+}
+
 async function readHostManifest(runner: Runner, release: string): Promise<HostManifest | undefined> {
-  const r = await runner.exec(sh`cat ${hostManifestPath(release)}`, { sudo: true, allowFailure: true, label: `read ${release} manifest` });
+  const r = await runner.exec(readManifestCommand(release), { sudo: true, allowFailure: true, label: `read ${release} manifest` });
   return r.code === 0 ? parseHostManifest(r.stdout) : undefined;
 }
 
@@ -171,45 +175,72 @@ async function runStep(ctx: PhaseContext, host: string, runner: Runner, release:
   return true;
 }
 
-/** One host: packages, files, restarts, prune, manifest, services. Returns the number of changes. */
+/**
+ * How a host bundle's step failure reads: a file its validate command rejected is the bundle's error;
+ * any other failure names the step.
+ */
+function hostStepFailure(host: string, release: string) {
+  return (s: Step, r: { code: number | null; stderr: string }) => {
+    if (r.code === VALIDATE_FAILED && s.id.startsWith("file:")) {
+      const out = r.stderr.trim().split("\n").filter(Boolean).slice(-8).join(" | ");
+      return new AddonError(release, `${host}: ${s.id.slice(5)} was rejected by its validate command, left unchanged: ${out || "(no output)"}`, {
+        hint: "fix the bundle's template or values",
+      });
+    }
+    return new CommandError(host, s.apply, r.code, r.stderr, `step '${s.id}' (${s.what})`);
+  };
+}
+
+/**
+ * One host: packages, files, restarts, prune, manifest, services. Returns the number of changes. The
+ * host's manifest of the release is read in the same script as the probes of every step known before
+ * it (phases/steps.ts): a host already up to date costs one round trip.
+ */
 export async function applyHostReleaseOn(ctx: PhaseContext, rendered: RenderedHosts, t: HostTarget): Promise<number> {
   const release = rendered.release.name;
   const files = rendered.files[t.name] ?? [];
-  const old = await readHostManifest(t.runner, release);
-  let changed = 0;
   const pkg = packagesStep(release, t.packageManager, rendered.packages);
-  if (pkg && (await runStep(ctx, t.name, t.runner, release, pkg))) changed++;
-
-  const restart = new Set<string>();
-  for (const f of files) {
-    if (await runStep(ctx, t.name, t.runner, release, hostFileStep(release, f))) {
-      changed++;
-      for (const s of f.restart ?? []) restart.add(s);
-    }
-  }
-  const keep = new Set(files.map((f) => f.path));
-  for (const o of old?.files ?? []) {
-    if (keep.has(o.path)) continue;
-    if (await runStep(ctx, t.name, t.runner, release, removeFileStep(release, o.path))) {
-      changed++;
-      for (const s of o.restart) restart.add(s);
-    }
-  }
-  for (const s of restart) {
-    await change(ctx, t.name, `${release}: restart ${s} (its configuration changed)`, async () => {
-      await t.runner.exec(restartCommand(s), { sudo: true, label: `restart ${s}` });
-    });
-  }
+  const fileSteps = files.map((f) => hostFileStep(release, f));
   const manifest = fileStep({
     id: "manifest",
     what: `${release}: record the release's files in ${hostManifestPath(release)}`,
     file: { path: hostManifestPath(release), content: `${JSON.stringify(hostManifest(rendered, t.name), null, 2)}\n`, mode: 0o644 },
   });
-  // Bookkeeping, not counted as a change of the host's configuration.
-  await runStep(ctx, t.name, t.runner, release, manifest);
-  for (const s of rendered.services) {
-    if (await runStep(ctx, t.name, t.runner, release, serviceStep(release, s))) changed++;
+  const services = rendered.services.map((x) => serviceStep(release, x));
+  const first = [...(pkg ? [pkg] : []), ...fileSteps];
+  const last = [manifest, ...services];
+  const probed = await probeStepsWith(t.runner, [...first, ...last], readManifestCommand(release));
+  const old = probed.prelude ? parseHostManifest(probed.prelude) : undefined;
+  const failure = hostStepFailure(t.name, release);
+
+  // Files the release wrote before that the new render no longer has: removed (probed with the applies).
+  const keep = new Set(files.map((f) => f.path));
+  const gone = (old?.files ?? []).filter((o) => !keep.has(o.path));
+  const firstDone = await applySteps(ctx, t.name, t.runner, [...first, ...gone.map((o) => removeFileStep(release, o.path))], {
+    failure,
+    probed: first.map((_, i) => probed.needed[i]),
+  });
+  let changed = firstDone.filter(Boolean).length;
+  const restart = new Set<string>();
+  files.forEach((f, i) => {
+    if (firstDone[(pkg ? 1 : 0) + i]) for (const x of f.restart ?? []) restart.add(x);
+  });
+  gone.forEach((o, i) => {
+    if (firstDone[first.length + i]) for (const x of o.restart) restart.add(x);
+  });
+  for (const x of restart) {
+    await change(ctx, t.name, `${release}: restart ${x} (its configuration changed)`, async () => {
+      await t.runner.exec(restartCommand(x), { sudo: true, label: `restart ${x}` });
+    });
   }
+  // The manifest and the services were probed before anything changed: current only when nothing did.
+  const current = !firstDone.some(Boolean) && restart.size === 0;
+  const lastDone = await applySteps(ctx, t.name, t.runner, last, {
+    failure,
+    ...(current ? { probed: last.map((_, i) => probed.needed[first.length + i]) } : {}),
+  });
+  // The manifest is bookkeeping, not counted as a change of the host's configuration.
+  changed += lastDone.slice(1).filter(Boolean).length;
   return changed;
 }
 

@@ -31,10 +31,34 @@ function pidAlive(pid: number): boolean {
 
 const CREATE = `mkdir -p /var/lib/kubesmith && chmod 700 /var/lib/kubesmith && if (set -C; cat > ${quote(LOCK_FILE)}) 2>/dev/null; then echo ACQUIRED; else cat ${quote(LOCK_FILE)}; fi`;
 
-export async function acquireLock(runner: Runner, me: LockInfo, opts: { force?: boolean; warn: (m: string) => void }): Promise<void> {
+/** Ends the lock's own output when a read-only script rides along (acquireLock's `then`). */
+const THEN_MARK = "@@kubesmith-lock-then";
+
+/**
+ * Take the lock. `then`: a read-only script (as root) run in the same round trip after the lock's
+ * part, whatever it found (facts of the host, phases/hosts.ts); its stdout is returned. secretAfter:
+ * its output's secret part's marker (ExecOptions.secretStdoutAfter).
+ */
+export async function acquireLock(
+  runner: Runner,
+  me: LockInfo,
+  opts: { force?: boolean; warn: (m: string) => void; then?: { script: string; secretAfter?: string } },
+): Promise<string | undefined> {
   const body = JSON.stringify(me);
-  const r = await runner.exec(CREATE, { sudo: true, stdin: body, label: "take the cluster lock" });
-  if (r.stdout.trim() === "ACQUIRED") return;
+  const command = opts.then ? `${CREATE}\nprintf '\\n%s\\n' '${THEN_MARK}'\n(\n${opts.then.script}\n) </dev/null` : CREATE;
+  const r = await runner.exec(command, {
+    sudo: true,
+    stdin: body,
+    label: "take the cluster lock",
+    ...(opts.then?.secretAfter !== undefined ? { secretStdoutAfter: opts.then.secretAfter } : {}),
+  });
+  let then: string | undefined;
+  const at = opts.then ? r.stdout.indexOf(`\n${THEN_MARK}\n`) : -1;
+  if (at >= 0) {
+    then = r.stdout.slice(at + THEN_MARK.length + 2);
+    r.stdout = r.stdout.slice(0, at);
+  }
+  if (r.stdout.trim() === "ACQUIRED") return then;
   let held: LockInfo | undefined;
   try {
     held = JSON.parse(r.stdout) as LockInfo;
@@ -50,6 +74,7 @@ export async function acquireLock(runner: Runner, me: LockInfo, opts: { force?: 
   }
   opts.warn(`taking over ${stale ? "a stale" : "a held"} cluster lock${held ? ` of ${held.holder} (pid ${held.pid})` : ""}`);
   await runner.exec(`cat > ${quote(LOCK_FILE)}`, { sudo: true, stdin: body, label: "take over the cluster lock" });
+  return then;
 }
 
 export async function releaseLock(runner: Runner, me: LockInfo): Promise<void> {

@@ -8,10 +8,11 @@ import type { HostKeyPolicy } from "../ssh/types.js";
 import { hostCommandOptions } from "./inventory.js";
 import { STATE_DIR_HELP } from "../cluster/state.js";
 import { LIMIT_HELP } from "../cluster/limit.js";
+import { defaultConcurrency } from "../ssh/limits.js";
 
 export interface CheckOptions {
   inventory?: string;
-  concurrency: string;
+  concurrency?: string;
   hostKeyPolicy?: HostKeyPolicy;
   output: OutputFormat;
   stateDir?: string;
@@ -19,7 +20,9 @@ export interface CheckOptions {
   limit?: string;
 }
 
-export function parseConcurrency(v: string): number {
+/** --concurrency; not given: every host at once, up to what open files and memory allow (ssh/limits.ts). */
+export function parseConcurrency(v: string | undefined): number {
+  if (v === undefined) return defaultConcurrency().hosts;
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1 || n > 1024)
     throw new UsageError(`--concurrency must be a whole number from 1 to 1024 (got '${v}')`);

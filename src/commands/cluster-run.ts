@@ -18,6 +18,7 @@ import { gatherFacts, preflight, prepareHosts } from "../phases/hosts.js";
 import { runPhases, throwIfInterrupted, type Phase } from "../phases/run.js";
 import { remaining } from "../phases/partial.js";
 import { lockHost, throwIfLeftOut } from "../phases/reach.js";
+import { keepPrefetched, lockPrefetch } from "../phases/hosts.js";
 import { chooseReporter } from "../ui/select.js";
 import { writeRunReport } from "../report/html.js";
 import { applyAddons, renderAddons } from "../phases/addons.js";
@@ -102,8 +103,14 @@ export async function runCluster(
       throwIfInterrupted(ctx);
       // the first control plane, or (up) the first one that answers: the lock is released where it was taken
       const host = await lockHost(ctx);
-      await acquireLock(await ctx.runner(host), me, { ...(opts.forceUnlock ? { force: true } : {}), warn: (m) => ctx.reporter.emit({ kind: "warning", host, message: m }) });
+      // the host's facts (and admin.conf) come back in the same round trip (phases/hosts.ts)
+      const read = await acquireLock(await ctx.runner(host), me, {
+        ...(opts.forceUnlock ? { force: true } : {}),
+        warn: (m) => ctx.reporter.emit({ kind: "warning", host, message: m }),
+        then: lockPrefetch(),
+      });
       locked = host;
+      keepPrefetched(ctx, host, read);
     }
     await runPhases(phases, ctx, { end: false });
     throwIfLeftOut(ctx);

@@ -16,7 +16,7 @@ import { LIMIT_HELP } from "../cluster/limit.js";
 
 export interface ClusterFlags {
   inventory?: string;
-  concurrency: string;
+  concurrency?: string;
   hostKeyPolicy?: "strict" | "accept-new" | "off";
   stateDir?: string;
   dryRun?: boolean;

@@ -69,7 +69,7 @@ export function registerInventoryCommands(program: Command): void {
 export function hostCommandOptions(cmd: Command): Command {
   return cmd
     .option("-i, --inventory <file>", "inventory file (default $KUBESMITH_INVENTORY or ./inventory.yaml)")
-    .option("-c, --concurrency <n>", "hosts worked on at once", "64")
+    .option("-c, --concurrency <n>", "hosts worked on at once (default: every host, up to what open files and memory allow)")
     .addOption(new Option("--host-key-policy <policy>", "override the inventory's host key policy").choices(["strict", "accept-new", "off"]))
     .option("--connect-timeout <seconds>", "one SSH connection attempt (default: the inventory's ssh.connectTimeout, else 10)")
     .option("--retry-budget <seconds>", "how long a host that cannot be reached is retried (default: the inventory's ssh.retryBudget, else 20; 0: no retries)")

@@ -18,6 +18,8 @@ export interface HostFacts {
   macs: string[];
   /** What kubeadm left on the host: none, worker (kubelet.conf), control-plane (apiserver manifest). */
   kubeadmState: "none" | "worker" | "control-plane";
+  /** /etc/kubernetes/kubelet.conf exists (kubeadm joined or initialised the host); unknown when not reported. */
+  kubeletConf?: boolean;
   kubeletVersion: string;
   kubeadmVersion: string;
   containerRuntime: string;
@@ -67,6 +69,8 @@ export function factsScript(): string {
     "for d in /sys/class/net/*; do n=${d##*/}; [ \"$n\" = lo ] && continue; [ -e \"$d/device\" ] || [ -e \"$d/phys_port_id\" ] || case $n in eth*|en*|wl*) ;; *) continue;; esac; m=$(cat \"$d/address\" 2>/dev/null); [ -n \"$m\" ] && macs=\"$macs $m\"; done",
     'kv macs "$macs"',
     "if [ -f /etc/kubernetes/manifests/kube-apiserver.yaml ]; then kv kubeadm_state control-plane; elif [ -f /etc/kubernetes/kubelet.conf ]; then kv kubeadm_state worker; else kv kubeadm_state none; fi",
+    // The join guard's answer (scripts/kubeadm.ts joinGuardProbe) with the facts, not in a command of its own.
+    "if [ -f /etc/kubernetes/kubelet.conf ]; then kv kubelet_conf 1; else kv kubelet_conf 0; fi",
     'kv kubelet_version "$(kubelet --version 2>/dev/null | awk \'{print $2}\')"',
     'kv kubeadm_version "$(kubeadm version -o short 2>/dev/null)"',
     "rt=''; for t in containerd crio dockerd; do command -v $t >/dev/null 2>&1 && { rt=$t; break; }; done",
@@ -125,6 +129,7 @@ export function parseFacts(stdout: string): HostFacts {
     productUuid: s("product_uuid").toLowerCase(),
     macs: s("macs").split(/\s+/).filter(Boolean).map((m) => m.toLowerCase()),
     kubeadmState: state === "control-plane" || state === "worker" ? state : "none",
+    ...(kv.has("kubelet_conf") ? { kubeletConf: s("kubelet_conf") === "1" } : {}),
     kubeletVersion: s("kubelet_version"),
     kubeadmVersion: s("kubeadm_version"),
     containerRuntime: s("container_runtime"),

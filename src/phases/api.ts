@@ -10,6 +10,7 @@ import { ApiError } from "../errors.js";
 import { KubeClient, nodeReady, type KubeObject } from "../kube/client.js";
 import type { ClusterHost } from "../cluster/model.js";
 import type { ClusterContext } from "./context.js";
+import { prefetchedAdminConf } from "./hosts.js";
 import { remaining } from "./partial.js";
 import { clusterWideSkipped } from "../cluster/limit.js";
 import { change, followUp, type Phase } from "./run.js";
@@ -36,8 +37,7 @@ export const connectApi: Phase<ClusterContext> = {
 /** The API connection of this run, made once (admin.conf fetched from the first control plane). */
 export async function ensureKube(ctx: ClusterContext): Promise<KubeClient> {
   if (ctx.kube) return ctx.kube;
-  const runner = await ctx.runner(ctx.model.first.name);
-  ctx.adminConf = (await runner.download("/etc/kubernetes/admin.conf", { sudo: true })).toString("utf8");
+  ctx.adminConf = prefetchedAdminConf(ctx) ?? (await (await ctx.runner(ctx.model.first.name)).download("/etc/kubernetes/admin.conf", { sudo: true })).toString("utf8");
   ctx.kube = await connectKube(ctx, ctx.adminConf);
   return ctx.kube;
 }

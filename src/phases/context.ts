@@ -39,6 +39,11 @@ export interface ClusterContext extends PhaseContext {
   join?: JoinSecrets;
   /** admin.conf of the cluster, once it exists. */
   adminConf?: string;
+  /**
+   * Read on the lock's host in the lock's round trip (phases/hosts.ts lockPrefetch): its facts, and its
+   * admin.conf when it had one then (used only while that host leads and no init ran since).
+   */
+  prefetched?: { host: string; facts: string; adminConf?: string };
   kube?: KubeClient;
   /** Hosts kubeadm already set up when the run started. */
   joined: Set<string>;

@@ -9,14 +9,17 @@ import { loadClusterSecrets } from "../cluster/secrets.js";
 import { APISERVER_CHECK_SCRIPT, keepalivedSteps } from "../scripts/keepalived.js";
 import type { PackageManager } from "../scripts/packages.js";
 import { KUBEADM_API, joinGuardProbe, kubeadmInitCommand, kubeadmInitConfig, kubeadmJoinCommand, kubeadmJoinConfig } from "../scripts/kubeadm.js";
-import { quote } from "../ssh/quote.js";
+import { quote, sh } from "../ssh/quote.js";
+import { script } from "../scripts/step.js";
 import type { Runner } from "../ssh/types.js";
 import { connectKube, ensureKube } from "./api.js";
+import { prefetchedAdminConf } from "./hosts.js";
 import { removeStaleEtcdMember } from "./etcd-member.js";
 import { requireLiveApi } from "./reach.js";
 import type { ClusterContext, JoinSecrets } from "./context.js";
 import { change, forHosts, type Phase } from "./run.js";
-import { runSteps } from "./steps.js";
+import { applySteps, probedAhead } from "./steps.js";
+import type { Step } from "../scripts/step.js";
 
 const WORK_DIR = "/var/lib/kubesmith";
 const ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -50,21 +53,90 @@ function taintsOf(h: ClusterHost) {
   return h.spec.taints?.map((t) => ({ key: t.key, effect: t.effect, ...(t.value !== undefined ? { value: t.value } : {}) }));
 }
 
-async function isJoined(runner: Runner, kind: "worker" | "control-plane"): Promise<boolean> {
+/**
+ * Has kubeadm joined the host (as a control plane: also runs an API server)? Read from the facts gathered
+ * at the start of the run (the join guard's two files are among them), live only when they lack it.
+ */
+async function isJoined(ctx: ClusterContext, h: ClusterHost, runner: Runner, kind: "worker" | "control-plane"): Promise<boolean> {
+  const f = ctx.facts.get(h.name);
+  if (f?.kubeletConf !== undefined) return f.kubeletConf && (kind === "worker" || f.kubeadmState === "control-plane");
   const r = await runner.exec(joinGuardProbe(kind), { sudo: true, allowFailure: true, label: "already joined?" });
   return r.code === 0;
 }
 
-/** Upload a secret config, run a kubeadm command with it, always remove the file afterwards. */
-async function withSecretFile(runner: Runner, name: string, content: string, fn: (path: string) => Promise<void>, secrets: string[]) {
+/** What a secret-file command prints after its own output when it is asked for the cluster's CA, and for admin.conf. */
+const CA_MARK = "@@kubesmith-ca";
+const ADMIN_CONF_MARK = "@@kubesmith-init-admin-conf";
+
+/**
+ * One remote command: write a secret config (read from stdin: never argv, never a logged script) to a
+ * 0600 file in the work dir, run a kubeadm command with it, and remove the file however the command
+ * ends. With `ca`, the cluster CA (public) is printed after a marker, so it needs no download of its own;
+ * with `adminConf` also admin.conf, after a marker from which the logs leave the output out (a secret).
+ * Returns the command's stdout (before the markers), the CA and admin.conf.
+ */
+async function withSecretFile(
+  runner: Runner,
+  name: string,
+  content: string,
+  command: (path: string) => string,
+  o: { label: string; secrets: string[]; ca?: boolean; adminConf?: boolean },
+): Promise<{ stdout: string; ca?: string; adminConf?: string }> {
   const path = `${WORK_DIR}/${name}`;
-  await runner.exec(`mkdir -p ${quote(WORK_DIR)} && chmod 700 ${quote(WORK_DIR)}`, { sudo: true, label: "work dir" });
-  await runner.upload(path, content, { mode: 0o600, sudo: true });
-  try {
-    await fn(path);
-  } finally {
-    await runner.exec(`rm -f ${quote(path)}`, { sudo: true, allowFailure: true, label: `remove ${name}`, secrets });
+  const r = await runner.exec(
+    script(
+      "set -eu",
+      sh`mkdir -p ${WORK_DIR}`,
+      sh`chmod 700 ${WORK_DIR}`,
+      // removed on every way out: the end, a failure (set -e), or the run stopping it
+      sh`trap ${sh`rm -f ${path}`} EXIT`,
+      "trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM",
+      sh`(umask 077 && cat > ${path})`,
+      command(path),
+      o.ca ? sh`printf '\\n%s\\n' ${CA_MARK}; cat /etc/kubernetes/pki/ca.crt` : undefined,
+      o.adminConf ? sh`printf '\\n%s\\n' ${ADMIN_CONF_MARK}; cat /etc/kubernetes/admin.conf` : undefined,
+    ),
+    { sudo: true, stdin: content, label: o.label, secrets: o.secrets, ...(o.adminConf ? { secretStdoutAfter: ADMIN_CONF_MARK } : {}) },
+  );
+  let out = r.stdout;
+  let adminConf: string | undefined;
+  if (o.adminConf) {
+    const at = out.lastIndexOf(`\n${ADMIN_CONF_MARK}\n`);
+    if (at < 0) throw new CommandError(runner.host, o.label, r.code, "no admin.conf after its output", `'${o.label}'`);
+    adminConf = out.slice(at + ADMIN_CONF_MARK.length + 2);
+    out = out.slice(0, at);
   }
+  if (!o.ca) return { stdout: out, ...(adminConf !== undefined ? { adminConf } : {}) };
+  const at = out.lastIndexOf(`\n${CA_MARK}\n`);
+  if (at < 0) throw new CommandError(runner.host, o.label, r.code, "no CA certificate after its output", `'${o.label}'`);
+  return { stdout: out.slice(0, at), ca: out.slice(at + CA_MARK.length + 2), ...(adminConf !== undefined ? { adminConf } : {}) };
+}
+
+/**
+ * A control plane's keepalived Steps for the API VIP, or undefined when the endpoint is not a VIP.
+ * authPass: the VRRP password (read for VRRPv2 only).
+ */
+export function apiVipSteps(ctx: ClusterContext, h: ClusterHost, authPass: string | undefined): Step[] | undefined {
+  const cpe = ctx.model.inventory.cluster.controlPlaneEndpoint;
+  if (!cpe || !("vip" in cpe)) return undefined;
+  const cps = ctx.model.controlPlanes;
+  const i = cps.indexOf(h);
+  return keepalivedSteps({
+    packageManager: ctx.facts.get(h.name)!.packageManager as PackageManager,
+    vip: cpe.vip,
+    interface: cpe.interface,
+    routerId: routerIdFor(ctx.model.name),
+    // The first control plane holds the VIP while it is healthy; the spread stays below the check weight.
+    priority: 150 - Math.min(i, 20) * 2,
+    peers: cps.filter((x) => x !== h).map((x) => x.nodeIP),
+    self: h.nodeIP,
+    vrrpVersion: cpe.vrrpVersion ?? 3,
+    ...(authPass !== undefined ? { authPass } : {}),
+    ...(cpe.advertInt !== undefined ? { advertInt: cpe.advertInt } : {}),
+    ...(cpe.unicast === false ? { unicast: false } : {}),
+    healthCheck: APISERVER_CHECK_SCRIPT,
+    ...(cpe.port ? { apiserverPort: cpe.port } : {}),
+  });
 }
 
 export const controlPlaneEndpoint: Phase<ClusterContext> = {
@@ -78,26 +150,11 @@ export const controlPlaneEndpoint: Phase<ClusterContext> = {
     // VRRPv3 (the default) has no authentication: the VRRP password is only read for version 2.
     const version = cpe.vrrpVersion ?? 3;
     const authPass = version === 2 ? loadClusterSecrets(ctx.stateDir, ctx.model.name, { create: !ctx.dryRun }).vrrpPass : undefined;
-    const cps = ctx.model.controlPlanes;
-    await forHosts(ctx, cps, async (h) => {
-      const i = cps.indexOf(h);
-      const steps = keepalivedSteps({
-        packageManager: ctx.facts.get(h.name)!.packageManager as PackageManager,
-        vip: cpe.vip,
-        interface: cpe.interface,
-        routerId: routerIdFor(ctx.model.name),
-        // The first control plane holds the VIP while it is healthy; the spread stays below the check weight.
-        priority: 150 - Math.min(i, 20) * 2,
-        peers: cps.filter((x) => x !== h).map((x) => x.nodeIP),
-        self: h.nodeIP,
-        vrrpVersion: version,
-        ...(authPass !== undefined ? { authPass } : {}),
-        ...(cpe.advertInt !== undefined ? { advertInt: cpe.advertInt } : {}),
-        ...(cpe.unicast === false ? { unicast: false } : {}),
-        healthCheck: APISERVER_CHECK_SCRIPT,
-        ...(cpe.port ? { apiserverPort: cpe.port } : {}),
-      });
-      const n = await runSteps(ctx, h.name, await ctx.runner(h.name), steps);
+    await forHosts(ctx, ctx.model.controlPlanes, async (h) => {
+      const steps = apiVipSteps(ctx, h, authPass)!;
+      // probed with the host's prepare steps when nothing changed on it since (phases/steps.ts)
+      const probed = probedAhead(ctx, h.name, steps);
+      const n = (await applySteps(ctx, h.name, await ctx.runner(h.name), steps, probed ? { probed } : {})).filter(Boolean).length;
       return n ? undefined : "already in place";
     });
   },
@@ -147,6 +204,8 @@ export const kubeadmInit: Phase<ClusterContext> = {
   async run(ctx) {
     const h = ctx.model.first;
     const inv = ctx.model.inventory;
+    // an init makes a new admin.conf: the one read with the lock is stale from here on
+    if (ctx.prefetched) ctx.prefetched = { host: ctx.prefetched.host, facts: ctx.prefetched.facts };
     if (ctx.joined.has(h.name)) {
       await change(ctx, h.name, "repair: kubeadm reset (kubeadm init did not finish: the API does not answer with this Node)", async () => {
         await (await ctx.runner(h.name)).exec("kubeadm reset -f", { sudo: true, label: "kubeadm reset (half-done init)" });
@@ -174,11 +233,10 @@ export const kubeadmInit: Phase<ClusterContext> = {
         ...(inv.offline?.imageRepository ? { imageRepository: inv.offline.imageRepository } : {}),
       });
       const secrets = [token, certificateKey];
-      await withSecretFile(runner, "kubeadm-init.yaml", config, async (path) => {
-        await runner.exec(kubeadmInitCommand(path), { sudo: true, label: "kubeadm init", secrets });
-      }, secrets);
-      const ca = (await runner.download("/etc/kubernetes/pki/ca.crt", { sudo: true })).toString("utf8");
-      ctx.join = { token, certificateKey, caCertHash: caCertHash(ca) };
+      const { ca, adminConf } = await withSecretFile(runner, "kubeadm-init.yaml", config, kubeadmInitCommand, { label: "kubeadm init", secrets, ca: true, adminConf: true });
+      ctx.join = { token, certificateKey, caCertHash: caCertHash(ca!) };
+      // the admin.conf this init made, for the API connection that follows (phases/api.ts ensureKube)
+      ctx.prefetched = { host: h.name, facts: ctx.prefetched?.host === h.name ? ctx.prefetched.facts : "", adminConf: adminConf! };
       ctx.joined.add(h.name);
     });
   },
@@ -192,7 +250,7 @@ async function initFinished(ctx: ClusterContext, readyTimeoutMs = 20_000): Promi
   if (ctx.kube) return (await ctx.kube.get("v1", "Node", ctx.model.first.name).catch(() => undefined)) !== undefined;
   let adminConf: string;
   try {
-    adminConf = (await (await ctx.runner(ctx.model.first.name)).download("/etc/kubernetes/admin.conf", { sudo: true })).toString("utf8");
+    adminConf = prefetchedAdminConf(ctx) ?? (await (await ctx.runner(ctx.model.first.name)).download("/etc/kubernetes/admin.conf", { sudo: true })).toString("utf8");
   } catch {
     return false;
   }
@@ -227,11 +285,12 @@ async function ensureJoinSecrets(ctx: ClusterContext, controlPlane: boolean): Pr
       // the log redaction before kubeadm echoes it back on stdout.
       pending = (async () => {
         const token = randomToken();
-        await withSecretFile(runner, `kubeadm-token-${randomBytes(4).toString("hex")}.yaml`, joinTokenConfig(token), async (path) => {
-          await runner.exec(`kubeadm token create --config ${quote(path)}`, { sudo: true, label: "create a join token", secrets: [token] });
-        }, [token]);
-        const ca = (await runner.download("/etc/kubernetes/pki/ca.crt", { sudo: true })).toString("utf8");
-        return { token, caCertHash: caCertHash(ca) };
+        const { ca } = await withSecretFile(runner, `kubeadm-token-${randomBytes(4).toString("hex")}.yaml`, joinTokenConfig(token), (path) => `kubeadm token create --config ${quote(path)}`, {
+          label: "create a join token",
+          secrets: [token],
+          ca: true,
+        });
+        return { token, caCertHash: caCertHash(ca!) };
       })();
       tokenInFlight.set(ctx, pending);
       pending.catch(() => tokenInFlight.delete(ctx));
@@ -242,13 +301,10 @@ async function ensureJoinSecrets(ctx: ClusterContext, controlPlane: boolean): Pr
     const key = randomBytes(32).toString("hex");
     // The key goes in a 0600 config file, not on kubeadm's command line (argv shows in ps).
     const config = stringify({ apiVersion: KUBEADM_API, kind: "InitConfiguration", certificateKey: key });
-    await withSecretFile(runner, "kubeadm-upload-certs.yaml", config, async (path) => {
-      await runner.exec(`kubeadm init phase upload-certs --upload-certs --config ${quote(path)}`, {
-        sudo: true,
-        secrets: [key],
-        label: "upload control-plane certificates",
-      });
-    }, [key]);
+    await withSecretFile(runner, "kubeadm-upload-certs.yaml", config, (path) => `kubeadm init phase upload-certs --upload-certs --config ${quote(path)}`, {
+      secrets: [key],
+      label: "upload control-plane certificates",
+    });
     ctx.join.certificateKey = key;
   }
   return ctx.join;
@@ -256,7 +312,7 @@ async function ensureJoinSecrets(ctx: ClusterContext, controlPlane: boolean): Pr
 
 async function joinHost(ctx: ClusterContext, h: ClusterHost, kind: "worker" | "control-plane"): Promise<string | undefined> {
   const runner = await ctx.runner(h.name);
-  if (await isJoined(runner, kind)) {
+  if (await isJoined(ctx, h, runner, kind)) {
     if (!(await missingFromCluster(ctx, h))) return "already joined";
     if (kind === "control-plane") {
       // Its etcd member may still be registered: resetting it here could cost quorum. Say so and leave it.
@@ -281,17 +337,15 @@ async function joinHost(ctx: ClusterContext, h: ClusterHost, kind: "worker" | "c
       ...(taintsOf(h) ? { taints: taintsOf(h)! } : {}),
     });
     const secrets = [s.token, ...(s.certificateKey ? [s.certificateKey] : [])];
-    await withSecretFile(runner, "kubeadm-join.yaml", config, async (path) => {
-      try {
-        await runner.exec(kubeadmJoinCommand(path), { sudo: true, label: `kubeadm join (${kind})`, secrets });
-      } catch (err) {
-        if (kind !== "control-plane" || !(err instanceof CommandError)) throw err;
-        // A half-joined control plane would break etcd quorum on the next member: reset it and retry once.
-        ctx.reporter.emit({ kind: "warning", host: h.name, message: `control-plane join failed (${err.oneLine()}); resetting and retrying once` });
-        await runner.exec("kubeadm reset -f", { sudo: true, label: "kubeadm reset after a failed join" });
-        await runner.exec(kubeadmJoinCommand(path), { sudo: true, label: `kubeadm join (${kind}, retry)`, secrets });
-      }
-    }, secrets);
+    try {
+      await withSecretFile(runner, "kubeadm-join.yaml", config, kubeadmJoinCommand, { label: `kubeadm join (${kind})`, secrets });
+    } catch (err) {
+      if (kind !== "control-plane" || !(err instanceof CommandError)) throw err;
+      // A half-joined control plane would break etcd quorum on the next member: reset it and retry once.
+      ctx.reporter.emit({ kind: "warning", host: h.name, message: `control-plane join failed (${err.oneLine()}); resetting and retrying once` });
+      await runner.exec("kubeadm reset -f", { sudo: true, label: "kubeadm reset after a failed join" });
+      await withSecretFile(runner, "kubeadm-join.yaml", config, kubeadmJoinCommand, { label: `kubeadm join (${kind}, retry)`, secrets });
+    }
     ctx.joined.add(h.name);
   });
   return undefined;

@@ -8,6 +8,7 @@ import type { ClusterHost } from "../cluster/model.js";
 import type { KubeClient } from "../kube/client.js";
 import { DEFAULT_DRAIN_TIMEOUT_MS, drainNode } from "../kube/drain.js";
 import { connectKube } from "./api.js";
+import { prefetchedAdminConf } from "./hosts.js";
 import type { ClusterContext } from "./context.js";
 import { remaining } from "./partial.js";
 import { change, forHosts, type Phase } from "./run.js";
@@ -19,8 +20,7 @@ export const drainNodes: Phase<ClusterContext> = {
     return ctx.joined.has(ctx.model.first.name) || `${ctx.model.first.name} has no cluster`;
   },
   async run(ctx) {
-    const runner = await ctx.runner(ctx.model.first.name);
-    ctx.adminConf = (await runner.download("/etc/kubernetes/admin.conf", { sudo: true })).toString("utf8");
+    ctx.adminConf = prefetchedAdminConf(ctx) ?? (await (await ctx.runner(ctx.model.first.name)).download("/etc/kubernetes/admin.conf", { sudo: true })).toString("utf8");
     let kube: KubeClient;
     try {
       kube = await connectKube(ctx, ctx.adminConf);

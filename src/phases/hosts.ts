@@ -12,7 +12,9 @@ import type { ClusterContext } from "./context.js";
 import { fatalErrors, remaining } from "./partial.js";
 import { failedBeforeFacts, unreachablePolicy } from "./reach.js";
 import { forHosts, type Phase } from "./run.js";
-import { runSteps } from "./steps.js";
+import { applySteps, probeSteps, rememberProbed } from "./steps.js";
+import { apiVipSteps } from "./controlplane.js";
+import { readClusterSecrets } from "../cluster/secrets.js";
 
 /** Does the host run keepalived: a control plane holding the API VIP, or a frontend holding the edge VIP. */
 function runsVrrp(model: ClusterModel, h: ClusterHost): boolean {
@@ -28,6 +30,34 @@ export function firewallPlan(model: ClusterModel, h: ClusterHost): FirewallPlan 
   };
 }
 
+/** Where admin.conf's contents start in the lock host's prefetch output (not logged: a secret). */
+const ADMIN_CONF_MARK = "@@kubesmith-admin-conf";
+const ADMIN_CONF = "/etc/kubernetes/admin.conf";
+
+/**
+ * What the lock's round trip also reads on its host (cluster/lock.ts `then`): the facts, and admin.conf
+ * when there is one, after a marker from which the logs leave it out.
+ */
+export function lockPrefetch(): { script: string; secretAfter: string } {
+  return {
+    // the facts script ends with its own exit: a subshell of its own
+    script: `(\n${factsScript()}\n)\nif [ -f ${ADMIN_CONF} ]; then printf '%s\\n' '${ADMIN_CONF_MARK}'; cat ${ADMIN_CONF}; fi`,
+    secretAfter: ADMIN_CONF_MARK,
+  };
+}
+
+/** Keep what the lock's round trip read on `host` for the phases (facts, admin.conf). */
+export function keepPrefetched(ctx: ClusterContext, host: string, stdout: string | undefined): void {
+  if (stdout === undefined) return;
+  const at = stdout.indexOf(`${ADMIN_CONF_MARK}\n`);
+  ctx.prefetched = at < 0 ? { host, facts: stdout } : { host, facts: stdout.slice(0, at), adminConf: stdout.slice(at + ADMIN_CONF_MARK.length + 1) };
+}
+
+/** admin.conf read with the lock, while its host leads the run and no kubeadm init ran since; else undefined. */
+export function prefetchedAdminConf(ctx: ClusterContext): string | undefined {
+  return ctx.prefetched?.host === ctx.model.first.name ? ctx.prefetched.adminConf : undefined;
+}
+
 export const gatherFacts: Phase<ClusterContext> = {
   title: "connect and gather facts",
   async run(ctx) {
@@ -37,9 +67,9 @@ export const gatherFacts: Phase<ClusterContext> = {
       await forHosts(ctx, hosts, async (h) => {
         const failed = failedBeforeFacts(ctx, h.name);
         if (failed) throw failed;
-        const runner = await ctx.runner(h.name);
-        const r = await runner.exec(factsScript(), { sudo: true, label: "gather facts" });
-        const f = parseFacts(r.stdout);
+        // the lock's host: read in the lock's round trip
+        const pre = ctx.prefetched?.host === h.name ? ctx.prefetched.facts : undefined;
+        const f = parseFacts(pre ?? (await (await ctx.runner(h.name)).exec(factsScript(), { sudo: true, label: "gather facts" })).stdout);
         ctx.facts.set(h.name, f);
         if (f.kubeadmState !== "none") ctx.joined.add(h.name);
         return `${f.osPretty}, ${f.cpus} CPU, ${f.memoryMiB} MiB${f.kubeadmState !== "none" ? `, already set up (${f.kubeadmState})` : ""}`;
@@ -106,7 +136,15 @@ export const prepareHosts: Phase<ClusterContext> = {
         firewall: firewallPlan(ctx.model, h),
         proxy: proxySettingsFor(inv),
       });
-      const n = await runSteps(ctx, h.name, await ctx.runner(h.name), steps);
+      const runner = await ctx.runner(h.name);
+      // A control plane's keepalived steps (next phase) are probed in the same script: used there when
+      // nothing changes on the host before (steps.ts probedAhead). VRRPv2 only with its password known.
+      const cpe = inv.cluster.controlPlaneEndpoint;
+      const pass = cpe && "vip" in cpe && cpe.vrrpVersion === 2 ? readClusterSecrets(ctx.stateDir, ctx.model.name)?.vrrpPass : undefined;
+      const vip = h.isControlPlane && !(cpe && "vip" in cpe && cpe.vrrpVersion === 2 && pass === undefined) ? (apiVipSteps(ctx, h, pass) ?? []) : [];
+      const needed = await probeSteps(runner, [...steps, ...vip]);
+      if (vip.length) rememberProbed(ctx, h.name, vip, needed.slice(steps.length));
+      const n = (await applySteps(ctx, h.name, runner, steps, { probed: needed.slice(0, steps.length) })).filter(Boolean).length;
       return n ? `${n} step(s) ${ctx.dryRun ? "to do" : "done"}` : "already prepared";
     });
   },

@@ -43,14 +43,23 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export async function execRetryingTransient(
   runner: Runner,
   command: string,
-  opts: ExecOptions & { label: string; retryWarnings?: boolean; signal?: AbortSignal },
+  opts: ExecOptions & { label: string; retryWarnings?: boolean; signal?: AbortSignal; afterTransient?: string },
   policy: RetryPolicy = PACKAGE_RETRY,
   wait: (ms: number) => Promise<void> = sleep,
 ): Promise<ExecResult> {
-  const { retryWarnings, signal, ...execOpts } = opts;
+  const { retryWarnings, signal, afterTransient, ...execOpts } = opts;
   let delay = policy.firstDelayMs;
   let label = opts.label;
-  for (let attempt = 1; ; attempt++) {
+  let attempt = 1;
+  // afterTransient: the first try already ran elsewhere (in a batch of steps, phases/steps.ts) and failed
+  // for this reason: wait, then go on with the second try, labelled as such.
+  if (afterTransient !== undefined && policy.attempts > 1) {
+    await wait(delay);
+    attempt = 2;
+    label = `${opts.label} (try 2 of ${policy.attempts}: ${afterTransient})`;
+    delay = Math.min(delay * 2, policy.maxDelayMs);
+  }
+  for (; ; attempt++) {
     const r = await runner.exec(command, { ...execOpts, label, allowFailure: true });
     // no further try once the run is interrupted
     if (attempt >= policy.attempts || r.code === null || signal?.aborted) return r;
@@ -80,14 +89,29 @@ export async function applyStep(run: { signal?: AbortSignal }, host: string, run
   };
   const idx = s.packageIndex;
   if (!idx) return runner.exec(s.apply, { ...io, label: s.id, allowFailure: true });
-  const state = stateOf(run, host);
-  if (idx.use === "install" && !state.fresh) {
-    const refresh = packageTool(idx.manager).refreshIndex();
-    const r = await execRetryingTransient(runner, refresh, { sudo: true, label: "refresh package index", retryWarnings: true, ...(signal ? { signal } : {}) }, policy);
-    if (r.code !== 0) throw new CommandError(host, refresh, r.code, r.stderr || r.stdout, `refreshing the package index before '${s.id}' (${refresh})`);
-    state.fresh = true;
-  }
+  await refreshIndexIfStale(run, host, runner, s, policy);
   // A repository step that failed halfway may still have changed the sources: stale either way.
-  if (idx.use === "repository") state.fresh = false;
+  if (idx.use === "repository") indexChanged(run, host);
   return execRetryingTransient(runner, s.apply, { ...io, label: s.id, ...(signal ? { signal } : {}) }, policy);
+}
+
+/** Would this step's apply need the index refreshed first (it installs, and the index is stale)? */
+export function needsIndexRefresh(run: object, host: string, s: Step): boolean {
+  return s.packageIndex?.use === "install" && !stateOf(run, host).fresh;
+}
+
+/** A repository step ran (or may have: a batch that ran it failed): the next install refreshes. */
+export function indexChanged(run: object, host: string): void {
+  stateOf(run, host).fresh = false;
+}
+
+/** Refresh the host's index before an install step when this run has not, or a repository changed since. */
+export async function refreshIndexIfStale(run: { signal?: AbortSignal }, host: string, runner: Runner, s: Step, policy: RetryPolicy = PACKAGE_RETRY): Promise<void> {
+  const idx = s.packageIndex;
+  if (!idx || !needsIndexRefresh(run, host, s)) return;
+  const signal = run.signal;
+  const refresh = packageTool(idx.manager).refreshIndex();
+  const r = await execRetryingTransient(runner, refresh, { sudo: true, label: "refresh package index", retryWarnings: true, ...(signal ? { signal } : {}) }, policy);
+  if (r.code !== 0) throw new CommandError(host, refresh, r.code, r.stderr || r.stdout, `refreshing the package index before '${s.id}' (${refresh})`);
+  stateOf(run, host).fresh = true;
 }

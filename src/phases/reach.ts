@@ -15,6 +15,7 @@ import { endpointString } from "../cluster/model.js";
 import { ApiError, KubesmithError, MultiHostError, UnreachableError } from "../errors.js";
 import { connectKube } from "./api.js";
 import type { ClusterContext } from "./context.js";
+import { prefetchedAdminConf } from "./hosts.js";
 
 /** The hosts' errors, each naming its host (a MultiHostError is split). */
 export function hostErrors(err: unknown): KubesmithError[] {
@@ -98,7 +99,7 @@ export async function requireLiveApi(ctx: ClusterContext, readyTimeoutMs = 20_00
   if (ctx.kube) return;
   const first = ctx.model.first;
   try {
-    const adminConf = (await (await ctx.runner(first.name)).download("/etc/kubernetes/admin.conf", { sudo: true })).toString("utf8");
+    const adminConf = prefetchedAdminConf(ctx) ?? (await (await ctx.runner(first.name)).download("/etc/kubernetes/admin.conf", { sudo: true })).toString("utf8");
     ctx.kube = await connectKube(ctx, adminConf, readyTimeoutMs);
     ctx.adminConf = adminConf;
   } catch (err) {

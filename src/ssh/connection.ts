@@ -732,7 +732,7 @@ export class SshRunner implements Runner {
     let r: RawResult;
     try {
       const w = await this.wrap(command, opts);
-      r = await this.runRaw(w.command, w.stdin, opts.timeoutMs ?? this.target.commandTimeoutMs, label, {
+      r = await this.runRaw(w.command, w.stdin, opts.timeoutMs ?? this.target.commandTimeoutMs * Math.max(1, opts.timeoutCommands ?? 1), label, {
         grouped: true,
         sudo: w.mode,
         ...(opts.afterInterrupt ? { afterInterrupt: true } : {}),
@@ -763,7 +763,7 @@ export class SshRunner implements Runner {
       ...(opts.label !== undefined ? { label: opts.label } : {}),
       command,
       code: r.code,
-      stdout: r.stdout.toString("utf8"),
+      stdout: hideSecretStdout(r.stdout.toString("utf8"), opts.secretStdoutAfter),
       stderr: r.stderr.toString("utf8"),
       ...(r.signal ? { error: `killed by signal ${r.signal}` } : {}),
       ...(opts.allowFailure ? { check: true } : {}),
@@ -931,7 +931,8 @@ export class SshRunner implements Runner {
 
   async download(remotePath: string, opts: { sudo?: boolean } = {}): Promise<Buffer> {
     if (opts.sudo && (await this.sudoMode()) !== "none") {
-      const r = await this.execRaw(`cat -- ${quote(remotePath)}`, { sudo: true, label: `download ${remotePath}` });
+      // a file's contents are not the log's (admin.conf holds a client key): only their size is logged, as over SFTP
+      const r = await this.execRaw(`cat -- ${quote(remotePath)}`, { sudo: true, label: `download ${remotePath}`, secretStdoutAfter: "" });
       return r.stdout;
     }
     return this.logged(`download ${remotePath}`, `download ${remotePath}`, async () => {
@@ -996,4 +997,14 @@ function lossReason(e: SshErr): string {
 
 function stripHost(host: string, msg: string): string {
   return msg.startsWith(`${host}: `) ? msg.slice(host.length + 2) : msg;
+}
+
+/** stdout as logged: from the secret marker line on (ExecOptions.secretStdoutAfter) only its size. */
+export function hideSecretStdout(stdout: string, marker: string | undefined): string {
+  if (marker === undefined) return stdout;
+  if (marker === "") return stdout ? `[${stdout.length} bytes not logged]\n` : "";
+  const at = stdout.indexOf(`${marker}\n`);
+  if (at < 0) return stdout;
+  const rest = stdout.length - at - marker.length - 1;
+  return `${stdout.slice(0, at + marker.length + 1)}[${rest} bytes not logged]\n`;
 }

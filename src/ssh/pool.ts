@@ -5,13 +5,12 @@ import pLimit from "p-limit";
 import type { Client } from "ssh2";
 import type { SecretList } from "../util/secrets.js";
 import { SshRunner, type SshRunnerOptions } from "./connection.js";
+import { defaultConcurrency } from "./limits.js";
 import { HostLog } from "./log.js";
 import type { CommandLogEntry, SshTarget } from "./types.js";
 
-export const DEFAULT_CONCURRENCY = 64;
-
 export interface SshPoolOptions {
-  /** Hosts worked on at once (default 64). */
+  /** Hosts worked on at once (default: every host, up to what open files and memory allow: limits.ts). */
   concurrency?: number;
   /** Per-host log files <logDir>/<host>.log. */
   logDir?: string;
@@ -32,7 +31,7 @@ export class SshPool {
 
   constructor(opts: SshPoolOptions = {}) {
     this.opts = opts;
-    this.limit = pLimit(Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY));
+    this.limit = pLimit(Math.max(1, opts.concurrency ?? defaultConcurrency().hosts));
   }
 
   private runnerOptions(logName: string): SshRunnerOptions {

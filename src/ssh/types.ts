@@ -55,6 +55,17 @@ export interface ExecOptions {
   /** Overrides the target's command timeout. */
   timeoutMs?: number;
   /**
+   * The command runs this many commands one after another (a batch of Steps): its time limit is the
+   * target's per-command limit times this. Default 1; timeoutMs wins.
+   */
+  timeoutCommands?: number;
+  /**
+   * A marker line in stdout after which the output is secret (a file read for the caller, e.g.
+   * admin.conf): the logs and events get `[N bytes not logged]` in its place; the caller gets it all.
+   * "" hides all of stdout (a downloaded file).
+   */
+  secretStdoutAfter?: string;
+  /**
    * Secrets this command uses: added to the run's list (util/secrets.ts), so they are redacted from this
    * and every later log entry, event and error, on every host (the target's credentials always are).
    */

@@ -102,12 +102,16 @@ describe("the leader", () => {
     const uploads: string[] = [];
     const runner = (name: string): Runner =>
       ({
-        exec: async (cmd: string) => {
-          if (cmd.startsWith("kubeadm token create")) {
+        // a secret config travels on stdin into the file the script names (`cat > FILE`), in one command with its kubeadm
+        exec: async (cmd: string, opts: { stdin?: string } = {}) => {
+          const file = /cat > '([^']+)'/.exec(cmd)?.[1];
+          if (file && opts.stdin !== undefined) uploads.push(`${file} ${opts.stdin}`);
+          if (/^kubeadm token create/m.test(cmd)) {
             created.push(cmd);
             await new Promise((r) => setTimeout(r, 20)); // slow enough for the other workers to ask meanwhile
+            return { code: 0, stdout: `token made\n@@kubesmith-ca\n${ca.toString("utf8")}`, stderr: "" };
           }
-          if (cmd.startsWith("kubeadm join")) joins.push(name);
+          if (/^kubeadm join/m.test(cmd)) joins.push(name);
           return { code: cmd.startsWith("[ -f") ? 1 : 0, stdout: "", stderr: "" };
         },
         upload: async (path: string, content: string) => void uploads.push(`${path} ${content}`),

@@ -1,3 +1,7 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { AuthError, CommandError, InterruptedError, MultiHostError } from "../../src/errors.js";
 import { runSteps } from "../../src/phases/steps.js";
@@ -140,25 +144,30 @@ describe("interrupts", () => {
     expect(c.reporter.of("host-step").map((e) => `${e.host}:${e.status}`)).toEqual(["a:start", "a:done", "b:skipped", "c:skipped"]);
   });
 
-  it("runSteps starts no Step after the abort", async () => {
+  it("runSteps starts no command after the abort; the steps its batch ran are recorded", async () => {
     const ac = new AbortController();
     const c = { ...ctx(), signal: ac.signal, phase: "prepare" };
+    const dir = mkdtempSync(join(tmpdir(), "kubesmith-run-"));
     const ran: string[] = [];
     const runner = {
       host: "a",
       exec: async (cmd: string) => {
-        ran.push(cmd);
-        if (cmd === "apply1") ac.abort();
-        return { stdout: "", stderr: "", code: cmd.startsWith("probe") && ran.includes(cmd.replace("probe", "apply")) ? 0 : cmd.startsWith("probe") ? 1 : 0, durationMs: 1 };
+        ran.push(cmd.split("\n")[0]!);
+        // the interrupt comes while the batch of applies runs
+        if (cmd.startsWith("# kubesmith: apply")) ac.abort();
+        const r = spawnSync("sh", ["-c", cmd], { encoding: "utf8" });
+        return { stdout: r.stdout, stderr: r.stderr, code: r.status, durationMs: 1 };
       },
       upload: async () => undefined,
       download: async () => Buffer.alloc(0),
       close: async () => undefined,
     };
-    const steps = [1, 2].map((i) => ({ id: `s${i}`, what: `step ${i}`, probe: `probe${i}`, apply: `apply${i}` }));
+    const steps = [1, 2].map((i) => ({ id: `s${i}`, what: `step ${i}`, probe: `[ -e ${dir}/s${i} ]`, apply: `touch ${dir}/s${i}` }));
     const err = await runSteps(c, "a", runner, steps).catch((e) => e);
     expect(err).toBeInstanceOf(InterruptedError);
-    expect(ran).toEqual(["probe1", "apply1", "probe1"]);
+    expect(ran).toEqual(["# kubesmith: probe s1, s2", "# kubesmith: apply s1, s2 (each in order, as needed)"]);
+    expect(c.changes.map((x) => x.what)).toEqual(["step 1", "step 2"]);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("runPhases starts no phase after the abort, runs no clean-up, ends with result interrupted", async () => {

@@ -469,7 +469,8 @@ describe("sudo", () => {
   });
 
   it("passwordless sudo uses sudo -n; sudo uploads install as root and rename into place", async () => {
-    const r = runner(target(srv, { user: "nopw", sudo: { enabled: true } }));
+    const logged: CommandLogEntry[] = [];
+    const r = runner(target(srv, { user: "nopw", sudo: { enabled: true } }), { onCommand: (e) => logged.push(e) });
     const e0 = srv.stats.execs.length;
     expect((await r.exec("echo $FAKE_SUDO", { sudo: true })).stdout).toBe("1\n");
     expect(srv.stats.execs.slice(e0)).toContain(`sudo -n -- sh -c ${quote(inProcessGroup("echo $FAKE_SUDO"))}`);
@@ -481,6 +482,8 @@ describe("sudo", () => {
     expect(readdirSync("/tmp").some((f) => f.startsWith(".kubesmith-"))).toBe(false);
     expect(readdirSync(work).filter((f) => f.includes("kubesmith-"))).toEqual([]);
     expect((await r.download(dest, { sudo: true })).toString()).toBe("root: yes\n");
+    // a file downloaded through sudo (cat) is not the log's: only its size (admin.conf holds a client key)
+    expect(logged.find((e) => e.label === `download ${dest}`)?.stdout).toBe("[10 bytes not logged]\n");
   });
 });
 

@@ -74,7 +74,7 @@ describe.skipIf(labSkip)("remote commands per host on a lab of 1 control plane, 
     for (const h of lab.state.hosts) expect(prepare.get(h.name), h.name).toBe(1);
     // the lock's round trip brought admin.conf: its client key is in no log of the run
     const runDir = (JSON.parse(r.stdout.split("\n").find((l) => l.includes('"run-start"'))!) as { runDir: string }).runDir;
-    const key = /client-key-data: (\S+)/.exec(readFileSync(join(work, "kubeconfig", `${lab.state.name}.yaml`), "utf8"))![1]!;
+    const key = /client-key-data: (\S+)/.exec(readFileSync(join(work, "state", lab.state.name, "kubeconfig"), "utf8"))![1]!;
     for (const f of readdirSync(join(runDir, "hosts"))) expect(readFileSync(join(runDir, "hosts", f), "utf8")).not.toContain(key.slice(0, 40));
     expect(readFileSync(join(runDir, "hosts", `${lockHost}.log`), "utf8")).toMatch(/@@kubesmith-admin-conf\n\s*\[\d+ bytes not logged\]/);
   }, 600_000);

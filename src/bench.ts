@@ -51,14 +51,17 @@ const printRows = (rs: [string, string][]) => {
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
   process.stdout.write(
     [
-      "Usage: npm run bench -- [--startup | --apisim | --vip | --up]",
-      "  (none)     startup figures, then a lab of BENCH_HOSTS hosts: lab up/down, check, ssh commands, simulated",
-      "             command cost and CPU, the API simulator taking BENCH_HOSTS nodes to Ready (needs root)",
-      "  --startup  only the CLI startup figures (no root)",
-      "  --apisim   only the API simulator figure (no root, no lab)",
-      "  --vip      only VIP failover, graceful / host death, per keepalived setting",
-      "  --up       also `kubesmith up` on the lab",
-      "Environment: BENCH_HOSTS (50), BENCH_LAB (lab name, default bench), BENCH_STARTUP_RUNS (15), KUBESIM_RESIDENT=0",
+      "Usage: npm run bench -- [--startup | --no-realistic | --only-realistic | --lab [--up] | --apisim | --vip]",
+      "  (none)            the table we steer by: startup, then (root) zero-cost up on BENCH_SIZES hosts against the",
+      "                    ssh2 floor, converged up, peak RSS, lab up/down, and the realistic profile against its critical path",
+      "  --startup         only the CLI startup rows (no root)",
+      "  --no-realistic    leave the realistic profile out; --only-realistic: only it",
+      "  --lab             the earlier lab figures on BENCH_HOSTS hosts (lab up/down, check, ssh commands, simulated",
+      "                    command cost and CPU); with --up also `kubesmith up` on that lab",
+      "  --apisim          only the API simulator taking BENCH_HOSTS nodes to Ready (no root, no lab)",
+      "  --vip             only VIP failover, graceful / host death, per keepalived setting",
+      "Environment: BENCH_SIZES (8,50,200), BENCH_REALISTIC_HOSTS (8), BENCH_HOSTS (50), BENCH_LAB (lab name prefix,",
+      "  default bench), BENCH_STARTUP_RUNS (15), KUBESIM_RESIDENT=0",
       "",
     ].join("\n"),
   );

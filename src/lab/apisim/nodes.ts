@@ -154,7 +154,27 @@ export function credentialsFromKubeconfig(file: string): Credentials {
 }
 
 /** One JSON request to the API with client-certificate auth; resolves with status code and parsed body. */
-export function apiRequest(creds: Credentials, method: string, path: string, body?: unknown, contentType = "application/json"): Promise<{ status: number; body: unknown }> {
+export async function apiRequest(creds: Credentials, method: string, path: string, body?: unknown, contentType = "application/json"): Promise<{ status: number; body: unknown }> {
+  // Clients of a real API server (kubeadm's and the kubelet's client-go) bound each request (kubeadm's
+  // requests carry `?timeout=10s`, e.g. `Get ".../cluster-info?timeout=10s"` in its errors) and retry
+  // failed ones with backoff until their phase's own timeout (kubeadm v1beta4 `timeouts.discovery` 5m;
+  // the kubelet retries its registration forever). Here: a 10 s bound per try and a few tries over about a
+  // minute, for a connection the server reset or never answered. A refused or unroutable connection is
+  // not retried: it fails at once, as the tests of unreachable endpoints expect.
+  const delays = [500, 1000, 2000, 4000, 8000, 15_000, 30_000];
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await apiRequestOnce(creds, method, path, body, contentType, 10_000);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const transient = code === "ECONNRESET" || code === "EPIPE" || code === "ETIMEDOUT" || /socket hang up|Client\.Timeout/.test((e as Error).message);
+      if (!transient || attempt >= delays.length) throw e;
+      await new Promise((r) => setTimeout(r, delays[attempt]));
+    }
+  }
+}
+
+function apiRequestOnce(creds: Credentials, method: string, path: string, body: unknown, contentType: string, timeoutMs: number): Promise<{ status: number; body: unknown }> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
     const req = request(
@@ -179,8 +199,11 @@ export function apiRequest(creds: Credentials, method: string, path: string, bod
           }
           resolve({ status: res.statusCode ?? 0, body: parsed });
         });
+        res.on("error", reject);
       },
     );
+    // Go's http.Client wording for a request past its Timeout
+    req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`net/http: request canceled (Client.Timeout exceeded while awaiting headers)`), { code: "ETIMEDOUT" })));
     req.on("error", reject);
     req.end(data);
   });

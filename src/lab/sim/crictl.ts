@@ -12,7 +12,7 @@ import type { ProcRef } from "../types.js";
 import { frontFile, loadEtcd, memberUp, quorumProblem, saveEtcd, type EtcdCluster } from "./etcd.js";
 import { etcdctlSnapshot, etcdutl } from "./etcd-snapshot.js";
 import { readStaticPods } from "./static-pods.js";
-import { fail, readJson, type Sim } from "./util.js";
+import { cobraFlags, fail, readJson, type Sim } from "./util.js";
 
 interface Container {
   id: string;
@@ -70,16 +70,7 @@ export function crictl(sim: Sim, args: string[]): number {
 
 /** etcdctl (API v3) inside this host's etcd container: member list (simple, table) and member remove. */
 function etcdctl(sim: Sim, args: string[]): number {
-  const flags = new Map<string, string>();
-  const pos: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const m = /^--?([\w-]+)(?:=(.*))?$/.exec(a);
-    if (!m) pos.push(a);
-    else if (m[2] !== undefined) flags.set(m[1]!, m[2]);
-    else if (["hex", "insecure-skip-tls-verify"].includes(m[1]!)) flags.set(m[1]!, "true");
-    else flags.set(m[1]!, args[++i] ?? "");
-  }
+  const { flags, pos } = cobraFlags(args, ["hex", "insecure-skip-tls-verify"]);
   // the client's TLS files are read first (etcdctl's transport config)
   for (const f of ["cacert", "cert", "key"]) {
     const file = flags.get(f);

@@ -22,7 +22,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, renameSync, statSync } from "node:fs";
 import path from "node:path";
 import type { RestoredDb } from "./static-pods.js";
-import { fail, writeFile, type Sim } from "./util.js";
+import { cobraFlags, fail, writeFile, type Sim } from "./util.js";
 
 /** The etcd storage version the lab's kubeadm etcd image (3.5.x) reports. */
 const STORAGE_VERSION = "3.5.0";
@@ -97,20 +97,6 @@ export function humanBytes(n: number): string {
   return `${v < 10 ? v.toFixed(1) : v.toFixed(0)} ${units[e]}`;
 }
 
-function flagsOf(args: string[], bools: string[] = []): { flags: Map<string, string>; pos: string[] } {
-  const flags = new Map<string, string>();
-  const pos: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const m = /^--?([\w-]+)(?:=(.*))?$/.exec(a);
-    if (!m) pos.push(a);
-    else if (m[2] !== undefined) flags.set(m[1]!, m[2]);
-    else if (bools.includes(m[1]!)) flags.set(m[1]!, "true");
-    else flags.set(m[1]!, args[++i] ?? "");
-  }
-  return { flags, pos };
-}
-
 /** `etcdctl snapshot save FILE` (after etcdctl's global flags were read by crictl.ts). */
 export function etcdctlSnapshot(sim: Sim, args: string[]): number {
   const [sub, file] = args;
@@ -156,7 +142,7 @@ function readSnapshot(file: string): Parsed {
 
 /** `etcdutl snapshot status|restore …`. */
 export function etcdutl(sim: Sim, args: string[]): number {
-  const { flags, pos } = flagsOf(args, ["skip-hash-check", "mark-compacted"]);
+  const { flags, pos } = cobraFlags(args, ["skip-hash-check", "mark-compacted"]);
   const [group, sub, file] = pos;
   if (group !== "snapshot" || (sub !== "status" && sub !== "restore")) fail(1, `Error: etcdutl ${pos.join(" ")}: not simulated (snapshot status, snapshot restore)`);
   if (!file) fail(1, `Error: snapshot ${sub} requires exactly one argument`);

@@ -112,6 +112,24 @@ export function parseArgs(args: string[], bool: string[] = []): { flags: Map<str
   return { flags, pos };
 }
 
+/**
+ * etcdctl's and etcdutl's flags (Go cobra/pflag): `-w json`, `--flag=value`, `--flag value`; a flag in `bools`
+ * takes no value; the last one given wins. Everything else is a positional.
+ */
+export function cobraFlags(args: string[], bools: readonly string[] = []): { flags: Map<string, string>; pos: string[] } {
+  const flags = new Map<string, string>();
+  const pos: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const m = /^--?([\w-]+)(?:=(.*))?$/.exec(a);
+    if (!m) pos.push(a);
+    else if (m[2] !== undefined) flags.set(m[1]!, m[2]);
+    else if (bools.includes(m[1]!)) flags.set(m[1]!, "true");
+    else flags.set(m[1]!, args[++i] ?? "");
+  }
+  return { flags, pos };
+}
+
 export function flag(flags: Map<string, string[]>, ...names: string[]): string | undefined {
   for (const n of names) {
     const v = flags.get(n);

@@ -6,7 +6,7 @@ import { hostTargets } from "./addons.js";
 import { resetSteps } from "../scripts/reset.js";
 import type { ClusterHost } from "../cluster/model.js";
 import type { KubeClient } from "../kube/client.js";
-import { DEFAULT_DRAIN_TIMEOUT_MS, drainNode } from "../kube/drain.js";
+import { DEFAULT_DRAIN_TIMEOUT_MS, drainNode, type DrainResult } from "../kube/drain.js";
 import { connectKube } from "./api.js";
 import { prefetchedAdminConf } from "./hosts.js";
 import type { ClusterContext } from "./context.js";
@@ -37,18 +37,26 @@ export const drainNodes: Phase<ClusterContext> = {
       if (!node) continue;
       await change(ctx, h.name, `cordon, evict pods and delete node ${h.name}`, async () => {
         // PodDisruptionBudgets hold (Eviction API); --force deletes what they still hold at the timeout
-        await drainNode(kube, h.name, {
-          timeoutMs: ctx.options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
-          ...(ctx.options.force ? { force: true } : {}),
-          ...(ctx.options.signal ? { signal: ctx.options.signal } : {}),
-          forceHint: "run again with --force to delete the pods eviction cannot remove, or give them more time with --drain-timeout",
-          warn: (message) => ctx.reporter.emit({ kind: "warning", host: h.name, message }),
-        });
+        await drainWithRunOptions(ctx, kube, h.name);
         await kube.delete("v1", "Node", h.name);
       });
     }
   },
 };
+
+/**
+ * Drain a node as the run's options say (--drain-timeout, --force, the run's interrupt), its warnings as
+ * the run's; `again` is how the refusal tells the user to run the command again. down, remove-node, upgrade.
+ */
+export function drainWithRunOptions(ctx: ClusterContext, kube: KubeClient, node: string, again = "run again"): Promise<DrainResult> {
+  return drainNode(kube, node, {
+    timeoutMs: ctx.options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
+    ...(ctx.options.force ? { force: true } : {}),
+    ...(ctx.options.signal ? { signal: ctx.options.signal } : {}),
+    forceHint: `${again} with --force to delete the pods eviction cannot remove, or give them more time with --drain-timeout`,
+    warn: (message) => ctx.reporter.emit({ kind: "warning", host: node, message }),
+  });
+}
 
 export const resetHosts: Phase<ClusterContext> = {
   title: "reset hosts (kubeadm reset, CNI, iptables, etcd, keepalived)",

@@ -12,12 +12,12 @@ import type { ClusterHost } from "../cluster/model.js";
 import { CommandError, QuorumError, UnreachableError, UsageError } from "../errors.js";
 import type { HostSpec } from "../inventory/schema.js";
 import type { KubeClient, KubeObject } from "../kube/client.js";
-import { DEFAULT_DRAIN_TIMEOUT_MS, drainNode } from "../kube/drain.js";
 import { keepalivedRemoveSteps, resetSteps } from "../scripts/reset.js";
 import { targetsFromInventory } from "../ssh/targets.js";
 import type { Runner } from "../ssh/types.js";
 import { ensureKube } from "./api.js";
 import type { ClusterContext } from "./context.js";
+import { drainWithRunOptions } from "./down.js";
 import { change, type Phase } from "./run.js";
 import { runSteps } from "./steps.js";
 
@@ -170,13 +170,7 @@ export const removeNodes: Phase<ClusterContext> = {
         await change(ctx, h.name, `delete node ${h.name} (not drained: its kubelet does not answer)`, async () => void (await kube.delete("v1", "Node", h.name)));
       } else if (node) {
         await change(ctx, h.name, `cordon and drain node ${h.name}, delete it`, async () => {
-          await drainNode(kube, h.name, {
-            timeoutMs: ctx.options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
-            ...(ctx.options.force ? { force: true } : {}),
-            ...(ctx.options.signal ? { signal: ctx.options.signal } : {}),
-            forceHint: "run again with --force to delete the pods eviction cannot remove, or give them more time with --drain-timeout",
-            warn: (message) => ctx.reporter.emit({ kind: "warning", host: h.name, message }),
-          });
+          await drainWithRunOptions(ctx, kube, h.name);
           // as down does: the Node goes before the reset, while every control plane still serves the API
           await kube.delete("v1", "Node", h.name);
         });

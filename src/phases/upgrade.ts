@@ -19,7 +19,7 @@ import { isEnabled, NON_CATALOG_ADDONS } from "../addons/context.js";
 import type { ClusterHost } from "../cluster/model.js";
 import { ApiError, UsageError, VersionChangeError } from "../errors.js";
 import { nodeReady, type KubeClient, type KubeObject } from "../kube/client.js";
-import { DEFAULT_DRAIN_TIMEOUT_MS, drainNode } from "../kube/drain.js";
+import { drainWithRunOptions } from "./down.js";
 import { distroFor, parseKubernetesVersion, type KubernetesVersion } from "../scripts/distro/index.js";
 import { containerdConfigStep } from "../scripts/containerd.js";
 import { APPLY_HEADER, script, type Step } from "../scripts/step.js";
@@ -289,13 +289,7 @@ async function upgradeNode(ctx: ClusterContext, h: ClusterHost, how: () => Promi
   if (kubeletStale) {
     await change(ctx, h.name, `cordon and drain node ${h.name} (Eviction API, disruption budgets honoured)`, async () => {
       if (!userCordoned) await kube.mergePatch("v1", "Node", h.name, { metadata: { annotations: { [UPGRADE_CORDON_ANNOTATION]: "true" } } });
-      await drainNode(kube, h.name, {
-        timeoutMs: ctx.options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
-        ...(ctx.options.force ? { force: true } : {}),
-        ...(ctx.options.signal ? { signal: ctx.options.signal } : {}),
-        forceHint: "run 'kubesmith upgrade' again with --force to delete the pods eviction cannot remove, or give them more time with --drain-timeout",
-        warn: (message) => ctx.reporter.emit({ kind: "warning", host: h.name, message }),
-      });
+      await drainWithRunOptions(ctx, kube, h.name, "run 'kubesmith upgrade' again");
     });
     changed++;
     // while drained: containerd's configuration for the new minor (its sandbox image), as `up` writes it, then kubelet and kubectl

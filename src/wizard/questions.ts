@@ -166,6 +166,17 @@ async function askAll(seed: AnswersInput, o: WizardOptions, progress: Progress):
   const by = (flag: string) => o.givenBy?.(flag) ?? "given";
   /** A pre-filled answer, shown the way inquirer shows an answered question. */
   const given = (label: string, value: string, flag: string) => out(`✔ ${label} ${value} (${by(flag)})`);
+  /** A pre-filled answer its check accepts is shown as given and kept; one it refuses is shown with why (then asked). */
+  const seededAnswer = async (seeded: string | undefined, label: string, flag: string, check: (v: string) => true | string | Promise<true | string>): Promise<string | undefined> => {
+    if (!seeded) return undefined;
+    const verdict = await check(seeded);
+    if (verdict === true) {
+      given(label, seeded, flag);
+      return seeded;
+    }
+    out(`  ✗ ${seeded} (${by(flag)}): ${verdict}`);
+    return undefined;
+  };
 
   out(
     `kubesmith init: a few questions, then a commented inventory file. Ctrl-C at any time stops${o.keepFile ? `, and offers to keep your answers for later` : "; nothing is written"}.`,
@@ -475,14 +486,7 @@ async function askAll(seed: AnswersInput, o: WizardOptions, progress: Progress):
       const r = await vipFree(vip, v.carriers);
       return r?.outcome === "taken" ? `${r.reason}; choose another address` : true;
     };
-    let vip: string | undefined;
-    if (v.seeded) {
-      const verdict = await judge(v.seeded.vip);
-      if (verdict === true) {
-        vip = v.seeded.vip;
-        given(v.label, vip, v.flag);
-      } else out(`  ✗ ${v.seeded.vip} (${by(v.flag)}): ${verdict}`);
-    }
+    let vip = await seededAnswer(v.seeded?.vip, v.label, v.flag, judge);
     if (vip === undefined) {
       vip = (
         await ask(
@@ -612,23 +616,15 @@ async function askAll(seed: AnswersInput, o: WizardOptions, progress: Progress):
   // While the pod network is asked, the service network is a placeholder no host or pod range can be in.
   const NO_SERVICES = "255.255.255.0/24";
   const podCheck = (v: string) => cidrCheck(v) ?? checkField(sofar({ podCIDR: v.trim(), serviceCIDR: NO_SERVICES }), "cluster.podCIDR");
-  let podCIDR: string;
-  if (seed.podCIDR && podCheck(seed.podCIDR) === true) {
-    podCIDR = seed.podCIDR;
-    given("Pod network (CIDR)", podCIDR, "--pod-cidr");
-  } else {
-    if (seed.podCIDR) out(`  ✗ ${seed.podCIDR} (${by("--pod-cidr")}): ${podCheck(seed.podCIDR)}`);
+  let podCIDR = await seededAnswer(seed.podCIDR, "Pod network (CIDR)", "--pod-cidr", podCheck);
+  if (podCIDR === undefined) {
     const podDefault = firstClean(DEFAULT_POD_CIDR, ["10.244.0.0/16", "10.42.0.0/16", "172.20.0.0/16"], (c) => sofar({ podCIDR: c, serviceCIDR: NO_SERVICES }), ["cluster.podCIDR"]);
     podCIDR = (await ask(input({ message: "Pod network (CIDR)", default: podDefault, validate: podCheck }))).trim();
   }
   progress.podCIDR = podCIDR;
   const svcCheck = (v: string) => cidrCheck(v) ?? overlapsPods(v.trim(), podCIDR, hosts) ?? checkField(sofar({ podCIDR, serviceCIDR: v.trim() }), "cluster.serviceCIDR");
-  let serviceCIDR: string;
-  if (seed.serviceCIDR && svcCheck(seed.serviceCIDR) === true) {
-    serviceCIDR = seed.serviceCIDR;
-    given("Service network (CIDR)", serviceCIDR, "--service-cidr");
-  } else {
-    if (seed.serviceCIDR) out(`  ✗ ${seed.serviceCIDR} (${by("--service-cidr")}): ${svcCheck(seed.serviceCIDR)}`);
+  let serviceCIDR = await seededAnswer(seed.serviceCIDR, "Service network (CIDR)", "--service-cidr", svcCheck);
+  if (serviceCIDR === undefined) {
     const svcDefault = firstClean(DEFAULT_SERVICE_CIDR, ["10.96.0.0/12", "10.112.0.0/12", "10.43.0.0/16"], (c) => sofar({ podCIDR, serviceCIDR: c }), ["cluster.serviceCIDR", "cluster.podCIDR"]);
     serviceCIDR = (await ask(input({ message: "Service network (CIDR)", default: svcDefault, validate: svcCheck }))).trim();
   }

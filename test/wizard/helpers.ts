@@ -90,3 +90,19 @@ export class Terminal {
     }
   }
 }
+
+/** The first host's address and SSH questions: the address, then the defaults but for the key file. */
+export async function firstHost(term: Terminal, address: string, keyFile: string): Promise<void> {
+  await term.prompt(/Address/);
+  await term.answer(() => term.type(address));
+  await term.prompt(/SSH user/);
+  await term.answer(() => term.keys("Enter"));
+  await term.prompt(/Log in with/);
+  await term.answer(() => term.keys("Enter"));
+  await term.prompt(/Private key file/);
+  await term.answer(() => term.type(keyFile));
+  await term.prompt(/SSH port/);
+  await term.answer(() => term.keys("Enter"));
+  await term.prompt(/Bastion/);
+  await term.answer(() => term.keys("Enter"));
+}

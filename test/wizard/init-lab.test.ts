@@ -12,7 +12,7 @@ import { fingerprint, parseKnownHosts } from "../../src/ssh/knownhosts.js";
 import { packageRoot } from "../../src/util/pkg.js";
 import { kubesmith as runCli } from "../helpers/cli.js";
 import { labSkip, startLab, type StartedLab } from "../helpers/lab.js";
-import { ensureCliBuilt, Terminal } from "./helpers.js";
+import { ensureCliBuilt, firstHost, Terminal } from "./helpers.js";
 import { CALICO } from "../../src/versions.js";
 import { upstreamFile, upstreamSkipReason } from "../helpers/upstream.js";
 
@@ -29,22 +29,6 @@ function fingerprints(file: string): Map<string, string> {
 }
 
 const UPSTREAM_SKIP = upstreamSkipReason(`calico/calico-${CALICO.version}.yaml`);
-
-/** The first host's address and SSH questions: the address, then the defaults but for the key file. */
-async function firstHost(term: Terminal, address: string, keyFile: string): Promise<void> {
-  await term.prompt(/Address/);
-  await term.answer(() => term.type(address));
-  await term.prompt(/SSH user/);
-  await term.answer(() => term.keys("Enter"));
-  await term.prompt(/Log in with/);
-  await term.answer(() => term.keys("Enter"));
-  await term.prompt(/Private key file/);
-  await term.answer(() => term.type(keyFile));
-  await term.prompt(/SSH port/);
-  await term.answer(() => term.keys("Enter"));
-  await term.prompt(/Bastion/);
-  await term.answer(() => term.keys("Enter"));
-}
 
 describe.skipIf(labSkip)("kubesmith init against the lab", () => {
   let lab: StartedLab;

@@ -17,7 +17,7 @@ import { parseVipCheck, vipCheckScript } from "../../src/wizard/vipcheck.js";
 import { kubesmith as runCli } from "../helpers/cli.js";
 import { labSkip, ssh, startLab, type StartedLab } from "../helpers/lab.js";
 import { missingReason } from "../helpers/requirements.js";
-import { ensureCliBuilt, Terminal } from "./helpers.js";
+import { ensureCliBuilt, firstHost, Terminal } from "./helpers.js";
 
 interface Inv {
   cluster: Record<string, unknown>;
@@ -297,18 +297,7 @@ describe.skipIf(labSkip)("init: VIPs checked on the network, going back, pre-fil
     try {
       await term.waitFor(/^✔ Cluster name kept \(from keep\.answers\.yaml\)$/m);
       await term.waitFor(/^✔ Kubernetes version 1\.35 \(from keep\.answers\.yaml\)$/m);
-      await term.prompt(/Address/);
-      await term.answer(() => term.type("198.18.250.10"));
-      await term.prompt(/SSH user/);
-      await term.answer(() => term.keys("Enter"));
-      await term.prompt(/Log in with/);
-      await term.answer(() => term.keys("Enter"));
-      await term.prompt(/Private key file/);
-      await term.answer(() => term.type(keyFile));
-      await term.prompt(/SSH port/);
-      await term.answer(() => term.keys("Enter"));
-      await term.prompt(/Bastion/);
-      await term.answer(() => term.keys("Enter"));
+      await firstHost(term, "198.18.250.10", keyFile);
       await term.prompt(/Roles of 198\.18\.250\.10/);
       await term.answer(() => term.keys("Enter"));
       await term.prompt(/Node name/);

@@ -10,7 +10,11 @@ import { SimExit, labState, readJson, readOs, type Sim } from "./util.js";
 type Tool = (sim: Sim, args: string[]) => number | Promise<number>;
 
 const TOOLS: Record<string, () => Promise<Tool>> = {
-  kubeadm: async () => (await import("./kubeadm.js")).kubeadm,
+  kubeadm: async () => async (sim, argv) => {
+    const [cmd, ...rest] = (await import("./kubeadm-version.js")).withoutVerbosity(argv);
+    if (cmd === "version") return (await import("./kubeadm-version.js")).kubeadmVersion(sim, rest);
+    return (await import("./kubeadm.js")).kubeadm(sim, argv);
+  },
   kubelet: async () => (await import("./system.js")).kubelet,
   kubectl: async () => (await import("./system.js")).kubectl,
   "apt-get": async () => (await import("./packages.js")).aptGet,

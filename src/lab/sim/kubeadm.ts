@@ -23,6 +23,7 @@ import { apiRequest, credentialsFromKubeconfig } from "../apisim/nodes.js";
 import { liveFront, nodeSpec, probe, registerWithKubelet, splitHostPort, startDaemon, stopDaemon, stopHostControlPlane, storeSocket, withClusterLock, type ApiLocation } from "./apiserver.js";
 import { loadEtcd, newEtcdCluster, newMemberId, quorumProblem, saveEtcd } from "./etcd.js";
 import { kubeadmCerts, recordCerts } from "./kubeadm-certs.js";
+import { kubeadmVersion, withoutVerbosity } from "./kubeadm-version.js";
 import { kubeadmUpgrade, VERSION_FILE } from "./kubeadm-upgrade.js";
 
 const K = "/etc/kubernetes";
@@ -1125,17 +1126,11 @@ function images(version: string): string[] {
 }
 
 export function kubeadm(sim: Sim, argv: string[]): number | Promise<number> {
-  const args = argv.filter((a) => !/^--v=\d+$/.test(a) && !/^-v\d*$/.test(a));
+  const args = withoutVerbosity(argv);
   const [cmd, ...rest] = args;
   switch (cmd) {
-    case "version": {
-      const v = k8sVersion("kubeadm");
-      const o = flag(parseArgs(rest).flags, "o", "output");
-      if (o === "short") sim.out(`${v}\n`);
-      else if (o === "json") sim.out(`${JSON.stringify({ clientVersion: { major: "1", minor: v.split(".")[1], gitVersion: v, platform: "linux/amd64" } }, null, 2)}\n`);
-      else sim.out(`kubeadm version: &version.Info{Major:"1", Minor:"${v.split(".")[1]}", GitVersion:"${v}", GoVersion:"go1.24.4", Compiler:"gc", Platform:"linux/amd64"}\n`);
-      return 0;
-    }
+    case "version":
+      return kubeadmVersion(sim, rest);
     case "config": {
       if (rest[0] === "images" && (rest[1] === "list" || rest[1] === "pull")) {
         const v = flag(parseArgs(rest.slice(2)).flags, "kubernetes-version") ?? k8sVersion("kubeadm");

@@ -10,7 +10,6 @@ import type { ProcRef } from "../types.js";
 import { containerdConfigError } from "./containerd.js";
 import { firewalldInstalled, setFirewalldRunning } from "./firewalld.js";
 import { installedVersion } from "./packages.js";
-import { kubeletRestarted } from "./kubeadm-upgrade.js";
 import { SIM_VAR, fail, readJson, writeJson, type Sim } from "./util.js";
 
 interface Unit {
@@ -150,7 +149,9 @@ export async function systemctl(sim: Sim, args: string[]): Promise<number> {
               fail(1, `Job for containerd.service failed because the control process exited with error code.\nSee "systemctl status containerd.service" and "journalctl -xeu containerd.service" for details.\ncontainerd: failed to load TOML from /etc/containerd/config.toml: ${bad}`);
             }
             // the kubelet reports its version at start, and the lab holds it to the skew policy (kubeadm-upgrade.ts)
-            const skew = u === "kubelet" ? await kubeletRestarted(sim) : undefined;
+            // (loaded here: kubeadm-upgrade.js brings yaml and the API client, ≈ 45 ms a resident simulator would pay
+            // on its first `systemctl is-active`; issue 12)
+            const skew = u === "kubelet" ? await (await import("./kubeadm-upgrade.js")).kubeletRestarted(sim) : undefined;
             if (skew) {
               unit.active = false;
               save();

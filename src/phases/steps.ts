@@ -16,8 +16,8 @@
 // early are probed again, in one script, before anything is decided for them.
 import { randomBytes } from "node:crypto";
 import { CommandError, type KubesmithError } from "../errors.js";
-import { transientPackageFailure } from "../scripts/packages.js";
-import type { Step } from "../scripts/step.js";
+import { dpkgTable, transientPackageFailure } from "../scripts/packages.js";
+import { fileTable, type Step } from "../scripts/step.js";
 import type { ExecOptions, ExecResult, Runner } from "../ssh/types.js";
 import { applyStep, execRetryingTransient, indexChanged, needsIndexRefresh, refreshIndexIfStale } from "./packages.js";
 import { change, throwIfInterrupted, type PhaseContext } from "./run.js";
@@ -60,6 +60,9 @@ function sub(s: Step, text: string, quiet = false): string {
 export function probeScript(steps: readonly Step[], nonce: string, prelude?: string): string {
   const lines = [`# kubesmith: probe ${steps.map((s) => s.id).join(", ")}`];
   if (stdinOf(steps) !== undefined) lines.push(READ_STDIN);
+  // every package the probes ask dpkg-query about, in one call (scripts/packages.ts dpkgTable)
+  // and every managed file they check, in one stat and one sha256sum (scripts/step.ts fileTable)
+  for (const table of [dpkgTable(steps.map((s) => s.probe)), fileTable(steps.map((s) => s.probe))]) if (table !== undefined) lines.push(table);
   if (prelude !== undefined) lines.push(`(\n${prelude}\n) </dev/null 2>/dev/null`, `printf '\\n${MARK} ${nonce} prelude\\n'`);
   steps.forEach((s, i) => {
     lines.push(sub(s, s.probe, true), `printf '${MARK} ${nonce} ${i} %s\\n' "$?"`);

@@ -13,7 +13,7 @@
 // connection) are recognised by transientPackageFailure() below and retried by the step runner; every
 // other failure (unknown package, bad signature, dependency problem) is final.
 import { UsageError } from "../errors.js";
-import { sh } from "../ssh/quote.js";
+import { quote, sh } from "../ssh/quote.js";
 import { APPLY_HEADER, probeAll, script, type Step } from "./step.js";
 
 export type PackageManager = "apt" | "dnf" | "yum";
@@ -47,6 +47,54 @@ export interface PackageTool {
   absentProbe(pkgs: readonly string[]): string;
 }
 
+// ------------------------------------------------------------------------------------ dpkg-query table
+// A probe asks dpkg-query once per package it checks; a phase's probe script (phases/steps.ts probeScript)
+// checks a dozen. So a package's status is written as `${VAR-$(dpkg-query … PKG)}`: a script that defines
+// VAR (dpkgTable below: one dpkg-query for every package its probes name) answers from it, any other (an
+// apply, a re-probe after an apply, a probe on its own) asks dpkg-query as before. Issue 12: 8 of a
+// worker's 20 simulated commands in a converged `up` were these.
+
+/** The probe script's variable for one package and format: __ks_dpkg_<name, [^A-Za-z0-9] as _HEX>_s|_sv. */
+function dpkgVar(pkg: string, withVersion: boolean): string {
+  return `__ks_dpkg_${pkg.replace(/[^A-Za-z0-9]/g, (c) => `_${c.charCodeAt(0).toString(16)}`)}_${withVersion ? "sv" : "s"}`;
+}
+
+const STATUS_FORMAT = { s: "${Status}", sv: "${Status} ${Version}" } as const;
+
+/**
+ * What `dpkg-query -W -f='${Status}'` (or `'${Status} ${Version}'`) prints for `pkg`, as a word to put in
+ * double quotes: from the probe script's table when it has one, else from dpkg-query itself.
+ */
+export function dpkgStatus(pkg: string, withVersion: boolean): string {
+  if (!/^[a-z0-9][a-z0-9.+-]*$/.test(pkg)) throw new UsageError(`invalid Debian package name ${JSON.stringify(pkg)}`);
+  return `\${${dpkgVar(pkg, withVersion)}-$(dpkg-query -W -f='${STATUS_FORMAT[withVersion ? "sv" : "s"]}' ${quote(pkg)} 2>/dev/null)}`;
+}
+
+const DPKG_STATUS_RE = /\$\{__ks_dpkg_[A-Za-z0-9_]+_(s|sv)-\$\(dpkg-query -W -f='[^']*' '([a-z0-9][a-z0-9.+-]*)' 2>\/dev\/null\)\}/g;
+
+/**
+ * For a read-only script that runs the given probes: one dpkg-query for every package they ask about (see
+ * dpkgStatus), its lines read into their variables with shell builtins; undefined when they ask about
+ * none. A package dpkg-query does not know leaves its variables empty, as its own answer would be.
+ */
+export function dpkgTable(probes: readonly string[]): string | undefined {
+  const names = new Set<string>();
+  for (const p of probes) for (const m of p.matchAll(DPKG_STATUS_RE)) names.add(m[2]!);
+  if (names.size === 0) return undefined;
+  const list = [...names];
+  return [
+    `__ks_t=$(dpkg-query -W -f='\${Package}\\t\${Status}\\t\${Version}\\n' ${list.map(quote).join(" ")} 2>/dev/null)`,
+    list.map((n) => `${dpkgVar(n, false)}= ${dpkgVar(n, true)}=`).join(" "),
+    "while IFS='\t' read -r __p __s __v; do",
+    "  case $__p in",
+    ...list.map((n) => `    ${quote(n)}) ${dpkgVar(n, false)}=$__s ${dpkgVar(n, true)}="$__s $__v" ;;`),
+    "  esac",
+    "done <<__KS_DPKG__",
+    "$__ks_t",
+    "__KS_DPKG__",
+  ].join("\n");
+}
+
 function checkNames(pkgs: readonly string[]): readonly string[] {
   if (pkgs.length === 0) throw new UsageError("no packages given");
   return pkgs;
@@ -58,7 +106,7 @@ const apt: PackageTool = {
   family: "debian",
   installedProbe: (pkgs) =>
     checkNames(pkgs)
-      .map((p) => sh`case "$(dpkg-query -W -f=${"${Status}"} ${p} 2>/dev/null)" in *' ok installed') ;; *) exit 1;; esac`)
+      .map((p) => `case "${dpkgStatus(p, false)}" in *' ok installed') ;; *) exit 1;; esac`)
       .join("\n"),
   versioned: (name, version) => `${name}=${version}`,
   install: (pkgs, o = {}) =>
@@ -71,7 +119,7 @@ const apt: PackageTool = {
   purge: (pkgs) => sh`DEBIAN_FRONTEND=noninteractive apt-get purge -y -q ${[...checkNames(pkgs)]}`,
   absentProbe: (pkgs) =>
     checkNames(pkgs)
-      .map((p) => sh`case "$(dpkg-query -W -f=${"${Status}"} ${p} 2>/dev/null)" in *' ok installed') exit 1;; esac`)
+      .map((p) => `case "${dpkgStatus(p, false)}" in *' ok installed') exit 1;; esac`)
       .join("\n"),
 };
 

@@ -8,7 +8,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import { keyArmored, keyBinary } from "../../src/lab/sim/keys.js";
 import { dearmorApply } from "../../src/scripts/distro/debian.js";
 import { prepareOsSteps } from "../../src/scripts/os.js";
-import { installStep, packageTool, transientPackageFailure } from "../../src/scripts/packages.js";
+import { dpkgStatus, dpkgTable, installStep, packageTool, transientPackageFailure } from "../../src/scripts/packages.js";
+import { probeScript } from "../../src/phases/steps.js";
+import { have, runSh } from "./fixtures.js";
 import { script } from "../../src/scripts/step.js";
 import { quote } from "../../src/ssh/quote.js";
 
@@ -70,6 +72,33 @@ describe("package tools", () => {
         expect(uses.filter((u) => u === "repository").length).toBe(offline ? 1 : 2);
       }
     }
+  });
+});
+
+describe("dpkg-query once per probe script (dpkgStatus, dpkgTable)", () => {
+  const names = ["bash", "dpkg", "kubesmith-no-such-package", "containerd.io"];
+  const lines = names.flatMap((n) => [`printf '%s|%s\\n' ${quote(n)} "${dpkgStatus(n, false)}"`, `printf '%s|%s\\n' ${quote(n)} "${dpkgStatus(n, true)}"`]).join("\n");
+
+  it("a prepare probe script asks dpkg-query once, for every package its probes name", () => {
+    const steps = prepareOsSteps({ packageManager: "apt", kubernetesVersion: "1.36" });
+    const text = probeScript(steps, "n0nce");
+    const calls = text.split("\n").filter((l) => /^__ks_t=\$\(dpkg-query /.test(l));
+    expect(calls).toHaveLength(1);
+    for (const p of ["kubelet", "kubeadm", "kubectl", "containerd.io", "curl"]) expect(calls[0]).toContain(`'${p}'`);
+    // the probes themselves still fall back to dpkg-query where no table was read (a batch's re-probe)
+    expect(steps.map((s) => s.probe).join("\n")).toContain("$(dpkg-query -W -f='${Status} ${Version}' 'kubelet' 2>/dev/null)");
+    expect(dpkgTable(["true"])).toBeUndefined();
+    expect(() => dpkgStatus("bad name; rm", false)).toThrow(/invalid Debian package name/);
+  });
+
+  // The real dpkg-query of this machine (Debian: CI's kind): the table answers what dpkg-query answers.
+  it.skipIf(!have("dpkg-query"))("answers from the table exactly what dpkg-query answers on its own (real dpkg-query)", () => {
+    const live = runSh(lines);
+    const table = runSh(`${dpkgTable([lines])}\n${lines}`);
+    expect(live.code).toBe(0);
+    expect(table.stdout).toBe(live.stdout);
+    expect(live.stdout).toMatch(/^bash\|install ok installed \S+$/m);
+    expect(live.stdout).toContain("kubesmith-no-such-package|\n");
   });
 });
 

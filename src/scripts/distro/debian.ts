@@ -4,7 +4,7 @@
 // Commands relied on: dpkg-query -W -f='${Status}' / '${Status} ${Version}', apt-get, apt-mark hold,
 // curl, awk, base64 -d (the key dearmored without gpg); /etc/os-release (ID, ID_LIKE, VERSION_CODENAME, UBUNTU_CODENAME).
 import { quote, sh } from "../../ssh/quote.js";
-import { installStep, packageTool, repositoryStep } from "../packages.js";
+import { dpkgStatus, installStep, packageTool, repositoryStep } from "../packages.js";
 import { APPLY_HEADER, fileMatchesProbe, probeAll, script, writeFileApply } from "../step.js";
 import {
   CONTAINERD_IO_PATTERN,
@@ -120,7 +120,7 @@ export const debianConfigurer: DistroConfigurer = {
       id: "containerd-install",
       what: `install containerd.io ${CONTAINERD_IO_PATTERN} (replacing a distribution containerd 1.x)`,
       pkgs: [apt.versioned("containerd.io", CONTAINERD_IO_PATTERN)],
-      probe: [`case "$(dpkg-query -W -f='\${Status} \${Version}' containerd.io 2>/dev/null)" in *' ok installed '${major}*) ;; *) exit 1;; esac`],
+      probe: [`case "${dpkgStatus("containerd.io", true)}" in *' ok installed '${major}*) ;; *) exit 1;; esac`],
     });
   },
 
@@ -169,7 +169,7 @@ export const debianConfigurer: DistroConfigurer = {
       // "hold ok installed VERSION": installed, held, and at the pinned version.
       probe: pkgs.map(
         (p) =>
-          `case "$(dpkg-query -W -f='\${Status} \${Version}' ${quote(p)} 2>/dev/null)" in ${quote(`hold ok installed ${pattern.replace(/\*$/, "")}`)}*) ;; *) exit 1;; esac`,
+          `case "${dpkgStatus(p, true)}" in ${quote(`hold ok installed ${pattern.replace(/\*$/, "")}`)}*) ;; *) exit 1;; esac`,
       ),
     });
   },

@@ -70,7 +70,8 @@ function sysctlStep(): Step {
   return {
     id: "sysctl",
     what: `set ${SYSCTLS.map(([k, v]) => `${k}=${v}`).join(", ")} (now and at boot)`,
-    probe: probeAll(fileMatchesProbe(file), ...SYSCTLS.map(([k, v]) => sh`[ "$(sysctl -n ${k} 2>/dev/null)" = ${v} ]`)),
+    // one sysctl for every key: it prints their values one per line, in order (a key it cannot read prints none)
+    probe: probeAll(fileMatchesProbe(file), sh`[ "$(sysctl -n ${SYSCTLS.map(([k]) => k)} 2>/dev/null)" = ${SYSCTLS.map(([, v]) => v).join("\n")} ]`),
     // `sysctl --system` also loads every other file, and fails for a key some other file sets that this
     // kernel lacks; then our own file is applied on its own, so that only our keys decide.
     apply: script(APPLY_HEADER, writeFileApply(file), sh`sysctl --system >/dev/null 2>&1 || sysctl -p ${SYSCTL_FILE} >/dev/null`),

@@ -1,6 +1,7 @@
 // A remote change as data: a read-only probe that says "already so", and an idempotent apply that makes
 // it so. Plan/dry-run prints `what` for every step whose probe fails; a real run applies only those.
 // Everything under src/scripts/ is pure: functions of their arguments, no I/O, golden-tested.
+import { createHash } from "node:crypto";
 import { quote, sh } from "../ssh/quote.js";
 import { UsageError } from "../errors.js";
 import type { PackageManager } from "./packages.js";
@@ -85,13 +86,54 @@ export interface ManagedFile {
   secret?: boolean;
 }
 
+// A managed file's mode and content are read as `stat --printf '%a ' FILE && sha256sum FILE` ("644 HASH  FILE",
+// one line, so that probeAll needs no subshell for it),
+// written `${VAR-$(…)}` so that a phase's probe script, which checks a handful of files, reads them all
+// with one stat and one sha256sum (fileTable below, used by phases/steps.ts probeScript); every other
+// script runs the command for its file. The content is compared by its SHA-256, computed here from what
+// the apply writes, byte for byte. Issue 12: a file check had cost a stat and a cat.
+
+/** The probe script's variable for one file: __ks_file_<path, [^A-Za-z0-9] as _HEX>. */
+function fileVar(p: string): string {
+  return `__ks_file_${p.replace(/[^A-Za-z0-9]/g, (c) => `_${c.charCodeAt(0).toString(16)}`)}`;
+}
+
 /** Probe fragment: the file exists with this mode and (non-secret) this content. */
 export function fileMatchesProbe(f: ManagedFile): string {
   assertAbsolutePath(f.path, "file path");
   const mode = modeString(f.mode ?? 0o644);
-  const head = sh`[ -f ${f.path} ] && [ "$(stat -c %a ${f.path})" = ${mode} ]`;
-  if (f.secret) return `${head} && [ "$(cat ${quote(f.path)})" = "$want" ]`;
-  return `${head} && [ "$(cat ${quote(f.path)})" = ${quote(shellText(f.content))} ]`;
+  if (f.secret) return `${sh`[ -f ${f.path} ] && [ "$(stat -c %a ${f.path})" = ${mode} ]`} && [ "$(cat ${quote(f.path)})" = "$want" ]`;
+  const hash = createHash("sha256").update(f.content).digest("hex");
+  return `[ -f ${quote(f.path)} ] && [ "\${${fileVar(f.path)}-$(stat --printf '%a ' ${quote(f.path)} && sha256sum ${quote(f.path)})}" = ${quote(`${mode} ${hash}  ${f.path}`)} ]`;
+}
+
+const FILE_CHECK_RE = /\$\{__ks_file_[A-Za-z0-9_]+-\$\(stat --printf '%a ' ('(?:[^']|'\\'')*') && sha256sum \1\)\}/g;
+
+/**
+ * For a read-only script that runs the given probes: one stat and one sha256sum for every managed file
+ * they check (see fileMatchesProbe), their lines read into the files' variables with shell builtins;
+ * undefined when they check none. A missing file leaves its variable empty (its probe fails on `-f` first).
+ */
+export function fileTable(probes: readonly string[]): string | undefined {
+  const files = new Map<string, string>(); // quoted path -> path
+  for (const p of probes) for (const m of p.matchAll(FILE_CHECK_RE)) files.set(m[1]!, m[1]!.slice(1, -1).replace(/'\\''/g, "'"));
+  if (files.size === 0) return undefined;
+  const quoted = [...files.keys()].join(" ");
+  return [
+    `__ks_t=$( { stat -c '%a %n' ${quoted}; sha256sum ${quoted}; } 2>/dev/null)`,
+    [...files.values()].map((p) => `${fileVar(p)}=`).join(" "),
+    // stat's lines come first ("644 FILE"), then sha256sum's ("HASH  FILE")
+    "while read -r __a __b; do",
+    "  case $__b in",
+    ...[...files].map(([q, p]) => {
+      const v = fileVar(p);
+      return `    ${q}) if [ -z "$${v}" ]; then ${v}=$__a; else ${v}="$${v} $__a  $__b"; fi ;;`;
+    }),
+    "  esac",
+    "done <<__KS_FILES__",
+    "$__ks_t",
+    "__KS_FILES__",
+  ].join("\n");
 }
 
 /**

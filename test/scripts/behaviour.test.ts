@@ -1,7 +1,7 @@
 // Behavioural tests of the generated scripts: they parse in sh and dash, probes and applies do what they
 // claim when run for real (temp files, fake package tools on PATH, private network namespaces), hostile
 // values stay quoted, and the rendered keepalived config passes the real `keepalived -t`.
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -18,6 +18,7 @@ import {
   type PackageManager,
 } from "../../src/scripts/os.js";
 import { fileStep, probeAll, type Step } from "../../src/scripts/step.js";
+import { probeScript } from "../../src/phases/steps.js";
 import { firewallOpenings } from "../../src/scripts/firewall.js";
 import {
   joinGuardProbe,
@@ -188,6 +189,27 @@ describe("file steps, run for real on temp files", () => {
     expect(run(step, "apply").code).toBe(0);
     chmodSync(file, 0o644);
     expect(run(step, "probe").code).toBe(1);
+  });
+
+  it("a probe script reads all its files with one stat and one sha256sum and decides as each probe alone", () => {
+    const dir = tmpPath(`t 'x' $(touch CANARY) "q"`);
+    mkdirSync(dir);
+    const f = (name: string, content: string, mode = 0o644) => fileStep({ id: name, what: name, file: { path: path.join(dir, name), content, mode } });
+    const steps = [f("same", hostile), f("content", "want\n"), f("mode", "m\n", 0o600), f("missing", "x"), f("trailing", "t\n"), f("same 2", "")];
+    writeFileSync(path.join(dir, "same"), hostile);
+    writeFileSync(path.join(dir, "content"), "other\n");
+    writeFileSync(path.join(dir, "mode"), "m\n");
+    writeFileSync(path.join(dir, "trailing"), "t\n\n");
+    writeFileSync(path.join(dir, "same 2"), "");
+    const alone = steps.map((s) => runSh(`(\n${s.probe}\n) >/dev/null 2>&1; echo $?`).stdout.trim());
+    const text = probeScript(steps, "n");
+    expect(text.match(/sha256sum /g)).toHaveLength(1 + steps.length); // the table's one, and each probe's own fallback
+    const r = runSh(text);
+    const together = [...r.stdout.matchAll(/^@@kubesmith-step n (\d+) (\d+)$/gm)].map((m) => m[2]);
+    expect(together).toEqual(alone);
+    // the content byte for byte: an extra trailing newline is a difference
+    expect(alone).toEqual(["0", "1", "1", "1", "1", "0"]);
+    expect(existsSync(path.join(tmp, "CANARY"))).toBe(false);
   });
 
   it("refuses relative paths", () => {

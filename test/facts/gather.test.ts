@@ -1,5 +1,7 @@
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import net from "node:net";
+import { hostname } from "node:os";
 import { describe, expect, it } from "vitest";
 import { factsScript, parseFacts } from "../../src/facts/gather.js";
 
@@ -90,8 +92,13 @@ describe("facts", () => {
     const osRelease = execFileSync("/bin/sh", ["-c", ". /etc/os-release; echo $ID"], { encoding: "utf8" }).trim();
     expect(f.osId).toBe(osRelease);
     expect(f.arch).toBe(execFileSync("uname", ["-m"], { encoding: "utf8" }).trim());
+    expect(f.kernel).toBe(execFileSync("uname", ["-r"], { encoding: "utf8" }).trim());
+    expect(f.hostname).toBe(hostname());
     expect(f.cpus).toBeGreaterThan(0);
-    expect(f.memoryMiB).toBeGreaterThan(100);
+    // read with the shell's own `read` (no awk): the same numbers the kernel's files hold
+    const memKib = Number(/^MemTotal:\s+(\d+)/m.exec(readFileSync("/proc/meminfo", "utf8"))?.[1]);
+    expect(f.memoryMiB).toBe(Math.floor(memKib / 1024));
+    expect(f.swapActive).toBe(Math.max(0, readFileSync("/proc/swaps", "utf8").trim().split("\n").length - 1));
     expect(Math.abs(f.epoch - Date.now() / 1000)).toBeLessThan(60);
     expect(["apt", "dnf", "yum", "unknown"]).toContain(f.packageManager);
     const fsType = execFileSync("stat", ["-fc", "%T", "/sys/fs/cgroup/"], { encoding: "utf8" }).trim();

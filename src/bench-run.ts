@@ -11,7 +11,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
-import { tmpdir } from "node:os";
+import { availableParallelism as nproc, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "ssh2";
 import { type BenchRow, criticalPath, type DurationProfile, parseEvents, profileFaults, secs } from "./bench-profile.js";
@@ -29,6 +29,10 @@ interface UpResult {
   code: number | null;
   wallMs: number;
   rssMiB: number;
+  /** kubesmith's own CPU (user + system) in ms, from /usr/bin/time; 0 when unknown */
+  cpuMs: number;
+  /** CPU the whole machine spent during the run (every process: kubesmith, sshd, the simulators), from /proc/stat */
+  machineCpuMs: number;
   stdout: string;
   stderr: string;
 }
@@ -39,7 +43,8 @@ function runUp(inv: string, stateDir: string): Promise<UpResult> {
   const timed = existsSync("/usr/bin/time");
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(timed ? "/usr/bin/time" : argv[0]!, timed ? ["-f", "%e %M", ...argv] : argv.slice(1), {
+    const busy0 = machineBusyMs();
+    const child = spawn(timed ? "/usr/bin/time" : argv[0]!, timed ? ["-f", "%e %M %U %S", ...argv] : argv.slice(1), {
       cwd: root,
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, NO_COLOR: "1" },
@@ -50,10 +55,29 @@ function runUp(inv: string, stateDir: string): Promise<UpResult> {
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("error", reject);
     child.on("close", (code) => {
-      const m = /^([\d.]+) (\d+)$/m.exec(stderr.trim().split("\n").pop() ?? "");
-      resolve({ code, wallMs: performance.now() - t0, rssMiB: m ? Number(m[2]) / 1024 : 0, stdout, stderr });
+      const m = /^([\d.]+) (\d+) ([\d.]+) ([\d.]+)$/m.exec(stderr.trim().split("\n").pop() ?? "");
+      resolve({
+        code,
+        wallMs: performance.now() - t0,
+        rssMiB: m ? Number(m[2]) / 1024 : 0,
+        cpuMs: m ? (Number(m[3]) + Number(m[4])) * 1000 : 0,
+        machineCpuMs: machineBusyMs() - busy0,
+        stdout,
+        stderr,
+      });
     });
   });
+}
+
+/** CPU time every CPU of the machine has spent busy since boot (ms): /proc/stat's first line less idle and iowait. */
+function machineBusyMs(): number {
+  try {
+    const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = f;
+    return ((user + nice + system + irq + softirq + steal) * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return 0;
+  }
 }
 
 /** One exec on an open ssh2 connection, waited for to its close. */
@@ -104,6 +128,18 @@ async function fresh(name: string, opts: Parameters<typeof labUp>[0]): Promise<{
 
 const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
 
+/**
+ * Whose CPU the run was: kubesmith's own against the whole machine's. In the lab every host's sshd, shells
+ * and simulator share the machine's cores with kubesmith; on real hosts each has its own.
+ */
+function cpuRow(up: UpResult, hosts: number): BenchRow {
+  return {
+    what: `  CPU: kubesmith's own / the whole machine's, ${hosts} hosts`,
+    figure: `${secs(up.cpuMs)} / ${secs(up.machineCpuMs)}`,
+    floor: `${nproc()} CPUs × wall = ${secs(nproc() * up.wallMs)}`,
+  };
+}
+
 /** The zero-cost rows for one lab size. */
 export async function zeroCost(prefix: string, hosts: number): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
@@ -130,6 +166,7 @@ export async function zeroCost(prefix: string, hosts: number): Promise<BenchRow[
       ratio: up.wallMs / cp.criticalMs,
     });
     rows.push({ what: `  peak RSS of up, ${hosts} hosts`, figure: `${up.rssMiB.toFixed(0)} MiB`, goal: RSS_GOAL[hosts] ?? "" });
+    rows.push(cpuRow(up, hosts));
     log(`converged up on ${hosts} hosts`);
     const again = await runUp(inv, stateDir);
     const cp2 = criticalPath(parseEvents(again.stdout));
@@ -140,6 +177,7 @@ export async function zeroCost(prefix: string, hosts: number): Promise<BenchRow[
       ratio: again.wallMs / cp2.criticalMs,
       goal: hosts >= 200 ? "≤ 10 s" : "",
     });
+    rows.push(cpuRow(again, hosts));
   } finally {
     rmSync(stateDir, { recursive: true, force: true });
     const t0 = performance.now();

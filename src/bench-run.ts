@@ -128,6 +128,12 @@ async function fresh(name: string, opts: Parameters<typeof labUp>[0]): Promise<{
 
 const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
 
+/** What a failed run said: its error lines (not the pointer to its logs), at most 300 characters. */
+export function failureLines(stderr: string): string {
+  const lines = stderr.split("\n").filter((l) => l.startsWith("kubesmith:") && !l.includes("the whole output"));
+  return (lines.length ? lines : stderr.trim().split("\n").slice(-3)).join(" / ").slice(0, 300);
+}
+
 /**
  * Whose CPU the run was: kubesmith's own against the whole machine's. In the lab every host's sshd, shells
  * and simulator share the machine's cores with kubesmith; on real hosts each has its own.
@@ -150,12 +156,17 @@ export async function zeroCost(prefix: string, hosts: number): Promise<BenchRow[
   const { state, ms: upMs } = await fresh(name, { name, hosts, ...(layout ? { layout } : {}), inventoryOut: inv });
   const stateDir = mkdtempSync(join(tmpdir(), "kubesmith-bench-state-"));
   let downMs = 0;
+  /** A run failed: its state directory (run journal, events, report) is kept for `kubesmith logs`. */
+  let keep = false;
   try {
     log(`up on ${hosts} hosts (zero-cost)`);
     const up = await runUp(inv, stateDir);
     const cp = criticalPath(parseEvents(up.stdout));
     const label = `zero-cost up, ${hosts} hosts${layout ? ` (${layout})` : ""}`;
-    if (up.code !== 0) rows.push({ what: `${label}: EXIT CODE ${up.code}`, figure: up.stderr.trim().split("\n").slice(-3).join(" / ").slice(0, 200) });
+    if (up.code !== 0) {
+      keep = true;
+      rows.push({ what: `${label}: EXIT CODE ${up.code}`, figure: failureLines(up.stderr) });
+    }
     log(`ssh2 floor: connect + ${cp.roundTrips} execs on each of ${hosts} hosts`);
     const floor = await ssh2Floor(state, cp.roundTrips);
     rows.push({ what: label, figure: secs(up.wallMs), floor: `ssh2: connect + ${cp.roundTrips} execs per host, ${secs(floor)}`, ratio: up.wallMs / floor, goal: FLOOR_GOAL[hosts] ?? "" });
@@ -179,11 +190,12 @@ export async function zeroCost(prefix: string, hosts: number): Promise<BenchRow[
     });
     rows.push(cpuRow(again, hosts));
   } finally {
-    rmSync(stateDir, { recursive: true, force: true });
+    if (keep) log(`a run failed; its state is kept: kubesmith logs -i ${inv} --state-dir ${stateDir} (the lab is removed)`);
+    else rmSync(stateDir, { recursive: true, force: true });
     const t0 = performance.now();
     await labDown(name);
     downMs = performance.now() - t0;
-    rmSync(inv, { force: true });
+    if (!keep) rmSync(inv, { force: true });
   }
   rows.push({ what: `lab up / lab down, ${hosts} hosts`, figure: `${secs(upMs)} / ${secs(downMs)}`, goal: hosts >= 200 ? "lab up ≤ 10 s" : "" });
   return rows;

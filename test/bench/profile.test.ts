@@ -93,3 +93,12 @@ describe("benchTable", () => {
     expect(lines[3]).toMatch(/^\| lab up +\| 1\.00 s \| +\| +\| +\|$/);
   });
 });
+
+describe("a failed bench run's row", () => {
+  it("names the run's error lines, not the pointer to its logs", async () => {
+    const { failureLines } = await import("../../src/bench-run.js");
+    const stderr = "progress\nkubesmith: lab-7: join the workers: kubeadm join exited 1\nkubesmith: the whole output: kubesmith logs -i x --state-dir y\nCommand exited with non-zero status 7\n";
+    expect(failureLines(stderr)).toBe("kubesmith: lab-7: join the workers: kubeadm join exited 1");
+    expect(failureLines("a\nb\nc\nd")).toBe("b / c / d");
+  });
+});

@@ -156,3 +156,14 @@ describe("simulated hardware", () => {
     }
   });
 });
+
+describe("Go durations in kubeadm's timeouts (join's discovery)", () => {
+  it("reads what kubeadm writes and users write", async () => {
+    const { goDurationMs } = await import("../../src/lab/sim/kubeadm.js");
+    expect(goDurationMs("5m0s")).toBe(300_000);
+    expect(goDurationMs("30s")).toBe(30_000);
+    expect(goDurationMs("1h2m3s")).toBe(3_723_000);
+    expect(goDurationMs("1.5m")).toBe(90_000);
+    expect(goDurationMs("250ms")).toBe(250);
+  });
+});

@@ -137,6 +137,30 @@ describe.skipIf(labSkip)("node simulator: kubeadm", () => {
     expect(ok.stdout).toMatch(/kind: KubeletConfiguration\ncgroupDriver: systemd/);
   }, 60_000);
 
+  it("discovery asks again, as kubeadm does, while the API server's connections time out; gives up after timeouts.discovery", async () => {
+    // lab-4 joined above. Its SYNs to any :6443 dropped for 7 s: kubeadm's getClusterInfo retries every 5 s
+    const reset = await ssh(lab.state, "lab-4", "kubeadm reset -f >/dev/null");
+    expect(reset.code, reset.stderr).toBe(0);
+    const drop = "iptables -I OUTPUT -p tcp --dport 6443 --tcp-flags SYN,ACK SYN -j DROP";
+    const t0 = Date.now();
+    const slow = await ssh(lab.state, "lab-4", `${drop} && { (sleep 7; ${drop.replace("-I", "-D")}) >/dev/null 2>&1 & } && ${joinCmd}`);
+    expect(slow.code, slow.stderr).toBe(0);
+    expect(slow.stdout).toContain("This node has joined the cluster");
+    expect(Date.now() - t0).toBeGreaterThan(5000);
+    // with timeouts.discovery shorter than the outage: kubeadm's dial error once it has passed
+    await ssh(lab.state, "lab-4", "kubeadm reset -f >/dev/null");
+    const [, endpoint, token, hash] = /^kubeadm join (\S+) --token (\S+) --discovery-token-ca-cert-hash (\S+)/.exec(joinCmd)!;
+    const cfg = `apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\ndiscovery:\n  bootstrapToken:\n    apiServerEndpoint: ${endpoint}\n    token: ${token}\n    caCertHashes: [${hash}]\ntimeouts:\n  discovery: 2s\n`;
+    const t1 = Date.now();
+    const gaveUp = await ssh(lab.state, "lab-4", `printf '%s' '${cfg}' > /root/join.yaml && ${drop} && { (sleep 15; ${drop.replace("-I", "-D")}) >/dev/null 2>&1 & } && kubeadm join --config /root/join.yaml`);
+    expect(gaveUp.code).toBe(1);
+    expect(gaveUp.stderr).toContain(`couldn't validate the identity of the API Server: Get "https://${endpoint}/api/v1/namespaces/kube-public/configmaps/cluster-info?timeout=10s": dial tcp ${endpoint}: connect: i/o timeout`);
+    expect(Date.now() - t1).toBeLessThan(14_000);
+    await new Promise((r) => setTimeout(r, 15_000 - (Date.now() - t1)));
+    const back = await ssh(lab.state, "lab-4", joinCmd);
+    expect(back.code, back.stderr).toBe(0);
+  }, 90_000);
+
   it("packages: held versions are kept by apt-get, dpkg-query reports them", async () => {
     const r = await ssh(lab.state, "lab-3", "apt-mark hold kubeadm && apt-get install -y kubeadm=1.33.1-1.1; echo rc=$?; dpkg-query -W -f='${Version}' kubeadm");
     expect(r.stderr).toContain("Held packages were changed");

@@ -213,6 +213,8 @@ interface ConfigFile {
   token?: string;
   caCertHashes?: string[];
   unsafeSkipCAVerification?: boolean;
+  /** JoinConfiguration.timeouts.discovery (v1beta4), a Go duration */
+  discoveryTimeout?: string;
   controlPlane?: boolean;
   ignorePreflightErrors?: string[];
   imageRepository?: string;
@@ -225,6 +227,19 @@ interface ConfigFile {
   failCgroupV1?: boolean;
   /** ResetConfiguration.force */
   force?: boolean;
+}
+
+/** kubeadm's constants.DiscoveryRetryInterval: the pause between two requests for cluster-info. */
+const DISCOVERY_RETRY_MS = 5000;
+
+const sleepMs = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A Go duration as kubeadm's config holds it ("5m0s", "30s", "1h", "1.5m", "250ms"); undefined parts count 0. */
+export function goDurationMs(d: string): number {
+  const unit: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, "µs": 0.001, ns: 1e-6 };
+  let ms = 0;
+  for (const m of d.matchAll(/([\d.]+)(h|ms|m|s|us|µs|ns)/g)) ms += Number(m[1]) * unit[m[2]!]!;
+  return ms;
 }
 
 /** A klog warning line as kubeadm prints it on stderr (`W1129 12:00:00.000000    1234 file.go:NN] …`). */
@@ -292,6 +307,7 @@ function readConfig(sim: Sim, file: string | undefined, command: "init" | "join"
       out.token = bt.token ?? d.discovery?.tlsBootstrapToken;
       out.caCertHashes = bt.caCertHashes;
       out.unsafeSkipCAVerification = bt.unsafeSkipCAVerification;
+      if (typeof d.timeouts?.discovery === "string") out.discoveryTimeout = d.timeouts.discovery;
       out.ignorePreflightErrors = d.nodeRegistration?.ignorePreflightErrors;
       registration(d.nodeRegistration);
       if (d.controlPlane) {
@@ -964,16 +980,37 @@ async function join(sim: Sim, args: string[]): Promise<number> {
   if (!c) dialFailed("connection refused");
   const target = splitHostPort(ep);
   let server = `https://${ep}`;
+  // kubeadm's discovery ends timeouts.discovery after it starts (its context), retries included
+  const deadline = Date.now() + goDurationMs(cfg.discoveryTimeout ?? "5m0s");
   const reach = await probe(target.host, target.port, 500);
   if (reach === "refused") dialFailed("connection refused");
   if (reach !== "ok") {
     // The cluster's own endpoint that no host answers for (a VIP without keepalived in a lab test): the
     // lab goes to the API server's address instead, but only while that API server really runs.
     const own = ep === c.endpoint || ep === c.controlPlaneEndpoint;
-    const front = own ? liveFront(sim) : undefined;
-    const direct = front ? await probe(front.address, front.port, 5000) : reach;
-    if (direct !== "ok" || !front) dialFailed(direct === "refused" ? "connection refused" : reach === "timeout" ? "i/o timeout" : "no route to host");
-    server = `https://${front.address}:${front.port}`;
+    let front = own ? liveFront(sim) : undefined;
+    let direct = front ? await probe(front.address, front.port, 5000) : reach;
+    // kubeadm asks for cluster-info again every 5 s (jitter 0.3) until timeouts.discovery (default 5m0s) has
+    // passed, whatever the error ("[discovery] Failed to request cluster-info, will try again", kubeadm
+    // cmd/kubeadm/app/discovery/token/token.go getClusterInfo, wait.JitterUntil; constants.go
+    // DiscoveryRetryInterval). The lab waits so for a running API server that is slow to accept (a loaded
+    // machine: 195 joins at once); an endpoint nothing serves fails at once, where kubeadm fails after the
+    // timeout with the same error.
+    while (front && direct === "timeout") {
+      const pause = DISCOVERY_RETRY_MS * (1 + Math.random() * 0.3);
+      if (Date.now() + pause >= deadline) break;
+      await sleepMs(pause);
+      const again = await probe(target.host, target.port, 500);
+      if (again === "ok") {
+        direct = "ok";
+        front = undefined;
+        break;
+      }
+      front = liveFront(sim);
+      direct = front ? await probe(front.address, front.port, 5000) : again;
+    }
+    if (direct !== "ok") dialFailed(direct === "refused" ? "connection refused" : reach === "timeout" ? "i/o timeout" : "no route to host");
+    if (front) server = `https://${front.address}:${front.port}`;
   }
   const rec = readJson<TokenRec | undefined>(path.join(tokensDir(sim), `${m[1]}.json`), undefined);
   if (!rec || rec.secret !== m[2] || Date.parse(rec.expires) < Date.now()) {

@@ -993,10 +993,10 @@ async function join(sim: Sim, args: string[]): Promise<number> {
     // kubeadm asks for cluster-info again every 5 s (jitter 0.3) until timeouts.discovery (default 5m0s) has
     // passed, whatever the error ("[discovery] Failed to request cluster-info, will try again", kubeadm
     // cmd/kubeadm/app/discovery/token/token.go getClusterInfo, wait.JitterUntil; constants.go
-    // DiscoveryRetryInterval). The lab waits so for a running API server that is slow to accept (a loaded
-    // machine: 195 joins at once); an endpoint nothing serves fails at once, where kubeadm fails after the
-    // timeout with the same error.
-    while (front && direct === "timeout") {
+    // DiscoveryRetryInterval). The lab asks again so while an API server runs (a loaded machine: 195 joins
+    // at once had connections time out, or fail as unreachable); an endpoint nothing serves fails at once,
+    // where kubeadm fails after the timeout with the same error.
+    while (front && direct !== "ok") {
       const pause = DISCOVERY_RETRY_MS * (1 + Math.random() * 0.3);
       if (Date.now() + pause >= deadline) break;
       await sleepMs(pause);

@@ -93,9 +93,9 @@ export interface ManagedFile {
 // script runs the command for its file. The content is compared by its SHA-256, computed here from what
 // the apply writes, byte for byte. Issue 12: a file check had cost a stat and a cat.
 
-/** The probe script's variable for one file: __ks_file_<path, [^A-Za-z0-9] as _HEX>. */
+/** The probe script's variable for one file: __kf_ and 12 hex digits of the path's SHA-256 (short: every probe and batch script carries it). */
 function fileVar(p: string): string {
-  return `__ks_file_${p.replace(/[^A-Za-z0-9]/g, (c) => `_${c.charCodeAt(0).toString(16)}`)}`;
+  return `__kf_${createHash("sha256").update(p).digest("hex").slice(0, 12)}`;
 }
 
 /** Probe fragment: the file exists with this mode and (non-secret) this content. */
@@ -107,7 +107,7 @@ export function fileMatchesProbe(f: ManagedFile): string {
   return `[ -f ${quote(f.path)} ] && [ "\${${fileVar(f.path)}-$(stat --printf '%a ' ${quote(f.path)} && sha256sum ${quote(f.path)})}" = ${quote(`${mode} ${hash}  ${f.path}`)} ]`;
 }
 
-const FILE_CHECK_RE = /\$\{__ks_file_[A-Za-z0-9_]+-\$\(stat --printf '%a ' ('(?:[^']|'\\'')*') && sha256sum \1\)\}/g;
+const FILE_CHECK_RE = /\$\{__kf_[0-9a-f]{12}-\$\(stat --printf '%a ' ('(?:[^']|'\\'')*') && sha256sum \1\)\}/g;
 
 /**
  * For a read-only script that runs the given probes: one stat and one sha256sum for every managed file

@@ -89,12 +89,14 @@ export function batchScript(entries: readonly BatchEntry[], nonce: string): stri
   if (stdinOf(entries.map((e) => e.step)) !== undefined) lines.push(READ_STDIN);
   const mark = (i: number, result: string) =>
     `printf '\\n${MARK} ${nonce} ${i} %s\\n' "${result}"; printf '\\n${MARK} ${nonce} ${i}\\n' >&2`;
+  // each probe once, as a function: an entry may run it before and after its apply
+  for (const [i, e] of entries.entries()) lines.push(`__probe${i}() {\n${sub(e.step, e.step.probe, true)}\n}`);
   for (const [i, e] of entries.entries()) {
     const apply = [
       sub(e.step, e.step.apply),
       "rc=$?",
       `if [ "$rc" -eq 0 ]; then`,
-      sub(e.step, e.step.probe, true),
+      `__probe${i}`,
       "p=$?",
       "else p=-; fi",
       mark(i, "applied $rc $p"),
@@ -104,7 +106,7 @@ export function batchScript(entries: readonly BatchEntry[], nonce: string): stri
       lines.push(...apply);
       continue;
     }
-    lines.push(sub(e.step, e.step.probe, true), `if [ "$?" -eq 0 ]; then`, mark(i, "skip"), "else");
+    lines.push(`__probe${i}`, `if [ "$?" -eq 0 ]; then`, mark(i, "skip"), "else");
     if (e.mode === "stop") lines.push(mark(i, "needed"), "exit 0");
     else lines.push(...apply);
     lines.push("fi");

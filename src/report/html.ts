@@ -228,12 +228,43 @@ document.querySelectorAll("#commands tbody tr.ok").forEach(function(r){r.style.d
 `);
 }
 
-/** events.jsonl read 1 MiB at a time (a 200-host run's is ≈ 5 MB: never one string), cut at line ends. */
-function readEventsFile(file: string): Stamped[] {
+/**
+ * events.jsonl read 1 MiB at a time (a 200-host run's is ≈ 8 MB: never one string), cut at line ends. A
+ * command event's text (its script: ≈ 7 M characters at 200 hosts, the report's largest part) is not kept: its
+ * `command` is read back from the file, by the line's offset, when the report writes it (issue 12: building
+ * the report was the 200-host run's peak RSS).
+ */
+function readEventsFile(file: string): { events: Stamped[]; close: () => void } {
   const fd = openSync(file, "r");
   const events: Stamped[] = [];
   const buf = Buffer.alloc(1 << 20);
   let rest = Buffer.alloc(0);
+  let restAt = 0; // file offset of rest's first byte
+  const lineAt = (offset: number, length: number): string => {
+    const line = Buffer.alloc(length);
+    for (let got = 0; got < length; ) got += readSync(fd, line, got, length - got, offset + got);
+    return line.toString("utf8");
+  };
+  const take = (chunk: Buffer, chunkAt: number, end: number) => {
+    let start = 0;
+    while (start < end) {
+      let nl = chunk.indexOf(10, start);
+      if (nl < 0 || nl > end) nl = end;
+      const text = chunk.subarray(start, nl).toString("utf8");
+      for (const e of parseEvents(text)) {
+        if (e.kind === "command" && typeof (e as { command?: unknown }).command === "string") {
+          const offset = chunkAt + start;
+          const length = nl - start;
+          Object.defineProperty(e, "command", {
+            enumerable: true,
+            get: () => (JSON.parse(lineAt(offset, length)) as { command: string }).command,
+          });
+        }
+        events.push(e);
+      }
+      start = nl + 1;
+    }
+  };
   try {
     for (;;) {
       const n = readSync(fd, buf, 0, buf.length, null);
@@ -244,26 +275,29 @@ function readEventsFile(file: string): Stamped[] {
         rest = chunk;
         continue;
       }
-      for (const e of parseEvents(chunk.subarray(0, nl + 1).toString("utf8"))) events.push(e);
+      take(chunk, restAt, nl);
       rest = Buffer.from(chunk.subarray(nl + 1));
+      restAt += nl + 1;
     }
-    if (rest.length) for (const e of parseEvents(rest.toString("utf8"))) events.push(e);
-  } finally {
+    if (rest.length) take(rest, restAt, rest.length);
+  } catch (err) {
     closeSync(fd);
+    throw err;
   }
-  return events;
+  return { events, close: () => closeSync(fd) };
 }
 
 /** Reads <runDir>/events.jsonl and writes <runDir>/report.html; returns the report's path. */
 export function writeRunReport(runDir: string): string {
   const file = join(runDir, "events.jsonl");
   if (!existsSync(file)) throw new UsageError(`no events.jsonl in ${runDir}: not a kubesmith run directory`);
-  const model = buildRunModel(readEventsFile(file));
+  const read = readEventsFile(file);
   const out = join(runDir, REPORT_FILE);
   // Written in pieces of ≈ 256 KiB: building the whole report as one string, then a Buffer of it, took
   // `up` past its memory budget at 200 hosts (issue 12; docs/performance.md).
   const fd = openSync(out, "w", 0o600);
   try {
+    const model = buildRunModel(read.events);
     let pending: string[] = [];
     let size = 0;
     const flush = () => {
@@ -280,6 +314,7 @@ export function writeRunReport(runDir: string): string {
     flush();
   } finally {
     closeSync(fd);
+    read.close();
   }
   return out;
 }

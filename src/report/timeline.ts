@@ -159,7 +159,7 @@ export function buildRunModel(events: Stamped[]): RunModel {
         m.commands.push({
           host: e.host,
           ...(e.label ? { label: e.label } : {}),
-          command: e.command,
+          command: "", // below: a getter of the event's stays one (the report reads a long run's texts back from its file)
           code: e.code,
           durationMs: e.durationMs,
           ...(e.check ? { check: true } : {}),
@@ -167,6 +167,7 @@ export function buildRunModel(events: Stamped[]): RunModel {
           end: now,
           ...(current ? { phase: current.phase } : {}),
         });
+        Object.defineProperty(m.commands[m.commands.length - 1]!, "command", Object.getOwnPropertyDescriptor(e, "command") ?? { value: e.command, enumerable: true, writable: true });
         break;
       case "change":
         m.changeList.push({ phase: e.phase, host: e.host, what: e.what, dryRun: e.dryRun });

@@ -104,6 +104,9 @@ export function fileMatchesProbe(f: ManagedFile): string {
   const mode = modeString(f.mode ?? 0o644);
   if (f.secret) return `${sh`[ -f ${f.path} ] && [ "$(stat -c %a ${f.path})" = ${mode} ]`} && [ "$(cat ${quote(f.path)})" = "$want" ]`;
   const hash = createHash("sha256").update(f.content).digest("hex");
+  // sha256sum escapes a name holding a backslash (and starts the line with one): such a file is read on
+  // stdin ("HASH  -"), on its own, never from the table
+  if (f.path.includes("\\")) return `[ -f ${quote(f.path)} ] && [ "$(stat --printf '%a ' ${quote(f.path)} && sha256sum < ${quote(f.path)})" = ${quote(`${mode} ${hash}  -`)} ]`;
   return `[ -f ${quote(f.path)} ] && [ "\${${fileVar(f.path)}-$(stat --printf '%a ' ${quote(f.path)} && sha256sum ${quote(f.path)})}" = ${quote(`${mode} ${hash}  ${f.path}`)} ]`;
 }
 

@@ -195,7 +195,8 @@ describe("file steps, run for real on temp files", () => {
     const dir = tmpPath(`t 'x' $(touch CANARY) "q"`);
     mkdirSync(dir);
     const f = (name: string, content: string, mode = 0o644) => fileStep({ id: name, what: name, file: { path: path.join(dir, name), content, mode } });
-    const steps = [f("same", hostile), f("content", "want\n"), f("mode", "m\n", 0o600), f("missing", "x"), f("trailing", "t\n"), f("same 2", "")];
+    const steps = [f("same", hostile), f("content", "want\n"), f("mode", "m\n", 0o600), f("missing", "x"), f("trailing", "t\n"), f("same 2", ""), f("back\\slash", "b")];
+    writeFileSync(path.join(dir, "back\\slash"), "b");
     writeFileSync(path.join(dir, "same"), hostile);
     writeFileSync(path.join(dir, "content"), "other\n");
     writeFileSync(path.join(dir, "mode"), "m\n");
@@ -203,12 +204,12 @@ describe("file steps, run for real on temp files", () => {
     writeFileSync(path.join(dir, "same 2"), "");
     const alone = steps.map((s) => runSh(`(\n${s.probe}\n) >/dev/null 2>&1; echo $?`).stdout.trim());
     const text = probeScript(steps, "n");
-    expect(text.match(/sha256sum /g)).toHaveLength(1 + steps.length); // the table's one, and each probe's own fallback
+    expect(text.match(/sha256sum /g)).toHaveLength(1 + steps.length); // the table's one, and each probe's own (the backslash one on stdin)
     const r = runSh(text);
     const together = [...r.stdout.matchAll(/^@@kubesmith-step n (\d+) (\d+)$/gm)].map((m) => m[2]);
     expect(together).toEqual(alone);
     // the content byte for byte: an extra trailing newline is a difference
-    expect(alone).toEqual(["0", "1", "1", "1", "1", "0"]);
+    expect(alone).toEqual(["0", "1", "1", "1", "1", "0", "0"]);
     expect(existsSync(path.join(tmp, "CANARY"))).toBe(false);
   });
 

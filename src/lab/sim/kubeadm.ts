@@ -20,7 +20,7 @@ import { defaultRouteAddress, kubeletDefaultNodeIP } from "./netinfo.js";
 import { SimExit, fail, flag, parseArgs, readJson, resolveLocal, writeFile, writeJson, type Sim } from "./util.js";
 import { stringify as stringifyYaml } from "yaml";
 import { apiRequest, credentialsFromKubeconfig } from "../apisim/nodes.js";
-import { liveFront, nodeSpec, probe, registerWithKubelet, splitHostPort, startDaemon, stopDaemon, stopHostControlPlane, storeSocket, withClusterLock, type ApiLocation } from "./apiserver.js";
+import { liveFront, nodeSpec, probe, type ProbeResult, registerWithKubelet, splitHostPort, startDaemon, stopDaemon, stopHostControlPlane, storeSocket, withClusterLock, type ApiLocation } from "./apiserver.js";
 import { loadEtcd, newEtcdCluster, newMemberId, quorumProblem, saveEtcd } from "./etcd.js";
 import { kubeadmCerts, recordCerts } from "./kubeadm-certs.js";
 import { kubeadmVersion, withoutVerbosity } from "./kubeadm-version.js";
@@ -989,14 +989,19 @@ async function join(sim: Sim, args: string[]): Promise<number> {
     // lab goes to the API server's address instead, but only while that API server really runs.
     const own = ep === c.endpoint || ep === c.controlPlaneEndpoint;
     let front = own ? liveFront(sim) : undefined;
+    // a connection the API server's host refused or rejected (an RST, an ICMP reject from its firewall) is
+    // an answer; one that timed out, or found no neighbour (no ARP reply within the kernel's ≈ 3 s), had none
+    let t = Date.now();
     let direct = front ? await probe(front.address, front.port, 5000) : reach;
+    const noAnswer = (r: ProbeResult, ms: number) => r === "timeout" || (r === "unreachable" && ms >= 1000);
     // kubeadm asks for cluster-info again every 5 s (jitter 0.3) until timeouts.discovery (default 5m0s) has
     // passed, whatever the error ("[discovery] Failed to request cluster-info, will try again", kubeadm
     // cmd/kubeadm/app/discovery/token/token.go getClusterInfo, wait.JitterUntil; constants.go
-    // DiscoveryRetryInterval). The lab asks again so while an API server runs (a loaded machine: 195 joins
-    // at once had connections time out, or fail as unreachable); an endpoint nothing serves fails at once,
-    // where kubeadm fails after the timeout with the same error.
-    while (front && direct !== "ok") {
+    // DiscoveryRetryInterval). The lab asks again so while an API server runs and its host gave no answer (a
+    // loaded machine: 195 joins at once had connections time out, or find no ARP reply); an endpoint nothing
+    // serves, or one that answered with a refusal, fails at once, where kubeadm fails after the timeout with
+    // the same error.
+    while (front && noAnswer(direct, Date.now() - t)) {
       const pause = DISCOVERY_RETRY_MS * (1 + Math.random() * 0.3);
       if (Date.now() + pause >= deadline) break;
       await sleepMs(pause);
@@ -1007,6 +1012,7 @@ async function join(sim: Sim, args: string[]): Promise<number> {
         break;
       }
       front = liveFront(sim);
+      t = Date.now();
       direct = front ? await probe(front.address, front.port, 5000) : again;
     }
     if (direct !== "ok") dialFailed(direct === "refused" ? "connection refused" : reach === "timeout" ? "i/o timeout" : "no route to host");

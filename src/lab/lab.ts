@@ -702,6 +702,11 @@ function setupScript(state: LabState, h: LabHost, mnt: SimMounts): string {
     ...(h.natVeth
       ? [`ip addr add ${VAGRANT_NAT.address}/${VAGRANT_NAT.prefix} dev eth0`, "ip link set eth0 up", `ip route add default via ${VAGRANT_NAT.gateway} dev eth0`]
       : []),
+    // Every lab host shares the machine's CPUs, so a neighbour loaded by the others can answer ARP late; the
+    // kernel gives up after mcast_solicit probes a second apart (3: connect then fails EHOSTUNREACH). A lab host
+    // asks 10 times: a real host's neighbour, with a CPU of its own, answers within milliseconds (issue 12:
+    // with 195 joins at once, one join's request to the VIP failed so).
+    "for d in /proc/sys/net/ipv4/neigh/eth*; do echo 10 > \"$d/mcast_solicit\"; done",
     // RHEL-likes: firewalld's rules, as the running daemon loads them at boot (one nft call)
     ...(osFamily(h.os) === "rhel" ? [`nft -f ${shq(path.join(h.dir, "firewalld.nft"))}`] : []),
   ];

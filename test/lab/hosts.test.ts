@@ -35,6 +35,12 @@ describe.skipIf(labSkip)("lab hosts", () => {
     }
   });
 
+  it("a host asks 10 times for a neighbour's ARP reply (the machine's CPUs are shared; the kernel's default is 3)", async () => {
+    const r = await ssh(lab.state, "lab-1", "cat /proc/sys/net/ipv4/neigh/eth0/mcast_solicit; cat /proc/sys/net/ipv4/neigh/lo/mcast_solicit");
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim().split("\n")).toEqual(["10", "3"]);
+  });
+
   it("writes on one host stay in its upper dir: not on the machine, not on the other hosts", async () => {
     const marker = `hello-${process.pid}`;
     const w = await ssh(lab.state, "lab-1", `echo ${marker} > /etc/kubesmith-foo && cat /etc/kubesmith-foo`);

@@ -2,7 +2,6 @@
 // SIGINT during kubeadm init ends the run cleanly (exit 130, one line, run-end last, report, lock
 // released, the next up converges); a closed stdout (`up -o json | head -1`) ends output quietly while the
 // run finishes; a remote command that times out leaves no child behind on the host, also under sudo.
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
@@ -11,13 +10,11 @@ import { TimeoutError } from "../../src/errors.js";
 import { setLabFaults } from "../../src/lab/lab.js";
 import { SshRunner } from "../../src/ssh/connection.js";
 import type { SshTarget } from "../../src/ssh/types.js";
-import { packageRoot } from "../../src/util/pkg.js";
-import { jsonEvents, kubesmith as runCli, type RunResult as Run } from "../helpers/cli.js";
+import { actWhen, jsonEvents, kubesmith as runCli, spawnCli, type RunResult as Run } from "../helpers/cli.js";
 import { labSkip, ssh, startLab, waitFor, type StartedLab } from "../helpers/lab.js";
 
 const LAB = "e2eint";
 let work = "";
-const cli = join(packageRoot(), "dist", "cli.js");
 const kubesmith = (args: string[]): Promise<Run> => runCli(args, { cwd: work, env: { CI: "true" } });
 
 const parse = jsonEvents;
@@ -38,24 +35,12 @@ describe.skipIf(labSkip)("faults: interrupts, closed pipes, timed-out commands (
 
   it("SIGINT during kubeadm init: exit 130, one line, run-end last, report written, lock released; up again converges", async () => {
     setLabFaults(lab.state.name, [{ command: "kubeadm init", delayMs: 8000 }]);
-    const child = spawn(process.execPath, [cli, "up", ...args(), "--interrupt-grace", "1s"], {
-      cwd: work,
-      env: { ...process.env, CI: "true" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    let sent = false;
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-      // The init change is announced just before kubeadm init runs (after its config is uploaded).
-      if (!sent && parse(stdout.slice(0, stdout.lastIndexOf("\n") + 1)).some((e) => e.kind === "change" && /^kubeadm init/.test(e.what ?? ""))) {
-        sent = true;
-        setTimeout(() => child.kill("SIGINT"), 1500);
-      }
-    });
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise<number | null>((res) => child.on("close", (c) => res(c)));
+    // The init change is announced just before kubeadm init runs (after its config is uploaded).
+    const { code, stdout, stderr, sent } = await actWhen(
+      spawnCli(["up", ...args(), "--interrupt-grace", "1s"], work),
+      (events) => events.some((e) => e.kind === "change" && /^kubeadm init/.test(e.what ?? "")),
+      { afterMs: 1500 },
+    );
     setLabFaults(lab.state.name, []);
     expect(sent, stderr + stdout.slice(-2000)).toBe(true);
     expect(code, stderr).toBe(130);
@@ -88,7 +73,7 @@ describe.skipIf(labSkip)("faults: interrupts, closed pipes, timed-out commands (
   it("up -o json | head -1: no EPIPE, exit 0, and the run still finishes (journal, report, lock released)", async () => {
     const runs = join(work, "state", lab.state.name, "runs");
     const before = new Set(existsSync(runs) ? readdirSync(runs) : []);
-    const child = spawn(process.execPath, [cli, "up", ...args()], { cwd: work, env: { ...process.env, CI: "true" }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawnCli(["up", ...args()], work);
     let first = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => {

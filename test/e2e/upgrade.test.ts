@@ -6,7 +6,6 @@
 // `kubeadm upgrade node`) leaves the control planes upgraded and the next run continues from live state
 // (no second `upgrade apply`) to every node Ready at 1.36 with `addons diff` empty; a second upgrade and an
 // `up` with the new inventory change nothing.
-import { spawn } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,7 +14,7 @@ import { KubeClient, nodeReady, type KubeObject } from "../../src/kube/client.js
 import { setLabFaults } from "../../src/lab/lab.js";
 import { packageRoot } from "../../src/util/pkg.js";
 import { K8S_MINORS } from "../../src/lab/sim/repos.js";
-import { changesOf, jsonEvents, kubesmith as runCli, type JsonEvent, type RunResult as Run } from "../helpers/cli.js";
+import { actWhen, changesOf, jsonEvents, kubesmith as runCli, spawnCli, type JsonEvent, type RunResult as Run } from "../helpers/cli.js";
 import { labSkip, ssh, startLab, type StartedLab } from "../helpers/lab.js";
 
 const V35 = `v1.35.${K8S_MINORS["1.35"]}`;
@@ -108,24 +107,11 @@ describe.skipIf(labSkip)("kubesmith upgrade 1.35 → 1.36 on an HA lab with add-
 
   it("SIGINT after the first control plane: exit 130 naming the phase and host, lab-1 upgraded, lock released", async () => {
     setLabFaults(lab.state.name, [{ host: "lab-2", command: "kubeadm upgrade node", delayMs: 8000 }]);
-    const child = spawn(process.execPath, [join(packageRoot(), "dist", "cli.js"), "upgrade", "-i", inv36, "--yes", "--interrupt-grace", "1s", ...common()], {
-      cwd: work,
-      env: { ...process.env, CI: "true" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    let sent = false;
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-      const done = jsonEvents(stdout.slice(0, stdout.lastIndexOf("\n") + 1)) as (JsonEvent & { dryRun?: boolean })[];
-      if (!sent && done.some((e) => e.kind === "change" && e.dryRun === false && e.host === "lab-2" && e.what === "kubeadm upgrade node")) {
-        sent = true;
-        setTimeout(() => child.kill("SIGINT"), 1500);
-      }
-    });
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise<number | null>((res) => child.on("close", (c) => res(c)));
+    const { code, stdout, stderr, sent } = await actWhen(
+      spawnCli(["upgrade", "-i", inv36, "--yes", "--interrupt-grace", "1s", ...common()], work),
+      (events) => (events as (JsonEvent & { dryRun?: boolean })[]).some((e) => e.kind === "change" && e.dryRun === false && e.host === "lab-2" && e.what === "kubeadm upgrade node"),
+      { afterMs: 1500 },
+    );
     setLabFaults(lab.state.name, []);
     expect(sent, stderr + stdout.slice(-2000)).toBe(true);
     expect(code, stderr).toBe(130);

@@ -1,14 +1,12 @@
 // The fault suite's shared pieces: running `up` against a lab from a work directory, what "nothing was
 // lost" means (the state directory, the journals, the lock), and the results table. test/faults/run.mjs
 // (npm run faults) runs the full suite and prints the rows every file appended to $KUBESMITH_FAULTS_RESULTS.
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { parse, stringify } from "yaml";
-import { packageRoot } from "../../src/util/pkg.js";
 import { table } from "../../src/ui/table.js";
-import { jsonEvents, kubesmith as runCli, run, type JsonEvent, type RunResult } from "../helpers/cli.js";
+import { actWhen, jsonEvents, kubesmith as runCli, run, spawnCli, type Interrupted, type JsonEvent, type RunResult } from "../helpers/cli.js";
 import { ssh, type StartedLab } from "../helpers/lab.js";
 
 /** KUBESMITH_FAULTS=full runs every scenario (npm run faults); unset, only the short CI subset. */
@@ -36,7 +34,6 @@ export function rowsTable(rows: Row[]): string {
 }
 
 export class FaultLab {
-  readonly cli = join(packageRoot(), "dist", "cli.js");
   constructor(
     readonly lab: StartedLab,
     readonly work: string,
@@ -58,7 +55,7 @@ export class FaultLab {
   }
   /** `up` as a child process, for scenarios that signal it or run two at once. */
   spawnUp(extra: string[] = [], inventory?: string) {
-    return spawn(process.execPath, [this.cli, "up", ...this.args(inventory), ...extra], { cwd: this.work, env: { ...process.env, CI: "true" }, stdio: ["ignore", "pipe", "pipe"] });
+    return spawnCli(["up", ...this.args(inventory), ...extra], this.work);
   }
   /** A copy of the lab's inventory with `edit` applied, written into the work directory. */
   inventory(file: string, edit: (inv: Record<string, any>) => void): string {
@@ -150,11 +147,6 @@ export function tail(r: RunResult): string {
   return `${r.stderr}\n${r.stdout.slice(-3000)}`;
 }
 
-export interface Interrupted extends RunResult {
-  /** Whether the trigger was seen and the signal sent. */
-  sent: boolean;
-}
-
 /**
  * Runs `up` and, once `when` holds for the JSON events printed so far, runs `act` after `afterMs` (by
  * default: SIGINT to the run). Resolves when the run has ended.
@@ -165,21 +157,7 @@ export function upAndAct(
   when: (events: JsonEvent[]) => boolean,
   opts: { afterMs?: number; act?: (child: ReturnType<FaultLab["spawnUp"]>) => void | Promise<void>; inventory?: string } = {},
 ): Promise<Interrupted> {
-  const child = f.spawnUp(extra, opts.inventory);
-  let stdout = "";
-  let stderr = "";
-  let sent = false;
-  child.stdout.on("data", (d: Buffer) => {
-    stdout += d.toString();
-    if (!sent && when(jsonEvents(stdout.slice(0, stdout.lastIndexOf("\n") + 1)))) {
-      sent = true;
-      setTimeout(() => {
-        void Promise.resolve(opts.act ? opts.act(child) : child.kill("SIGINT")).catch(() => undefined);
-      }, opts.afterMs ?? 0);
-    }
-  });
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr, sent })));
+  return actWhen(f.spawnUp(extra, opts.inventory), when, opts);
 }
 
 /** The first change event in `phase` (a prefix of its title), optionally on one host. */

@@ -1,5 +1,6 @@
 // Running programs from tests: any command with its output collected, and the built kubesmith CLI.
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcessByStdio } from "node:child_process";
+import type { Readable } from "node:stream";
 import { join } from "node:path";
 import { packageRoot } from "../../src/util/pkg.js";
 
@@ -32,6 +33,41 @@ export function run(cmd: string, args: string[], opts: { input?: string; cwd?: s
 /** The built CLI (dist/cli.js), as a user runs it: no terminal, no stdin. */
 export function kubesmith(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
   return run(process.execPath, [join(packageRoot(), "dist", "cli.js"), ...args], opts);
+}
+
+/** The built CLI started as a user starts it from a script (no terminal, CI=true), for a test that acts on it while it runs. */
+export function spawnCli(args: string[], cwd: string): ChildProcessByStdio<null, Readable, Readable> {
+  return spawn(process.execPath, [join(packageRoot(), "dist", "cli.js"), ...args], { cwd, env: { ...process.env, CI: "true" }, stdio: ["ignore", "pipe", "pipe"] });
+}
+
+export interface Interrupted extends RunResult {
+  /** Whether the trigger was seen and the action taken. */
+  sent: boolean;
+}
+
+/**
+ * Watches a running kubesmith's `-o json` events: once `when` holds for the complete lines printed so far,
+ * runs `act` after `afterMs` (by default: SIGINT to it). Resolves when it has ended.
+ */
+export function actWhen(
+  child: ChildProcessByStdio<null, Readable, Readable>,
+  when: (events: JsonEvent[]) => boolean,
+  opts: { afterMs?: number; act?: (child: ChildProcessByStdio<null, Readable, Readable>) => void | Promise<void> } = {},
+): Promise<Interrupted> {
+  let stdout = "";
+  let stderr = "";
+  let sent = false;
+  child.stdout.on("data", (d: Buffer) => {
+    stdout += d.toString();
+    if (!sent && when(jsonEvents(stdout.slice(0, stdout.lastIndexOf("\n") + 1)))) {
+      sent = true;
+      setTimeout(() => {
+        void Promise.resolve(opts.act ? opts.act(child) : child.kill("SIGINT")).catch(() => undefined);
+      }, opts.afterMs ?? 0);
+    }
+  });
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr, sent })));
 }
 
 /** One line of `-o json` output (docs/events.md), loosely typed for assertions. */

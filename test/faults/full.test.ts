@@ -150,7 +150,11 @@ describe.skipIf(labSkip || !fullSuite)("fault suite, full (lab 1cp,2w; npm run f
       setLabFaults(lab.state.name, []);
     }
     expect(r.code, tail(r)).toBe(7);
-    expect(lines(r)).toEqual([`${w2}: 'kubeadm join (worker)' failed with exit code 1: [preflight] simulated: the join failed`]);
+    const [message, see, ...more] = lines(r);
+    expect(message).toBe(`${w2}: 'kubeadm join (worker)' failed with exit code 1: [preflight] simulated: the join failed`);
+    // and where its whole output is (the CLI's seeAlso line since the errors show their cause)
+    expect(see).toMatch(new RegExp(`^${w2}'s whole output: kubesmith logs -i \\S+ --state-dir \\S+ --run \\S+ --host ${w2}$`));
+    expect(more).toEqual([]);
     const events = jsonEvents(r.stdout);
     expect(events.some((e) => e.kind === "phase-start" && (e.phase ?? "").startsWith("Calico"))).toBe(false);
     // The other worker joined; the failed one's secret config was removed.

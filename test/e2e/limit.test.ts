@@ -4,31 +4,13 @@
 // the join token, but nothing is recorded on it and the other worker's files do not move), a limited plan
 // of a converged cluster is empty, `check --limit` contacts only the named host, and a wrong name or a
 // control plane in `down --limit` is refused with exit 2 before anything runs. Lab "e2elimit".
-import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KubeClient, nodeReady } from "../../src/kube/client.js";
 import { changesOf, jsonEvents, kubesmith as runCli, type RunResult as Run } from "../helpers/cli.js";
-import { labSkip, ssh, startLab, type StartedLab } from "../helpers/lab.js";
-
-/** Every file in one host's overlay upper dirs with size and mtime, except the simulator's own records. */
-function files(lab: StartedLab, host: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (dir: string) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (p.includes("/kubesim/")) continue; // the simulator records every command it plays, probes too
-      if (e.isDirectory()) walk(p);
-      else {
-        const st = statSync(p, { throwIfNoEntry: false });
-        out.set(p, st ? `${st.size}:${st.mtimeMs}` : "gone");
-      }
-    }
-  };
-  walk(join(lab.state.hosts.find((h) => h.name === host)!.dir, "upper"));
-  return out;
-}
+import { labSkip, ssh, startLab, type StartedLab, upperFiles } from "../helpers/lab.js";
 
 describe.skipIf(labSkip)("--limit on up, plan, down and check (lab 1cp,2w)", () => {
   let lab: StartedLab;
@@ -75,7 +57,7 @@ describe.skipIf(labSkip)("--limit on up, plan, down and check (lab 1cp,2w)", () 
   }, 60_000);
 
   it("down --limit lab-3 drains and resets lab-3 only", async () => {
-    const other = files(lab, "lab-2");
+    const other = upperFiles(lab, ["lab-2"]);
     const r = await kubesmith(["down", ...args(), "--limit", "lab-3", "--yes", "-o", "json"]);
     expect(r.code, r.stderr + r.stdout.slice(-2000)).toBe(0);
     const changes = changesOf(r);
@@ -88,7 +70,7 @@ describe.skipIf(labSkip)("--limit on up, plan, down and check (lab 1cp,2w)", () 
     expect([...new Set(steps.filter((e) => e.host === "lab-1").map((e) => e.phase))]).toEqual(["connect and gather facts"]);
     expect(await joined("lab-3")).toBe(false);
     expect(await joined("lab-2")).toBe(true);
-    expect(files(lab, "lab-2")).toEqual(other);
+    expect(upperFiles(lab, ["lab-2"])).toEqual(other);
     const k = await kube();
     try {
       const nodes = await k.list("v1", "Node");
@@ -107,7 +89,7 @@ describe.skipIf(labSkip)("--limit on up, plan, down and check (lab 1cp,2w)", () 
     } finally {
       k0.close();
     }
-    const other = files(lab, "lab-2");
+    const other = upperFiles(lab, ["lab-2"]);
     const plan = await kubesmith(["plan", ...args(), "--limit", "lab-3", "-o", "json"]);
     expect(plan.code, plan.stderr).toBe(0);
     expect(changesOf(plan).length).toBeGreaterThan(0);
@@ -130,7 +112,7 @@ describe.skipIf(labSkip)("--limit on up, plan, down and check (lab 1cp,2w)", () 
     expect(steps.filter((e) => e.host === "lab-2")).toEqual([]);
     expect([...new Set(steps.filter((e) => e.host === "lab-1").map((e) => e.phase))]).toEqual(["connect and gather facts"]);
     expect(await joined("lab-3")).toBe(true);
-    expect(files(lab, "lab-2")).toEqual(other);
+    expect(upperFiles(lab, ["lab-2"])).toEqual(other);
     const k = await kube();
     try {
       const node = await k.get("v1", "Node", "lab-3");

@@ -8,30 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setLabFaults } from "../../src/lab/lab.js";
 import { KubeClient, nodeReady } from "../../src/kube/client.js";
 import { changesOf, jsonEvents, kubesmith as runCli, type RunResult as Run } from "../helpers/cli.js";
-import { labSkip, ssh, startLab, type StartedLab } from "../helpers/lab.js";
+import { labSkip, ssh, startLab, type StartedLab, upperFiles } from "../helpers/lab.js";
 
 let work = "";
 const kubesmith = (args: string[]): Promise<Run> => runCli(args, { cwd: work, env: { CI: "true" } });
 
 const events = (r: Run) => jsonEvents(r.stdout);
-
-/** Every file in a host's overlay upper dirs with size and mtime, except the simulator's own log. */
-function snapshot(lab: StartedLab): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (dir: string) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (p.includes("/kubesim/")) continue; // the simulator records every command it plays, probes too
-      if (e.isDirectory()) walk(p);
-      else {
-        const st = statSync(p, { throwIfNoEntry: false });
-        out.set(p, st ? `${st.size}:${st.mtimeMs}` : "gone");
-      }
-    }
-  };
-  for (const h of lab.state.hosts) walk(join(h.dir, "upper"));
-  return out;
-}
 
 describe.skipIf(labSkip)("up / plan / down / rebuild on a lab of 3 control planes, 3 workers, 2 frontend", () => {
   let lab: StartedLab;
@@ -49,13 +31,13 @@ describe.skipIf(labSkip)("up / plan / down / rebuild on a lab of 3 control plane
   });
 
   it("plan lists changes for every host and changes nothing", async () => {
-    const before = snapshot(lab);
+    const before = upperFiles(lab);
     const r = await kubesmith(["plan", ...args()]);
     expect(r.code, r.stderr).toBe(0);
     const hostsWithChanges = new Set(changesOf(r).map((e) => e.host));
     for (const h of lab.state.hosts) expect(hostsWithChanges.has(h.name), h.name).toBe(true);
     expect(changesOf(r).some((e) => /kubeadm init/.test(e.what ?? ""))).toBe(true);
-    expect(snapshot(lab)).toEqual(before);
+    expect(upperFiles(lab)).toEqual(before);
   }, 120_000);
 
   it("up: every node Ready, frontend labels set, the VIP answers", async () => {

@@ -131,3 +131,24 @@ export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs = 10_000, s
     await new Promise((r) => setTimeout(r, stepMs));
   }
 }
+
+/**
+ * Every file in the named hosts' overlay upper dirs (all hosts by default) with its size and mtime, except the
+ * simulator's own records: what a run wrote on them, to compare before and after.
+ */
+export function upperFiles(lab: StartedLab, hosts?: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (p.includes("/kubesim/")) continue; // the simulator records every command it plays, probes too
+      if (e.isDirectory()) walk(p);
+      else {
+        const st = statSync(p, { throwIfNoEntry: false });
+        out.set(p, st ? `${st.size}:${st.mtimeMs}` : "gone");
+      }
+    }
+  };
+  for (const h of lab.state.hosts) if (!hosts || hosts.includes(h.name)) walk(path.join(h.dir, "upper"));
+  return out;
+}

@@ -10,10 +10,13 @@ import { SimExit, labState, readJson, readOs, type Sim } from "./util.js";
 type Tool = (sim: Sim, args: string[]) => number | Promise<number>;
 
 const TOOLS: Record<string, () => Promise<Tool>> = {
-  kubeadm: async () => async (sim, argv) => {
-    const [cmd, ...rest] = (await import("./kubeadm-version.js")).withoutVerbosity(argv);
-    if (cmd === "version") return (await import("./kubeadm-version.js")).kubeadmVersion(sim, rest);
-    return (await import("./kubeadm.js")).kubeadm(sim, argv);
+  kubeadm: async () => {
+    const light = await import("./kubeadm-version.js");
+    return async (sim, argv) => {
+      const [cmd, ...rest] = light.withoutVerbosity(argv);
+      if (cmd === "version") return light.kubeadmVersion(sim, rest);
+      return (await import("./kubeadm.js")).kubeadm(sim, argv);
+    };
   },
   kubelet: async () => (await import("./system.js")).kubelet,
   kubectl: async () => (await import("./system.js")).kubectl,

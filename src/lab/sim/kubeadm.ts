@@ -23,7 +23,7 @@ import { apiRequest, credentialsFromKubeconfig } from "../apisim/nodes.js";
 import { liveFront, nodeSpec, probe, type ProbeResult, registerWithKubelet, splitHostPort, startDaemon, stopDaemon, stopHostControlPlane, storeSocket, withClusterLock, type ApiLocation } from "./apiserver.js";
 import { loadEtcd, newEtcdCluster, newMemberId, quorumProblem, saveEtcd } from "./etcd.js";
 import { kubeadmCerts, recordCerts } from "./kubeadm-certs.js";
-import { kubeadmVersion, withoutVerbosity } from "./kubeadm-version.js";
+import { withoutVerbosity } from "./kubeadm-version.js";
 import { kubeadmUpgrade, VERSION_FILE } from "./kubeadm-upgrade.js";
 
 const K = "/etc/kubernetes";
@@ -1168,12 +1168,11 @@ function images(version: string): string[] {
   ];
 }
 
+/** Every kubeadm command but `version`, which command.ts serves from kubeadm-version.ts without loading this module. */
 export function kubeadm(sim: Sim, argv: string[]): number | Promise<number> {
   const args = withoutVerbosity(argv);
   const [cmd, ...rest] = args;
   switch (cmd) {
-    case "version":
-      return kubeadmVersion(sim, rest);
     case "config": {
       if (rest[0] === "images" && (rest[1] === "list" || rest[1] === "pull")) {
         const v = flag(parseArgs(rest.slice(2)).flags, "kubernetes-version") ?? k8sVersion("kubeadm");

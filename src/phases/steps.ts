@@ -62,7 +62,8 @@ export function probeScript(steps: readonly Step[], nonce: string, prelude?: str
   if (stdinOf(steps) !== undefined) lines.push(READ_STDIN);
   // every package the probes ask dpkg-query about, in one call (scripts/packages.ts dpkgTable)
   // and every managed file they check, in one stat and one sha256sum (scripts/step.ts fileTable)
-  for (const table of [dpkgTable(steps.map((s) => s.probe)), fileTable(steps.map((s) => s.probe))]) if (table !== undefined) lines.push(table);
+  const probes = steps.map((s) => s.probe);
+  for (const table of [dpkgTable(probes), fileTable(probes)]) if (table !== undefined) lines.push(table);
   if (prelude !== undefined) lines.push(`(\n${prelude}\n) </dev/null 2>/dev/null`, `printf '\\n${MARK} ${nonce} prelude\\n'`);
   steps.forEach((s, i) => {
     lines.push(sub(s, s.probe, true), `printf '${MARK} ${nonce} ${i} %s\\n' "$?"`);

@@ -85,13 +85,15 @@ const PGID_LINE = /^\x1ekubesmith-pgid (\d+)$/;
 /**
  * Runs a command (POSIX sh) in its own session and process group on the host, so a timeout or an
  * interrupt can stop the command together with every child it started: `setsid -w` (util-linux) makes
- * the group and passes the exit status back, the wrapper prints the group id first on stdout. Without
- * setsid the command runs as before (only the channel is closed when it is stopped).
+ * the group and passes the exit status back, the wrapper prints the group id first on stdout and then runs
+ * the command itself (`eval`, with no positional parameters left, as `sh -c` would give it: one program
+ * start less per remote command than a second `sh -c`, issue 12). Without setsid the command runs as
+ * before (only the channel is closed when it is stopped).
  */
 export function inProcessGroup(command: string): string {
   const q = quote(command);
   return (
-    `if command -v setsid >/dev/null 2>&1; then exec setsid -w sh -c 'printf "\\036kubesmith-pgid %s\\n" "$$"; exec sh -c "$1"' kubesmith ${q}; ` +
+    `if command -v setsid >/dev/null 2>&1; then exec setsid -w sh -c 'printf "\\036kubesmith-pgid %s\\n" "$$"; eval "shift; $1"' kubesmith ${q}; ` +
     `else exec sh -c ${q}; fi`
   );
 }

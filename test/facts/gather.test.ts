@@ -4,6 +4,7 @@ import net from "node:net";
 import { hostname } from "node:os";
 import { describe, expect, it } from "vitest";
 import { factsScript, parseFacts } from "../../src/facts/gather.js";
+import { labSkip, requireRoot } from "../helpers/lab.js";
 
 describe("facts", () => {
   it("parses the key=value output", () => {
@@ -75,6 +76,33 @@ describe("facts", () => {
     expect(f.kubeadmState).toBe("none");
     expect(f.packageManager).toBe("unknown");
     expect(f.cpus).toBe(0);
+  });
+
+  // The listening ports are read only where kubeadm has not run (preflight's port check is for those hosts;
+  // reading /proc/net/tcp walks the machine's whole TCP hash). /etc gets an overlay with a kubelet.conf in a
+  // mount namespace of its own: the machine's /etc is not touched.
+  it.skipIf(labSkip)("a host kubeadm has set up: its state, and no scan of the listening ports", async () => {
+    requireRoot();
+    const server = net.createServer().listen(2380, "127.0.0.1");
+    await new Promise((r) => server.once("listening", r));
+    const run = (setup: string) =>
+      parseFacts(
+        execFileSync(
+          "unshare",
+          ["-m", "--propagation", "private", "/bin/sh", "-c", `set -e; mount -t tmpfs kstest /mnt; mkdir /mnt/u /mnt/w; mount -t overlay kstest -o lowerdir=/etc,upperdir=/mnt/u,workdir=/mnt/w /etc; ${setup}; exec /bin/sh -c "$1"`, "sh", factsScript()],
+          { encoding: "utf8" },
+        ),
+      );
+    let worker, none;
+    try {
+      worker = run("mkdir -p /etc/kubernetes; : > /etc/kubernetes/kubelet.conf");
+      none = run("rm -rf /etc/kubernetes");
+    } finally {
+      server.close();
+    }
+    expect(worker).toMatchObject({ kubeadmState: "worker", kubeletConf: true, portsInUse: [] });
+    expect(none).toMatchObject({ kubeadmState: "none", kubeletConf: false });
+    expect(none.portsInUse).toContain(2380);
   });
 
   it("the script runs under dash and reports this machine's facts", async () => {

@@ -33,7 +33,8 @@ import { describeMissing, missingPrograms, packagesFor } from "./requirements.js
 import { layoutRoles, layoutTotal, type Roles } from "./layout.js";
 import { OS_RELEASE, osFamily, rhelHostFiles } from "./os.js";
 import { firewalldRuleset, initialFirewalldState } from "./sim/firewalld.js";
-import { simShim } from "./sim/shim.js";
+import { BASH_CLIENT_DIR, simShim } from "./sim/shim.js";
+import { buildSimClient, placeSimClient } from "./sim-client.js";
 import { OVERLAID, hiddenInHost, labDir, labRoot, packageRoot, simMainPath } from "./paths.js";
 import { isAlive, killAndWait, netnsInode, pidsInNetns, procRef, refAlive } from "./procs.js";
 import {
@@ -565,8 +566,19 @@ function residentSimulator(): boolean {
 function writeShims(state: LabState, mnt: SimMounts, resident: boolean): void {
   const bin = path.join(state.dir, "simbin");
   mkdirSync(bin, { recursive: true, mode: 0o755 });
+  // the compiled client when this machine builds it (sim-client.ts): every tool is a link to it, and the
+  // bash client moves beside it for the cases it hands on
+  const client = resident ? buildSimClient(path.join(labRoot(), ".client")) : undefined;
+  const bashDir = path.join(bin, BASH_CLIENT_DIR);
+  if (client) mkdirSync(bashDir, { recursive: true, mode: 0o755 });
   for (const tool of SIM_TOOLS) {
-    writeFileSync(path.join(bin, tool), simShim({ labDir: state.dir, tool, node: mnt.node, main: mnt.main, resident }), { mode: 0o755 });
+    const shim = simShim({ labDir: state.dir, tool, node: mnt.node, main: mnt.main, resident });
+    if (client) {
+      writeFileSync(path.join(bashDir, tool), shim, { mode: 0o755 });
+      placeSimClient(client, path.join(bin, tool));
+    } else {
+      writeFileSync(path.join(bin, tool), shim, { mode: 0o755 });
+    }
   }
   writeFileSync(path.join(bin, "stat"), STAT_SHIM, { mode: 0o755 });
 }

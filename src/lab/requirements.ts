@@ -40,11 +40,12 @@ export const PROGRAMS: readonly Program[] = [
   { name: "chromium", pkg: "chromium", need: "tests", why: "the HTML run report is checked in headless Chromium" },
   { name: "kubectl", pkg: "kubernetes-client", need: "tests", why: "the API simulator is driven by the real kubectl", paths: ["/usr/bin/kubectl", "/usr/local/bin/kubectl"] },
   { name: "ssh-agent", pkg: "openssh-client", need: "tests", why: "SSH agent authentication" },
+  { name: "cc", pkg: "gcc", need: "tests", why: "the lab's compiled client of its node simulator (src/lab/sim/client.c; a lab without a C compiler uses the slower bash client)" },
   { name: "arping", pkg: "iputils-arping", need: "tests", why: "init checks a VIP is free with iputils arping on a lab host (lab hosts share this machine's programs)" },
 ];
 
 /** Extra packages that come with a need but are no program of their own. */
-const EXTRA_PACKAGES: Record<Need, string[]> = { lab: ["ca-certificates"], tests: ["fonts-dejavu-core"] };
+const EXTRA_PACKAGES: Record<Need, string[]> = { lab: ["ca-certificates"], tests: ["fonts-dejavu-core", "libc6-dev"] };
 
 const SEARCH_DIRS = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
 

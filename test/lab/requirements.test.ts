@@ -93,7 +93,7 @@ describe("requirements", () => {
     const log: string[] = [];
     expect(setupMachine({ needs: ["lab"], programs, aptGet: fakeApt(dir, dir), isRoot: true, dryRun: true, log: (l) => log.push(l) })).toEqual([]);
     expect(log.join("\n")).toMatch(/would install with apt-get: fakepkg-ks-absent-c/);
-    expect(packagesFor(programs, ["tests"])).toEqual(["fakepkg-ks-absent-c", "fonts-dejavu-core"]);
+    expect(packagesFor(programs, ["tests"])).toEqual(["fakepkg-ks-absent-c", "fonts-dejavu-core", "libc6-dev"]);
   });
 
   it("the test-run check fails under CI naming the program and its package, and only warns elsewhere", async () => {

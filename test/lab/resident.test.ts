@@ -1,13 +1,14 @@
 // The resident node simulator (src/lab/sim/resident.ts) and its bash client (src/lab/sim/shim.ts): the
 // request format (no lab), then on a 1-host lab (lab "resid"): stdout, stderr, stdin, exit codes,
 // redirections, cwd, concurrent commands, a killed client, the fallbacks to a Node start, and teardown.
-import { existsSync, readFileSync, readlinkSync } from "node:fs";
+import { existsSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { setLabFaults } from "../../src/lab/lab.js";
+import { setLabFaults, SIM_TOOLS } from "../../src/lab/lab.js";
+import { findProgram } from "../../src/lab/requirements.js";
 import { isAlive } from "../../src/lab/procs.js";
 import { parseRequest } from "../../src/lab/sim/resident.js";
-import { simShim } from "../../src/lab/sim/shim.js";
+import { BASH_CLIENT_DIR, RESIDENT_PORT, simShim } from "../../src/lab/sim/shim.js";
 import { labSkip, ssh, startLab, waitFor, type StartedLab } from "../helpers/lab.js";
 
 const req = (...fields: string[]) => Buffer.from(fields.map((f) => `${f}\0`).join(""));
@@ -60,10 +61,25 @@ describe.skipIf(labSkip)("resident simulator on a lab host (lab 1 host)", () => 
     }
   };
 
+  let compiled = false;
+
   beforeAll(async () => {
     lab = await startLab({ name: "resid", hosts: 1 });
     host = lab.state.hosts[0]!.name;
+    compiled = readFileSync(path.join(lab.state.dir, "simbin", "kubeadm")).subarray(0, 4).equals(Buffer.from("\x7fELF", "latin1"));
   }, 120_000);
+
+  it("every simulated command is the compiled client when this machine has a C compiler (CI installs one)", () => {
+    expect(compiled).toBe(findProgram("cc") !== undefined || findProgram("gcc") !== undefined);
+    if (process.env.CI) expect(compiled).toBe(true);
+    const bin = path.join(lab.state.dir, "simbin");
+    if (compiled) {
+      for (const tool of SIM_TOOLS) {
+        expect(statSync(path.join(bin, tool)).ino).toBe(statSync(path.join(bin, "kubeadm")).ino);
+        expect(readFileSync(path.join(bin, BASH_CLIENT_DIR, tool), "utf8")).toContain(`/dev/tcp/127.0.0.1/${RESIDENT_PORT}`);
+      }
+    }
+  });
   afterAll(async () => {
     await lab?.down();
   });
@@ -162,13 +178,20 @@ describe.skipIf(labSkip)("resident simulator on a lab host (lab 1 host)", () => 
     expect(asUser.stdout).toBe("v1.36.3\ninactive\n");
     const entries = commands().slice(before);
     expect(entries.map((e) => e.uid)).toEqual([lab.state.user.uid, lab.state.user.uid]);
-    // bash -x shows which way the shim went
-    const traced = (r: { stderr: string }) => (/kubesim1/.test(r.stderr) ? "resident" : /exec \S*node \S*main\.js kubeadm version/.test(r.stderr) ? "node" : "?");
-    expect(traced(await run("bash -x /usr/local/bin/kubeadm version -o short", { user }))).toBe("node");
-    expect(traced(await run("KUBESIM_RESIDENT=0 bash -x /usr/local/bin/kubeadm version -o short"))).toBe("node");
-    const root = await run("bash -x /usr/local/bin/kubeadm version -o short");
-    expect(traced(root)).toBe("resident");
+    // bash's trace (SHELLOPTS=xtrace from the environment) shows which way the command went: the compiled
+    // client (no bash: no trace) hands every case but a root command with plain stdio to the bash client
+    const traced = (r: { stderr: string }) =>
+      r.stderr === "" ? "compiled" : /kubesim1/.test(r.stderr) ? "resident" : /exec \S*node \S*main\.js kubeadm version/.test(r.stderr) ? "node" : "?";
+    const cmd = "env SHELLOPTS=xtrace kubeadm version -o short";
+    expect(traced(await run(cmd, { user }))).toBe("node");
+    expect(traced(await run(`KUBESIM_RESIDENT=0 ${cmd}`))).toBe("node");
+    const root = await run(cmd);
+    expect(traced(root)).toBe(compiled ? "compiled" : "resident");
     expect(root.stdout).toBe("v1.36.3\n");
+    // stdout a regular file: the bash client, and then a Node start of its own
+    const toFile = await run(`${cmd} > /root/v; cat /root/v`);
+    expect(traced(toFile)).toBe("node");
+    expect(toFile.stdout).toBe("v1.36.3\n");
   }, 60_000);
 
   it("lab down removes the resident simulator and its key", async () => {

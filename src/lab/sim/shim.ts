@@ -12,6 +12,12 @@ export const RESIDENT_PORT = 7437;
 /** Written by the resident simulator (0600) once it listens; a client shows it is root by sending it. */
 export const KEY = "/run/kubesim/resident.key";
 
+/**
+ * With the compiled client (client.c, sim-client.ts), the bash client of each tool lives in this
+ * directory beside it (<lab>/simbin/.kubesim-sh/TOOL; /usr/local/bin/.kubesim-sh/TOOL on a host).
+ */
+export const BASH_CLIENT_DIR = ".kubesim-sh";
+
 export interface ShimOptions {
   labDir: string;
   tool: string;

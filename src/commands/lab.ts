@@ -3,7 +3,7 @@ import { formatOutput, outputOption, type OutputFormat } from "../ui/output.js";
 import { Command, Option } from "commander";
 import { UsageError } from "../errors.js";
 import { LAB_OSES, type LabOs } from "../lab/types.js";
-import { setupMachine, type Need } from "../lab/requirements.js";
+import type { Need } from "../lab/requirements.js";
 
 /** lab/lab.ts's DEFAULT_LAB, here so that defining the commands does not load the lab (test/cli/startup.test.ts
  *  checks they agree). */
@@ -39,8 +39,10 @@ export function registerLabCommands(program: Command): void {
     .description("Install, through apt-get, the programs the lab needs (sshd, keepalived, nft …); says what first; needs root")
     .option("--tests", "also what the test suite calls (promtool, tmux, chromium, kubectl)", false)
     .option("--dry-run", "only say what would be installed", false)
-    .action((o: { tests: boolean; dryRun: boolean }) => {
+    .action(async (o: { tests: boolean; dryRun: boolean }) => {
       const needs: Need[] = o.tests ? ["lab", "tests"] : ["lab"];
+      // loaded here: node:child_process alone costs every other command ≈ 8 ms of startup (issue 12)
+      const { setupMachine } = await import("../lab/requirements.js");
       setupMachine({ needs, dryRun: o.dryRun, log: (l) => process.stdout.write(`${l}\n`) });
     });
 

@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { listRuns } from "../../src/commands/logs.js";
+import { listRuns } from "../../src/commands/logs-run.js";
 import { cli, tinyInventory } from "./helpers.js";
 
 let inv: { dir: string; file: string };

@@ -2,7 +2,7 @@
 // a user's --addons-dir holds more in the same format (or is itself one bundle), and a user bundle with
 // a built-in's name replaces it (with a warning). Reading a bundle checks its metadata (zod), parses its
 // default values and compiles its values schema, so a broken bundle is refused before anything renders.
-import { readdir, readFile, stat } from "node:fs/promises";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join, relative } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
@@ -71,7 +71,7 @@ void _sameShape;
 
 async function readText(file: string): Promise<string | undefined> {
   try {
-    return await readFile(file, "utf8");
+    return readFileSync(file, "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw new UsageError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
@@ -131,7 +131,7 @@ function take<T>(r: Settled<T>): T {
 
 async function templateNames(templatesDir: string): Promise<string[]> {
   try {
-    return (await readdir(templatesDir, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
+    return readdirSync(templatesDir, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new UsageError(`${templatesDir}: cannot read (${(err as Error).message})`);
     return [];
@@ -193,7 +193,7 @@ export function builtinAddonsDir(): string {
 
 async function isDir(p: string): Promise<boolean> {
   try {
-    return (await stat(p)).isDirectory();
+    return statSync(p).isDirectory();
   } catch {
     return false;
   }
@@ -201,7 +201,7 @@ async function isDir(p: string): Promise<boolean> {
 
 async function exists(p: string): Promise<boolean> {
   try {
-    await stat(p);
+    statSync(p);
     return true;
   } catch {
     return false;
@@ -211,7 +211,7 @@ async function exists(p: string): Promise<boolean> {
 /** Every bundle in a directory of bundles (subdirectories holding an addon.yaml), or the directory itself when it is one. */
 export async function loadBundlesIn(root: string): Promise<Bundle[]> {
   if (await exists(join(root, "addon.yaml"))) return [await loadBundle(root)];
-  const entries = await readdir(root, { withFileTypes: true });
+  const entries = readdirSync(root, { withFileTypes: true });
   const out: Bundle[] = [];
   // every bundle read at once; taken in name order, so the first problem reported is the first bundle's
   const dirs = entries.filter((x) => x.isDirectory()).sort((a, b) => a.name.localeCompare(b.name));

@@ -139,6 +139,8 @@ describe.skipIf(!existsSync(cliJs))("the CLI run as a user runs it (its #! line)
     const { spaces, execArgv } = JSON.parse(readFileSync(out, "utf8")) as { spaces: { space_name: string; space_size: number }[]; execArgv: string[] };
     // and a heap that grows by small steps (the 200-host peak RSS)
     expect(execArgv).toContain("--optimize-for-size");
+    // and no optimizing compiler (its compile time cost more than its code saved: src/cli.ts)
+    expect(execArgv).toContain("--no-opt");
     const young = spaces.find((s) => s.space_name === "new_space")!;
     // after churning through short-lived objects that survive a few scavenges (as up's do), the new space has
     // grown to its bound: 2 × 1 MiB with the flag (Node's default lets it grow to 2 × 16 MiB)

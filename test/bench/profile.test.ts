@@ -94,11 +94,21 @@ describe("benchTable", () => {
   });
 });
 
-describe("a failed bench run's row", () => {
-  it("names the run's error lines, not the pointer to its logs", async () => {
+describe("bench rows from a run's figures", () => {
+  it("a failed run's row names its error lines, not the pointer to its logs", async () => {
     const { failureLines } = await import("../../src/bench-run.js");
     const stderr = "progress\nkubesmith: lab-7: join the workers: kubeadm join exited 1\nkubesmith: the whole output: kubesmith logs -i x --state-dir y\nCommand exited with non-zero status 7\n";
     expect(failureLines(stderr)).toBe("kubesmith: lab-7: join the workers: kubeadm join exited 1");
     expect(failureLines("a\nb\nc\nd")).toBe("b / c / d");
+  });
+
+  it("the wall time the lab's own CPU allows: (machine − kubesmith) ÷ CPUs, and the run's wall against it", async () => {
+    const { labBoundRow } = await import("../../src/bench-run.js");
+    expect(labBoundRow({ cpuMs: 2_000, machineCpuMs: 32_000, wallMs: 18_000 }, 50, 2)).toEqual([
+      { what: "  the lab's own CPU ÷ 2 CPUs, 50 hosts", figure: "15.00 s", floor: "wall 18.00 s", ratio: 1.2 },
+    ]);
+    // no figure without both CPU readings
+    expect(labBoundRow({ cpuMs: 0, machineCpuMs: 32_000, wallMs: 18_000 }, 50, 2)).toEqual([]);
+    expect(labBoundRow({ cpuMs: 2_000, machineCpuMs: 0, wallMs: 18_000 }, 50, 2)).toEqual([]);
   });
 });

@@ -110,8 +110,16 @@ describe.skipIf(labSkip || !fullSuite)("fault suite, full (lab 1cp,2w; npm run f
   });
 
   it("SIGINT in prepare: exit 130, one line", async () => {
+    // the package installs wait, so the signal lands in prepare (without a delay the phase can end within
+    // the wait below, and the signal then lands in kubeadm init)
+    setLabFaults(lab.state.name, [{ command: "apt-get install", delayMs: 5000 }]);
     const before = f.snapshot();
-    const r = await upAndAct(f, INTERRUPT, changeIn("prepare hosts"), { afterMs: 300 });
+    let r;
+    try {
+      r = await upAndAct(f, INTERRUPT, changeIn("prepare hosts"), { afterMs: 300 });
+    } finally {
+      setLabFaults(lab.state.name, []);
+    }
     expect(r.sent, tail(r)).toBe(true);
     expect(r.code, tail(r)).toBe(130);
     expect(lines(r)).toEqual([expect.stringMatching(/^interrupted during prepare hosts .* on lab-\d(, lab-\d)*; run 'kubesmith up' again to continue$/)]);

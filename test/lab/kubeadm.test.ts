@@ -1,4 +1,5 @@
 // The node simulator over real SSH: kubeadm init / join with real tokens and CA hashes, faults.
+import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -65,6 +66,16 @@ describe.skipIf(labSkip)("node simulator: kubeadm", () => {
     const ok = await ssh(lab.state, "lab-3", `${joinCmd} && test -f /etc/kubernetes/kubelet.conf && ! test -e /etc/kubernetes/pki/ca.key`);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toContain("This node has joined the cluster");
+    // the kubelet's client certificate: X.509 v3 signed by the cluster CA, for client auth only, as kubeadm's
+    const cert = new X509Certificate(
+      Buffer.from(/client-certificate-data: (\S+)/.exec((await ssh(lab.state, "lab-3", "cat /etc/kubernetes/kubelet.conf")).stdout)![1]!, "base64"),
+    );
+    expect(cert.subject).toBe("CN=system:node:lab-3\nO=system:nodes");
+    expect(cert.ca).toBe(false);
+    expect(cert.keyUsage).toEqual(["1.3.6.1.5.5.7.3.2"]); // extended key usage: client auth
+    const ca = new X509Certificate((await ssh(lab.state, "lab-1", "cat /etc/kubernetes/pki/ca.crt")).stdout);
+    expect(cert.checkIssued(ca)).toBe(true);
+    expect(cert.verify(ca.publicKey)).toBe(true);
     const again = await ssh(lab.state, "lab-3", joinCmd);
     expect(again.stderr).toContain("[ERROR FileAvailable--etc-kubernetes-kubelet.conf]");
   });

@@ -114,17 +114,26 @@ users:
 `;
 }
 
-/** A real client certificate signed by the cluster CA in `caDir` (EC P-256: quick). */
+/**
+ * A real client certificate signed by the cluster CA in `caDir` (EC P-256: quick), an X.509 v3 one with the
+ * extensions kubeadm gives its client certificates (certs/certlist.go, pkiutil: key usage digital signature
+ * and key encipherment, extended key usage client auth, not a CA). One openssl run: `req -x509 -CA`
+ * (OpenSSL ≥ 3.0, as apisim/pki.ts's -copy_extensions) makes the key and signs it; the key and CSR, then
+ * `x509 -req`, took two runs and ≈ 40 ms of CPU against ≈ 8 (issue 12: every join makes two of these).
+ */
 function clientCert(cn: string, org: string | undefined, caDir = PKI): { cert: string; key: string } {
   const tmp = path.join("/tmp", `kubesim-${process.pid}-${randomBytes(4).toString("hex")}`);
   mkdirSync(tmp, { recursive: true, mode: 0o700 });
   try {
     const key = path.join(tmp, "k.pem");
-    const csr = path.join(tmp, "c.csr");
-    openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", csr, "-subj", `/CN=${cn}${org ? `/O=${org}` : ""}`]);
     // a random serial instead of -CAcreateserial: no ca.srl next to the CA (joins sign with the lab's shared CA at once)
     const serial = `0x${randomBytes(16).toString("hex").replace(/^[89a-f]/, "1")}`;
-    const cert = openssl(["x509", "-req", "-in", csr, "-CA", `${caDir}/ca.crt`, "-CAkey", `${caDir}/ca.key`, "-set_serial", serial, "-days", "365", "-sha256"]);
+    const cert = openssl([
+      "req", "-x509", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+      "-subj", `/CN=${cn}${org ? `/O=${org}` : ""}`, "-CA", `${caDir}/ca.crt`, "-CAkey", `${caDir}/ca.key`, "-set_serial", serial,
+      "-days", "365", "-sha256",
+      "-addext", "basicConstraints=critical,CA:FALSE", "-addext", "keyUsage=critical,digitalSignature,keyEncipherment", "-addext", "extendedKeyUsage=clientAuth",
+    ]);
     return { cert, key: readFileSync(key, "utf8") };
   } finally {
     rmSync(tmp, { recursive: true, force: true });

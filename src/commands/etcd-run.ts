@@ -45,8 +45,32 @@ export interface SnapshotStatus {
 export interface BackupMeta extends SnapshotStatus {
   cluster: string;
   host: string;
+  /** When `etcdctl snapshot save` started (absent in backups made before this field). */
+  takenAt?: string;
   savedAt: string;
   sha256: string;
+}
+
+/**
+ * The namespaces a restore of this snapshot takes away: those created after it. A namespace's
+ * creationTimestamp has whole seconds only, so one created in the second the snapshot was taken is told
+ * apart by its revision (a namespace changed since the snapshot has a later one). Comparing with the time
+ * the backup was saved, as before, missed a namespace made within that second (a flaky e2e showed it).
+ */
+export function namespacesCreatedAfter(
+  items: readonly { metadata: { name: string; creationTimestamp?: string; resourceVersion?: string } }[],
+  meta: Pick<BackupMeta, "takenAt" | "savedAt" | "revision">,
+): string[] {
+  const taken = Date.parse(meta.takenAt ?? meta.savedAt);
+  const second = Math.floor(taken / 1000) * 1000;
+  return items
+    .filter(({ metadata: m }) => {
+      const created = m.creationTimestamp ? Date.parse(m.creationTimestamp) : NaN;
+      if (!Number.isFinite(created) || !Number.isFinite(taken)) return false;
+      if (created >= second + 1000) return true;
+      return created >= second && Number(m.resourceVersion) > meta.revision;
+    })
+    .map((n) => n.metadata.name);
 }
 
 export function parseSnapshotStatus(stdout: string): SnapshotStatus {
@@ -79,6 +103,7 @@ function backupPhase(f: EtcdFlags, done: (file: string, meta: BackupMeta) => voi
     title: "etcd snapshot",
     async run(ctx) {
       const stamp = stampNow();
+      const takenAt = new Date().toISOString();
       const remote = `/var/lib/etcd/kubesmith-backup-${stamp}.db`;
       const file = f.out ? resolve(f.out) : join(ctx.stateDir, ctx.model.name, "backups", `etcd-${stamp}.db`);
       if (existsSync(file)) throw new UsageError(`${file} already exists; give another -o path or move it away`);
@@ -113,7 +138,7 @@ function backupPhase(f: EtcdFlags, done: (file: string, meta: BackupMeta) => voi
         mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
         writeFileSync(file, data, { mode: 0o600 });
         writeFileSync(`${file}.sha256`, `${sum}  ${basename(file)}\n`, { mode: 0o600 });
-        const meta: BackupMeta = { cluster: ctx.model.name, host: host!.name, savedAt: new Date().toISOString(), sha256: sum, ...status! };
+        const meta: BackupMeta = { cluster: ctx.model.name, host: host!.name, takenAt, savedAt: new Date().toISOString(), sha256: sum, ...status! };
         writeFileSync(`${file}.json`, `${JSON.stringify(meta, null, 2)}\n`, { mode: 0o600 });
         done(file, meta);
       });
@@ -167,10 +192,10 @@ export async function restorePlan(file: string, meta: BackupMeta | undefined, cp
     let kube: KubeClient | undefined;
     try {
       kube = await KubeClient.fromKubeconfig(kubeconfig, { timeoutMs: 5000 });
-      const ns = await kube.request<{ metadata?: { resourceVersion?: string }; items?: { metadata: { name: string; creationTimestamp?: string } }[] }>("GET", "/api/v1/namespaces");
+      const ns = await kube.request<{ metadata?: { resourceVersion?: string }; items?: { metadata: { name: string; creationTimestamp?: string; resourceVersion?: string } }[] }>("GET", "/api/v1/namespaces");
       const now = Number(ns?.metadata?.resourceVersion ?? NaN);
       if (Number.isFinite(now)) lines.push(`  - the cluster is at revision ${now} now: ${Math.max(0, now - meta.revision)} revision(s) of changes after the snapshot's ${meta.revision} are lost`);
-      const since = (ns?.items ?? []).filter((n) => n.metadata.creationTimestamp && Date.parse(n.metadata.creationTimestamp) > Date.parse(meta.savedAt)).map((n) => n.metadata.name);
+      const since = namespacesCreatedAfter(ns?.items ?? [], meta);
       if (since.length) lines.push(`  - namespaces created after the snapshot, and everything in them, are lost: ${since.join(", ")}`);
     } catch (err) {
       lines.push(`  - (the cluster's current revision could not be read: ${(err as Error).message})`);
@@ -191,6 +216,7 @@ function restorePhase(snap: { data: Buffer; sha256: string }): Phase<ClusterCont
     async run(ctx) {
       const cps = setUpControlPlanes(ctx);
       const stamp = stampNow();
+      const takenAt = new Date().toISOString();
       // etcdutl runs in each member's etcd container: all of them must run before anything is stopped
       await forHosts(ctx, cps, async (h) => {
         const r = await (await ctx.runner(h.name)).exec("crictl ps -q --name '^etcd$' --state running", { sudo: true, allowFailure: true, label: "etcd container" });

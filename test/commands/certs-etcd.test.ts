@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { expiryWarnings, parseCheckExpiration, residualMs } from "../../src/commands/certs-run.js";
-import { parseSnapshotStatus, verifySnapshot } from "../../src/commands/etcd-run.js";
+import { namespacesCreatedAfter, parseSnapshotStatus, verifySnapshot } from "../../src/commands/etcd-run.js";
 import { StateError, UsageError } from "../../src/errors.js";
 import { checkExpirationText, type CertsRecord } from "../../src/lab/sim/kubeadm-certs.js";
 import { kubesmith } from "../helpers/cli.js";
@@ -107,4 +107,27 @@ describe("etcd snapshots: status parsing and the refusals before anything is don
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/snapshot .*gone\.db does not exist/);
   }, 60_000);
+});
+
+describe("etcd restore: the namespaces it takes away", () => {
+  const ns = (name: string, creationTimestamp: string, resourceVersion: string) => ({ metadata: { name, creationTimestamp, resourceVersion } });
+  const meta = { takenAt: "2026-11-30T12:50:05.734Z", savedAt: "2026-11-30T12:50:06.900Z", revision: 500 };
+
+  it("created after the snapshot's second; in that second, those changed after the snapshot's revision", () => {
+    const items = [
+      ns("kube-system", "2026-11-30T11:00:00Z", "4"),
+      ns("next-second", "2026-11-30T12:50:06Z", "520"),
+      // creationTimestamp has whole seconds: 12:50:05 may be before or after 12:50:05.734
+      ns("same-second-after", "2026-11-30T12:50:05Z", "510"),
+      ns("same-second-before", "2026-11-30T12:50:05Z", "498"),
+      ns("earlier-second", "2026-11-30T12:50:04Z", "700"),
+    ];
+    expect(namespacesCreatedAfter(items, meta)).toEqual(["next-second", "same-second-after"]);
+  });
+
+  it("a backup without takenAt is compared with the time it was saved; no timestamp, no claim", () => {
+    const { takenAt: _, ...old } = meta;
+    expect(namespacesCreatedAfter([ns("a", "2026-11-30T12:50:06Z", "501"), ns("b", "2026-11-30T12:50:07Z", "1")], old)).toEqual(["a", "b"]);
+    expect(namespacesCreatedAfter([{ metadata: { name: "c" } }], meta)).toEqual([]);
+  });
 });

@@ -88,4 +88,10 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
   const n = writePrecompiled(join(root, "addons"), validatorsDir(root));
   process.stdout.write(`precompiled ${n} values schema(s) into ${validatorsDir(root)}\n`);
+  // and the built-in bundles' YAML, parsed (catalog.ts parsedBuiltin). Not awaited at the top level:
+  // catalog.ts imports this module, which must finish evaluating first.
+  void import("./catalog.js").then(({ parsedBuiltinsFile, writeParsedBuiltins }) => {
+    const files = writeParsedBuiltins(join(root, "addons"), parsedBuiltinsFile(root), root);
+    process.stdout.write(`parsed ${files} built-in bundle file(s) into ${parsedBuiltinsFile(root)}\n`);
+  });
 }

@@ -62,3 +62,34 @@ describe("precompiled values validators", () => {
     expect(precompiledValidator({ ...schema, $id: "https://example.com/other" }, out)).toBeTypeOf("function");
   });
 });
+
+// The built-in bundles' addon.yaml and values.yaml parsed at build time (catalog.ts parsedBuiltin): used only
+// while a file's text is the one the build saw; the values equal a fresh parse.
+describe("parsed built-in bundle files", () => {
+  it("the build's parse is the parse of today's text, and only for that text and that file", async () => {
+    const { parsedBuiltin, writeParsedBuiltins } = await import("../../src/addons/catalog.js");
+    const { parse } = await import("yaml");
+    const file = join(out, "parsed.json");
+    const n = writeParsedBuiltins(addons, file);
+    const cache = new Map(Object.entries(JSON.parse(readFileSync(file, "utf8")) as Record<string, { text: string; value: unknown }>));
+    expect(cache.size).toBe(n);
+    // every bundle with an addon.yaml, both files
+    const withManifest = readdirSync(addons).filter((b) => cache.has(join("addons", b, "addon.yaml")));
+    expect(withManifest.length).toBeGreaterThan(3);
+    for (const [key, { text, value }] of cache) {
+      expect(text).toBe(readFileSync(join(packageRoot(), key), "utf8"));
+      if (key.endsWith("values.yaml")) expect(value).toEqual(parse(text));
+      else expect(value).toMatchObject({ name: (parse(text) as { name: string }).name });
+    }
+    const hello = join(addons, withManifest[0]!, "addon.yaml");
+    const text = readFileSync(hello, "utf8");
+    const hit = parsedBuiltin(hello, text, cache) as { name: string };
+    expect(hit).toEqual(cache.get(join("addons", withManifest[0]!, "addon.yaml"))!.value);
+    // a copy: changing it leaves the next answer alone
+    hit.name = "changed";
+    expect((parsedBuiltin(hello, text, cache) as { name: string }).name).not.toBe("changed");
+    // another text (a bundle edited after the build) or another file: not from the build
+    expect(parsedBuiltin(hello, `${text}\n# edited\n`, cache)).toBeUndefined();
+    expect(parsedBuiltin(join(out, "addon.yaml"), text, cache)).toBeUndefined();
+  });
+});

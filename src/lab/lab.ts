@@ -580,7 +580,9 @@ function writeShims(state: LabState, mnt: SimMounts, resident: boolean): void {
       writeFileSync(path.join(bin, tool), shim, { mode: 0o755 });
     }
   }
-  writeFileSync(path.join(bin, "stat"), STAT_SHIM, { mode: 0o755 });
+  // the compiled client answers as STAT_SHIM does, without a shell and grep (client.c stat_tool)
+  if (client) placeSimClient(client, path.join(bin, "stat"));
+  else writeFileSync(path.join(bin, "stat"), STAT_SHIM, { mode: 0o755 });
 }
 
 /** The overlay mounts of a host: mount point, its lower dirs (top first) and the upper dir key. */

@@ -84,6 +84,25 @@ describe.skipIf(labSkip)("resident simulator on a lab host (lab 1 host)", () => 
     await lab?.down();
   });
 
+  it("stat answers the cgroup question from the host's simulated hardware; every other stat is the real one", async () => {
+    // (the simulator writes this file when it first needs it; none yet on this fresh host)
+    expect((await run("ls /var/lib/kubesim/hardware.json")).code).not.toBe(0);
+    expect((await run("stat -fc %T /sys/fs/cgroup/")).stdout).toBe("cgroup2fs\n");
+    try {
+      for (const [cgroup, fsType] of [["v1", "tmpfs"], ["v2", "cgroup2fs"]] as const) {
+        await run(`mkdir -p /var/lib/kubesim && printf '{"cpus": 2,\n "cgroup" : "${cgroup}"}\n' > /var/lib/kubesim/hardware.json`);
+        for (const q of ["stat -fc %T /sys/fs/cgroup/", "stat -f -c %T /sys/fs/cgroup"]) expect((await run(q)).stdout).toBe(`${fsType}\n`);
+      }
+    } finally {
+      await run("rm -f /var/lib/kubesim/hardware.json");
+    }
+    const real = await run("stat -c '%a %U' /root; stat -f -c %T /; stat /nonexistent");
+    expect(real.stdout.split("\n").slice(0, 2)).toEqual(["700 root", readFileSync("/proc/self/mounts", "utf8").includes(" / overlay ") ? "overlayfs" : expect.any(String)]);
+    expect(real.code).toBe(1);
+    expect(real.stderr).toMatch(/^stat: cannot statx? '\/nonexistent': No such file or directory/);
+    if (compiled) expect(statSync(path.join(lab.state.dir, "simbin", "stat")).ino).toBe(statSync(path.join(lab.state.dir, "simbin", "kubeadm")).ino);
+  });
+
   it("the first command starts one resident simulator in the host's namespaces; the next ones use it", async () => {
     const first = await run("kubeadm version -o short");
     expect(first).toMatchObject({ code: 0, stdout: "v1.36.3\n", stderr: "" });

@@ -30,6 +30,9 @@
 #ifndef KEY_FILE
 #error "KEY_FILE must be defined (shim.ts)"
 #endif
+#ifndef HARDWARE_FILE
+#error "HARDWARE_FILE must be defined (sim/hardware.ts)"
+#endif
 
 /* This program's path; its last component is the tool. */
 static char self[4096];
@@ -72,6 +75,58 @@ static int read_line(int fd, char *buf, size_t size) {
   return (int)n;
 }
 
+/* Does the simulated hardware (JSON) say "cgroup": "v1"? As lab.ts STAT_SHIM's grep -E. */
+static int cgroup_v1(void) {
+  static char buf[65536];
+  int fd = open(HARDWARE_FILE, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  for (char *p = strstr(buf, "\"cgroup\""); p; p = strstr(p + 1, "\"cgroup\"")) {
+    char *q = p + 8;
+    q += strspn(q, " \t\r\n");
+    if (*q != ':') continue;
+    q++;
+    q += strspn(q, " \t\r\n");
+    if (strncmp(q, "\"v1\"", 4) == 0) return 1;
+  }
+  return 0;
+}
+
+/*
+ * `stat` on a lab host (lab.ts STAT_SHIM, which this replaces when the client is built): the product's one
+ * question about the cgroup hierarchy is answered from the host's simulated hardware, every other stat is
+ * the real one (no shell started in between).
+ */
+static int stat_tool(int argc, char **argv) {
+  static const char *const cgroup[] = {"-fc %T /sys/fs/cgroup/", "-fc %T /sys/fs/cgroup", "-f -c %T /sys/fs/cgroup/", "-f -c %T /sys/fs/cgroup"};
+  char joined[64];
+  size_t at = 0;
+  int fits = 1;
+  joined[0] = 0;
+  for (int i = 1; i < argc && fits; i++) {
+    size_t l = strlen(argv[i]);
+    if (at + l + 2 > sizeof joined) fits = 0;
+    else {
+      if (i > 1) joined[at++] = ' ';
+      memcpy(joined + at, argv[i], l);
+      at += l;
+      joined[at] = 0;
+    }
+  }
+  for (size_t i = 0; fits && i < sizeof cgroup / sizeof cgroup[0]; i++) {
+    if (strcmp(joined, cgroup[i]) == 0) {
+      puts(cgroup_v1() ? "tmpfs" : "cgroup2fs");
+      return 0;
+    }
+  }
+  execv("/usr/bin/stat", argv);
+  dprintf(2, "kubesim: cannot run /usr/bin/stat: %s\n", strerror(errno));
+  return 127;
+}
+
 int main(int argc, char **argv) {
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
   if (n <= 0) {
@@ -81,6 +136,7 @@ int main(int argc, char **argv) {
   self[n] = 0;
   char *slash = strrchr(self, '/');
   tool = slash ? slash + 1 : self;
+  if (strcmp(tool, "stat") == 0) return stat_tool(argc, argv);
   const char *resident = getenv("KUBESIM_RESIDENT");
   if (geteuid() != 0 || (resident && strcmp(resident, "0") == 0) || !plain_stdio()) fallback(argv);
 

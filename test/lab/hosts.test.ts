@@ -4,9 +4,20 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LabError } from "../../src/errors.js";
 import { loadInventory } from "../../src/inventory/index.js";
-import { labPassword, labStatus, labUp } from "../../src/lab/lab.js";
+import { labPassword, labStatus, labUp, sshdNoReexec } from "../../src/lab/lab.js";
 import { labSkip, requireRoot, ssh, startLab, type StartedLab } from "../helpers/lab.js";
 import { K8S_DEFAULT_VERSION } from "../../src/lab/sim/util.js";
+
+describe("lab sshd", () => {
+  it("is started with -r (no re-execution per connection) only where OpenSSH still has the option (before 9.8)", () => {
+    expect(sshdNoReexec("OpenSSH_9.2p1 Debian-2+deb12u6, OpenSSL 3.0.19 27 Jan 2026")).toEqual(["-r"]);
+    expect(sshdNoReexec("OpenSSH_8.7p1, OpenSSL 3.0.7")).toEqual(["-r"]);
+    expect(sshdNoReexec("OpenSSH_9.7p1")).toEqual(["-r"]);
+    expect(sshdNoReexec("OpenSSH_9.8p1, OpenSSL 3.3.1")).toEqual([]);
+    expect(sshdNoReexec("OpenSSH_10.0p2")).toEqual([]);
+    expect(sshdNoReexec("sshd: unknown option -- V")).toEqual([]);
+  });
+});
 
 describe.skipIf(labSkip)("lab hosts", () => {
   let lab: StartedLab;

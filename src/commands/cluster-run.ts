@@ -14,7 +14,7 @@ import { closeContext, openContext, type ClusterContext, type ClusterOptions } f
 import { connectApi, cni, labelsAndTaints, writeKubeconfig } from "../phases/api.js";
 import { controlPlaneEndpoint, joinControlPlanes, joinWorkers, kubeadmInit } from "../phases/controlplane.js";
 import { drainNodes, removeHostAddons, resetHosts } from "../phases/down.js";
-import { gatherFacts, preflight, prepareHosts } from "../phases/hosts.js";
+import { gatherFacts, preconnect, preflight, prepareHosts } from "../phases/hosts.js";
 import { runPhases, throwIfInterrupted, type Phase } from "../phases/run.js";
 import { remaining } from "../phases/partial.js";
 import { lockHost, throwIfLeftOut } from "../phases/reach.js";
@@ -112,6 +112,8 @@ export async function runCluster(
       locked = host;
       keepPrefetched(ctx, host, read);
     }
+    // SSH handshakes start while the phases before gathering facts (the add-ons' render) run
+    if (phases.includes(gatherFacts) && phases[0] !== gatherFacts) preconnect(ctx);
     await runPhases(phases, ctx, { end: false });
     throwIfLeftOut(ctx);
     // Workers left out (--max-failed-workers): the rest finished, the run did not.

@@ -22,6 +22,7 @@ export const ExitCode = {
   NotConfirmed: 14,
   VersionChange: 15,
   Quorum: 16,
+  Expired: 17,
   Aborted: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
@@ -217,6 +218,14 @@ export class NotConfirmedError extends KubesmithError {
  */
 export class QuorumError extends KubesmithError {
   readonly exitCode = ExitCode.Quorum;
+}
+
+/**
+ * `certs check` read the certificates and one or more has expired: what it printed is the report; the exit
+ * code is for the scripts and monitors that run it (kubeadm's own check-expiration exits 0 either way).
+ */
+export class ExpiredError extends KubesmithError {
+  readonly exitCode = ExitCode.Expired;
 }
 
 /**

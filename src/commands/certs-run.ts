@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { dirname, join, resolve } from "node:path";
 import type { CliIo } from "../cli/main.js";
 import { buildModel } from "../cluster/model.js";
-import { ApiError, KubesmithError, MultiHostError } from "../errors.js";
+import { ApiError, ExpiredError, KubesmithError, MultiHostError } from "../errors.js";
 import { loadInventory } from "../inventory/load.js";
 import { namedKubeconfig } from "../phases/api.js";
 import { kubeconfigFile } from "../cluster/state.js";
@@ -147,6 +147,19 @@ export async function certsCheck(opts: CertsCheckOptions, io: CliIo): Promise<vo
   );
   // Nothing read at all: the command could not do its job.
   if (!certificates.length && failures.length) throw failures.length === 1 ? failures[0]! : new MultiHostError(failures);
+  const expired = expiredError(certificates);
+  if (expired) throw expired;
+}
+
+/** What `certs check` exits with when a certificate has expired (the report names each one). */
+export function expiredError(certificates: readonly CertExpiry[]): ExpiredError | undefined {
+  const gone = certificates.filter((c) => c.residualMs < 0);
+  if (!gone.length) return undefined;
+  const names = gone.map((c) => `${c.host} ${c.ca ? "CA " : ""}${c.name}`);
+  const some = names.length > 3 ? `${names.slice(0, 3).join(", ")} and ${names.length - 3} more` : names.join(", ");
+  return new ExpiredError(`${gone.length} certificate(s) have expired: ${some}`, {
+    hint: gone.some((c) => c.ca) ? "renew the others with 'kubesmith certs renew'; an expired CA needs kubeadm's own procedure" : "run 'kubesmith certs renew'",
+  });
 }
 
 /** Renew, restart and wait on each control plane kubeadm set up, one at a time. */

@@ -20,7 +20,7 @@ export type CertsRenewFlags = Omit<ClusterFlags, "waitTimeout">;
 
 export function registerCertsCommands(program: Command, io: CliIo): void {
   const certs = program.command("certs").description("the control planes' kubeadm certificates: check expiry, renew");
-  hostCommandOptions(certs.command("check").description("every control plane's certificate expiry (kubeadm certs check-expiration), soonest first; warns under 30 days"))
+  hostCommandOptions(certs.command("check").description("every control plane's certificate expiry (kubeadm certs check-expiration), soonest first; warns under 30 days, exits 17 when one has expired"))
     .addOption(outputOption())
     .action(async (opts: CertsCheckOptions) => {
       const { certsCheck } = await import("./certs-run.js");

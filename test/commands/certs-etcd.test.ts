@@ -6,9 +6,9 @@ import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { expiryWarnings, parseCheckExpiration, residualMs } from "../../src/commands/certs-run.js";
+import { expiredError, expiryWarnings, parseCheckExpiration, residualMs } from "../../src/commands/certs-run.js";
 import { namespacesCreatedAfter, parseSnapshotStatus, verifySnapshot } from "../../src/commands/etcd-run.js";
-import { StateError, UsageError } from "../../src/errors.js";
+import { ExpiredError, StateError, UsageError } from "../../src/errors.js";
 import { checkExpirationText, type CertsRecord } from "../../src/lab/sim/kubeadm-certs.js";
 import { kubesmith } from "../helpers/cli.js";
 
@@ -55,6 +55,20 @@ describe("kubeadm certs check-expiration, parsed", () => {
       "cp1: front-proxy-client expires in 20h (Dec 01, 2026 03:00 UTC); run 'kubesmith certs renew'",
       "cp1: apiserver expires in 20d (Dec 20, 2026 09:16 UTC); run 'kubesmith certs renew'",
     ]);
+  });
+
+  it("an expired certificate makes certs check exit 17, naming it; none expired, no error", () => {
+    const certs = parseCheckExpiration("cp1", SAMPLE);
+    const e = expiredError(certs)!;
+    expect(e).toBeInstanceOf(ExpiredError);
+    expect(e.exitCode).toBe(17);
+    expect(e.oneLine()).toBe("1 certificate(s) have expired: cp1 etcd-peer (run 'kubesmith certs renew')");
+    expect(expiredError(certs.filter((c) => c.residualMs >= 0))).toBeUndefined();
+    // many: the first three and a count; an expired CA is not something certs renew fixes
+    const many = ["a", "b", "c", "d", "e"].map((n, i) => ({ ...certs[2]!, name: n, ca: i === 4 }));
+    expect(expiredError(many)!.oneLine()).toBe(
+      "5 certificate(s) have expired: cp1 a, cp1 b, cp1 c and 2 more (renew the others with 'kubesmith certs renew'; an expired CA needs kubeadm's own procedure)",
+    );
   });
 
   it("reads what the lab's kubeadm prints (the same table format)", () => {

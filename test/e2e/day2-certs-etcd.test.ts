@@ -60,6 +60,11 @@ describe.skipIf(labSkip)("certificates and etcd backup/restore on a lab of 3 con
     const down = await kubesmith(["status", ...inv().slice(0, 2)]);
     expect(down.code, down.stdout).toBe(11);
     expect(down.stdout).toMatch(/apiserver has EXPIRED/);
+    // certs check reports it and exits 17 (its report on stdout, the one line on stderr)
+    const expired = await kubesmith(["certs", "check", ...inv().slice(0, 2), "-o", "json"]);
+    expect(expired.code, expired.stderr).toBe(17);
+    expect((JSON.parse(expired.stdout) as typeof report).warnings).toContainEqual(expect.stringMatching(/^lab-2: apiserver has EXPIRED/));
+    expect(expired.stderr).toMatch(/^kubesmith: \d+ certificate\(s\) have expired: lab-\d \S+.* \(run 'kubesmith certs renew'\)\n$/);
     const curl = await ssh(lab.state, "lab-4", `curl -sk --max-time 5 https://${lab.state.hosts[1]!.address}:6443/readyz`);
     expect(curl.code).not.toBe(0);
 

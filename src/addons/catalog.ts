@@ -69,11 +69,8 @@ type SchemaOut = z.infer<typeof AddonManifestSchema>;
 const _sameShape: (m: SchemaOut) => AddonManifest = (m) => m;
 void _sameShape;
 
-async function readText(file: string): Promise<string | undefined> {
-  return readTextSync(file);
-}
-
-function readTextSync(file: string): string | undefined {
+/** A file's text, undefined when it does not exist. Synchronous: the bundle files are small (issue 12). */
+function readText(file: string): string | undefined {
   try {
     return readFileSync(file, "utf8");
   } catch (err) {
@@ -149,23 +146,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/**
- * A promise's outcome kept for later: the reads of a bundle (and the bundles of a directory) start at once,
- * and their results are taken in the order the checks below have always had, so the first problem reported
- * is the same one (issue 12: one file after another had left `inventory validate` waiting ≈ 20 ms).
- */
-type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
-const settle = <T>(p: Promise<T>): Promise<Settled<T>> =>
-  p.then(
-    (value) => ({ ok: true as const, value }),
-    (error: unknown) => ({ ok: false as const, error }),
-  );
-function take<T>(r: Settled<T>): T {
-  if (!r.ok) throw r.error;
-  return r.value;
-}
-
-async function templateNames(templatesDir: string): Promise<string[]> {
+function templateNames(templatesDir: string): string[] {
   try {
     return readdirSync(templatesDir, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
   } catch (err) {
@@ -180,16 +161,11 @@ export async function loadBundle(dir: string): Promise<Bundle> {
   const valuesFile = join(dir, "values.yaml");
   const schemaFile = join(dir, "values.schema.json");
   const templatesDir = join(dir, "templates");
-  const reads = Promise.all([readText(manifestFile), readText(valuesFile), readText(schemaFile)].map(settle));
-  const templateReads = settle(
-    templateNames(templatesDir).then((names) => Promise.all(names.sort().map(async (name) => [name, settle(readText(join(templatesDir, name)))] as const))),
-  );
-  const [manifestRead, valuesRead, schemaRead] = await reads;
-  const manifestText = take(manifestRead!);
+  const manifestText = readText(manifestFile);
   if (manifestText === undefined) throw new UsageError(`${dir}: not an add-on bundle (no addon.yaml)`);
   const manifest = parseManifestFile(manifestText, manifestFile);
 
-  const valuesText = take(valuesRead!);
+  const valuesText = readText(valuesFile);
   let defaults: Record<string, unknown> = {};
   if (valuesText !== undefined) {
     const hit = parsedBuiltin(valuesFile, valuesText);
@@ -198,7 +174,7 @@ export async function loadBundle(dir: string): Promise<Bundle> {
     defaults = (value ?? {}) as Record<string, unknown>;
   }
 
-  const schemaText = take(schemaRead!);
+  const schemaText = readText(schemaFile);
   let schema: Record<string, unknown> | undefined;
   if (schemaText !== undefined) {
     try {
@@ -210,7 +186,7 @@ export async function loadBundle(dir: string): Promise<Bundle> {
   }
 
   const templates: Record<string, string> = {};
-  for (const [name, read] of take(await templateReads)) templates[name] = take(await read) ?? "";
+  for (const name of templateNames(templatesDir).sort()) templates[name] = readText(join(templatesDir, name)) ?? "";
 
   for (const [i, f] of (manifest.files ?? []).entries()) {
     if (!(f.template in templates))
@@ -232,10 +208,10 @@ export function writeParsedBuiltins(addonsDir: string, out: string, root = packa
   for (const name of readdirSync(addonsDir).sort()) {
     const manifestFile = join(addonsDir, name, "addon.yaml");
     const valuesFile = join(addonsDir, name, "values.yaml");
-    const manifestText = readTextSync(manifestFile);
+    const manifestText = readText(manifestFile);
     if (manifestText === undefined) continue;
     files[relative(root, manifestFile)] = { text: manifestText, value: parseManifestFile(manifestText, manifestFile, false) };
-    const valuesText = readTextSync(valuesFile);
+    const valuesText = readText(valuesFile);
     if (valuesText !== undefined) files[relative(root, valuesFile)] = { text: valuesText, value: parseYamlFile(valuesText, valuesFile).value };
   }
   writeFileSync(out, `${JSON.stringify(files)}\n`);
@@ -247,7 +223,7 @@ export function builtinAddonsDir(): string {
   return join(packageRoot(), "addons");
 }
 
-async function isDir(p: string): Promise<boolean> {
+function isDir(p: string): boolean {
   try {
     return statSync(p).isDirectory();
   } catch {
@@ -255,7 +231,7 @@ async function isDir(p: string): Promise<boolean> {
   }
 }
 
-async function exists(p: string): Promise<boolean> {
+function exists(p: string): boolean {
   try {
     statSync(p);
     return true;
@@ -266,19 +242,15 @@ async function exists(p: string): Promise<boolean> {
 
 /** Every bundle in a directory of bundles (subdirectories holding an addon.yaml), or the directory itself when it is one. */
 export async function loadBundlesIn(root: string): Promise<Bundle[]> {
-  if (await exists(join(root, "addon.yaml"))) return [await loadBundle(root)];
+  if (exists(join(root, "addon.yaml"))) return [await loadBundle(root)];
   const entries = readdirSync(root, { withFileTypes: true });
   const out: Bundle[] = [];
-  // every bundle read at once; taken in name order, so the first problem reported is the first bundle's
+  // in name order, so the first problem reported is the first bundle's
   const dirs = entries.filter((x) => x.isDirectory()).sort((a, b) => a.name.localeCompare(b.name));
-  const loads = dirs.map((e) => {
+  for (const e of dirs) {
     const dir = join(root, e.name);
-    return settle(exists(join(dir, "addon.yaml")).then((is) => (is ? loadBundle(dir) : undefined)));
-  });
-  for (const [i, e] of dirs.entries()) {
-    const dir = join(root, e.name);
-    const b = take(await loads[i]!);
-    if (!b) continue; // data only (e.g. calico's manifest), not a bundle
+    if (!exists(join(dir, "addon.yaml"))) continue; // data only (e.g. calico's manifest), not a bundle
+    const b = await loadBundle(dir);
     if (b.manifest.name !== e.name)
       throw new UsageError(`${join(dir, "addon.yaml")}: name ${b.manifest.name} does not match its directory ${e.name}`, {
         hint: "rename one so they agree",
@@ -310,9 +282,9 @@ export async function readCatalog(opts: Omit<CatalogOptions, "onWarning"> = {}):
   const warnings: string[] = [];
   const user = new Set<string>();
   const builtin = opts.builtinDir ?? builtinAddonsDir();
-  if (await isDir(builtin)) for (const b of await loadBundlesIn(builtin)) bundles.set(b.manifest.name, b);
+  if (isDir(builtin)) for (const b of await loadBundlesIn(builtin)) bundles.set(b.manifest.name, b);
   if (opts.addonsDir !== undefined) {
-    if (!(await isDir(opts.addonsDir))) throw new UsageError(`--addons-dir ${opts.addonsDir}: not a directory`);
+    if (!isDir(opts.addonsDir)) throw new UsageError(`--addons-dir ${opts.addonsDir}: not a directory`);
     const seen = new Map<string, string>();
     for (const b of await loadBundlesIn(opts.addonsDir)) {
       const name = b.manifest.name;

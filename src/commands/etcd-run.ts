@@ -216,7 +216,6 @@ function restorePhase(snap: { data: Buffer; sha256: string }): Phase<ClusterCont
     async run(ctx) {
       const cps = setUpControlPlanes(ctx);
       const stamp = stampNow();
-      const takenAt = new Date().toISOString();
       // etcdutl runs in each member's etcd container: all of them must run before anything is stopped
       await forHosts(ctx, cps, async (h) => {
         const r = await (await ctx.runner(h.name)).exec("crictl ps -q --name '^etcd$' --state running", { sudo: true, allowFailure: true, label: "etcd container" });

@@ -742,7 +742,7 @@ function setupScript(state: LabState, h: LabHost, mnt: SimMounts): string {
     const opts = `lowerdir=${o.lower.join(":")},upperdir=${path.join(upper, o.key)},workdir=${path.join(work, o.key)}`;
     lines.push(`mount -t overlay overlay -o ${shq(opts)} ${shq(o.target)}`);
   }
-  lines.push(`exec ${[SSHD, "-D", "-e", ...sshdNoReexec(), "-f", shq(path.join(h.dir, "sshd_config"))].join(" ")}`);
+  lines.push(`exec ${[SSHD, "-D", "-e", ...sshdFlags(), "-f", shq(path.join(h.dir, "sshd_config"))].join(" ")}`);
   return lines.join("\n");
 }
 
@@ -752,17 +752,19 @@ function setupScript(state: LabState, h: LabHost, mnt: SimMounts): string {
  * 9.8 removed the option ("disabling re-execution of sshd(8) has been removed", its release notes), so newer
  * ones run as they are. Re-execution re-randomizes each connection's memory layout; nothing a lab test sees.
  */
-let noReexec: string[] | undefined;
-export function sshdNoReexec(version?: string): string[] {
-  if (version === undefined && noReexec !== undefined) return noReexec;
-  const v = version ?? (() => {
+export function sshdNoReexec(sshdVersion: string): string[] {
+  const m = /OpenSSH_(\d+)\.(\d+)/.exec(sshdVersion);
+  return m && (Number(m[1]) < 9 || (Number(m[1]) === 9 && Number(m[2]) < 8)) ? ["-r"] : [];
+}
+
+/** This machine's sshd's flags for the lab (sshdNoReexec of its `sshd -V`), asked once per process. */
+let labSshdFlags: string[] | undefined;
+function sshdFlags(): string[] {
+  if (labSshdFlags === undefined) {
     const r = spawnSync(SSHD, ["-V"], { encoding: "utf8" });
-    return `${r.stderr ?? ""}${r.stdout ?? ""}`;
-  })();
-  const m = /OpenSSH_(\d+)\.(\d+)/.exec(v);
-  const flags = m && (Number(m[1]) < 9 || (Number(m[1]) === 9 && Number(m[2]) < 8)) ? ["-r"] : [];
-  if (version === undefined) noReexec = flags;
-  return flags;
+    labSshdFlags = sshdNoReexec(`${r.stderr ?? ""}${r.stdout ?? ""}`);
+  }
+  return labSshdFlags;
 }
 
 export function startHost(state: LabState, h: LabHost, mnt: SimMounts): ProcRef {

@@ -10,7 +10,7 @@ import path from "node:path";
 import { packageRoot } from "./paths.js";
 import { findProgram } from "./requirements.js";
 import { HARDWARE_FILE } from "./sim/hardware.js";
-import { KEY, RESIDENT_PORT } from "./sim/shim.js";
+import { BASH_CLIENT_DIR, KEY, RESIDENT_PORT } from "./sim/shim.js";
 
 export function simClientSource(root = packageRoot()): string {
   return path.join(root, "src", "lab", "sim", "client.c");
@@ -26,7 +26,7 @@ export function buildSimClient(cacheDir: string, source = simClientSource()): st
   if (!cc || !existsSync(source)) return undefined;
   // static: no dynamic loader at each start (its symbol lookups and CPU feature probes are most of a small
   // program's start on the lab machines)
-  const flags = ["-O2", "-static", "-s", "-Wall", `-DRESIDENT_PORT=${RESIDENT_PORT}`, `-DKEY_FILE=${JSON.stringify(KEY)}`, `-DHARDWARE_FILE=${JSON.stringify(HARDWARE_FILE)}`];
+  const flags = ["-O2", "-static", "-s", "-Wall", `-DRESIDENT_PORT=${RESIDENT_PORT}`, `-DKEY_FILE=${JSON.stringify(KEY)}`, `-DHARDWARE_FILE=${JSON.stringify(HARDWARE_FILE)}`, `-DBASH_CLIENT_DIR=${JSON.stringify(BASH_CLIENT_DIR)}`];
   const hash = createHash("sha256").update(readFileSync(source)).update(`\0${cc}\0${flags.join("\0")}`).digest("hex").slice(0, 16);
   const out = path.join(cacheDir, `kubesim-client-${hash}`);
   if (existsSync(out)) return out;

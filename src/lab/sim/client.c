@@ -3,7 +3,7 @@
  *
  * The same protocol as the bash client in shim.ts, for the common case only: root, stdio that is not a
  * regular file or a socket, KUBESIM_RESIDENT not 0, a simulator that listens and answers "+". Anything
- * else runs the bash client of the same tool (.kubesim-sh/TOOL beside this program), which starts a
+ * else runs the bash client of the same tool (BASH_CLIENT_DIR/TOOL beside this program), which starts a
  * simulator when none listens or runs the command with a Node start of its own. Every simulated command in
  * <lab>/simbin is a link to this one program; the tool is the name it was started by (/proc/self/exe, as
  * the mount namespace sees it: /usr/local/bin/kubeadm on a lab host).
@@ -33,6 +33,9 @@
 #ifndef HARDWARE_FILE
 #error "HARDWARE_FILE must be defined (sim/hardware.ts)"
 #endif
+#ifndef BASH_CLIENT_DIR
+#error "BASH_CLIENT_DIR must be defined (shim.ts)"
+#endif
 
 /* This program's path; its last component is the tool. */
 static char self[4096];
@@ -44,7 +47,7 @@ static void fallback(char **argv) {
   char path[4200];
   close(3);
   size_t dir = (size_t)(tool - self);
-  if (snprintf(path, sizeof path, "%.*s.kubesim-sh/%s", (int)dir, self, tool) >= (int)sizeof path) _exit(127);
+  if (snprintf(path, sizeof path, "%.*s" BASH_CLIENT_DIR "/%s", (int)dir, self, tool) >= (int)sizeof path) _exit(127);
   execv(path, argv);
   dprintf(2, "kubesim: cannot run %s: %s\n", path, strerror(errno));
   _exit(127);
